@@ -1,0 +1,1 @@
+//! The detection engine: log records in, finding occurrences out.

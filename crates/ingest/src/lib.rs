@@ -1,0 +1,1 @@
+//! Log readers: CloudTrail as CloudTrail delivers it, JSON lines, stdin.

@@ -1,0 +1,114 @@
+//! Persistence behind the `Store` trait. The embedded SQLite store is the default; a PostgreSQL
+//! store can implement the same trait. Filtering, sorting and paging run inside the store.
+use std::collections::BTreeMap;
+
+use vedette_domain::criteria::{Criteria, Sort};
+use vedette_domain::{model, Detector, DetectorConfig, Occurrence, Scope};
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The detector (or other resource) does not exist in this scope. GuardDuty answers 400.
+    #[error("not found")]
+    NotFound,
+    /// A one-per-scope resource already exists (e.g. a second detector).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The input cannot be served (e.g. a malformed or foreign pagination token; unknown finding ids).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Present only when there is more.
+    pub next_token: Option<String>,
+}
+
+/// Progress of one ingest source, written in the same transaction as the findings it produced.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// Identifies the source (e.g. absolute path + size, or a content hash for stdin).
+    pub source_key: String,
+    /// Records consumed so far (the next record to read on resume).
+    pub position: u64,
+    pub complete: bool,
+    /// Free-form counters the ingester keeps (events, skipped by reason, ...), JSON.
+    pub counters: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpsertStats {
+    pub created: u64,
+    pub updated: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Account,
+    Date,
+    FindingType,
+    Resource,
+    Severity,
+}
+
+/// One row of GetFindingsStatistics' `groupBy` form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// accountId, `YYYY-MM-DD`, finding type, resource id, or severity as text.
+    pub key: String,
+    /// Resource type for GroupBy::Resource; the account for Resource too.
+    pub resource_type: Option<String>,
+    pub account_id: Option<String>,
+    pub total: i64,
+    pub last_generated_ms: i64,
+    /// Highest severity in the group (GroupBy::Date).
+    pub severity: Option<f64>,
+}
+
+pub trait Store: Send + Sync + 'static {
+    // --- detectors -------------------------------------------------------------------------
+    /// Creates the scope's detector. Idempotent on `client_token`: the same token returns the same
+    /// id; a different (or no) token when one exists is `Conflict`.
+    fn create_detector(&self, scope: &Scope, config: DetectorConfig, tags: BTreeMap<String, String>, client_token: Option<&str>) -> Result<Detector>;
+    /// `NotFound` for an unknown id and for another scope's detector.
+    fn get_detector(&self, scope: &Scope, detector_id: &str) -> Result<Detector>;
+    fn list_detectors(&self, scope: &Scope, max_results: usize, next_token: Option<&str>) -> Result<Page<String>>;
+    fn update_detector(&self, scope: &Scope, detector_id: &str, config: DetectorConfig) -> Result<()>;
+    /// Deletes the detector with its findings, tags and configuration.
+    fn delete_detector(&self, scope: &Scope, detector_id: &str) -> Result<()>;
+    /// The scope's detector, if any (ingest routing).
+    fn detector_for(&self, scope: &Scope) -> Result<Option<Detector>>;
+
+    // --- tags (by ARN; the caller checks the ARN names a resource of the scope) ---------------
+    fn tag_resource(&self, scope: &Scope, arn: &str, tags: &BTreeMap<String, String>) -> Result<()>;
+    fn untag_resource(&self, scope: &Scope, arn: &str, keys: &[String]) -> Result<()>;
+    fn list_tags(&self, scope: &Scope, arn: &str) -> Result<BTreeMap<String, String>>;
+
+    // --- findings ----------------------------------------------------------------------------
+    /// Applies occurrences (insert new findings, merge repeats with `aggregate::merge`) and
+    /// records `progress`, all in one transaction.
+    fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> Result<UpsertStats>;
+    fn progress(&self, source_key: &str) -> Result<Option<Progress>>;
+
+    fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> Result<Page<String>>;
+    /// Unknown ids are omitted. Without `sort`, findings come in the order of `ids`.
+    fn get_findings(&self, detector_id: &str, ids: &[String], sort: Option<&Sort>) -> Result<Vec<model::Finding>>;
+    /// `Invalid` naming the ids that are not this detector's; nothing is changed then.
+    fn set_archived(&self, detector_id: &str, ids: &[String], archived: bool) -> Result<()>;
+    fn set_feedback(&self, detector_id: &str, ids: &[String], feedback: &str, comments: Option<&str>) -> Result<()>;
+    /// COUNT_BY_SEVERITY: severity value printed as a double (`"8.0"`) → count.
+    fn count_by_severity(&self, detector_id: &str, criteria: &Criteria) -> Result<BTreeMap<String, i64>>;
+    fn group_findings(&self, detector_id: &str, criteria: &Criteria, group_by: GroupBy, descending: bool, max_results: usize) -> Result<Vec<Group>>;
+
+    /// Wipes everything (`--auth any` test mode only).
+    fn reset(&self) -> Result<()>;
+}

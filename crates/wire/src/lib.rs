@@ -1,0 +1,1 @@
+//! GuardDuty's REST-JSON protocol over HTTP: routing, SigV4, AWS error shapes.
