@@ -1,1 +1,62 @@
-fn main() {}
+//! `vedette`: GuardDuty-compatible threat detection on logs you hand it.
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod explain;
+mod ingest_cmd;
+mod serve;
+
+/// Default data directory: `./vedette-data` (override with --data-dir or VEDETTE_DATA_DIR).
+pub const DEFAULT_DATA_DIR: &str = "vedette-data";
+/// Default listen address. 127.0.0.1 only: exposing it is an explicit choice.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8433";
+
+#[derive(Parser)]
+#[command(name = "vedette", version, about = "GuardDuty-compatible threat detection on logs you hand it")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GuardDuty REST-JSON API.
+    Serve(serve::ServeArgs),
+    /// Ingest CloudTrail logs (files, directories, AWSLogs trees, `-` for stdin) and raise findings.
+    Ingest(ingest_cmd::IngestArgs),
+    /// Print what produced a finding: rule, events, source files.
+    Explain(explain::ExplainArgs),
+}
+
+/// The data directory flag every subcommand shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataDirArg {
+    /// Where the embedded store lives.
+    #[arg(long, env = "VEDETTE_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VEDETTE_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Ingest(args) => ingest_cmd::run(args),
+        Command::Explain(args) => explain::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vedette: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+pub type CliResult = Result<std::process::ExitCode, Box<dyn std::error::Error + Send + Sync>>;
