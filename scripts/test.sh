@@ -24,14 +24,14 @@ fi
 
 stage "cargo build -p vedette"
 t=$SECONDS
-cargo build --locked -p vedette
+cargo build -p vedette
 elapsed "$t"
 export VEDETTE_BIN="$TARGET_DIR/debug/vedette"
 
 stage "cargo test --workspace"
 t=$SECONDS
 # --no-fail-fast: one crate's failure still lets the others report.
-cargo test --locked --workspace --no-fail-fast
+cargo test --workspace --no-fail-fast
 elapsed "$t"
 
 stage "python venv ($VENV)"
