@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone with only rustc, cargo and python3 installed:
-#   1. build the `vedette` binary (debug profile: the e2e suite needs it, and the test build
-#      below reuses every dependency it compiled),
-#   2. cargo test --workspace (every crate, the Rust SDK conformance tests in crates/sdk-tests too),
+#   1. build every workspace binary and test target in ONE cargo invocation (debug profile): one
+#      feature resolution for the whole workspace, so nothing is compiled twice, and the
+#      `vedette` binary the e2e suites spawn is built by the same run,
+#   2. cargo test --workspace (every crate, the Rust SDK conformance tests in crates/sdk-tests too;
+#      reuses step 1's artifacts),
 #   3. a venv at .venv with the pinned boto3 / botocore / awscli / pytest,
 #   4. pytest tests/e2e against real `vedette serve` processes.
-# Idempotent; stops at the first failing stage; prints each runner's summary.
+# Idempotent. A build failure stops at once; otherwise both test runners run, each prints its
+# summary, and the script exits non-zero if either failed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,16 +25,19 @@ if [[ "${CI:-}" == "true" ]]; then
     export CARGO_TERM_COLOR=never CARGO_TERM_PROGRESS_WHEN=never
 fi
 
-stage "cargo build -p vedette"
+stage "cargo build --workspace --bins --tests"
 t=$SECONDS
-cargo build -p vedette
+# Debug, not release: the tests need debug artifacts anyway, so a release binary would mean
+# compiling the whole dependency graph a second time.
+cargo build --workspace --bins --tests
 elapsed "$t"
 export VEDETTE_BIN="$TARGET_DIR/debug/vedette"
 
 stage "cargo test --workspace"
 t=$SECONDS
 # --no-fail-fast: one crate's failure still lets the others report.
-cargo test --workspace --no-fail-fast
+cargo_status=0
+cargo test --workspace --no-fail-fast || cargo_status=$?
 elapsed "$t"
 
 stage "python venv ($VENV)"
@@ -41,7 +47,7 @@ STAMP="$VENV/.requirements.sha256"
 want=$(sha256sum "$REQS" | cut -d' ' -f1)
 if [[ ! -x "$VENV/bin/python" || ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
     rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
+    "$PYTHON" -m venv "$VENV" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQS"
     echo "$want" > "$STAMP"
 else
@@ -52,5 +58,12 @@ elapsed "$t"
 stage "pytest tests/e2e"
 t=$SECONDS
 # -p no:cacheprovider: no .pytest_cache in the tree; -rfE: list failures and errors at the end.
-"$VENV/bin/python" -m pytest tests/e2e -p no:cacheprovider -rfE -q "$@"
+pytest_status=0
+"$VENV/bin/python" -m pytest tests/e2e -p no:cacheprovider -rfE -q "$@" || pytest_status=$?
 elapsed "$t"
+
+if (( cargo_status != 0 || pytest_status != 0 )); then
+    echo "FAILED: cargo test exit $cargo_status, pytest exit $pytest_status" >&2
+    exit 1
+fi
+echo "all test suites passed"
