@@ -1,1 +1,240 @@
 //! GuardDuty's REST-JSON protocol over HTTP: routing, SigV4, AWS error shapes.
+//!
+//! [`app`] builds the router (every route of `vedette_model::OPERATIONS`), [`run`] serves it on
+//! a listener until a shutdown future resolves. Layers, outermost first: request id + accounting
+//! of rejected requests, panic → 500, body limit + authentication, then the operation.
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower_http::catch_panic::CatchPanicLayer;
+use vedette_store::Store;
+
+pub mod auth;
+pub mod error;
+pub mod ops;
+pub mod rest;
+pub mod sigv4;
+
+pub use auth::{AuthConfig, AuthMode, Caller, Credential, Credentials};
+pub use error::ApiError;
+
+pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
+/// GuardDuty's largest requests are a few KiB; 10 MiB matches AWS's API payload ceiling.
+pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+/// Wipe-all endpoints, routed only under `--auth any` (moto's path is the alias test suites know).
+pub const RESET_PATHS: [&str; 2] = ["/_vedette/reset", "/moto-api/reset"];
+
+/// Request counters (read them for metrics or tests).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Metrics {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+    /// Requests answered with a 4xx.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+    /// Requests answered with a 5xx.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    auth: AuthConfig,
+    body_limit: usize,
+    metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, auth: AuthConfig) -> Self {
+        Self::with_body_limit(store, auth, DEFAULT_BODY_LIMIT)
+    }
+
+    pub fn with_body_limit(store: Arc<dyn Store>, auth: AuthConfig, body_limit: usize) -> Self {
+        AppState { inner: Arc::new(Inner { store, auth, body_limit, metrics: Metrics::default() }) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn auth(&self) -> &AuthConfig {
+        &self.inner.auth
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}
+
+/// The GuardDuty API as an axum router.
+pub fn app(state: AppState) -> Router {
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for op in vedette_model::OPERATIONS {
+        let Some(filter) = method_filter(op.method) else { continue };
+        let handler = move |State(state): State<AppState>, req: Request| ops::handle(op, state, req);
+        match by_path.iter_mut().find(|(p, _)| *p == op.request_uri) {
+            Some((_, mr)) => *mr = std::mem::take(mr).on(filter, handler),
+            None => by_path.push((op.request_uri, MethodRouter::new().on(filter, handler).fallback(unknown_operation))),
+        }
+    }
+    let mut router = Router::new();
+    for (path, mr) in by_path {
+        router = router.route(path, mr);
+    }
+    if state.auth().is_any() {
+        for path in RESET_PATHS {
+            router = router.route(path, MethodRouter::new().post(reset).fallback(unknown_operation));
+        }
+    }
+    router
+        .fallback(unknown_operation)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), request_accounting))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+pub async fn run(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+fn method_filter(method: &str) -> Option<MethodFilter> {
+    Some(match method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        "PUT" => MethodFilter::PUT,
+        "DELETE" => MethodFilter::DELETE,
+        "PATCH" => MethodFilter::PATCH,
+        _ => return None,
+    })
+}
+
+async fn unknown_operation() -> ApiError {
+    ApiError::unknown_operation()
+}
+
+async fn reset(State(state): State<AppState>) -> Response {
+    let store = state.store().clone();
+    match tokio::task::spawn_blocking(move || store.reset()).await {
+        Ok(Ok(())) => {
+            tracing::info!("all state wiped (reset endpoint)");
+            rest::empty(axum::http::StatusCode::OK)
+        }
+        Ok(Err(e)) => ApiError::from(e).into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %message, "handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// A UUID-shaped random id (8-4-4-4-12 hex), like GuardDuty's.
+pub fn new_request_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// Gives every response an `x-amzn-RequestId`, and counts and logs every rejected request.
+async fn request_accounting(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let request_id = new_request_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut response = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    let metrics = state.metrics();
+    metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        let info = response.extensions().get::<error::ErrorInfo>();
+        let code = info.map_or("-", |i| i.code);
+        let message = info.map_or("", |i| i.message.as_str());
+        if status.is_server_error() {
+            metrics.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%request_id, %method, %path, status = status.as_u16(), code, message, "request failed");
+        } else {
+            metrics.rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%request_id, %method, %path, status = status.as_u16(), code, message, "request rejected");
+        }
+    } else {
+        tracing::debug!(%request_id, %method, %path, status = status.as_u16(), "request served");
+    }
+    response
+}
+
+/// The raw request body, read once (it is signed) and handed to the operation.
+#[derive(Clone, Debug)]
+pub struct RequestBody(pub Bytes);
+
+/// Reads the body within the limit, then verifies the caller (SigV4, or `--auth any`).
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.inner.body_limit;
+    let (mut parts, body) = req.into_parts();
+    let declared = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::payload_too_large(limit).into_response();
+    }
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return ApiError::payload_too_large(limit).into_response(),
+        Err(e) => {
+            tracing::debug!(error = %e, "request body could not be read");
+            return ApiError::bad_request("The request is rejected because the request body could not be read.").into_response();
+        }
+    };
+
+    let is_reset = state.auth().is_any() && parts.method == Method::POST && RESET_PATHS.contains(&parts.uri.path());
+    if !is_reset {
+        let headers: Vec<(&str, &[u8])> = parts.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let signed = auth::SignedRequest {
+            method: parts.method.as_str(),
+            raw_path: parts.uri.path(),
+            raw_query: parts.uri.query(),
+            headers: &headers,
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            body: &bytes,
+        };
+        match auth::authenticate(state.auth(), &signed, chrono::Utc::now()) {
+            Ok(caller) => {
+                parts.extensions.insert(caller);
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
+    parts.extensions.insert(RequestBody(bytes));
+    next.run(Request::from_parts(parts, Body::empty())).await
+}
