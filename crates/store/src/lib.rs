@@ -98,6 +98,23 @@ pub trait Store: Send + Sync + 'static {
     /// records `progress`, all in one transaction.
     fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> Result<UpsertStats>;
     fn progress(&self, source_key: &str) -> Result<Option<Progress>>;
+    /// `apply` recording several sources' progress in the same transaction: ingest commits many
+    /// small CloudTrail files together (one commit per batch, not per file). Stores should
+    /// override this; the default handles at most one progress record.
+    // Added for ingest (detection helper): SqliteStore, please override with one transaction.
+    fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
+        match progress {
+            [] => self.apply(occurrences, None),
+            [one] => self.apply(occurrences, Some(one)),
+            _ => Err(StoreError::Invalid("this store records one source's progress per transaction".into())),
+        }
+    }
+    /// The finding with this id in whichever detector holds it, with that detector's id
+    /// (`vedette explain` has no scope to start from).
+    // Added for explain (detection helper): SqliteStore, please override.
+    fn find_finding(&self, _finding_id: &str) -> Result<Option<(String, model::Finding)>> {
+        Err(StoreError::Backend("find_finding is not supported by this store".into()))
+    }
 
     fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> Result<Page<String>>;
     /// Unknown ids are omitted. Without `sort`, findings come in the order of `ids`.
