@@ -1,0 +1,287 @@
+//! `Criteria` and `Sort` compiled to SQL over `findings f`, and the opaque keyset cursor.
+//!
+//! The SQL must select exactly the findings `Criteria::matches` accepts. Each test is compiled on
+//! its own (a criterion's tests are ANDed); for list-valued attributes "equals" means some value
+//! equals, "notEquals" means no value equals, so side-table tests are EXISTS / NOT EXISTS. An
+//! absent attribute is a NULL column or no side row: it fails equals, ranges and matches, and
+//! passes notEquals and notMatches.
+use base64::Engine;
+use rusqlite::types::Value;
+use sha2::{Digest, Sha256};
+use vedette_domain::criteria::{AttrValue, Criteria, Sort, Test};
+
+use super::rows::{hot_column, sql_value, PathIds};
+use crate::{Result, StoreError};
+
+/// A SQL fragment with its positional (`?`) parameters, in order.
+#[derive(Debug, Default)]
+pub(super) struct Sql {
+    pub text: String,
+    pub params: Vec<Value>,
+}
+
+impl Sql {
+    pub fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    pub fn bind(&mut self, value: Value) {
+        self.text.push('?');
+        self.params.push(value);
+    }
+
+    fn bind_list(&mut self, values: impl IntoIterator<Item = Value>) {
+        self.text.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self.text.push(')');
+    }
+}
+
+/// Where an attribute lives: a `findings` column, or rows of `finding_attrs` under a path id.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Column(&'static str),
+    Side(i64),
+}
+
+fn place(path: &'static str, paths: &PathIds) -> Place {
+    match hot_column(path) {
+        Some(column) => Place::Column(column),
+        // A path the database has never seen has no values anywhere: -1 matches no side row.
+        None => Place::Side(paths.get(path).copied().unwrap_or(-1)),
+    }
+}
+
+/// Appends ` AND <test>` for every test of every criterion.
+pub(super) fn compile_criteria(criteria: &Criteria, paths: &PathIds, sql: &mut Sql) {
+    for criterion in &criteria.criteria {
+        let place = place(criterion.attribute.path, paths);
+        let floor = criterion.attribute.floor_equals;
+        for test in &criterion.tests {
+            sql.push(" AND ");
+            compile_test(place, floor, test, sql);
+        }
+    }
+}
+
+fn compile_test(place: Place, floor: bool, test: &Test, sql: &mut Sql) {
+    // Each test is "some value satisfies P" (positive) or "no value satisfies P" (negative).
+    let (negative, predicate): (bool, Box<dyn Fn(&str, &mut Sql)>) = match test {
+        Test::Equals(values) => (false, equals_predicate(values, floor)),
+        Test::NotEquals(values) => (true, equals_predicate(values, floor)),
+        Test::Gt(x) => (false, range_predicate(">", *x)),
+        Test::Gte(x) => (false, range_predicate(">=", *x)),
+        Test::Lt(x) => (false, range_predicate("<", *x)),
+        Test::Lte(x) => (false, range_predicate("<=", *x)),
+        Test::Matches(patterns) => (false, glob_predicate(patterns)),
+        Test::NotMatches(patterns) => (true, glob_predicate(patterns)),
+    };
+    match place {
+        Place::Column(column) => {
+            let column = format!("f.{column}");
+            if negative {
+                // NULL (absent) passes a negative test.
+                sql.push(&format!("({column} IS NULL OR NOT "));
+                predicate(&column, sql);
+                sql.push(")");
+            } else {
+                predicate(&column, sql);
+            }
+        }
+        Place::Side(path_id) => {
+            sql.push(if negative { "NOT EXISTS" } else { "EXISTS" });
+            sql.push(&format!(" (SELECT 1 FROM finding_attrs a WHERE a.fid = f.fid AND a.path_id = {path_id} AND "));
+            predicate("a.v", sql);
+            sql.push(")");
+        }
+    }
+}
+
+type Predicate = Box<dyn Fn(&str, &mut Sql)>;
+
+/// `value = any of values`; with `floor`, `floor(value) = any of values`.
+fn equals_predicate(values: &[AttrValue], floor: bool) -> Predicate {
+    let values = values.to_vec();
+    Box::new(move |operand, sql| {
+        if floor {
+            // floor(x) = n  ⇔  n ≤ x < n + 1, for a whole n; no x has a fractional floor.
+            let bounds: Vec<f64> = values
+                .iter()
+                .filter_map(|v| match v {
+                    AttrValue::Num(n) if n.fract() == 0.0 => Some(*n),
+                    _ => None,
+                })
+                .collect();
+            if bounds.is_empty() {
+                sql.push("0");
+                return;
+            }
+            sql.push("(");
+            for (i, n) in bounds.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push(&format!("({operand} >= "));
+                sql.bind(sql_value(&AttrValue::Num(*n)));
+                sql.push(&format!(" AND {operand} < "));
+                sql.bind(sql_value(&AttrValue::Num(n + 1.0)));
+                sql.push(")");
+            }
+            sql.push(")");
+        } else if values.is_empty() {
+            sql.push("0");
+        } else {
+            sql.push(&format!("{operand} IN "));
+            sql.bind_list(values.iter().map(sql_value));
+        }
+    })
+}
+
+fn range_predicate(op: &'static str, bound: f64) -> Predicate {
+    Box::new(move |operand, sql| {
+        // Only numbers are ordered against a numeric bound (SQLite would rank any text above it).
+        sql.push(&format!("({operand} {op} "));
+        sql.bind(sql_value(&AttrValue::Num(bound)));
+        sql.push(&format!(" AND typeof({operand}) IN ('integer', 'real'))"));
+    })
+}
+
+fn glob_predicate(patterns: &[String]) -> Predicate {
+    let patterns: Vec<String> = patterns.iter().map(|p| to_sqlite_glob(p)).collect();
+    Box::new(move |operand, sql| {
+        if patterns.is_empty() {
+            sql.push("0");
+            return;
+        }
+        sql.push("(");
+        for (i, p) in patterns.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            // Only text is matched against a pattern.
+            sql.push(&format!("(typeof({operand}) = 'text' AND {operand} GLOB "));
+            sql.bind(Value::Text(p.clone()));
+            sql.push(")");
+        }
+        sql.push(")");
+    })
+}
+
+/// Criteria patterns know one wildcard, `*`. SQLite's GLOB also treats `?` and `[` specially;
+/// a one-character class makes them literal.
+pub(super) fn to_sqlite_glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '?' => out.push_str("[?]"),
+            '[' => out.push_str("[[]"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The SQL expression a listing sorts on (NULL when the finding has no such attribute).
+pub(super) fn sort_expression(sort: &Sort, paths: &PathIds) -> String {
+    match place(sort.attribute.path, paths) {
+        Place::Column(column) => format!("f.{column}"),
+        Place::Side(path_id) => {
+            format!("(SELECT MIN(a.v) FROM finding_attrs a WHERE a.fid = f.fid AND a.path_id = {path_id})")
+        }
+    }
+}
+
+/// Where the previous page ended: the last finding's sort value (None = absent) and id, plus a
+/// digest of the query so that a token cannot be replayed against another query.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Cursor {
+    #[serde(rename = "q")]
+    pub query: String,
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<CursorValue>,
+    #[serde(rename = "i")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub(super) enum CursorValue {
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl CursorValue {
+    pub fn from_sql(value: Value) -> Option<CursorValue> {
+        match value {
+            Value::Integer(i) => Some(CursorValue::Int(i)),
+            Value::Real(x) => Some(CursorValue::Real(x)),
+            Value::Text(s) => Some(CursorValue::Text(s)),
+            Value::Null | Value::Blob(_) => None,
+        }
+    }
+
+    pub fn to_sql(&self) -> Value {
+        match self {
+            CursorValue::Int(i) => Value::Integer(*i),
+            CursorValue::Real(x) => Value::Real(*x),
+            CursorValue::Text(s) => Value::Text(s.clone()),
+        }
+    }
+}
+
+const TOKEN_ENGINE: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        TOKEN_ENGINE.encode(serde_json::to_vec(self).expect("a cursor always serializes"))
+    }
+
+    /// `Invalid` for anything that is not a token this query issued.
+    pub fn decode(token: &str, query: &str) -> Result<Cursor> {
+        let invalid = || StoreError::Invalid("The request is rejected because the nextToken is not valid.".into());
+        let bytes = TOKEN_ENGINE.decode(token).map_err(|_| invalid())?;
+        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        if cursor.query != query {
+            return Err(invalid());
+        }
+        Ok(cursor)
+    }
+}
+
+/// A short digest naming one listing query (detector, criteria, sort).
+pub(super) fn query_key(detector_id: &str, criteria: &Criteria, sort: &Sort) -> String {
+    // Debug output is deterministic for these types (attributes print as their path).
+    let mut hasher = Sha256::new();
+    hasher.update(format!("findings\n{detector_id}\n{criteria:?}\n{sort:?}").as_bytes());
+    hex::encode(&hasher.finalize()[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_escapes_sqlite_wildcards_other_than_star() {
+        assert_eq!(to_sqlite_glob("a*b?c[d]"), "a*b[?]c[[]d]");
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_foreign_tokens() {
+        let cursor = Cursor { query: "q1".into(), value: Some(CursorValue::Real(7.5)), id: "abc".into() };
+        let token = cursor.encode();
+        assert_eq!(Cursor::decode(&token, "q1").unwrap(), cursor);
+        assert!(matches!(Cursor::decode(&token, "q2"), Err(StoreError::Invalid(_))));
+        assert!(matches!(Cursor::decode("not a token!", "q1"), Err(StoreError::Invalid(_))));
+        assert!(matches!(Cursor::decode("", "q1"), Err(StoreError::Invalid(_))));
+        let whole = Cursor { query: "q".into(), value: Some(CursorValue::Int(1_606_403_892_611)), id: "x".into() };
+        assert_eq!(Cursor::decode(&whole.encode(), "q").unwrap(), whole);
+        let absent = Cursor { query: "q".into(), value: None, id: "x".into() };
+        assert_eq!(Cursor::decode(&absent.encode(), "q").unwrap(), absent);
+    }
+}
