@@ -1,1 +1,0 @@
-//! The detection engine: log records in, finding occurrences out.
