@@ -60,8 +60,11 @@ pub fn query_all(query: &[(String, String)], name: &str) -> Option<Vec<String>> 
 /// none when no body member is set). Syntax errors and wrong JSON types alike get GuardDuty's
 /// "JSON could not be processed".
 pub fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok(T::default()),
+        // serde would take a JSON array for a struct (fields in order); GuardDuty wants an object.
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::malformed_json()),
     }
     serde_json::from_slice(body).map_err(|e| {
         tracing::debug!(error = %e, "unprocessable JSON body");
