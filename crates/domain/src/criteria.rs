@@ -102,7 +102,8 @@ fn parse_condition(attribute: &'static Attribute, path: &str, c: &model::Conditi
         tests.push(Test::NotEquals(typed_values(attribute, path, values)?));
     }
 
-    let ranges: [(Option<i64>, fn(f64) -> Test); 8] = [
+    type Range = (Option<i64>, fn(f64) -> Test);
+    let ranges: [Range; 8] = [
         (c.gt.map(i64::from), Test::Gt),
         (c.greater_than, Test::Gt),
         (c.gte.map(i64::from), Test::Gte),
