@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
-use vedette_domain::criteria::{Criteria, Sort};
+use vedette_domain::criteria::{compare_for_sort, Criteria, Sort};
 use vedette_domain::{aggregate, attributes, ids, model, time, Detector, DetectorConfig, Occurrence, Scope};
 
 use crate::{Group, GroupBy, Page, Progress, Result, Store, StoreError, UpsertStats};
@@ -557,6 +557,10 @@ impl Store for SqliteStore {
     }
 
     fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> Result<UpsertStats> {
+        self.apply_batch(occurrences, progress.map(std::slice::from_ref).unwrap_or_default())
+    }
+
+    fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
         let paths = if occurrences.is_empty() { None } else { Some(self.paths()?) };
         // Repeats of one finding within the batch are merged in memory: one write per finding.
         let mut group_of: HashMap<(&str, &str), usize> = HashMap::new();
@@ -614,7 +618,7 @@ impl Store for SqliteStore {
                 };
                 store_finding(tx, did, fid, &finding, paths.expect("set when there are occurrences"))?;
             }
-            if let Some(p) = progress {
+            for p in progress {
                 let counters = serde_json::to_string(&p.counters).map_err(json_error)?;
                 tx.prepare_cached(
                     "INSERT INTO progress (source_key, position, complete, counters) VALUES (?1, ?2, ?3, ?4)
@@ -649,6 +653,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn find_finding(&self, finding_id: &str) -> Result<Option<(String, model::Finding)>> {
+        let row: Option<(String, String)> = self.read(|tx| {
+            // One index probe per detector (there are few), not a scan of all findings.
+            tx.prepare_cached(
+                "SELECT d.id, f.body FROM detectors d JOIN findings f ON f.did = d.did AND f.id = ?1 LIMIT 1",
+            )
+            .map_err(backend)?
+            .query_row([finding_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)
+        })?;
+        row.map(|(detector_id, body)| Ok((detector_id, read_finding(&body)?))).transpose()
+    }
+
     fn list_findings(
         &self,
         detector_id: &str,
@@ -664,7 +682,8 @@ impl Store for SqliteStore {
         let cursor = next_token.map(|t| Cursor::decode(t, &query)).transpose()?;
         let paths = self.paths()?;
         let expr = sort_expression(sort, paths);
-        let (dir, after) = if sort.descending { ("DESC", "<") } else { ("ASC", ">") };
+        // Ties are broken by id ascending in both directions (`compare_for_sort`).
+        let (dir, value_after) = if sort.descending { ("DESC", "<") } else { ("ASC", ">") };
         let segments = if sort.descending { [Segment::Present, Segment::Absent] } else { [Segment::Absent, Segment::Present] };
         let cursor_segment = cursor.as_ref().map(|c| if c.value.is_some() { Segment::Present } else { Segment::Absent });
         let start = cursor_segment.map_or(0, |s| segments.iter().position(|x| *x == s).expect("both listed"));
@@ -683,25 +702,25 @@ impl Store for SqliteStore {
                     Segment::Absent => {
                         sql.push(&format!(" AND {expr} IS NULL"));
                         if let Some(c) = resume {
-                            sql.push(&format!(" AND f.id {after} "));
+                            sql.push(" AND f.id > ");
                             sql.bind(Value::Text(c.id.clone()));
                         }
-                        sql.push(&format!(" ORDER BY f.id {dir}"));
+                        sql.push(" ORDER BY f.id");
                     }
                     Segment::Present => {
                         sql.push(&format!(" AND {expr} IS NOT NULL"));
                         if let Some(c) = resume {
                             let value = c.value.as_ref().map(CursorValue::to_sql).unwrap_or(Value::Null);
                             // (v, id) strictly after the cursor, written so the index serves it.
-                            sql.push(&format!(" AND {expr} {after}= "));
+                            sql.push(&format!(" AND {expr} {value_after}= "));
                             sql.bind(value.clone());
-                            sql.push(&format!(" AND ({expr} {after} "));
+                            sql.push(&format!(" AND ({expr} {value_after} "));
                             sql.bind(value);
-                            sql.push(&format!(" OR f.id {after} "));
+                            sql.push(" OR f.id > ");
                             sql.bind(Value::Text(c.id.clone()));
                             sql.push(")");
                         }
-                        sql.push(&format!(" ORDER BY {expr} {dir}, f.id {dir}"));
+                        sql.push(&format!(" ORDER BY {expr} {dir}, f.id"));
                     }
                 }
                 sql.push(" LIMIT ");
@@ -744,7 +763,7 @@ impl Store for SqliteStore {
             }
         }
         if let Some(sort) = sort {
-            findings.sort_by(|a, b| compare_for_sort(sort, a, b));
+            findings.sort_by(|a, b| compare_for_sort(a, b, sort));
         }
         Ok(findings)
     }
@@ -854,7 +873,3 @@ fn severity_key(severity: f64) -> String {
     format!("{severity:?}")
 }
 
-// Stand-in until the domain's comparator lands.
-fn compare_for_sort(_sort: &Sort, _a: &model::Finding, _b: &model::Finding) -> std::cmp::Ordering {
-    std::cmp::Ordering::Equal
-}

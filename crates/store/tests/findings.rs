@@ -147,15 +147,15 @@ fn listing_sorts_with_ties_broken_by_id() {
     let expected_asc: Vec<String> = [1, 6, 3, 4, 2, 5, 7].iter().map(|n| fid(*n)).collect();
     assert_eq!(asc, expected_asc);
     let desc = list_all(&store, &d, &Criteria::default(), &sort("severity", true), 3);
-    let mut expected_desc = expected_asc.clone();
-    expected_desc.reverse();
+    // Descending by value, ties still by id ascending.
+    let expected_desc: Vec<String> = [2, 5, 7, 3, 4, 1, 6].iter().map(|n| fid(*n)).collect();
     assert_eq!(desc, expected_desc);
     let newest_first = list_all(&store, &d, &Criteria::default(), &by_updated_desc(), 50);
     assert_eq!(newest_first, (1..=7).rev().map(fid).collect::<Vec<_>>());
 }
 
 #[test]
-fn findings_without_the_sort_attribute_come_first_ascending_and_last_descending() {
+fn findings_without_the_sort_attribute_come_first_ascending_and_last_descending_by_id() {
     let (_dir, store) = open();
     let d = detector(&store, &scope());
     let mut without = vec![finding(&d, &fid(10), ROOT, 2.0, T0), finding(&d, &fid(11), ROOT, 2.0, T0)];
@@ -171,7 +171,7 @@ fn findings_without_the_sort_attribute_come_first_ascending_and_last_descending(
         );
         assert_eq!(
             list_all(&store, &d, &Criteria::default(), &sort("severity", true), page),
-            vec![fid(2), fid(1), fid(11), fid(10)]
+            vec![fid(2), fid(1), fid(10), fid(11)]
         );
     }
 }
@@ -342,4 +342,75 @@ fn two_handles_on_one_database_see_each_others_writes() {
     serve.set_archived(&d, &[fid(3)], true).unwrap();
     let seen = ingest.get_findings(&d, &[fid(3)], None).unwrap();
     assert_eq!(seen[0].service.as_ref().unwrap().archived, Some(true));
+}
+
+#[test]
+fn batch_progress_and_find_finding() {
+    let (_dir, store) = open();
+    let d = detector(&store, &scope());
+    let progress: Vec<Progress> = ["a", "b"]
+        .iter()
+        .map(|k| Progress { source_key: k.to_string(), position: 9, complete: true, counters: BTreeMap::new() })
+        .collect();
+    store.apply_batch(&[occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))], &progress).unwrap();
+    assert_eq!(store.progress("a").unwrap().as_ref(), Some(&progress[0]));
+    assert_eq!(store.progress("b").unwrap().as_ref(), Some(&progress[1]));
+
+    let other = detector(&store, &Scope::new("444455556666", "us-east-1"));
+    insert(&store, &other, vec![finding(&other, &fid(2), KALI, 8.0, T0)]);
+    let (owner, found) = store.find_finding(&fid(2)).unwrap().unwrap();
+    assert_eq!(owner, other);
+    assert_eq!(found.r#type.as_deref(), Some(KALI));
+    assert_eq!(store.find_finding(&fid(1)).unwrap().unwrap().0, d);
+    assert_eq!(store.find_finding(&fid(3)).unwrap(), None);
+}
+
+/// An occurrence of finding 1 at event time `t`, failed with `error` or successful.
+fn repeat(d: &str, t: i64, error: Option<&str>) -> vedette_domain::Occurrence {
+    let mut f = finding(d, &fid(1), ROOT, 2.0, t);
+    let service = f.service.as_mut().unwrap();
+    service.event_first_seen = Some(time::iso_ms(t));
+    service.event_last_seen = Some(time::iso_ms(t));
+    service.action.as_mut().unwrap().aws_api_call_action.as_mut().unwrap().error_code = error.map(str::to_owned);
+    let mut occ = occurrence(d, f);
+    occ.event_time_ms = t;
+    occ
+}
+
+#[test]
+fn repeats_merge_into_one_finding_and_its_index_rows_follow() {
+    let (_dir, store) = open();
+    let d = detector(&store, &scope());
+    let errored = criterion(
+        "service.action.awsApiCallAction.errorCode",
+        vec![Test::Equals(vec![AttrValue::Str("AccessDenied".into())])],
+    );
+    let list = |c: &Criteria| list_all(&store, &d, c, &by_updated_desc(), 50);
+
+    // Two occurrences of one finding in a batch: one finding written.
+    let stats = store.apply(&[repeat(&d, T0, Some("AccessDenied")), repeat(&d, T0 + 10, Some("AccessDenied"))], None).unwrap();
+    assert_eq!((stats.created, stats.updated), (1, 1));
+    let stored = &store.get_findings(&d, &[fid(1)], None).unwrap()[0];
+    assert_eq!(stored.service.as_ref().unwrap().count, Some(2));
+    assert_eq!(list(&errored), vec![fid(1)]);
+
+    // A later, successful call: the details (errorCode gone) come from it.
+    store.set_archived(&d, &[fid(1)], true).unwrap();
+    let stats = store.apply(&[repeat(&d, T0 + 20, None)], None).unwrap();
+    assert_eq!((stats.created, stats.updated), (0, 1));
+    let stored = &store.get_findings(&d, &[fid(1)], None).unwrap()[0];
+    let service = stored.service.as_ref().unwrap();
+    assert_eq!(service.count, Some(3));
+    assert_eq!(service.archived, Some(false), "a recurring archived finding is current again");
+    assert_eq!(service.event_last_seen.as_deref(), Some(time::iso_ms(T0 + 20).as_str()));
+    assert!(list(&errored).is_empty());
+    let not_errored = criterion(
+        "service.action.awsApiCallAction.errorCode",
+        vec![Test::NotEquals(vec![AttrValue::Str("AccessDenied".into())])],
+    );
+    assert_eq!(list(&not_errored), vec![fid(1)]);
+    let three = criterion("service.count", vec![Test::Equals(vec![AttrValue::Num(3.0)])]);
+    assert_eq!(list(&three), vec![fid(1)]);
+    let active = criterion("service.archived", vec![Test::Equals(vec![AttrValue::Bool(false)])]);
+    assert_eq!(list(&active), vec![fid(1)]);
 }

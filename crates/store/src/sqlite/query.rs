@@ -104,41 +104,39 @@ fn compile_test(place: Place, floor: bool, test: &Test, sql: &mut Sql) {
 
 type Predicate = Box<dyn Fn(&str, &mut Sql)>;
 
-/// `value = any of values`; with `floor`, `floor(value) = any of values`.
+/// `value = any of values`. With `floor` (severity), a whole criterion value `n` also selects
+/// every value whose floor is `n` (`values_equal`): `n ≤ x < n + 1`, which includes `x = n`.
 fn equals_predicate(values: &[AttrValue], floor: bool) -> Predicate {
     let values = values.to_vec();
     Box::new(move |operand, sql| {
-        if floor {
-            // floor(x) = n  ⇔  n ≤ x < n + 1, for a whole n; no x has a fractional floor.
-            let bounds: Vec<f64> = values
-                .iter()
-                .filter_map(|v| match v {
-                    AttrValue::Num(n) if n.fract() == 0.0 => Some(*n),
-                    _ => None,
-                })
-                .collect();
-            if bounds.is_empty() {
-                sql.push("0");
-                return;
-            }
-            sql.push("(");
-            for (i, n) in bounds.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" OR ");
-                }
-                sql.push(&format!("({operand} >= "));
-                sql.bind(sql_value(&AttrValue::Num(*n)));
-                sql.push(&format!(" AND {operand} < "));
-                sql.bind(sql_value(&AttrValue::Num(n + 1.0)));
-                sql.push(")");
-            }
-            sql.push(")");
-        } else if values.is_empty() {
+        if values.is_empty() {
             sql.push("0");
-        } else {
-            sql.push(&format!("{operand} IN "));
-            sql.bind_list(values.iter().map(sql_value));
+            return;
         }
+        let (bands, exact): (Vec<&AttrValue>, Vec<&AttrValue>) =
+            values.iter().partition(|v| floor && matches!(v, AttrValue::Num(n) if n.fract() == 0.0));
+        sql.push("(");
+        let mut first = true;
+        for n in bands {
+            let AttrValue::Num(n) = n else { unreachable!("partitioned on Num") };
+            if !first {
+                sql.push(" OR ");
+            }
+            first = false;
+            sql.push(&format!("({operand} >= "));
+            sql.bind(sql_value(&AttrValue::Num(*n)));
+            sql.push(&format!(" AND {operand} < "));
+            sql.bind(sql_value(&AttrValue::Num(n + 1.0)));
+            sql.push(")");
+        }
+        if !exact.is_empty() {
+            if !first {
+                sql.push(" OR ");
+            }
+            sql.push(&format!("{operand} IN "));
+            sql.bind_list(exact.into_iter().map(sql_value));
+        }
+        sql.push(")");
     })
 }
 

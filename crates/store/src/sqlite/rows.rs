@@ -182,6 +182,15 @@ mod tests {
     }
 
     #[test]
+    fn hot_columns_hold_scalar_attributes() {
+        for (path, _) in HOT {
+            let attribute = attributes::lookup(path).unwrap_or_else(|| panic!("{path} is not an attribute"));
+            assert_eq!(attribute.path, *path, "columns are keyed by canonical path");
+            assert!(!attribute.list, "{path} may hold several values: it needs the side table");
+        }
+    }
+
+    #[test]
     fn whole_numbers_become_integers() {
         assert_eq!(sql_value(&AttrValue::Num(8.0)), Value::Integer(8));
         assert_eq!(sql_value(&AttrValue::Num(7.5)), Value::Real(7.5));

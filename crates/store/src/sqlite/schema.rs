@@ -58,10 +58,13 @@ const MIGRATIONS: &[&str] = &[
         body                 TEXT NOT NULL
     );
     CREATE UNIQUE INDEX findings_by_id ON findings (did, id);
-    CREATE INDEX findings_by_updated ON findings (did, updated_at_ms, id);
-    CREATE INDEX findings_by_archived_updated ON findings (did, archived, updated_at_ms, id);
+    -- Listing order is (sort value ASC|DESC, id ASC): the indexes store exactly that order so a
+    -- page is an index range scan, even where thousands of findings share a value (severity).
+    CREATE INDEX findings_by_updated ON findings (did, updated_at_ms DESC, id);
+    CREATE INDEX findings_by_archived_updated ON findings (did, archived, updated_at_ms DESC, id);
+    CREATE INDEX findings_by_severity_desc ON findings (did, severity DESC, id);
     CREATE INDEX findings_by_severity ON findings (did, severity, id);
-    CREATE INDEX findings_by_type ON findings (did, type, updated_at_ms, id);
+    CREATE INDEX findings_by_type ON findings (did, type, updated_at_ms DESC, id);
 
     -- Every other attribute value (several rows for list-valued attributes). `v` has no declared
     -- type on purpose: text stays text and numbers stay numbers, so comparisons never coerce.
