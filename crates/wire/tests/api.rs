@@ -91,7 +91,7 @@ async fn every_response_has_a_distinct_request_id() {
     let c = server.client(0);
     let id = c.create_detector().await;
     let arn = encode_label(&c.detector_arn(&id));
-    let responses = vec![
+    let responses = [
         c.get("/detector").await,                                              // 200
         c.post(&format!("/tags/{arn}"), r#"{"tags":{"a":"b"}}"#).await,         // 204
         c.post("/detector", "{not json").await,                                 // 400
@@ -128,6 +128,9 @@ async fn malformed_input_gets_guardduty_errors() {
         assert!(msg.contains("maxResults"), "{msg}");
     }
     c.get("/detector?maxResults=many").await.assert_error(400, "BadRequestException");
+    // Tokens are opaque: one the store did not issue is an invalid value.
+    c.get("/detector?nextToken=forged").await.assert_error(400, "BadRequestException");
+    c.post(&format!("/detector/{id}/findings"), r#"{"nextToken":"forged"}"#).await.assert_error(400, "BadRequestException");
     let ids: Vec<String> = (0..51).map(|i| format!("{i:032x}")).collect();
     let msg = c.post(&format!("/detector/{id}/findings/get"), &json!({ "findingIds": ids }).to_string()).await.assert_error(400, "BadRequestException");
     assert!(msg.contains("findingIds") && msg.contains("50"), "{msg}");

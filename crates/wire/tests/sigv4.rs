@@ -14,7 +14,7 @@ async fn accepts_requests_signed_by_the_sdk_signer() {
     assert_eq!(r.json(), serde_json::json!({"detectorIds": []}));
     // A query string and a percent-encoded label (double-encoded in the canonical URI) verify too.
     let id = client.create_detector().await;
-    let r = client.get(&format!("/detector?maxResults=1&nextToken=")).await;
+    let r = client.get("/detector?maxResults=1&nextToken=").await;
     assert_eq!(r.json()["detectorIds"], serde_json::json!([id]));
     let arn = encode_label(&client.detector_arn(&id));
     let r = client.post(&format!("/tags/{arn}"), r#"{"tags":{"k/1":"v 1"}}"#).await;
