@@ -46,7 +46,7 @@ def iam_user_identity(account: str, user: str, key: str) -> dict:
     }
 
 
-def assumed_role_identity(account: str, role: str, session: str, key: str) -> dict:
+def assumed_role_identity(account: str, role: str, session: str) -> dict:
     role_id = "AROA" + secrets.token_hex(8).upper()
     return {
         "type": "AssumedRole",

@@ -1,6 +1,7 @@
 """Small helpers over boto3 / raw calls used by several test modules."""
 from __future__ import annotations
 
+import collections
 import datetime
 import json
 
@@ -12,7 +13,8 @@ def list_all_ids(gd, detector_id: str, page_size: int = 50, **kwargs) -> list[st
     pages = gd.get_paginator("list_findings").paginate(
         DetectorId=detector_id, PaginationConfig={"PageSize": page_size}, **kwargs)
     ids = [fid for page in pages for fid in page["FindingIds"]]
-    assert len(ids) == len(set(ids)), f"ListFindings repeated ids across pages: {ids}"
+    repeated = [i for i, n in collections.Counter(ids).items() if n > 1]
+    assert not repeated, f"ListFindings repeated {len(repeated)} of {len(ids)} ids across pages, e.g. {repeated[:3]}"
     return ids
 
 

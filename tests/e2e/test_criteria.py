@@ -6,9 +6,11 @@ from __future__ import annotations
 import collections
 import datetime
 import statistics
+import time
 
 import pytest
 
+import catalogue
 import cloudtrail_logs as ct
 import criteria_ref as ref
 from conftest import _next_account, watch
@@ -36,7 +38,11 @@ class Dataset:
         self.by_id = {f["id"]: f for f in findings}
 
     def listed(self, criterion: dict, sort: dict | None = None) -> list[str]:
-        kwargs = {"FindingCriteria": {"Criterion": criterion}}
+        # Cases are written with wire operator names (eq, greaterThan, …); boto3 wants them
+        # capitalised (Eq, GreaterThan, …) and serialises them back to the wire names.
+        boto_criterion = {path: {op[0].upper() + op[1:]: v for op, v in cond.items()}
+                          for path, cond in criterion.items()}
+        kwargs = {"FindingCriteria": {"Criterion": boto_criterion}}
         if sort:
             kwargs["SortCriteria"] = sort
         return list_all_ids(self.client, self.detector_id, page_size=PAGE, **kwargs)
@@ -79,6 +85,10 @@ def data(server, account_pool, tmp_path_factory) -> Dataset:
     client = watch(guardduty_client(server.endpoint, account))
     detector_id = client.create_detector(Enable=True)["DetectorId"]
     client.create_sample_findings(DetectorId=detector_id)
+    # Regenerating some samples aggregates into them: counts 2 and 3, later updatedAt values.
+    for repeat in range(2):
+        time.sleep(0.02)
+        client.create_sample_findings(DetectorId=detector_id, FindingTypes=catalogue.VPC_FLOW[: 8 - 4 * repeat])
     ingest_activity(server, account.account_id, tmp_path_factory.mktemp("trail"))
     ids = list_all_ids(client, detector_id)
     # Boolean / feedback variety: archive every third finding.
@@ -124,18 +134,27 @@ def equality_cases(data: Dataset, path: str) -> list[dict]:
     for v in dict.fromkeys(picks):
         cases += [{path: {"equals": [v]}}, {path: {"eq": [v]}}, {path: {"notEquals": [v]}}, {path: {"neq": [v]}}]
     cases += [{path: {"equals": values[:2]}}, {path: {"notEquals": values[-2:]}},
-              {path: {"equals": ["vedette-no-such-value"]}}, {path: {"notEquals": ["vedette-no-such-value"]}}]
+              {path: {"equals": [absent_value(path)]}}, {path: {"notEquals": [absent_value(path)]}}]
     return cases
 
 
+def absent_value(path: str) -> str:
+    """A well-typed value no finding has."""
+    return {"num": "987654", "time": "1", "bool": "false", "str": "vedette-no-such-value"}[ref.kind(path)]
+
+
 def range_cases(path: str, thresholds: list[int]) -> list[dict]:
-    cases = []
-    for t in thresholds:
-        for op in ("gt", "gte", "lt", "lte", "greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"):
-            cases.append({path: {op: t}})
+    # The legacy gt/gte/lt/lte are modelled as 32-bit integers, so epoch milliseconds only go
+    # through the long-typed new names.
+    legacy = ref.kind(path) != "time"
+    ops = ("greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual")
+    if legacy:
+        ops += ("gt", "gte", "lt", "lte")
+    cases = [{path: {op: t}} for t in thresholds for op in ops]
     lo, hi = min(thresholds), max(thresholds)
-    cases.append({path: {"gte": lo, "lt": hi}})                   # a window: operators ANDed
-    cases.append({path: {"greaterThan": lo, "lte": hi}})          # legacy and new names mixed
+    cases.append({path: {"greaterThanOrEqual": lo, "lessThan": hi}})   # a window: operators ANDed
+    if legacy:
+        cases.append({path: {"greaterThan": lo, "lte": hi}})           # legacy and new names mixed
     return cases
 
 
@@ -256,7 +275,8 @@ def test_statistics_agree_with_reference(data):
                       {"resource.resourceType": {"equals": ["AccessKey"]}, "severity": {"lt": 5}}):
         stats = data.client.get_findings_statistics(
             DetectorId=data.detector_id, FindingStatisticTypes=["COUNT_BY_SEVERITY"],
-            FindingCriteria={"Criterion": criterion})["FindingStatistics"]["CountBySeverity"]
+            FindingCriteria={"Criterion": {p: {op[0].upper() + op[1:]: v for op, v in c.items()}
+                                           for p, c in criterion.items()}})["FindingStatistics"]["CountBySeverity"]
         expected = collections.Counter(f["severity"] for f in data.findings if ref.matches(f, criterion))
         assert {float(k): v for k, v in stats.items()} == {float(k): v for k, v in expected.items()}, criterion
 
