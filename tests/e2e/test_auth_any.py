@@ -10,9 +10,13 @@ from vedette_harness import Account, VedetteServer, guardduty_client, raw_reques
 @pytest.fixture(scope="module")
 def any_server(tmp_path_factory, vedette_bin):
     root = tmp_path_factory.mktemp("any")
-    srv = VedetteServer(root / "data", root / "logs", auth="any").start()
+    srv = VedetteServer(root / "data", root / "logs", auth="any",
+                        extra_args=("--default-account", DEFAULT_ACCOUNT)).start()
     yield srv
     srv.stop()
+
+
+DEFAULT_ACCOUNT = "444455556666"
 
 
 def anyone(n: int) -> Account:
@@ -51,11 +55,12 @@ def test_reset_is_refused_under_sigv4(server, account, make_client):
     assert gd.list_detectors()["DetectorIds"] == [detector_id]
 
 
-def test_default_account_id_in_arns(any_server):
+def test_callers_are_the_configured_default_account(any_server):
     client = watch(guardduty_client(any_server.endpoint, anyone(3)))
     detector_id = client.create_detector(Enable=True)["DetectorId"]
     client.create_sample_findings(DetectorId=detector_id, FindingTypes=["Recon:EC2/Portscan"])
     (fid,) = client.list_findings(DetectorId=detector_id)["FindingIds"]
     (finding,) = client.get_findings(DetectorId=detector_id, FindingIds=[fid])["Findings"]
-    assert len(finding["AccountId"]) == 12 and finding["AccountId"].isdigit()
+    assert finding["AccountId"] == DEFAULT_ACCOUNT
+    assert finding["Arn"].startswith(f"arn:aws:guardduty:us-east-1:{DEFAULT_ACCOUNT}:detector/{detector_id}/")
     raw_request(any_server.endpoint, "POST", "/_vedette/reset", b"", sign=False)
