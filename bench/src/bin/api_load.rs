@@ -199,7 +199,14 @@ async fn scenarios(addr: SocketAddr, params: &Value) -> Vec<Scenario> {
     out.push(Scenario {
         name: "GetFindings 50 random ids".into(),
         make: Arc::new(move |rng| {
-            let picked: Vec<&String> = (0..50).map(|_| rng.pick(&ids)).collect();
+            // 50 distinct ids (redrawn on repeats), as a console page would ask for.
+            let mut picked: Vec<&String> = Vec::with_capacity(50);
+            while picked.len() < 50.min(ids.len()) {
+                let id = rng.pick(&ids);
+                if !picked.contains(&id) {
+                    picked.push(id);
+                }
+            }
             Call { method: "POST", path: get_path.clone(), body: Some(json!({"findingIds": picked}).to_string()) }
         }),
     });
@@ -213,7 +220,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let all = scenarios(args.addr, &params).await;
-        println!("{:<52} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}", "scenario", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "items", "errors");
+        println!("{:<58} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}", "scenario", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "items", "errors");
         for conns in &args.connections {
             for sc in all.iter().filter(|s| args.only.as_ref().is_none_or(|o| s.name.contains(o.as_str()))) {
                 let warm = Instant::now() + Duration::from_secs(1);
@@ -235,7 +242,7 @@ fn main() {
                 let mut p = |q| vedette_bench::percentile_us(&mut lat, q) as f64 / 1000.0;
                 let (p50, p90, p99, max) = (p(50.0), p(90.0), p(99.0), p(100.0));
                 let avg_items = if n > 0 { items as f64 / n as f64 } else { 0.0 };
-                println!("{:<52} {:>5} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7.1} {:>6}", sc.name, conns, rps, p50, p90, p99, max, avg_items, errors);
+                println!("{:<58} {:>5} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7.1} {:>6}", sc.name, conns, rps, p50, p90, p99, max, avg_items, errors);
                 if let Some(e) = first_error {
                     println!("    first error: {}", e.chars().take(300).collect::<String>());
                 }

@@ -1,0 +1,260 @@
+//! Runs the ingest benchmark end to end over a generated corpus and prints one table:
+//! the baseline floor (gunzip + typed parse) on 1 and 2 cores, Vedette's full ingest (detection
+//! and store writes included) on half and full data, on 1 and 2 cores, with peak RSS, and the peer
+//! (rsigma `engine eval` over the 57 SigmaHQ CloudTrail rules, NDJSON input).
+//!
+//! Cores are pinned with `taskset` (Rust's available_parallelism honours the affinity mask, so a
+//! program sizing its thread pool sees 1 or 2 cores). Peak RSS comes from `/usr/bin/time -v`.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+struct Args {
+    /// Where gen_cloudtrail wrote the corpus (cloudtrail/) and to_ndjson the NDJSON (records.ndjson).
+    #[arg(long, default_value = "bench/data")]
+    data: PathBuf,
+    /// Scratch space: data dirs, logs, results JSON.
+    #[arg(long, default_value = "bench/out")]
+    work: PathBuf,
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
+    #[arg(long, default_value = "bench/.tools/bin/rsigma")]
+    rsigma: PathBuf,
+    #[arg(long, default_value = "/work/shared/peers/sigma-aws-cloudtrail")]
+    rules: PathBuf,
+    /// Baseline runs per configuration (the fastest is kept: the floor).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    #[arg(long)]
+    skip_vedette: bool,
+    #[arg(long)]
+    skip_rsigma: bool,
+    /// Extra arguments for the rsigma command line (after `engine eval`).
+    #[arg(long, allow_hyphen_values = true, num_args = 0.., value_delimiter = ' ')]
+    rsigma_args: Vec<String>,
+}
+
+struct Run {
+    seconds: f64,
+    peak_rss_kib: Option<u64>,
+    stdout: String,
+    stderr: String,
+    ok: bool,
+}
+
+/// Runs `argv` pinned to `cpus` under /usr/bin/time -v; stdin from `stdin` if given.
+fn run(cpus: &str, argv: &[String], stdin: Option<&Path>, time_file: &Path) -> Run {
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-v").arg("-o").arg(time_file).arg("taskset").arg("-c").arg(cpus).args(argv);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Some(p) = stdin {
+        cmd.stdin(std::fs::File::open(p).expect("stdin file"));
+    }
+    let started = Instant::now();
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
+    let seconds = started.elapsed().as_secs_f64();
+    let time = std::fs::read_to_string(time_file).unwrap_or_default();
+    let peak_rss_kib = time
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .and_then(|v| v.trim().parse().ok());
+    Run {
+        seconds,
+        peak_rss_kib,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        ok: out.status.success(),
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The fastest of `repeat` baseline runs (the floor is what the machine can do at best).
+fn baseline(args: &Args, cpus: &str, threads: usize, parser: &str, paths: &[String]) -> Value {
+    let mut best: Option<Value> = None;
+    for _ in 0..args.repeat.max(1) {
+        let mut argv = vec![s(&args.bin_dir.join("ingest_baseline")), "--threads".into(), threads.to_string(), "--parser".into(), parser.into()];
+        argv.extend(paths.iter().cloned());
+        let r = run(cpus, &argv, None, &args.work.join("time-baseline.txt"));
+        assert!(r.ok, "baseline failed: {}", r.stderr);
+        let v: Value = serde_json::from_str(r.stdout.trim()).expect("baseline JSON");
+        if best.as_ref().is_none_or(|b| v["seconds"].as_f64() < b["seconds"].as_f64()) {
+            best = Some(v);
+        }
+    }
+    best.unwrap()
+}
+
+struct Row {
+    name: String,
+    cores: u32,
+    events: u64,
+    seconds: f64,
+    mb: f64,
+    peak_rss_kib: Option<u64>,
+    /// The floor row on the same cores, to divide by.
+    floor_eps: Option<f64>,
+    note: String,
+}
+
+fn main() {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.work).unwrap();
+    let corpus = args.data.join("cloudtrail");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(corpus.join("manifest.json")).expect("corpus manifest (run gen_cloudtrail)")).unwrap();
+    let files = vedette_bench::log_files(std::slice::from_ref(&corpus));
+    let full_paths = vec![s(&corpus)];
+    // Half: the first of the corpus' two days, for every account and Region.
+    let day1 = manifest["day1"].as_str().unwrap();
+    let mut half_paths = Vec::new();
+    for a in manifest["accounts"].as_array().unwrap() {
+        for r in manifest["regions"].as_array().unwrap() {
+            half_paths.push(s(&corpus.join(format!("AWSLogs/{}/CloudTrail/{}/{day1}", a.as_str().unwrap(), r.as_str().unwrap()))));
+        }
+    }
+    // Warm the page cache so that every contender reads from memory.
+    for f in &files {
+        std::hint::black_box(std::fs::read(f).unwrap());
+    }
+    let ndjson = args.data.join("records.ndjson");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("load average before: {}", load.trim());
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut results = json!({"manifest": manifest, "loadavgBefore": load.trim()});
+
+    eprintln!("baseline ...");
+    let b1 = baseline(&args, "0", 1, "plain", &full_paths);
+    let b2 = baseline(&args, "0,1", 2, "plain", &full_paths);
+    let bd = baseline(&args, "0", 1, "domain", &full_paths);
+    let bh = baseline(&args, "0", 1, "plain", &half_paths);
+    let events = b1["events"].as_u64().unwrap();
+    let mb = b1["uncompressedBytes"].as_u64().unwrap() as f64 / 1e6;
+    let half_events = bh["events"].as_u64().unwrap();
+    let half_mb = bh["uncompressedBytes"].as_u64().unwrap() as f64 / 1e6;
+    let eps = |v: &Value| v["eventsPerSec"].as_f64().unwrap();
+    let (floor1, floor2) = (eps(&b1), eps(&b2));
+    for (name, v, cores, floor, note) in [
+        ("baseline floor: gunzip + typed parse", &b1, 1, floor1, "sonic-rs, plain borrowed struct"),
+        ("baseline floor: gunzip + typed parse", &b2, 2, floor2, "2 threads"),
+        ("baseline, half data", &bh, 1, eps(&bh), "day 1 only"),
+        ("gunzip + parse into Vedette's record type", &bd, 1, floor1, "domain::cloudtrail (tolerant)"),
+    ] {
+        rows.push(Row {
+            name: name.into(),
+            cores,
+            events: v["events"].as_u64().unwrap(),
+            seconds: v["seconds"].as_f64().unwrap(),
+            mb: v["uncompressedBytes"].as_u64().unwrap() as f64 / 1e6,
+            peak_rss_kib: v["peakRssKiB"].as_u64(),
+            floor_eps: Some(floor),
+            note: note.into(),
+        });
+    }
+    results["baseline"] = json!({"full1": b1, "full2": b2, "domain1": bd, "half1": bh});
+
+    if !args.skip_vedette {
+        for (label, cpus, cores, paths, n, size, floor) in [
+            ("half", "0", 1, &half_paths, half_events, half_mb, eps(&bh)),
+            ("full", "0", 1, &full_paths, events, mb, floor1),
+            ("full", "0,1", 2, &full_paths, events, mb, floor2),
+        ] {
+            eprintln!("vedette ingest, {label} data, {cores} core(s) ...");
+            let dir = args.work.join(format!("vedette-{label}-{cores}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut mk = vec![s(&args.bin_dir.join("create_detectors")), "--data-dir".into(), s(&dir), "--accounts".into()];
+            mk.push(manifest["accounts"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect::<Vec<_>>().join(","));
+            mk.push("--regions".into());
+            mk.push(manifest["regions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect::<Vec<_>>().join(","));
+            let r = run("0,1", &mk, None, &args.work.join("time-mk.txt"));
+            assert!(r.ok, "create_detectors failed: {}", r.stderr);
+            let mut argv = vec![s(&args.bin_dir.join("vedette")), "ingest".into(), "--data-dir".into(), s(&dir)];
+            argv.extend(paths.iter().cloned());
+            let r = run(cpus, &argv, None, &args.work.join(format!("time-vedette-{label}-{cores}.txt")));
+            std::fs::write(args.work.join(format!("vedette-{label}-{cores}.log")), format!("{}\n{}", r.stdout, r.stderr)).unwrap();
+            let summary: String = format!("{}{}", r.stdout, r.stderr).lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            eprintln!("{summary}");
+            let db_bytes: u64 = std::fs::read_dir(&dir).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
+            results[format!("vedette_{label}_{cores}")] = json!({"seconds": r.seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "events": n, "summary": summary, "dataDirBytes": db_bytes});
+            rows.push(Row {
+                name: format!("vedette ingest{}", if label == "half" { ", half data" } else { "" }),
+                cores,
+                events: n,
+                seconds: r.seconds,
+                mb: size,
+                peak_rss_kib: r.peak_rss_kib,
+                floor_eps: Some(floor),
+                note: if r.ok { format!("store {:.0} MB", db_bytes as f64 / 1e6) } else { "FAILED (see log)".into() },
+            });
+        }
+    }
+
+    if !args.skip_rsigma && args.rsigma.exists() {
+        for (cpus, cores) in [("0", 1), ("0,1", 2)] {
+            eprintln!("rsigma engine eval, {cores} core(s) ...");
+            let mut argv = vec![s(&args.rsigma), "engine".into(), "eval".into()];
+            argv.extend(args.rsigma_args.iter().map(|a| a.replace("{rules}", &s(&args.rules)).replace("{input}", &s(&ndjson))));
+            let uses_stdin = !args.rsigma_args.iter().any(|a| a.contains("{input}"));
+            let r = run(cpus, &argv, uses_stdin.then_some(ndjson.as_path()), &args.work.join(format!("time-rsigma-{cores}.txt")));
+            let matches = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();
+            std::fs::write(args.work.join(format!("rsigma-{cores}.out")), &r.stdout).unwrap();
+            std::fs::write(args.work.join(format!("rsigma-{cores}.err")), &r.stderr).unwrap();
+            results[format!("rsigma_{cores}")] = json!({"seconds": r.seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "outputLines": matches});
+            rows.push(Row {
+                name: "rsigma engine eval (57 Sigma rules)".into(),
+                cores,
+                events,
+                seconds: r.seconds,
+                mb,
+                peak_rss_kib: r.peak_rss_kib,
+                floor_eps: Some(if cores == 1 { floor1 } else { floor2 }),
+                note: if r.ok { format!("NDJSON; {matches} output lines") } else { format!("FAILED: {}", r.stderr.lines().last().unwrap_or("")) },
+            });
+        }
+    }
+
+    println!();
+    println!(
+        "Ingest benchmark: {} objects, {} events, {:.0} MB uncompressed ({:.0} MB gzip), {:.2}% expected to raise findings",
+        files.len(),
+        events,
+        mb,
+        manifest["compressedBytes"].as_f64().unwrap() / 1e6,
+        100.0 * manifest["recordsExpectedToRaise"].as_f64().unwrap() / manifest["records"].as_f64().unwrap()
+    );
+    println!("{:<44} {:>5} {:>9} {:>9} {:>8} {:>8} {:>9}  {}", "", "cores", "events", "events/s", "MB/s", "÷ floor", "peak RSS", "note");
+    for r in &rows {
+        let eps = r.events as f64 / r.seconds;
+        println!(
+            "{:<44} {:>5} {:>9} {:>9.0} {:>8.1} {:>8.2} {:>9}  {}",
+            r.name,
+            r.cores,
+            r.events,
+            eps,
+            r.mb / r.seconds,
+            r.floor_eps.map_or(f64::NAN, |f| eps / f),
+            r.peak_rss_kib.map_or("-".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
+            r.note
+        );
+    }
+    let find = |name: &str, cores: u32| rows.iter().find(|r| r.name == name && r.cores == cores).map(|r| r.events as f64 / r.seconds);
+    if let (Some(a), Some(b)) = (find("baseline floor: gunzip + typed parse", 1), find("baseline floor: gunzip + typed parse", 2)) {
+        println!("speed-up 1 -> 2 cores: baseline x{:.2}", b / a);
+    }
+    if let (Some(a), Some(b)) = (find("vedette ingest", 1), find("vedette ingest", 2)) {
+        println!("speed-up 1 -> 2 cores: vedette ingest x{:.2}", b / a);
+    }
+    if let (Some(v), Some(p)) = (find("vedette ingest", 1), find("rsigma engine eval (57 Sigma rules)", 1)) {
+        println!("vedette ingest / rsigma, 1 core: x{:.2}", v / p);
+    }
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before: {} / after: {}", load.trim(), load_after.trim());
+    results["loadavgAfter"] = json!(load_after.trim());
+    std::fs::write(args.work.join("ingest-results.json"), serde_json::to_string_pretty(&results).unwrap()).unwrap();
+}
