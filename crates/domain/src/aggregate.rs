@@ -27,6 +27,13 @@ pub fn merge_occurrence(into: &mut Occurrence, other: &Occurrence, now_ms: i64) 
     into.event_time_ms = into.event_time_ms.max(other.event_time_ms);
 }
 
+/// [`merge_occurrence`] without rewriting `into.finding`'s evidence JSON: for hot loops that merge
+/// many repeats, followed by one [`Occurrence::sync_evidence`] before the occurrence leaves.
+pub fn merge_occurrence_deferred(into: &mut Occurrence, other: &Occurrence, now_ms: i64) {
+    merge_parts(&mut into.finding, &mut into.evidence, other, now_ms);
+    into.event_time_ms = into.event_time_ms.max(other.event_time_ms);
+}
+
 /// (event time, event id) of the event whose details a finding shows: the order key.
 fn latest_key(finding: &model::Finding, evidence: &Evidence) -> (i64, String) {
     match evidence.latest() {

@@ -103,6 +103,13 @@ impl Evidence {
     pub fn store_in(&self, finding: &mut model::Finding) {
         let service = finding.service.get_or_insert_with(Default::default);
         let info = service.additional_info.get_or_insert_with(Default::default);
+        info.r#type.get_or_insert_with(|| "default".into());
+        let ours_only = info.value.as_deref().is_none_or(|v| v.starts_with("{\"vedette\":") && !v.contains("},\""));
+        if ours_only {
+            // The common case (detection's own findings): no other keys to keep.
+            info.value = Some(self.to_info_json());
+            return;
+        }
         let mut object = info
             .value
             .as_deref()
@@ -131,6 +138,11 @@ pub struct Occurrence {
 impl Occurrence {
     pub fn finding_id(&self) -> &str {
         self.finding.id.as_deref().unwrap_or_default()
+    }
+
+    /// Writes `evidence` into the finding's `additionalInfo` (after deferred merges).
+    pub fn sync_evidence(&mut self) {
+        self.evidence.store_in(&mut self.finding);
     }
 }
 

@@ -1,1 +1,601 @@
-//! Log readers: CloudTrail as CloudTrail delivers it, JSON lines, stdin.
+//! Log readers: CloudTrail as CloudTrail delivers it, JSON lines, stdin; detection; store writes.
+//!
+//! [`ingest_paths`] runs a small pipeline: worker threads (two by default) each take a whole
+//! source, parse and route its records, run detection and pre-merge repeats of a finding; one
+//! writer (the calling thread) gathers their chunks and commits them in batches — findings and
+//! every source's progress in the same transaction (`Store::apply_batch`).
+//!
+//! Exactly-once: a source's progress records the last position (record or line number) whose
+//! occurrences are committed. A completed source is skipped; an interrupted one resumes after its
+//! position, so a crash followed by a re-run gives the result of one clean run. Sources are
+//! identified by canonical path (`file:/abs/path`) or, for stdin, by content hash; a completed
+//! file whose size changed is resumed when it is JSON lines (appended) and reported otherwise.
+//!
+//! Routing: a record goes to the enabled detector of its (`recipientAccountId`, `awsRegion`);
+//! records without one are skipped and counted by reason (see `vedette_domain::detect`).
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use vedette_domain::aggregate;
+use vedette_domain::detect::{self, DetectContext};
+use vedette_domain::{Occurrence, Scope};
+use vedette_store::{Progress, Store, StoreError};
+
+pub mod discover;
+mod reader;
+
+pub use discover::{discover, SourceInput};
+use reader::{Buffers, Flow, Item};
+
+/// Reasons a record is skipped (keys of [`Summary::skipped`]).
+pub const SKIP_NO_DETECTOR: &str = "no detector for the account and Region";
+pub const SKIP_DETECTOR_DISABLED: &str = "detector suspended";
+
+/// How many problems a summary lists (all are counted).
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Parse/detect threads (the writer is the calling thread).
+    pub threads: usize,
+    /// Commit once this many records are pending...
+    pub batch_records: u64,
+    /// ...or this many distinct findings...
+    pub batch_findings: usize,
+    /// ...or this long after the first pending change.
+    pub max_batch_delay: Duration,
+    /// A worker hands over a large source in chunks of this many records (its progress moves
+    /// with each chunk, so a crash loses at most that much work).
+    pub chunk_records: u64,
+    /// Set to stop early: sources stop at the next record, what was read is committed and the
+    /// next run resumes there.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// `createdAt` / `updatedAt` of new findings (default: now).
+    pub now_ms: Option<i64>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            threads: 2,
+            batch_records: 200_000,
+            batch_findings: 10_000,
+            max_batch_delay: Duration::from_secs(1),
+            chunk_records: 50_000,
+            stop: None,
+            now_ms: None,
+        }
+    }
+}
+
+/// Handed to the progress callback after each chunk (and periodically).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgressUpdate {
+    /// Bytes of the files read so far (compressed size for gzip files); stdin not included.
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub events: u64,
+    pub sources_done: u64,
+    pub sources_total: u64,
+}
+
+/// Input that could not be used, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// File path (or `stdin`).
+    pub source: String,
+    /// Record number in a CloudTrail file / line number in JSON lines; 0 = the whole source.
+    pub position: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.source, self.position, self.message)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Sources read in this run (started or resumed).
+    pub sources: u64,
+    pub sources_resumed: u64,
+    /// Sources skipped because a previous run completed them.
+    pub sources_already_ingested: u64,
+    pub digest_files_skipped: u64,
+    /// Compressed bytes of the files read.
+    pub bytes: u64,
+    /// Records read in this run (bad ones included).
+    pub events: u64,
+    /// Records not considered, by reason ([`SKIP_NO_DETECTOR`], [`SKIP_DETECTOR_DISABLED`]).
+    pub skipped: BTreeMap<String, u64>,
+    /// Records that are not usable CloudTrail (malformed, not an object, missing members).
+    pub bad_records: u64,
+    /// Finding occurrences raised (before merging repeats).
+    pub occurrences: u64,
+    pub findings_created: u64,
+    /// Findings from earlier runs that got new occurrences (each counted once).
+    pub findings_updated: u64,
+    /// The first [`MAX_LISTED_PROBLEMS`] problems.
+    pub problems: Vec<Problem>,
+    pub problems_total: u64,
+    /// Stopped before the end (see [`IngestOptions::stop`]).
+    pub interrupted: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("reading standard input: {0}")]
+    Stdin(std::io::Error),
+}
+
+/// A piece of a source's work, from a worker to the writer.
+#[derive(Default)]
+struct Chunk {
+    occurrences: Vec<Occurrence>,
+    /// None when there is nothing to record (already ingested, unreadable source).
+    progress: Option<Progress>,
+    events: u64,
+    bad_records: u64,
+    occurrences_raised: u64,
+    skipped: BTreeMap<&'static str, u64>,
+    problems: Vec<Problem>,
+    problems_total: u64,
+    /// Set on a source's last chunk.
+    finished: Option<SourceOutcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceOutcome {
+    Read { resumed: bool },
+    /// Stopped part way (see [`IngestOptions::stop`]).
+    Interrupted { resumed: bool },
+    AlreadyIngested,
+    Unreadable,
+}
+
+enum Message {
+    Chunk(Chunk),
+    Fatal(IngestError),
+}
+
+/// Where each record goes: cached per (account, Region) for the run.
+enum Route {
+    Enabled(Arc<str>),
+    Disabled,
+    Missing,
+}
+
+struct Router<'s> {
+    store: &'s dyn Store,
+    routes: HashMap<String, HashMap<String, Route>>,
+}
+
+impl<'s> Router<'s> {
+    fn route(&mut self, account: &str, region: &str) -> Result<&Route, StoreError> {
+        let cached = self.routes.get(account).is_some_and(|r| r.contains_key(region));
+        if !cached {
+            let route = match self.store.detector_for(&Scope::new(account, region))? {
+                Some(d) if d.config.enabled => Route::Enabled(Arc::from(d.id.as_str())),
+                Some(_) => Route::Disabled,
+                None => Route::Missing,
+            };
+            self.routes.entry(account.to_owned()).or_default().insert(region.to_owned(), route);
+        }
+        Ok(&self.routes[account][region])
+    }
+}
+
+/// Everything the workers share.
+struct Shared<'a> {
+    store: &'a dyn Store,
+    sources: &'a [SourceInput],
+    next: AtomicUsize,
+    bytes_done: AtomicU64,
+    events: AtomicU64,
+    stop: Arc<AtomicBool>,
+    options: &'a IngestOptions,
+    now_ms: i64,
+}
+
+/// Ingests `paths` (files, directories, `-` for stdin) into `store`. Returns an error only for
+/// failures that stop the whole run (the store); bad input is counted in the summary.
+pub fn ingest_paths(
+    store: &dyn Store,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    on_progress: &mut dyn FnMut(&ProgressUpdate),
+) -> Result<Summary, IngestError> {
+    let (sources, discover_problems, digests) = discover(paths);
+    let mut summary = Summary { digest_files_skipped: digests, ..Default::default() };
+    for p in discover_problems {
+        note_problem(&mut summary, Problem { source: p.path.display().to_string(), position: 0, message: p.message });
+    }
+    let bytes_total = sources.iter().map(|s| if let SourceInput::File { size, .. } = s { *size } else { 0 }).sum();
+    let shared = Shared {
+        store,
+        sources: &sources,
+        next: AtomicUsize::new(0),
+        bytes_done: AtomicU64::new(0),
+        events: AtomicU64::new(0),
+        stop: options.stop.clone().unwrap_or_default(),
+        options,
+        now_ms: options.now_ms.unwrap_or_else(vedette_domain::time::now_ms),
+    };
+    let mut update = ProgressUpdate { bytes_total, sources_total: sources.len() as u64, ..Default::default() };
+    let (tx, rx) = mpsc::sync_channel::<Message>(4);
+    let mut fatal: Option<IngestError> = None;
+    std::thread::scope(|scope| {
+        for _ in 0..options.threads.max(1).min(sources.len().max(1)) {
+            let tx = tx.clone();
+            let shared = &shared;
+            scope.spawn(move || {
+                if let Err(e) = worker(shared, &tx) {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    let _ = tx.send(Message::Fatal(e));
+                }
+            });
+        }
+        drop(tx);
+        let mut batch = Batch::default();
+        loop {
+            let message = rx.recv_timeout(Duration::from_millis(200));
+            match message {
+                Ok(Message::Chunk(chunk)) => {
+                    if let Some(outcome) = chunk.finished {
+                        update.sources_done += 1;
+                        match outcome {
+                            SourceOutcome::Read { resumed } => {
+                                summary.sources += 1;
+                                summary.sources_resumed += u64::from(resumed);
+                            }
+                            SourceOutcome::Interrupted { resumed } => {
+                                summary.sources += 1;
+                                summary.sources_resumed += u64::from(resumed);
+                                summary.interrupted = true;
+                            }
+                            SourceOutcome::AlreadyIngested => summary.sources_already_ingested += 1,
+                            SourceOutcome::Unreadable => {}
+                        }
+                    }
+                    summary.events += chunk.events;
+                    summary.bad_records += chunk.bad_records;
+                    summary.occurrences += chunk.occurrences_raised;
+                    for (reason, n) in &chunk.skipped {
+                        *summary.skipped.entry((*reason).to_owned()).or_default() += n;
+                    }
+                    summary.problems_total += chunk.problems_total - chunk.problems.len() as u64;
+                    for p in chunk.problems {
+                        note_problem(&mut summary, p);
+                    }
+                    batch.add(chunk.occurrences, chunk.progress, chunk.events + chunk.bad_records, shared.now_ms);
+                }
+                Ok(Message::Fatal(e)) => {
+                    fatal.get_or_insert(e);
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if fatal.is_none()
+                && batch.due(options)
+                && let Err(e) = batch.commit(store, &mut summary)
+            {
+                shared.stop.store(true, Ordering::Relaxed);
+                fatal = Some(e.into());
+            }
+            update.bytes_done = shared.bytes_done.load(Ordering::Relaxed);
+            update.events = shared.events.load(Ordering::Relaxed);
+            on_progress(&update);
+        }
+        if fatal.is_none()
+            && let Err(e) = batch.commit(store, &mut summary)
+        {
+            fatal = Some(e.into());
+        }
+    });
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    summary.bytes = shared.bytes_done.load(Ordering::Relaxed);
+    summary.interrupted |= update.sources_done < update.sources_total;
+    update.bytes_done = summary.bytes;
+    on_progress(&update);
+    Ok(summary)
+}
+
+fn note_problem(summary: &mut Summary, problem: Problem) {
+    summary.problems_total += 1;
+    if summary.problems.len() < MAX_LISTED_PROBLEMS {
+        summary.problems.push(problem);
+    }
+}
+
+/// What the writer holds until the next commit.
+#[derive(Default)]
+struct Batch {
+    findings: HashMap<String, Occurrence>,
+    /// Every finding id this run has written: created + updated, each once.
+    touched: std::collections::HashSet<String>,
+    progress: Vec<Progress>,
+    records: u64,
+    since: Option<Instant>,
+}
+
+impl Batch {
+    fn add(&mut self, occurrences: Vec<Occurrence>, progress: Option<Progress>, records: u64, now_ms: i64) {
+        for occ in occurrences {
+            match self.findings.get_mut(occ.finding_id()) {
+                Some(existing) => aggregate::merge_occurrence_deferred(existing, &occ, now_ms),
+                None => {
+                    self.findings.insert(occ.finding_id().to_owned(), occ);
+                }
+            }
+        }
+        if let Some(p) = progress {
+            // A later chunk of the same source supersedes the earlier one.
+            match self.progress.iter_mut().find(|q| q.source_key == p.source_key) {
+                Some(q) => *q = p,
+                None => self.progress.push(p),
+            }
+        }
+        self.records += records;
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    fn due(&self, options: &IngestOptions) -> bool {
+        self.records >= options.batch_records
+            || self.findings.len() >= options.batch_findings
+            || self.since.is_some_and(|t| t.elapsed() >= options.max_batch_delay)
+    }
+
+    fn commit(&mut self, store: &dyn Store, summary: &mut Summary) -> Result<(), StoreError> {
+        if self.findings.is_empty() && self.progress.is_empty() {
+            return Ok(());
+        }
+        let mut occurrences: Vec<Occurrence> = self.findings.drain().map(|(_, o)| o).collect();
+        for occ in &mut occurrences {
+            occ.sync_evidence();
+        }
+        let stats = store.apply_batch(&occurrences, &self.progress)?;
+        summary.findings_created += stats.created;
+        self.touched.extend(occurrences.into_iter().map(|o| o.finding.id.unwrap_or_default()));
+        summary.findings_updated = (self.touched.len() as u64).saturating_sub(summary.findings_created);
+        self.progress.clear();
+        self.records = 0;
+        self.since = None;
+        Ok(())
+    }
+}
+
+fn worker(shared: &Shared<'_>, tx: &mpsc::SyncSender<Message>) -> Result<(), IngestError> {
+    let mut router = Router { store: shared.store, routes: HashMap::new() };
+    let mut bufs = Buffers::default();
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let index = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(input) = shared.sources.get(index) else { return Ok(()) };
+        if !ingest_source(shared, input, &mut router, &mut bufs, tx)? {
+            return Ok(()); // the writer is gone
+        }
+    }
+}
+
+/// Counters kept in a source's progress record (cumulative over runs).
+const COUNTER_BYTES: &str = "bytes";
+const COUNTER_LINES: &str = "jsonLines";
+const COUNTER_EVENTS: &str = "events";
+const COUNTER_BAD: &str = "badRecords";
+const COUNTER_OCCURRENCES: &str = "occurrences";
+
+/// Reads one source and sends its chunks. Returns false when the writer has gone away.
+fn ingest_source(
+    shared: &Shared<'_>,
+    input: &SourceInput,
+    router: &mut Router<'_>,
+    bufs: &mut Buffers,
+    tx: &mpsc::SyncSender<Message>,
+) -> Result<bool, IngestError> {
+    let name = input.display_name();
+    let mut stdin_data = Vec::new();
+    let (key, size) = match input {
+        SourceInput::File { path, size } => (format!("file:{}", path.display()), *size),
+        SourceInput::Stdin => {
+            std::io::stdin().lock().read_to_end(&mut stdin_data).map_err(IngestError::Stdin)?;
+            (format!("stdin:sha256:{}", hex::encode(Sha256::digest(&stdin_data))), stdin_data.len() as u64)
+        }
+    };
+    let send = |chunk: Chunk| tx.send(Message::Chunk(chunk)).is_ok();
+    let prior = shared.store.progress(&key)?;
+    let mut start = 0;
+    let mut counters = BTreeMap::new();
+    if let Some(prior) = prior {
+        start = prior.position;
+        counters = prior.counters.clone();
+        if prior.complete {
+            let same_size = counters.get(COUNTER_BYTES) == Some(&size);
+            let appended_lines = counters.get(COUNTER_LINES) == Some(&1) && size > counters.get(COUNTER_BYTES).copied().unwrap_or(0);
+            if same_size || !appended_lines {
+                shared.bytes_done.fetch_add(size, Ordering::Relaxed);
+                let mut chunk = Chunk { finished: Some(SourceOutcome::AlreadyIngested), ..Default::default() };
+                if !same_size {
+                    let message = format!(
+                        "changed since it was ingested ({} bytes then, {size} now); not read again",
+                        counters.get(COUNTER_BYTES).copied().unwrap_or(0)
+                    );
+                    chunk.problems.push(Problem { source: name, position: 0, message });
+                    chunk.problems_total = 1;
+                }
+                return Ok(send(chunk));
+            }
+        }
+    }
+    let resumed = start > 0;
+    let reader = match reader::open(input, &stdin_data, &shared.bytes_done) {
+        Ok(r) => r,
+        Err(e) => {
+            // No progress recorded: a later run tries again.
+            let problem = Problem { source: name, position: 0, message: format!("cannot read: {e}") };
+            return Ok(send(Chunk { problems: vec![problem], problems_total: 1, finished: Some(SourceOutcome::Unreadable), ..Default::default() }));
+        }
+    };
+
+    let ctx_source = name.clone();
+    let mut state = SourceState {
+        shared,
+        tx,
+        name: &name,
+        key: &key,
+        counters,
+        size,
+        chunk: Chunk::default(),
+        findings: HashMap::new(),
+        records_in_chunk: 0,
+        last_position: start,
+        writer_gone: false,
+    };
+    let stop = &shared.stop;
+    let end = reader::read_records(reader, start, bufs, |position, item| -> Result<Flow, IngestError> {
+        if position != state.last_position {
+            // A position boundary: the only place a chunk may end, or a stop take effect.
+            if stop.load(Ordering::Relaxed) || state.writer_gone {
+                return Ok(Flow::Stop);
+            }
+            if state.records_in_chunk >= shared.options.chunk_records {
+                state.emit(false, false, None);
+            }
+            state.last_position = position;
+        }
+        state.take(position, item, router, &ctx_source)?;
+        Ok(Flow::Continue)
+    })?;
+    if state.writer_gone {
+        return Ok(false);
+    }
+    state.last_position = end.position;
+    if end.stopped {
+        state.emit(false, true, Some(SourceOutcome::Interrupted { resumed }));
+        return Ok(!state.writer_gone);
+    }
+    if let Some(problem) = end.problem {
+        state.problem(end.position + 1, problem);
+    }
+    state.counters.insert(COUNTER_LINES.into(), u64::from(end.json_lines));
+    state.emit(true, true, Some(SourceOutcome::Read { resumed }));
+    Ok(!state.writer_gone)
+}
+
+/// One source being read by a worker.
+struct SourceState<'a, 's> {
+    shared: &'a Shared<'s>,
+    tx: &'a mpsc::SyncSender<Message>,
+    name: &'a str,
+    key: &'a str,
+    counters: BTreeMap<String, u64>,
+    size: u64,
+    chunk: Chunk,
+    /// The chunk's occurrences, repeats pre-merged.
+    findings: HashMap<String, Occurrence>,
+    records_in_chunk: u64,
+    last_position: u64,
+    writer_gone: bool,
+}
+
+/// Per-source cap on listed problems (a garbage file is one line of the summary, not thousands).
+const MAX_PROBLEMS_PER_SOURCE: usize = 20;
+
+impl SourceState<'_, '_> {
+    fn problem(&mut self, position: u64, message: String) {
+        self.chunk.problems_total += 1;
+        if self.chunk.problems.len() < MAX_PROBLEMS_PER_SOURCE {
+            self.chunk.problems.push(Problem { source: self.name.to_owned(), position, message });
+        }
+    }
+
+    fn take(&mut self, position: u64, item: Item<'_>, router: &mut Router<'_>, source: &str) -> Result<(), IngestError> {
+        self.records_in_chunk += 1;
+        let record = match item {
+            Item::Record(record) => record,
+            Item::Bad(why) => {
+                self.chunk.bad_records += 1;
+                self.problem(position, why);
+                return Ok(());
+            }
+        };
+        if let Some(field) = detect::missing_field(&record) {
+            self.chunk.bad_records += 1;
+            self.problem(position, format!("not a CloudTrail record: no {field}"));
+            return Ok(());
+        }
+        self.chunk.events += 1;
+        let route = router.route(record.recipient_account_id.as_str(), record.aws_region.as_str())?;
+        let detector_id = match route {
+            Route::Enabled(id) => id.clone(),
+            Route::Disabled => {
+                *self.chunk.skipped.entry(SKIP_DETECTOR_DISABLED).or_default() += 1;
+                return Ok(());
+            }
+            Route::Missing => {
+                *self.chunk.skipped.entry(SKIP_NO_DETECTOR).or_default() += 1;
+                return Ok(());
+            }
+        };
+        let hits = detect::hits(&record);
+        if hits.is_empty() {
+            return Ok(());
+        }
+        if detect::event_time_ms(&record).is_none() {
+            self.chunk.bad_records += 1;
+            self.chunk.events -= 1;
+            self.problem(position, format!("eventTime {:?} is not an ISO-8601 time", record.event_time.as_str()));
+            return Ok(());
+        }
+        let ctx = DetectContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position };
+        for occ in detect::build_occurrences(&record, &ctx, hits) {
+            self.chunk.occurrences_raised += 1;
+            match self.findings.get_mut(occ.finding_id()) {
+                Some(existing) => aggregate::merge_occurrence_deferred(existing, &occ, self.shared.now_ms),
+                None => {
+                    self.findings.insert(occ.finding_id().to_owned(), occ);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the chunk so far with the source's progress at `last_position`.
+    fn emit(&mut self, complete: bool, last: bool, outcome: Option<SourceOutcome>) {
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.occurrences = self.findings.drain().map(|(_, o)| o).collect();
+        for (key, n) in [
+            (COUNTER_EVENTS, chunk.events),
+            (COUNTER_BAD, chunk.bad_records),
+            (COUNTER_OCCURRENCES, chunk.occurrences_raised),
+        ] {
+            *self.counters.entry(key.into()).or_default() += n;
+        }
+        self.counters.insert(COUNTER_BYTES.into(), self.size);
+        chunk.progress = Some(Progress {
+            source_key: self.key.to_owned(),
+            position: self.last_position,
+            complete,
+            counters: self.counters.clone(),
+        });
+        if last {
+            chunk.finished = Some(outcome.unwrap_or(SourceOutcome::Read { resumed: false }));
+        }
+        self.shared.events.fetch_add(chunk.events + chunk.bad_records, Ordering::Relaxed);
+        self.records_in_chunk = 0;
+        self.writer_gone |= self.tx.send(Message::Chunk(chunk)).is_err();
+    }
+}

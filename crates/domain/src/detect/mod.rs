@@ -166,14 +166,26 @@ pub fn hits(record: &CloudTrailRecord<'_>) -> Vec<(&'static Rule, Hit)> {
 
 /// Runs every rule on `record` and builds the finding occurrences it raises.
 pub fn detect(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>) -> Vec<Occurrence> {
-    let hits = hits(record);
+    build_occurrences(record, ctx, hits(record))
+}
+
+/// The occurrences for `hits` (from [`hits`] on the same record). A hit on a record whose
+/// `eventTime` does not parse yields nothing: check [`missing_field`] first to report it.
+pub fn build_occurrences(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, hits: Vec<(&'static Rule, Hit)>) -> Vec<Occurrence> {
     if hits.is_empty() {
         return Vec::new();
     }
     hits.into_iter().filter_map(|(rule, hit)| build_occurrence(record, ctx, rule, hit)).collect()
 }
 
-/// Why a record cannot be routed or turned into a finding, if it cannot.
+/// The record's `eventTime` in epoch ms, if it parses.
+pub fn event_time_ms(record: &CloudTrailRecord<'_>) -> Option<i64> {
+    record.event_time.get().and_then(parse_iso_ms)
+}
+
+/// The first member a record needs for routing and mapping that it lacks, if any. Presence only
+/// (cheap, for every record): whether `eventTime` parses is checked by [`event_time_ms`] when a
+/// rule fires.
 pub fn missing_field(record: &CloudTrailRecord<'_>) -> Option<&'static str> {
     if record.event_name.get().is_none() {
         Some("eventName")
@@ -183,7 +195,7 @@ pub fn missing_field(record: &CloudTrailRecord<'_>) -> Option<&'static str> {
         Some("recipientAccountId")
     } else if record.aws_region.get().is_none() {
         Some("awsRegion")
-    } else if record.event_time.get().and_then(parse_iso_ms).is_none() {
+    } else if record.event_time.get().is_none() {
         Some("eventTime")
     } else {
         None
@@ -211,7 +223,7 @@ pub fn aggregation_key(record: &CloudTrailRecord<'_>, ty: &FindingType, resource
 
 fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule: &Rule, hit: Hit) -> Option<Occurrence> {
     let ty = ft::lookup(hit.finding_type)?;
-    let event_time_ms = record.event_time.get().and_then(parse_iso_ms)?;
+    let event_time_ms = event_time_ms(record)?;
     let account_id = record.recipient_account_id.get()?;
     let region = record.aws_region.get()?;
     let scope = Scope::new(account_id, region);

@@ -331,7 +331,11 @@ fn every_rule_raises_catalogue_types_only() {
 fn records_missing_routing_fields_are_reported() {
     let r = record(json!({"recipientAccountId": null}));
     assert_eq!(missing_field(&parse_record(r.as_bytes()).unwrap()), Some("recipientAccountId"));
-    let r = record(json!({"eventTime": "yesterday"}));
+    let r = record(json!({"eventTime": null}));
     assert_eq!(missing_field(&parse_record(r.as_bytes()).unwrap()), Some("eventTime"));
+    let r = record(json!({"eventTime": "yesterday", "userIdentity": root_identity()}));
+    let parsed = parse_record(r.as_bytes()).unwrap();
+    assert_eq!(event_time_ms(&parsed), None);
+    assert!(run(&r).is_empty(), "no finding without a time");
     assert_eq!(missing_field(&parse_record(record(json!({})).as_bytes()).unwrap()), None);
 }

@@ -1,0 +1,114 @@
+//! Which sources a list of paths names: files as given, directories walked recursively (an
+//! `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/` tree or any other layout), `-` for stdin.
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceInput {
+    File { path: PathBuf, size: u64 },
+    Stdin,
+}
+
+impl SourceInput {
+    /// How the source is named in reports and evidence (`path` or `stdin`).
+    pub fn display_name(&self) -> String {
+        match self {
+            SourceInput::File { path, .. } => path.display().to_string(),
+            SourceInput::Stdin => "stdin".into(),
+        }
+    }
+}
+
+/// A path that could not be listed or read: reported, not fatal.
+#[derive(Debug, Clone)]
+pub struct DiscoverProblem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// CloudTrail also delivers digest files (integrity validation), under `CloudTrail-Digest/` and
+/// named `…_CloudTrail-Digest_…json.gz`: they hold no events.
+pub fn is_digest(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str().to_string_lossy().contains("CloudTrail-Digest"))
+}
+
+/// Log file names a directory walk picks up. Explicitly named files are read whatever their name.
+fn looks_like_log(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if name.starts_with('.') {
+        return false;
+    }
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson")
+}
+
+/// Expands `paths` into sources, in a stable order (directory entries sorted by name).
+pub fn discover(paths: &[PathBuf]) -> (Vec<SourceInput>, Vec<DiscoverProblem>, u64) {
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    let mut digests = 0;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            sources.push(SourceInput::Stdin);
+            continue;
+        }
+        walk(path, true, &mut sources, &mut problems, &mut digests);
+    }
+    (sources, problems, digests)
+}
+
+fn walk(path: &Path, explicit: bool, sources: &mut Vec<SourceInput>, problems: &mut Vec<DiscoverProblem>, digests: &mut u64) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(DiscoverProblem { path: path.to_owned(), message: e.to_string() });
+            return;
+        }
+    };
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(e) => {
+                problems.push(DiscoverProblem { path: path.to_owned(), message: e.to_string() });
+                return;
+            }
+        };
+        entries.sort();
+        for entry in entries {
+            walk(&entry, false, sources, problems, digests);
+        }
+    } else if is_digest(path) {
+        *digests += 1;
+    } else if explicit || looks_like_log(path) {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        sources.push(SourceInput::File { path, size: meta.len() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_an_awslogs_tree_skipping_digests_and_strangers() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01");
+        let digest = dir.path().join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::create_dir_all(&digest).unwrap();
+        for name in ["b_CloudTrail_us-east-1_x.json.gz", "a_CloudTrail_us-east-1_y.json", "notes.txt", ".hidden.json"] {
+            std::fs::write(day.join(name), b"{}").unwrap();
+        }
+        std::fs::write(digest.join("111122223333_CloudTrail-Digest_us-east-1_z.json.gz"), b"{}").unwrap();
+        let (sources, problems, digests) = discover(&[dir.path().to_owned(), "-".into(), dir.path().join("missing")]);
+        let names: Vec<String> = sources
+            .iter()
+            .map(|s| match s {
+                SourceInput::File { path, .. } => path.file_name().unwrap().to_string_lossy().into_owned(),
+                SourceInput::Stdin => "-".into(),
+            })
+            .collect();
+        assert_eq!(names, ["a_CloudTrail_us-east-1_y.json", "b_CloudTrail_us-east-1_x.json.gz", "-"]);
+        assert_eq!(digests, 1);
+        assert_eq!(problems.len(), 1);
+    }
+}

@@ -1,0 +1,384 @@
+//! Reading one source into CloudTrail records: gzip or not (sniffed from the magic bytes, not the
+//! name), then one of three layouts (sniffed from the first bytes):
+//!
+//! * a CloudTrail log file, `{"Records":[...]}` (positions are record numbers, 1-based);
+//! * a JSON array of records (same);
+//! * JSON lines, one record per line (positions are line numbers); a line may also hold a whole
+//!   `{"Records":[...]}` document.
+//!
+//! Whole documents are read into memory (CloudTrail objects are small); JSON lines stream, so
+//! memory does not grow with the input. Bad input never panics: it becomes [`Item::Bad`] (one
+//! record) or [`ReadEnd::problem`] (the rest of the source is unreadable).
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use vedette_domain::cloudtrail::{parse_record, CloudTrailRecord};
+
+use crate::discover::SourceInput;
+
+/// One position of a source, handed to the sink.
+#[allow(clippy::large_enum_variant)] // Built and consumed in place, once per record.
+pub(crate) enum Item<'a> {
+    Record(CloudTrailRecord<'a>),
+    /// Not a record: what is wrong with it.
+    Bad(String),
+}
+
+/// How reading a source ended.
+#[derive(Debug, Default)]
+pub(crate) struct ReadEnd {
+    /// The last position consumed (the next run resumes after it).
+    pub position: u64,
+    /// The source could not be read past `position`: why. The source is finished anyway.
+    pub problem: Option<String>,
+    /// The sink asked to stop (cancellation): the source is not finished.
+    pub stopped: bool,
+    /// The source is JSON lines (it may grow by appending).
+    pub json_lines: bool,
+}
+
+/// What the sink tells the reader after each item. `Stop` leaves the item unprocessed: the sink
+/// returns it only for the first item of a position, so a stopped read ends at the previous one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Buffers reused from one source to the next (one set per worker).
+#[derive(Default)]
+pub(crate) struct Buffers {
+    document: Vec<u8>,
+    line: Vec<u8>,
+}
+
+/// Counts the raw bytes read from a file, for the progress bar.
+struct Counting<'c, R> {
+    inner: R,
+    counter: &'c AtomicU64,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<CloudTrailRecord<'a>>,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens a source (decompressing if it is gzip) as a buffered reader.
+pub(crate) fn open<'a>(input: &SourceInput, stdin_data: &'a [u8], bytes_read: &'a AtomicU64) -> io::Result<Box<dyn BufRead + 'a>> {
+    let raw: Box<dyn Read + 'a> = match input {
+        SourceInput::File { path, .. } => {
+            Box::new(Counting { inner: std::fs::File::open(path)?, counter: bytes_read })
+        }
+        SourceInput::Stdin => Box::new(stdin_data),
+    };
+    let mut raw = BufReader::with_capacity(256 * 1024, raw);
+    if raw.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        Ok(Box::new(BufReader::with_capacity(256 * 1024, flate2::bufread::MultiGzDecoder::new(raw))))
+    } else {
+        Ok(Box::new(raw))
+    }
+}
+
+/// Reads records from `reader`, skipping positions up to `start`, calling `sink` for each later
+/// position. The sink's error aborts reading and is returned.
+pub(crate) fn read_records<E>(
+    mut reader: Box<dyn BufRead + '_>,
+    start: u64,
+    bufs: &mut Buffers,
+    mut sink: impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+) -> Result<ReadEnd, E> {
+    // Skip a UTF-8 byte-order mark and leading whitespace, then look at the first byte.
+    let first = loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) => return Ok(ReadEnd { position: start, problem: Some(read_error(&e)), ..Default::default() }),
+        };
+        if buf.is_empty() {
+            return Ok(ReadEnd { position: start, ..Default::default() });
+        }
+        let skip = if buf.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { buf.iter().take_while(|b| b.is_ascii_whitespace()).count() };
+        if skip == 0 {
+            break buf.to_vec();
+        }
+        reader.consume(skip);
+    };
+    match first[0] {
+        b'[' => read_document(reader, start, bufs, &mut sink),
+        b'{' if starts_with_records_key(&first) => read_document(reader, start, bufs, &mut sink),
+        b'{' => read_lines(reader, start, bufs, &mut sink),
+        _ => Ok(ReadEnd { position: start, problem: Some("not CloudTrail: the input is not JSON".into()), ..Default::default() }),
+    }
+}
+
+fn read_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => format!("truncated input (gzip stream ends early): {e}"),
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => format!("corrupt gzip data: {e}"),
+        _ => format!("read error: {e}"),
+    }
+}
+
+/// `{ "Records"` (whitespace allowed): a CloudTrail log file.
+fn starts_with_records_key(bytes: &[u8]) -> bool {
+    let rest = bytes.strip_prefix(b"{").unwrap_or(bytes);
+    let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+    rest.starts_with(b"\"Records\"")
+}
+
+/// The whole document in memory; records numbered from 1.
+fn read_document<E>(
+    mut reader: Box<dyn BufRead + '_>,
+    start: u64,
+    bufs: &mut Buffers,
+    sink: &mut impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+) -> Result<ReadEnd, E> {
+    let json = &mut bufs.document;
+    json.clear();
+    // On a read error the bytes read so far are kept: the records they hold are still read.
+    let read_problem = reader.read_to_end(json).err().map(|e| read_error(&e));
+    let mut end = deliver_document(json, 0, start, sink)?;
+    if end.problem.is_none() || read_problem.is_some() {
+        end.problem = read_problem.or(end.problem);
+    }
+    Ok(end)
+}
+
+/// Delivers the records of one document (`{"Records":[...]}` or `[...]`). Record `n` (1-based)
+/// is delivered at position `base + n` if that is after `start`.
+fn deliver_document<E>(
+    json: &[u8],
+    base: u64,
+    start: u64,
+    sink: &mut impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+) -> Result<ReadEnd, E> {
+    let is_array = json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    // Fast path: a well-formed file parses in one pass.
+    let parsed: Option<Vec<CloudTrailRecord<'_>>> = if is_array {
+        sonic_rs::from_slice(json).ok()
+    } else {
+        sonic_rs::from_slice::<Envelope<'_>>(json).ok().map(|e| e.records)
+    };
+    if let Some(records) = parsed {
+        let total = base + records.len() as u64;
+        for (i, record) in records.into_iter().enumerate() {
+            let n = base + i as u64 + 1;
+            if n <= start {
+                continue;
+            }
+            if sink(n, Item::Record(record))? == Flow::Stop {
+                return Ok(ReadEnd { position: n - 1, stopped: true, ..Default::default() });
+            }
+        }
+        return Ok(ReadEnd { position: total.max(start), ..Default::default() });
+    }
+    let mut position = start.max(base);
+    // Slow path: record by record, so one bad record costs only itself.
+    let Some(array_at) = records_array_offset(json, is_array) else {
+        return Ok(ReadEnd { position, problem: Some("not CloudTrail: no \"Records\" array".into()), ..Default::default() });
+    };
+    for (i, element) in sonic_rs::to_array_iter(&json[array_at..]).enumerate() {
+        let n = base + i as u64 + 1;
+        match element {
+            Ok(value) => {
+                if n <= start {
+                    continue;
+                }
+                position = n;
+                let item = match parse_record(value.as_raw_str().as_bytes()) {
+                    Ok(record) => Item::Record(record),
+                    Err(e) => Item::Bad(format!("not a CloudTrail record: {e}")),
+                };
+                if sink(position, item)? == Flow::Stop {
+                    return Ok(ReadEnd { position: n - 1, stopped: true, ..Default::default() });
+                }
+            }
+            Err(e) => {
+                position = position.max(n - 1);
+                return Ok(ReadEnd { position, problem: Some(format!("malformed JSON at record {n}: {e}")), ..Default::default() });
+            }
+        }
+    }
+    Ok(ReadEnd { position, ..Default::default() })
+}
+
+/// Where the records array starts: the document itself, or the value of its `"Records"` key.
+fn records_array_offset(json: &[u8], is_array: bool) -> Option<usize> {
+    let skip_ws = |from: usize| from + json[from..].iter().take_while(|b| b.is_ascii_whitespace()).count();
+    if is_array {
+        return Some(skip_ws(0));
+    }
+    let key = memchr_find(json, b"\"Records\"")?;
+    let colon = skip_ws(key + b"\"Records\"".len());
+    (json.get(colon) == Some(&b':')).then(|| skip_ws(colon + 1)).filter(|&at| json.get(at) == Some(&b'['))
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// JSON lines, streamed; positions are line numbers.
+fn read_lines<E>(
+    mut reader: Box<dyn BufRead + '_>,
+    start: u64,
+    bufs: &mut Buffers,
+    sink: &mut impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+) -> Result<ReadEnd, E> {
+    let line = &mut bufs.line;
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', line) {
+            Ok(0) => return Ok(ReadEnd { position: number.max(start), problem: None, stopped: false, json_lines: true }),
+            Ok(_) => {}
+            // The partial line is dropped: the stream ended inside it.
+            Err(e) => return Ok(ReadEnd { position: number.max(start), problem: Some(read_error(&e)), stopped: false, json_lines: true }),
+        }
+        number += 1;
+        if number <= start {
+            continue;
+        }
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        if starts_with_records_key(text) {
+            // A whole CloudTrail file on one line: all its records share the line's position.
+            let end = deliver_document(text, 0, 0, &mut |_, item| sink(number, item))?;
+            if end.stopped {
+                return Ok(ReadEnd { position: number - 1, problem: None, stopped: true, json_lines: true });
+            }
+            if let Some(problem) = end.problem
+                && sink(number, Item::Bad(problem))? == Flow::Stop
+            {
+                return Ok(ReadEnd { position: number - 1, problem: None, stopped: true, json_lines: true });
+            }
+            continue;
+        }
+        let item = match parse_record(text) {
+            Ok(record) => Item::Record(record),
+            Err(e) => Item::Bad(format!("not a CloudTrail record: {e}")),
+        };
+        if sink(number, item)? == Flow::Stop {
+            return Ok(ReadEnd { position: number - 1, problem: None, stopped: true, json_lines: true });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    type Seen = Vec<(u64, Result<String, String>)>;
+
+    fn read_all(bytes: &[u8], start: u64) -> (Seen, ReadEnd) {
+        let counter = AtomicU64::new(0);
+        let reader = open(&SourceInput::Stdin, bytes, &counter).unwrap();
+        let mut seen = Vec::new();
+        let end = read_records::<()>(reader, start, &mut Buffers::default(), |pos, item| {
+            seen.push((
+                pos,
+                match item {
+                    Item::Record(r) => Ok(r.event_name.as_str().to_owned()),
+                    Item::Bad(why) => Err(why),
+                },
+            ));
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+        (seen, end)
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    const FILE: &[u8] = br#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventName":"C"}]}"#;
+
+    #[test]
+    fn cloudtrail_file_plain_and_gzipped() {
+        for bytes in [FILE.to_vec(), gzip(FILE)] {
+            let (seen, end) = read_all(&bytes, 0);
+            let names: Vec<_> = seen.iter().map(|(p, r)| (*p, r.clone().unwrap())).collect();
+            assert_eq!(names, [(1, "A".to_owned()), (2, "B".to_owned()), (3, "C".to_owned())]);
+            assert_eq!(end.position, 3);
+            assert!(end.problem.is_none());
+        }
+    }
+
+    #[test]
+    fn resumes_after_the_recorded_position() {
+        let (seen, end) = read_all(FILE, 2);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0, 3);
+        assert_eq!(end.position, 3);
+        let lines = b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n{\"eventName\":\"C\"}\n";
+        let (seen, end) = read_all(lines, 1);
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(end.position, 3);
+        let (seen, end) = read_all(FILE, 3);
+        assert!(seen.is_empty());
+        assert_eq!(end.position, 3);
+    }
+
+    #[test]
+    fn a_bad_record_costs_only_itself() {
+        let doc = br#"{"Records":[{"eventName":"A"},"oops",[1],{"eventName":"D"}]}"#;
+        let (seen, end) = read_all(doc, 0);
+        assert_eq!(seen.len(), 4);
+        assert!(seen[1].1.is_err() && seen[2].1.is_err());
+        assert_eq!(seen[3], (4, Ok("D".to_owned())));
+        assert!(end.problem.is_none());
+    }
+
+    #[test]
+    fn malformed_and_truncated_documents_keep_what_precedes() {
+        let (seen, end) = read_all(br#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventNa"#, 0);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(end.position, 2);
+        assert!(end.problem.unwrap().contains("record 3"));
+
+        let gz = gzip(FILE);
+        let (seen, end) = read_all(&gz[..gz.len() - 12], 0);
+        assert!(seen.len() < 3);
+        assert!(end.problem.unwrap().contains("truncated"), "truncated gzip reported");
+    }
+
+    #[test]
+    fn json_lines_with_blank_bad_and_envelope_lines() {
+        let input = b"{\"eventName\":\"A\"}\n\n  not json\n{\"Records\":[{\"eventName\":\"B\"},{\"eventName\":\"C\"}]}\n{\"eventName\":\"D\"}";
+        let (seen, end) = read_all(input, 0);
+        let summary: Vec<_> = seen.iter().map(|(p, r)| (*p, r.clone().unwrap_or_else(|_| "BAD".into()))).collect();
+        assert_eq!(
+            summary,
+            [(1, "A".into()), (3, "BAD".into()), (4, "B".into()), (4, "C".into()), (5, "D".into())]
+        );
+        assert_eq!(end.position, 5);
+    }
+
+    #[test]
+    fn not_json_at_all() {
+        let (seen, end) = read_all(b"\x00\x01binary", 0);
+        assert!(seen.is_empty());
+        assert!(end.problem.unwrap().contains("not CloudTrail"));
+        let (seen, end) = read_all(br#"{"Records": 5}"#, 0);
+        assert!(seen.is_empty());
+        assert!(end.problem.unwrap().contains("Records"));
+        let (seen, end) = read_all(b"", 0);
+        assert!(seen.is_empty() && end.problem.is_none());
+    }
+}

@@ -1,0 +1,327 @@
+//! The ingest pipeline against the real SQLite store: CloudTrail trees as delivered, routing,
+//! findings, exactly-once (re-ingest, stop-and-resume), bad input.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use vedette_domain::criteria::{parse_sort, Criteria};
+use vedette_domain::{model, DetectorConfig, Evidence, Scope};
+use vedette_ingest::{ingest_paths, IngestOptions, Summary, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR};
+use vedette_store::{SqliteStore, Store};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "us-east-1";
+const NOW: i64 = 1_800_000_000_000;
+
+fn record(id: &str, time: &str, name: &str, source: &str, identity: Value, extra: Value) -> Value {
+    let mut r = json!({
+        "eventVersion": "1.09", "eventTime": time, "eventSource": source, "eventName": name,
+        "awsRegion": REGION, "sourceIPAddress": "203.0.113.9", "userAgent": "aws-cli/2.15.0",
+        "requestParameters": null, "responseElements": null, "requestID": "r", "eventID": id,
+        "readOnly": false, "eventType": "AwsApiCall", "managementEvent": true,
+        "recipientAccountId": ACCOUNT, "eventCategory": "Management", "userIdentity": identity,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    r
+}
+
+fn root() -> Value {
+    json!({"type": "Root", "principalId": ACCOUNT, "arn": format!("arn:aws:iam::{ACCOUNT}:root"), "accountId": ACCOUNT, "accessKeyId": "ASIAROOTKEY"})
+}
+
+fn alice() -> Value {
+    json!({"type": "IAMUser", "principalId": "AIDAALICE", "arn": format!("arn:aws:iam::{ACCOUNT}:user/alice"), "accountId": ACCOUNT, "accessKeyId": "AKIAALICE", "userName": "alice"})
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Writes a CloudTrail object where CloudTrail would: AWSLogs/<acct>/CloudTrail/<region>/Y/M/D/.
+fn deliver(root_dir: &Path, name: &str, records: &[Value]) -> PathBuf {
+    let dir = root_dir.join(format!("AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/03/01"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{ACCOUNT}_CloudTrail_{REGION}_20240301T1000Z_{name}.json.gz"));
+    std::fs::write(&path, gzip(json!({"Records": records}).to_string().as_bytes())).unwrap();
+    path
+}
+
+fn store_with_detector(dir: &Path) -> (SqliteStore, String) {
+    let store = SqliteStore::open(dir).unwrap();
+    let detector = store.create_detector(&Scope::new(ACCOUNT, REGION), DetectorConfig::default(), Default::default(), None).unwrap();
+    (store, detector.id)
+}
+
+fn options() -> IngestOptions {
+    IngestOptions { now_ms: Some(NOW), ..Default::default() }
+}
+
+fn ingest(store: &SqliteStore, paths: &[PathBuf], options: &IngestOptions) -> Summary {
+    ingest_paths(store, paths, options, &mut |_| {}).unwrap()
+}
+
+fn findings(store: &SqliteStore, detector: &str) -> Vec<model::Finding> {
+    let sort = parse_sort(None).unwrap();
+    let ids = store.list_findings(detector, &Criteria::default(), &sort, 50, None).unwrap().items;
+    let mut all = store.get_findings(detector, &ids, None).unwrap();
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    all
+}
+
+fn by_type<'f>(all: &'f [model::Finding], ty: &str) -> &'f model::Finding {
+    all.iter().find(|f| f.r#type.as_deref() == Some(ty)).unwrap_or_else(|| panic!("no {ty} finding in {all:#?}"))
+}
+
+fn api(f: &model::Finding) -> &model::AwsApiCallAction {
+    f.service.as_ref().unwrap().action.as_ref().unwrap().aws_api_call_action.as_ref().unwrap()
+}
+
+/// Two delivered objects (events out of time order across them), a digest file, a Region with
+/// no detector.
+fn sample_tree(dir: &Path) -> Vec<PathBuf> {
+    let later = vec![
+        record("e3", "2024-03-01T10:30:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({})),
+        record("e4", "2024-03-01T10:31:00Z", "DescribeInstances", "ec2.amazonaws.com", alice(), json!({})),
+    ];
+    let earlier = vec![
+        record("e1", "2024-03-01T10:00:00Z", "GetUser", "iam.amazonaws.com", root(), json!({"errorCode": "AccessDenied", "sourceIPAddress": "198.51.100.1"})),
+        record("e2", "2024-03-01T10:05:00Z", "StopLogging", "cloudtrail.amazonaws.com", alice(), json!({"requestParameters": {"name": "main-trail"}})),
+        record("e5", "2024-03-01T10:06:00Z", "PutBucketPolicy", "s3.amazonaws.com", alice(), json!({"requestParameters": {
+            "bucketName": "public-bucket",
+            "bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public-bucket/*"}]}}})),
+        record("e6", "2024-03-01T10:07:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({"awsRegion": "eu-west-3"})),
+    ];
+    deliver(dir, "B", &later);
+    deliver(dir, "A", &earlier);
+    let digest = dir.join(format!("AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/2024/03/01"));
+    std::fs::create_dir_all(&digest).unwrap();
+    std::fs::write(digest.join(format!("{ACCOUNT}_CloudTrail-Digest_{REGION}_x.json.gz")), gzip(b"{}")).unwrap();
+    vec![dir.join("AWSLogs")]
+}
+
+#[test]
+fn ingests_a_cloudtrail_tree_into_findings() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let summary = ingest(&store, &sample_tree(logs.path()), &options());
+
+    assert_eq!(summary.sources, 2);
+    assert_eq!(summary.digest_files_skipped, 1);
+    assert_eq!(summary.events, 6);
+    assert_eq!(summary.skipped.get(SKIP_NO_DETECTOR), Some(&1), "eu-west-3 has no detector");
+    assert_eq!(summary.bad_records, 0);
+    assert_eq!(summary.problems_total, 0, "{:?}", summary.problems);
+    assert_eq!(summary.occurrences, 4);
+    assert_eq!(summary.findings_created, 3);
+    assert_eq!(summary.findings_updated, 0, "none existed before");
+
+    let all = findings(&store, &detector);
+    assert_eq!(all.len(), 3);
+    let root_usage = by_type(&all, "Policy:IAMUser/RootCredentialUsage");
+    let service = root_usage.service.as_ref().unwrap();
+    assert_eq!(service.count, Some(2));
+    assert_eq!(service.event_first_seen.as_deref(), Some("2024-03-01T10:00:00.000Z"));
+    assert_eq!(service.event_last_seen.as_deref(), Some("2024-03-01T10:30:00.000Z"));
+    assert_eq!(api(root_usage).api.as_deref(), Some("ListUsers"), "details of the latest event");
+    assert_eq!(api(root_usage).error_code, None, "the latest call succeeded");
+    assert_eq!(root_usage.created_at.as_deref(), Some("2027-01-15T08:00:00.000Z"));
+    let evidence = Evidence::from_finding(root_usage).unwrap();
+    assert_eq!(evidence.event_ids, ["e1", "e3"]);
+    assert!(evidence.sources[0].ends_with("_A.json.gz:1"), "{:?}", evidence.sources);
+    assert!(evidence.sources[1].ends_with("_B.json.gz:1"), "{:?}", evidence.sources);
+
+    let trail = by_type(&all, "Stealth:IAMUser/CloudTrailLoggingDisabled");
+    assert_eq!(api(trail).affected_resources.as_ref().unwrap()["AWS::CloudTrail::Trail"], "main-trail");
+    let bucket = by_type(&all, "Policy:S3/BucketAnonymousAccessGranted");
+    let details = &bucket.resource.as_ref().unwrap().s3_bucket_details.as_ref().unwrap()[0];
+    assert_eq!(details.name.as_deref(), Some("public-bucket"));
+}
+
+#[test]
+fn failed_call_finding_has_error_code_successful_one_has_none() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let denied = record("d1", "2024-03-01T10:00:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({"errorCode": "AccessDenied"}));
+    let mut other_root = root();
+    other_root["accessKeyId"] = json!("ASIAOTHERROOT");
+    let ok = record("d2", "2024-03-01T10:00:00Z", "ListUsers", "iam.amazonaws.com", other_root, json!({}));
+    ingest(&store, &[deliver(logs.path(), "X", &[denied, ok])], &options());
+    let all = findings(&store, &detector);
+    assert_eq!(all.len(), 2);
+    let codes: Vec<Option<&str>> = all.iter().map(|f| api(f).error_code.as_deref()).collect();
+    assert!(codes.contains(&Some("AccessDenied")) && codes.contains(&None), "{codes:?}");
+}
+
+#[test]
+fn reingesting_changes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let paths = sample_tree(logs.path());
+    ingest(&store, &paths, &options());
+    let before = findings(&store, &detector);
+    let again = ingest(&store, &paths, &options());
+    assert_eq!(again.sources, 0);
+    assert_eq!(again.sources_already_ingested, 2);
+    assert_eq!(again.events, 0);
+    assert_eq!((again.findings_created, again.findings_updated), (0, 0));
+    assert_eq!(findings(&store, &detector), before, "not even updatedAt moves");
+}
+
+#[test]
+fn suspended_detector_skips_its_records() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let scope = Scope::new(ACCOUNT, REGION);
+    store.update_detector(&scope, &detector, DetectorConfig { enabled: false, ..Default::default() }).unwrap();
+    let summary = ingest(&store, &sample_tree(logs.path()), &options());
+    assert_eq!(summary.skipped.get(SKIP_DETECTOR_DISABLED), Some(&5));
+    assert!(findings(&store, &detector).is_empty());
+}
+
+/// Many records in one JSON-lines file, a hit every few lines, several findings.
+fn big_jsonl(dir: &Path, lines: usize) -> PathBuf {
+    let path = dir.join("big.jsonl");
+    let mut out = String::new();
+    for i in 0..lines {
+        let minute = i % 60;
+        let time = format!("2024-03-01T{:02}:{minute:02}:{:02}Z", 10 + (i / 3600) % 10, (i * 7) % 60);
+        let r = match i % 10 {
+            0 => record(&format!("r{i}"), &time, "ListUsers", "iam.amazonaws.com", root(), json!({})),
+            3 => {
+                let mut who = alice();
+                who["accessKeyId"] = json!(format!("AKIA{}", i % 7));
+                record(&format!("s{i}"), &time, "StopLogging", "cloudtrail.amazonaws.com", who, json!({"requestParameters": {"name": format!("t{i}")}}))
+            }
+            5 => record(&format!("f{i}"), &time, "GetUser", "iam.amazonaws.com", root(), json!({"errorCode": "AccessDenied"})),
+            _ => record(&format!("n{i}"), &time, "DescribeInstances", "ec2.amazonaws.com", alice(), json!({})),
+        };
+        out.push_str(&r.to_string());
+        out.push('\n');
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// The findings minus what differs between two stores by construction (detector id, hence
+/// finding ids and ARNs) and the wall clock (`updatedAt`).
+fn normalized(all: Vec<model::Finding>) -> Vec<String> {
+    let mut out: Vec<String> = all
+        .into_iter()
+        .map(|mut f| {
+            f.id = None;
+            f.arn = None;
+            f.updated_at = None;
+            f.service.as_mut().unwrap().detector_id = None;
+            serde_json::to_string(&f).unwrap()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn stopped_run_resumes_to_the_result_of_one_clean_run() {
+    let logs = tempfile::tempdir().unwrap();
+    let path = big_jsonl(logs.path(), 3000);
+    let small_batches = IngestOptions { chunk_records: 100, batch_records: 250, ..options() };
+
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (clean, clean_detector) = store_with_detector(clean_dir.path());
+    let clean_summary = ingest(&clean, std::slice::from_ref(&path), &small_batches);
+    assert_eq!(clean_summary.events, 3000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(dir.path());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = IngestOptions { stop: Some(stop.clone()), ..small_batches.clone() };
+    let first = ingest_paths(&store, std::slice::from_ref(&path), &stopping, &mut |p| {
+        if p.events >= 1000 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .unwrap();
+    assert!(first.interrupted);
+    assert!(first.events >= 1000 && first.events < 3000, "stopped part way: {}", first.events);
+    let partial = findings(&store, &detector);
+    assert!(!partial.is_empty());
+
+    let second = ingest(&store, std::slice::from_ref(&path), &small_batches);
+    assert_eq!(second.sources_resumed, 1);
+    assert_eq!(first.events + second.events, 3000, "no record read twice or skipped");
+    let resumed = normalized(findings(&store, &detector));
+    assert_eq!(resumed.len(), 8, "root usage + 7 callers stopping trails");
+    assert_eq!(resumed, normalized(findings(&clean, &clean_detector)));
+}
+
+#[test]
+fn appended_json_lines_are_read_from_where_the_last_run_stopped() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let path = logs.path().join("stream.jsonl");
+    let line = |id: &str, t: &str| record(id, t, "ListUsers", "iam.amazonaws.com", root(), json!({})).to_string() + "\n";
+    std::fs::write(&path, line("a", "2024-03-01T10:00:00Z")).unwrap();
+    ingest(&store, std::slice::from_ref(&path), &options());
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(line("b", "2024-03-01T11:00:00Z").as_bytes()).unwrap();
+    let second = ingest(&store, std::slice::from_ref(&path), &options());
+    assert_eq!(second.events, 1);
+    let all = findings(&store, &detector);
+    assert_eq!(all[0].service.as_ref().unwrap().count, Some(2));
+    assert_eq!((second.findings_created, second.findings_updated), (0, 1));
+}
+
+#[test]
+fn bad_input_is_counted_and_reported_with_its_position() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let good = |id: &str| record(id, "2024-03-01T10:00:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({}));
+
+    let truncated_path = logs.path().join("truncated.json.gz");
+    let full = gzip(json!({"Records": (0..200).map(|i| good(&format!("t{i}"))).collect::<Vec<_>>()}).to_string().as_bytes());
+    std::fs::write(&truncated_path, &full[..full.len() / 2]).unwrap();
+
+    let lines_path = logs.path().join("mixed.jsonl");
+    let mut missing = good("m1");
+    missing.as_object_mut().unwrap().remove("recipientAccountId");
+    let mut bad_time = good("m2");
+    bad_time["eventTime"] = json!("yesterday");
+    let body = [good("l1").to_string(), "{\"eventName\": broken".into(), missing.to_string(), "[1,2,3]".into(), bad_time.to_string(), good("l6").to_string()].join("\n");
+    std::fs::write(&lines_path, body).unwrap();
+
+    let binary_path = logs.path().join("image.json");
+    std::fs::write(&binary_path, [0u8, 159, 146, 150, 1, 2]).unwrap();
+
+    let summary = ingest(&store, &[truncated_path.clone(), lines_path.clone(), binary_path.clone(), logs.path().join("absent.json")], &options());
+    let listed: Vec<String> = summary.problems.iter().map(|p| p.to_string()).collect();
+    let has = |file: &Path, position: u64, text: &str| {
+        summary.problems.iter().any(|p| p.source == file.display().to_string() && p.position == position && p.message.contains(text))
+    };
+    assert!(summary.problems.iter().any(|p| p.source.ends_with("truncated.json.gz") && p.message.contains("truncated")), "{listed:#?}");
+    let lines_path = std::fs::canonicalize(&lines_path).unwrap();
+    assert!(has(&lines_path, 2, "not a CloudTrail record"), "{listed:#?}");
+    assert!(has(&lines_path, 3, "recipientAccountId"), "{listed:#?}");
+    assert!(has(&lines_path, 4, "not a CloudTrail record"), "{listed:#?}");
+    assert!(has(&lines_path, 5, "eventTime"), "{listed:#?}");
+    assert!(summary.problems.iter().any(|p| p.source.ends_with("image.json") && p.message.contains("not CloudTrail")), "{listed:#?}");
+    assert!(summary.problems.iter().any(|p| p.source.ends_with("absent.json")), "{listed:#?}");
+    assert_eq!(summary.bad_records, 4);
+
+    // Good records around the bad ones are used; the truncated file's readable prefix too.
+    let all = findings(&store, &detector);
+    assert_eq!(all.len(), 1);
+    let count = all[0].service.as_ref().unwrap().count.unwrap() as u64;
+    assert_eq!(count, summary.occurrences);
+    assert!(count > 2 && count < 202, "{count}");
+}
