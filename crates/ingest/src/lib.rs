@@ -115,6 +115,8 @@ pub struct Summary {
     pub events: u64,
     /// Records not considered, by reason ([`SKIP_NO_DETECTOR`], [`SKIP_DETECTOR_DISABLED`]).
     pub skipped: BTreeMap<String, u64>,
+    /// The same records by `account/Region` (where a detector would have to be created).
+    pub skipped_scopes: BTreeMap<String, u64>,
     /// Records that are not usable CloudTrail (malformed, not an object, missing members).
     pub bad_records: u64,
     /// Finding occurrences raised (before merging repeats).
@@ -147,6 +149,7 @@ struct Chunk {
     bad_records: u64,
     occurrences_raised: u64,
     skipped: BTreeMap<&'static str, u64>,
+    skipped_scopes: HashMap<Arc<str>, u64>,
     problems: Vec<Problem>,
     problems_total: u64,
     /// Set on a source's last chunk.
@@ -170,8 +173,9 @@ enum Message {
 /// Where each record goes: cached per (account, Region) for the run.
 enum Route {
     Enabled(Arc<str>),
-    Disabled,
-    Missing,
+    /// The scope (`account/Region`) of a suspended or missing detector.
+    Disabled(Arc<str>),
+    Missing(Arc<str>),
 }
 
 struct Router<'s> {
@@ -183,10 +187,11 @@ impl<'s> Router<'s> {
     fn route(&mut self, account: &str, region: &str) -> Result<&Route, StoreError> {
         let cached = self.routes.get(account).is_some_and(|r| r.contains_key(region));
         if !cached {
+            let scope: Arc<str> = Arc::from(format!("{account}/{region}"));
             let route = match self.store.detector_for(&Scope::new(account, region))? {
                 Some(d) if d.config.enabled => Route::Enabled(Arc::from(d.id.as_str())),
-                Some(_) => Route::Disabled,
-                None => Route::Missing,
+                Some(_) => Route::Disabled(scope),
+                None => Route::Missing(scope),
             };
             self.routes.entry(account.to_owned()).or_default().insert(region.to_owned(), route);
         }
@@ -271,6 +276,9 @@ pub fn ingest_paths(
                     summary.occurrences += chunk.occurrences_raised;
                     for (reason, n) in &chunk.skipped {
                         *summary.skipped.entry((*reason).to_owned()).or_default() += n;
+                    }
+                    for (scope, n) in &chunk.skipped_scopes {
+                        *summary.skipped_scopes.entry(scope.to_string()).or_default() += n;
                     }
                     summary.problems_total += chunk.problems_total - chunk.problems.len() as u64;
                     for p in chunk.problems {
@@ -539,17 +547,17 @@ impl SourceState<'_, '_> {
         }
         self.chunk.events += 1;
         let route = router.route(record.recipient_account_id.as_str(), record.aws_region.as_str())?;
-        let detector_id = match route {
-            Route::Enabled(id) => id.clone(),
-            Route::Disabled => {
-                *self.chunk.skipped.entry(SKIP_DETECTOR_DISABLED).or_default() += 1;
-                return Ok(());
-            }
-            Route::Missing => {
-                *self.chunk.skipped.entry(SKIP_NO_DETECTOR).or_default() += 1;
-                return Ok(());
-            }
+        let (reason, scope) = match route {
+            Route::Enabled(id) => (None, id.clone()),
+            Route::Disabled(scope) => (Some(SKIP_DETECTOR_DISABLED), scope.clone()),
+            Route::Missing(scope) => (Some(SKIP_NO_DETECTOR), scope.clone()),
         };
+        if let Some(reason) = reason {
+            *self.chunk.skipped.entry(reason).or_default() += 1;
+            *self.chunk.skipped_scopes.entry(scope).or_default() += 1;
+            return Ok(());
+        }
+        let detector_id = scope;
         let hits = detect::hits(&record);
         if hits.is_empty() {
             return Ok(());

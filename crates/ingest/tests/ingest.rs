@@ -116,6 +116,7 @@ fn ingests_a_cloudtrail_tree_into_findings() {
     assert_eq!(summary.digest_files_skipped, 1);
     assert_eq!(summary.events, 6);
     assert_eq!(summary.skipped.get(SKIP_NO_DETECTOR), Some(&1), "eu-west-3 has no detector");
+    assert_eq!(summary.skipped_scopes.get(&format!("{ACCOUNT}/eu-west-3")), Some(&1));
     assert_eq!(summary.bad_records, 0);
     assert_eq!(summary.problems_total, 0, "{:?}", summary.problems);
     assert_eq!(summary.occurrences, 4);
