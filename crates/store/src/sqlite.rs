@@ -21,7 +21,9 @@ mod query;
 mod rows;
 mod schema;
 
-use query::{compile_criteria, query_key, sort_expression, Cursor, CursorValue, Sql};
+use query::{
+    candidate_drivers, compile_criteria, place, query_key, single_equality, sort_expression, Cursor, CursorValue, Place, Sql,
+};
 use rows::{diff, FindingRow, PathIds, SideValue};
 
 /// How long a statement waits for another connection's (or process's) write lock.
@@ -280,8 +282,8 @@ fn insert_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let columns: Vec<&str> = FindingRow::hot_columns().collect();
-        let placeholders = vec!["?"; columns.len() + 4].join(", ");
-        format!("INSERT INTO findings (did, id, {}, resource_id, body) VALUES ({placeholders})", columns.join(", "))
+        let placeholders = vec!["?"; columns.len() + 3].join(", ");
+        format!("INSERT INTO findings (did, id, {}, resource_id) VALUES ({placeholders})", columns.join(", "))
     })
 }
 
@@ -289,7 +291,7 @@ fn update_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let sets: Vec<String> = FindingRow::hot_columns().map(|c| format!("{c} = ?")).collect();
-        format!("UPDATE findings SET {}, resource_id = ?, body = ? WHERE fid = ?", sets.join(", "))
+        format!("UPDATE findings SET {}, resource_id = ? WHERE fid = ?", sets.join(", "))
     })
 }
 
@@ -330,17 +332,24 @@ fn store_finding(
             let mut values: Vec<&dyn rusqlite::ToSql> = vec![&did, &id];
             values.extend(row.hot.iter().map(|v| v as &dyn rusqlite::ToSql));
             values.push(&row.resource_id);
-            values.push(&body);
             stmt.execute(values.as_slice()).map_err(backend)?;
-            (tx.last_insert_rowid(), Vec::new())
+            let fid = tx.last_insert_rowid();
+            tx.prepare_cached("INSERT INTO finding_bodies (fid, body) VALUES (?1, ?2)")
+                .map_err(backend)?
+                .execute(params![fid, body])
+                .map_err(backend)?;
+            (fid, Vec::new())
         }
         Some(fid) => {
             let mut stmt = tx.prepare_cached(update_sql()).map_err(backend)?;
             let mut values: Vec<&dyn rusqlite::ToSql> = row.hot.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
             values.push(&row.resource_id);
-            values.push(&body);
             values.push(&fid);
             stmt.execute(values.as_slice()).map_err(backend)?;
+            tx.prepare_cached("UPDATE finding_bodies SET body = ?1 WHERE fid = ?2")
+                .map_err(backend)?
+                .execute(params![body, fid])
+                .map_err(backend)?;
             (fid, side_rows(tx, fid)?)
         }
     };
@@ -364,7 +373,9 @@ fn store_finding(
 /// `(fid, document)` of the detector's findings among `ids`.
 fn findings_by_id(tx: &Transaction<'_>, did: i64, ids: &[String]) -> Result<HashMap<String, (i64, String)>> {
     let mut out = HashMap::with_capacity(ids.len());
-    let mut stmt = tx.prepare_cached("SELECT fid, body FROM findings WHERE did = ?1 AND id = ?2").map_err(backend)?;
+    let mut stmt = tx
+        .prepare_cached("SELECT f.fid, b.body FROM findings f JOIN finding_bodies b USING (fid) WHERE f.did = ?1 AND f.id = ?2")
+        .map_err(backend)?;
     for id in ids {
         if out.contains_key(id) {
             continue;
@@ -409,7 +420,7 @@ fn update_findings(
             change(&mut finding);
             store_finding(tx, did, Some(*fid), &finding, paths)?;
             if let Some((column, value)) = extra {
-                tx.prepare_cached(&format!("UPDATE findings SET {column} = ?1 WHERE fid = ?2"))
+                tx.prepare_cached(&format!("UPDATE finding_bodies SET {column} = ?1 WHERE fid = ?2"))
                     .map_err(backend)?
                     .execute(params![value, fid])
                     .map_err(backend)?;
@@ -419,12 +430,240 @@ fn update_findings(
     })
 }
 
-/// Where a listing stands relative to the sort attribute: findings without it sort first in
-/// ascending order and last in descending order, so a listing walks two segments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Segment {
-    Absent,
-    Present,
+/// Upper bound of a planner probe: counting more candidates than this is not worth it.
+const PROBE_CAP: i64 = 6000;
+
+/// One ListFindings page request compiled to SQL. Findings without the sort attribute sort first
+/// in ascending order and last in descending order, so a listing walks two segments: present
+/// values `ORDER BY v, id`, absent ones `ORDER BY id`. Ties are broken by id ascending in both
+/// directions (`compare_for_sort`).
+///
+/// Two plans. By default the detector's findings are walked in sort order (an index holds that
+/// order for the usual sort attributes) and filtered on the way: cheap while matches are common.
+/// When one criterion is selective (bounded count probes tell), the listing starts from that
+/// criterion's candidates instead and sorts them. The choice is made per call from the data, so
+/// it needs no statistics and follows what another process writes.
+struct Listing<'a> {
+    criteria: &'a Criteria,
+    paths: &'a PathIds,
+    descending: bool,
+    sort_place: Place,
+    /// The sort value for a finding `f` (any plan).
+    expr: String,
+    /// For a column sort walked in order: the index that holds the order (and pins the most).
+    sort_index: Option<&'static str>,
+    /// Digest of (detector, criteria, sort) that tokens carry.
+    query: String,
+    cursor: Option<Cursor>,
+    /// Segment (0 or 1 in walking order) the cursor stands in.
+    first_segment: usize,
+}
+
+impl<'a> Listing<'a> {
+    fn new(
+        store: &'a SqliteStore,
+        detector_id: &str,
+        criteria: &'a Criteria,
+        sort: &Sort,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Self> {
+        if max_results == 0 {
+            return Err(StoreError::Invalid("maxResults must be at least 1".into()));
+        }
+        if sort.attribute.list {
+            return Err(StoreError::Invalid(format!("cannot sort by {}: it may hold several values", sort.attribute.path)));
+        }
+        let query = query_key(detector_id, criteria, sort);
+        let cursor = next_token.map(|t| Cursor::decode(t, &query)).transpose()?;
+        let paths = store.paths()?;
+        let sort_place = place(sort.attribute.path, paths);
+        let sort_index = match sort_place {
+            Place::Column("updated_at_ms") if single_equality(criteria, "type") => Some("findings_by_type"),
+            Place::Column("updated_at_ms") if single_equality(criteria, "service.archived") => {
+                Some("findings_by_archived_updated")
+            }
+            Place::Column("updated_at_ms") => Some("findings_by_updated"),
+            Place::Column("severity") if sort.descending && single_equality(criteria, "type") => {
+                Some("findings_by_type_severity")
+            }
+            Place::Column("severity") if sort.descending => Some("findings_by_severity_desc"),
+            Place::Column("severity") => Some("findings_by_severity"),
+            Place::Column("id") => Some("findings_by_id"),
+            _ => None,
+        };
+        let mut listing = Listing {
+            criteria,
+            paths,
+            descending: sort.descending,
+            sort_place,
+            expr: sort_expression(sort, paths),
+            sort_index,
+            query,
+            cursor,
+            first_segment: 0,
+        };
+        if let Some(c) = &listing.cursor {
+            listing.first_segment = (0..2).find(|s| listing.segment_has_values(*s) == c.value.is_some()).expect("one of two");
+        }
+        Ok(listing)
+    }
+
+    /// Whether segment `segment` (in walking order) holds the findings that have the attribute.
+    fn segment_has_values(&self, segment: usize) -> bool {
+        (segment == 0) == self.descending
+    }
+
+    /// The candidate query to start from, if a criterion is selective enough to beat walking
+    /// the detector's findings in sort order.
+    fn choose_driver(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Option<Sql>> {
+        let mut best: Option<(i64, Sql)> = None;
+        for candidate in candidate_drivers(self.criteria, self.paths, did) {
+            let mut probe = Sql::default();
+            probe.push("SELECT COUNT(*) FROM (");
+            probe.append(&candidate);
+            probe.push(" LIMIT ");
+            probe.bind(Value::Integer(PROBE_CAP));
+            probe.push(")");
+            let count: i64 = tx
+                .prepare_cached(&probe.text)
+                .map_err(backend)?
+                .query_row(params_from_iter(probe.params.iter()), |r| r.get(0))
+                .map_err(backend)?;
+            if best.as_ref().is_none_or(|(c, _)| count < *c) {
+                best = Some((count, candidate));
+            }
+        }
+        let Some((count, candidate)) = best else { return Ok(None) };
+        if count >= PROBE_CAP {
+            return Ok(None);
+        }
+        let total: i64 = tx
+            .prepare_cached("SELECT finding_count FROM detectors WHERE did = ?1")
+            .map_err(backend)?
+            .query_row([did], |r| r.get(0))
+            .map_err(backend)?;
+        // Walking in order reads about wanted × total / count findings before the page is full;
+        // starting from the candidates reads and sorts `count` of them (at about twice the cost).
+        let walk_cost = wanted as f64 * total as f64 / count.max(1) as f64;
+        Ok(((2.0 * count as f64) < walk_cost).then_some(candidate))
+    }
+
+    fn segment_sql(&self, did: i64, segment: usize, limit: usize, driver: Option<&Sql>) -> Sql {
+        let with_values = self.segment_has_values(segment);
+        let mut sql = Sql::default();
+        let expr: &str = match (driver, self.sort_place) {
+            (Some(driver), _) => {
+                sql.push(&format!("SELECT f.id, {} FROM (", self.expr));
+                sql.append(driver);
+                sql.push(") m CROSS JOIN findings f ON f.fid = m.fid WHERE f.did = ");
+                &self.expr
+            }
+            (None, Place::Side(path_id)) if with_values => {
+                // The side index holds the values in order (one row per finding: a scalar).
+                sql.push(&format!(
+                    "SELECT f.id, s.v FROM finding_attrs s INDEXED BY finding_attrs_by_value \
+                     CROSS JOIN findings f ON f.fid = s.fid WHERE s.path_id = {path_id} AND f.did = "
+                ));
+                "s.v"
+            }
+            (None, Place::Side(path_id)) => {
+                sql.push(&format!(
+                    "SELECT f.id, NULL FROM findings f INDEXED BY findings_by_id WHERE NOT EXISTS \
+                     (SELECT 1 FROM finding_attrs a WHERE a.fid = f.fid AND a.path_id = {path_id}) AND f.did = "
+                ));
+                "NULL"
+            }
+            (None, Place::Column(_)) => {
+                sql.push(&format!("SELECT f.id, {} FROM findings f ", self.expr));
+                if let Some(index) = self.sort_index {
+                    sql.push(&format!("INDEXED BY {index} "));
+                }
+                sql.push("WHERE f.did = ");
+                &self.expr
+            }
+        };
+        sql.bind(Value::Integer(did));
+        compile_criteria(self.criteria, self.paths, &mut sql);
+        let resume = self.cursor.as_ref().filter(|_| segment == self.first_segment);
+        if with_values {
+            let (dir, value_after) = if self.descending { ("DESC", "<") } else { ("ASC", ">") };
+            sql.push(&format!(" AND {expr} IS NOT NULL"));
+            if let Some(c) = resume {
+                let value = c.value.as_ref().map(CursorValue::to_sql).unwrap_or(Value::Null);
+                // (v, id) strictly after the cursor, written so that the index serves `v ≥ x`.
+                sql.push(&format!(" AND {expr} {value_after}= "));
+                sql.bind(value.clone());
+                sql.push(&format!(" AND ({expr} {value_after} "));
+                sql.bind(value);
+                sql.push(" OR f.id > ");
+                sql.bind(Value::Text(c.id.clone()));
+                sql.push(")");
+            }
+            sql.push(&format!(" ORDER BY {expr} {dir}, f.id"));
+        } else {
+            if expr != "NULL" {
+                sql.push(&format!(" AND {expr} IS NULL"));
+            }
+            if let Some(c) = resume {
+                sql.push(" AND f.id > ");
+                sql.bind(Value::Text(c.id.clone()));
+            }
+            sql.push(" ORDER BY f.id");
+        }
+        sql.push(" LIMIT ");
+        sql.bind(Value::Integer(limit as i64));
+        sql
+    }
+
+    /// Every statement of the listing, as they run.
+    fn run(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Vec<(String, Value)>> {
+        let driver = self.choose_driver(tx, did, wanted)?;
+        let mut rows = Vec::with_capacity(wanted);
+        for segment in self.first_segment..2 {
+            let sql = self.segment_sql(did, segment, wanted - rows.len(), driver.as_ref());
+            let mut stmt = tx.prepare_cached(&sql.text).map_err(backend)?;
+            let found =
+                stmt.query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+            for row in found {
+                rows.push(row.map_err(backend)?);
+            }
+            if rows.len() >= wanted {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl SqliteStore {
+    /// SQLite's plan for each statement a ListFindings call would run (diagnostics, benchmarks).
+    pub fn explain_list_findings(
+        &self,
+        detector_id: &str,
+        criteria: &Criteria,
+        sort: &Sort,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let listing = Listing::new(self, detector_id, criteria, sort, max_results, next_token)?;
+        self.read(|tx| {
+            let did = detector_key(tx, detector_id)?.ok_or(StoreError::NotFound)?;
+            let mut plans = Vec::new();
+            let driver = listing.choose_driver(tx, did, max_results + 1)?;
+            for segment in listing.first_segment..2 {
+                let sql = listing.segment_sql(did, segment, max_results + 1, driver.as_ref());
+                let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text)).map_err(backend)?;
+                let details = stmt
+                    .query_map(params_from_iter(sql.params.iter()), |r| r.get::<_, String>(3))
+                    .map_err(backend)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(backend)?;
+                plans.push(format!("{}\n  {}", sql.text, details.join("\n  ")));
+            }
+            Ok(plans)
+        })
+    }
 }
 
 impl Store for SqliteStore {
@@ -521,6 +760,8 @@ impl Store for SqliteStore {
             // Side rows first by key range: cheaper than one cascade per finding.
             tx.execute("DELETE FROM finding_attrs WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did])
                 .map_err(backend)?;
+            tx.execute("DELETE FROM finding_bodies WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did])
+                .map_err(backend)?;
             tx.execute("DELETE FROM findings WHERE did = ?1", [did]).map_err(backend)?;
             tx.execute("DELETE FROM detectors WHERE did = ?1", [did]).map_err(backend)?;
             // Tags of the detector and of everything under it (`<detector arn>/…`).
@@ -580,7 +821,12 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let mut stats = UpsertStats::default();
             let mut detectors: HashMap<&str, Option<i64>> = HashMap::new();
-            let mut lookup = tx.prepare_cached("SELECT fid, body FROM findings WHERE did = ?1 AND id = ?2").map_err(backend)?;
+            let mut lookup = tx
+                .prepare_cached(
+                    "SELECT f.fid, b.body FROM findings f JOIN finding_bodies b USING (fid) WHERE f.did = ?1 AND f.id = ?2",
+                )
+                .map_err(backend)?;
+            let mut created_in: HashMap<i64, i64> = HashMap::new();
             for group in &groups {
                 let first = group[0];
                 let did = match detectors.get(first.detector_id.as_str()) {
@@ -612,11 +858,16 @@ impl Store for SqliteStore {
                             aggregate::merge(&mut finding, occ, now);
                         }
                         stats.created += 1;
+                        *created_in.entry(did).or_default() += 1;
                         stats.updated += group.len() as u64 - 1;
                         (None, finding)
                     }
                 };
                 store_finding(tx, did, fid, &finding, paths.expect("set when there are occurrences"))?;
+            }
+            let mut count = tx.prepare_cached("UPDATE detectors SET finding_count = finding_count + ?1 WHERE did = ?2").map_err(backend)?;
+            for (did, created) in created_in {
+                count.execute(params![created, did]).map_err(backend)?;
             }
             for p in progress {
                 let counters = serde_json::to_string(&p.counters).map_err(json_error)?;
@@ -657,7 +908,8 @@ impl Store for SqliteStore {
         let row: Option<(String, String)> = self.read(|tx| {
             // One index probe per detector (there are few), not a scan of all findings.
             tx.prepare_cached(
-                "SELECT d.id, f.body FROM detectors d JOIN findings f ON f.did = d.did AND f.id = ?1 LIMIT 1",
+                "SELECT d.id, b.body FROM detectors d JOIN findings f ON f.did = d.did AND f.id = ?1
+                 JOIN finding_bodies b ON b.fid = f.fid LIMIT 1",
             )
             .map_err(backend)?
             .query_row([finding_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -675,73 +927,16 @@ impl Store for SqliteStore {
         max_results: usize,
         next_token: Option<&str>,
     ) -> Result<Page<String>> {
-        if max_results == 0 {
-            return Err(StoreError::Invalid("maxResults must be at least 1".into()));
-        }
-        let query = query_key(detector_id, criteria, sort);
-        let cursor = next_token.map(|t| Cursor::decode(t, &query)).transpose()?;
-        let paths = self.paths()?;
-        let expr = sort_expression(sort, paths);
-        // Ties are broken by id ascending in both directions (`compare_for_sort`).
-        let (dir, value_after) = if sort.descending { ("DESC", "<") } else { ("ASC", ">") };
-        let segments = if sort.descending { [Segment::Present, Segment::Absent] } else { [Segment::Absent, Segment::Present] };
-        let cursor_segment = cursor.as_ref().map(|c| if c.value.is_some() { Segment::Present } else { Segment::Absent });
-        let start = cursor_segment.map_or(0, |s| segments.iter().position(|x| *x == s).expect("both listed"));
+        let listing = Listing::new(self, detector_id, criteria, sort, max_results, next_token)?;
         let wanted = max_results + 1;
-
-        let mut rows: Vec<(String, Value)> = self.read(|tx| {
-            let mut rows = Vec::with_capacity(wanted);
-            let Some(did) = detector_key(tx, detector_id)? else { return Ok(rows) };
-            for (i, segment) in segments.iter().enumerate().skip(start) {
-                let mut sql = Sql::default();
-                sql.push(&format!("SELECT f.id, {expr} FROM findings f WHERE f.did = "));
-                sql.bind(Value::Integer(did));
-                compile_criteria(criteria, paths, &mut sql);
-                let resume = cursor.as_ref().filter(|_| i == start);
-                match segment {
-                    Segment::Absent => {
-                        sql.push(&format!(" AND {expr} IS NULL"));
-                        if let Some(c) = resume {
-                            sql.push(" AND f.id > ");
-                            sql.bind(Value::Text(c.id.clone()));
-                        }
-                        sql.push(" ORDER BY f.id");
-                    }
-                    Segment::Present => {
-                        sql.push(&format!(" AND {expr} IS NOT NULL"));
-                        if let Some(c) = resume {
-                            let value = c.value.as_ref().map(CursorValue::to_sql).unwrap_or(Value::Null);
-                            // (v, id) strictly after the cursor, written so the index serves it.
-                            sql.push(&format!(" AND {expr} {value_after}= "));
-                            sql.bind(value.clone());
-                            sql.push(&format!(" AND ({expr} {value_after} "));
-                            sql.bind(value);
-                            sql.push(" OR f.id > ");
-                            sql.bind(Value::Text(c.id.clone()));
-                            sql.push(")");
-                        }
-                        sql.push(&format!(" ORDER BY {expr} {dir}, f.id"));
-                    }
-                }
-                sql.push(" LIMIT ");
-                sql.bind(Value::Integer((wanted - rows.len()) as i64));
-                let mut stmt = tx.prepare_cached(&sql.text).map_err(backend)?;
-                let found = stmt
-                    .query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(backend)?;
-                for row in found {
-                    rows.push(row.map_err(backend)?);
-                }
-                if rows.len() >= wanted {
-                    break;
-                }
-            }
-            Ok(rows)
+        let mut rows: Vec<(String, Value)> = self.read(|tx| match detector_key(tx, detector_id)? {
+            Some(did) => listing.run(tx, did, wanted),
+            None => Ok(Vec::new()),
         })?;
         let next_token = if rows.len() > max_results {
             rows.truncate(max_results);
             let (id, value) = rows.last().cloned().expect("max_results > 0");
-            Some(Cursor { query, value: CursorValue::from_sql(value), id }.encode())
+            Some(Cursor { query: listing.query, value: CursorValue::from_sql(value), id }.encode())
         } else {
             None
         };
@@ -779,7 +974,7 @@ impl Store for SqliteStore {
             detector_id,
             ids,
             |f| f.service.get_or_insert_default().user_feedback = Some(feedback.to_string()),
-            Some(("feedback_comments", &comments)),
+            Some(("comments", &comments)),
         )
     }
 
@@ -861,7 +1056,7 @@ impl Store for SqliteStore {
         // attr_paths stays: its rows are immutable and other processes may hold the mapping.
         self.write(|tx| {
             tx.execute_batch(
-                "DELETE FROM finding_attrs; DELETE FROM findings; DELETE FROM tags; DELETE FROM detectors; DELETE FROM progress;",
+                "DELETE FROM finding_attrs; DELETE FROM finding_bodies; DELETE FROM findings; DELETE FROM tags; DELETE FROM detectors; DELETE FROM progress;",
             )
             .map_err(backend)
         })

@@ -30,6 +30,11 @@ impl Sql {
         self.params.push(value);
     }
 
+    pub fn append(&mut self, other: &Sql) {
+        self.text.push_str(&other.text);
+        self.params.extend(other.params.iter().cloned());
+    }
+
     fn bind_list(&mut self, values: impl IntoIterator<Item = Value>) {
         self.text.push('(');
         for (i, v) in values.into_iter().enumerate() {
@@ -43,13 +48,13 @@ impl Sql {
 }
 
 /// Where an attribute lives: a `findings` column, or rows of `finding_attrs` under a path id.
-#[derive(Debug, Clone, Copy)]
-enum Place {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Place {
     Column(&'static str),
     Side(i64),
 }
 
-fn place(path: &'static str, paths: &PathIds) -> Place {
+pub(super) fn place(path: &'static str, paths: &PathIds) -> Place {
     match hot_column(path) {
         Some(column) => Place::Column(column),
         // A path the database has never seen has no values anywhere: -1 matches no side row.
@@ -182,6 +187,53 @@ pub(super) fn to_sqlite_glob(pattern: &str) -> String {
         }
     }
     out
+}
+
+/// Hot columns that lead an index after `did`, so that a predicate on them is an index range.
+const INDEXED_COLUMNS: &[&str] = &["id", "type", "severity", "updated_at_ms", "archived"];
+
+/// For each test that an index can answer on its own (equals and ranges, on an indexed column or
+/// in the side table), a query yielding the fids of the detector's findings passing it (a
+/// superset of the listing's findings). The planner counts them to find a selective one.
+pub(super) fn candidate_drivers(criteria: &Criteria, paths: &PathIds, did: i64) -> Vec<Sql> {
+    let mut out = Vec::new();
+    for criterion in &criteria.criteria {
+        let floor = criterion.attribute.floor_equals;
+        for test in &criterion.tests {
+            let predicate = match test {
+                Test::Equals(values) => equals_predicate(values, floor),
+                Test::Gt(x) => range_predicate(">", *x),
+                Test::Gte(x) => range_predicate(">=", *x),
+                Test::Lt(x) => range_predicate("<", *x),
+                Test::Lte(x) => range_predicate("<=", *x),
+                Test::NotEquals(_) | Test::Matches(_) | Test::NotMatches(_) => continue,
+            };
+            let mut sql = Sql::default();
+            match place(criterion.attribute.path, paths) {
+                Place::Column(column) if INDEXED_COLUMNS.contains(&column) => {
+                    sql.push("SELECT x.fid FROM findings x WHERE x.did = ");
+                    sql.bind(Value::Integer(did));
+                    sql.push(" AND ");
+                    predicate(&format!("x.{column}"), &mut sql);
+                }
+                Place::Column(_) => continue,
+                Place::Side(path_id) => {
+                    // A list attribute may match twice in one finding.
+                    sql.push(&format!("SELECT DISTINCT x.fid FROM finding_attrs x WHERE x.path_id = {path_id} AND "));
+                    predicate("x.v", &mut sql);
+                }
+            }
+            out.push(sql);
+        }
+    }
+    out
+}
+
+/// A single-value `equals` on `path`, if the criteria hold one (it pins an index's prefix).
+pub(super) fn single_equality(criteria: &Criteria, path: &str) -> bool {
+    criteria.criteria.iter().filter(|c| c.attribute.path == path && !c.attribute.floor_equals).any(|c| {
+        c.tests.iter().any(|t| matches!(t, Test::Equals(values) if values.len() == 1))
+    })
 }
 
 /// The SQL expression a listing sorts on (NULL when the finding has no such attribute).

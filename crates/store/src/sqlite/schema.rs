@@ -19,6 +19,8 @@ const MIGRATIONS: &[&str] = &[
         updated_at_ms  INTEGER NOT NULL,
         config         TEXT NOT NULL,
         client_token   TEXT,
+        -- Number of findings, kept by the writers: the listing planner's table size.
+        finding_count  INTEGER NOT NULL DEFAULT 0,
         UNIQUE (account_id, region)
     );
 
@@ -36,8 +38,9 @@ const MIGRATIONS: &[&str] = &[
         path     TEXT NOT NULL UNIQUE
     );
 
-    -- One row per finding: the full GuardDuty document in `body`, plus the hot attributes as
-    -- columns (NULL = attribute absent, exactly as the in-memory evaluator sees it).
+    -- One narrow row per finding: the hot attributes as columns (NULL = attribute absent,
+    -- exactly as the in-memory evaluator sees it). Narrow so that filtering on them and sorting
+    -- by an unindexed one read little; the document lives in finding_bodies.
     CREATE TABLE findings (
         fid                  INTEGER PRIMARY KEY,
         did                  INTEGER NOT NULL REFERENCES detectors (did) ON DELETE CASCADE,
@@ -53,9 +56,7 @@ const MIGRATIONS: &[&str] = &[
         archived             INTEGER,
         count                INTEGER,
         event_first_seen_ms  INTEGER,
-        event_last_seen_ms   INTEGER,
-        feedback_comments    TEXT,
-        body                 TEXT NOT NULL
+        event_last_seen_ms   INTEGER
     );
     CREATE UNIQUE INDEX findings_by_id ON findings (did, id);
     -- Listing order is (sort value ASC|DESC, id ASC): the indexes store exactly that order so a
@@ -65,6 +66,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX findings_by_severity_desc ON findings (did, severity DESC, id);
     CREATE INDEX findings_by_severity ON findings (did, severity, id);
     CREATE INDEX findings_by_type ON findings (did, type, updated_at_ms DESC, id);
+    CREATE INDEX findings_by_type_severity ON findings (did, type, severity DESC, id);
+
+    -- The full GuardDuty document (serde_json of model::Finding), and feedback comments.
+    CREATE TABLE finding_bodies (
+        fid       INTEGER PRIMARY KEY REFERENCES findings (fid) ON DELETE CASCADE,
+        body      TEXT NOT NULL,
+        comments  TEXT
+    );
 
     -- Every other attribute value (several rows for list-valued attributes). `v` has no declared
     -- type on purpose: text stays text and numbers stay numbers, so comparisons never coerce.
