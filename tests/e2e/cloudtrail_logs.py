@@ -126,10 +126,11 @@ def write_digest_file(root: Path, account: str, region: str = "us-east-1") -> Pa
     return path
 
 
-def anonymous_bucket_policy(bucket: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
+def anonymous_bucket_policy(bucket: str) -> dict:
+    # CloudTrail records the policy as a parsed object under `bucketPolicy` (and `policy: [""]`).
+    return {"Version": "2012-10-17", "Statement": [
         {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-         "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+         "Resource": f"arn:aws:s3:::{bucket}/*"}]}
 
 
 def scenario(account: str, base: datetime.datetime) -> dict[str, list[dict]]:
@@ -152,8 +153,8 @@ def scenario(account: str, base: datetime.datetime) -> dict[str, list[dict]]:
                                 request={"name": f"arn:aws:cloudtrail:us-east-1:{account}:trail/management"})],
         "public_policy": [record(iam_user_identity(account, "alice", alice_key), t(4), "s3.amazonaws.com",
                                  "PutBucketPolicy", account=account,
-                                 request={"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com",
-                                          "policy": anonymous_bucket_policy(bucket)},
+                                 request={"bucketName": bucket, "Host": [f"{bucket}.s3.amazonaws.com"],
+                                          "bucketPolicy": anonymous_bucket_policy(bucket), "policy": [""]},
                                  resources=[{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])],
         "kali": [record(iam_user_identity(account, "mallory", mallory_key), t(5), "ec2.amazonaws.com",
                         "DescribeInstances", account=account, user_agent=KALI_UA, read_only=True,

@@ -8,7 +8,7 @@ import pytest
 
 import cloudtrail_logs as ct
 from aws_cli import aws_json
-from gdutil import get_findings, list_all_ids
+from gdutil import get_findings, iso_to_ms, list_all_ids
 from vedette_harness import run_vedette
 
 
@@ -82,7 +82,7 @@ def test_each_scenario_type_is_raised_with_its_resource_and_api(scenario_run, ac
     assert kali["Resource"]["AccessKeyDetails"]["UserName"] == "mallory"
 
     # Findings carry the event times of what raised them.
-    assert stop["Service"]["EventFirstSeen"] == records["stop_logging"][0]["eventTime"]
+    assert iso_to_ms(stop["Service"]["EventFirstSeen"]) == iso_to_ms(records["stop_logging"][0]["eventTime"])
     for f in (stop, public, kali):
         assert f["AccountId"] == account.account_id and f["Region"] == "us-east-1"
         assert f["Service"]["Count"] == 1
@@ -130,8 +130,8 @@ def test_repeat_activity_aggregates_and_latest_occurrence_wins(server, gd, accou
     (f,) = get_findings(gd, detector_id, list_all_ids(gd, detector_id))
     assert f["Type"] == "Policy:IAMUser/RootCredentialUsage"
     assert f["Service"]["Count"] == 2
-    assert f["Service"]["EventFirstSeen"] == first["eventTime"]
-    assert f["Service"]["EventLastSeen"] == later["eventTime"]
+    assert iso_to_ms(f["Service"]["EventFirstSeen"]) == iso_to_ms(first["eventTime"])
+    assert iso_to_ms(f["Service"]["EventLastSeen"]) == iso_to_ms(later["eventTime"])
     call = f["Service"]["Action"]["AwsApiCallAction"]
     assert call["Api"] == "ListBuckets"  # the latest occurrence's action details
     assert "ErrorCode" not in call

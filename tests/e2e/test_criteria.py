@@ -59,9 +59,11 @@ def ingest_activity(server, account_id: str, root) -> None:
     for i in range(8):
         key = ct.access_key("ASIA")
         identity = ct.root_identity(account_id, key)
-        for repeat in range(1 + i % 4):  # counts 1..4
+        occurrences = 1 + i % 4  # counts 1..4
+        for repeat in range(occurrences):
             when = now - datetime.timedelta(hours=20 - i * 2, minutes=-repeat * 7)
-            code = codes[(i + repeat) % 4] if i % 2 else codes[i % 4]
+            # The latest occurrence's code (none for i = 3, 7) is what the finding shows.
+            code = codes[i % 4] if repeat == occurrences - 1 else codes[(i + 1 + repeat) % 4]
             records.append(ct.record(identity, when, "iam.amazonaws.com", f"List{['Users', 'Roles'][i % 2]}",
                                      account=account_id, error_code=code, read_only=True,
                                      ip=f"198.51.100.{10 + i}"))
@@ -230,7 +232,7 @@ def test_several_attributes_are_anded(data):
                  "service.action.awsApiCallAction.errorCode": {"notEquals": ["AccessDenied"]},
                  "service.count": {"gt": 1}})
     check(data, {"service.action.awsApiCallAction.errorCode": {"equals": ["AccessDenied", "ThrottlingException"]},
-                 "service.eventLastSeen": {"gte": distinct(data, "service.eventLastSeen")[3]}})
+                 "service.eventLastSeen": {"greaterThanOrEqual": distinct(data, "service.eventLastSeen")[3]}})
 
 
 def test_error_code_absent_on_successful_calls(data):
