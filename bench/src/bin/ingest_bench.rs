@@ -174,7 +174,8 @@ fn main() {
             mk.push(manifest["regions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect::<Vec<_>>().join(","));
             let r = run("0,1", &mk, None, &args.work.join("time-mk.txt"));
             assert!(r.ok, "create_detectors failed: {}", r.stderr);
-            let mut argv = vec![s(&args.bin_dir.join("vedette")), "ingest".into(), "--data-dir".into(), s(&dir)];
+            // Worker threads = cores (the writer is one more thread), summary as JSON on stdout.
+            let mut argv = vec![s(&args.bin_dir.join("vedette")), "ingest".into(), "--threads".into(), cores.to_string(), "--no-progress".into(), "--json".into(), "--data-dir".into(), s(&dir)];
             argv.extend(paths.iter().cloned());
             let r = run(cpus, &argv, None, &args.work.join(format!("time-vedette-{label}-{cores}.txt")));
             std::fs::write(args.work.join(format!("vedette-{label}-{cores}.log")), format!("{}\n{}", r.stdout, r.stderr)).unwrap();
