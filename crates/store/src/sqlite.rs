@@ -22,7 +22,7 @@ mod rows;
 mod schema;
 
 use query::{
-    candidate_drivers, compile_criteria, place, query_key, single_equality, sort_expression, Cursor, CursorValue, Place, Sql,
+    candidate_drivers, compile_criteria, Candidate, place, query_key, single_equality, sort_expression, Cursor, CursorValue, Place, Sql,
 };
 use rows::{diff, FindingRow, PathIds, SideValue};
 
@@ -430,9 +430,6 @@ fn update_findings(
     })
 }
 
-/// Upper bound of a planner probe: counting more candidates than this is not worth it.
-const PROBE_CAP: i64 = 6000;
-
 /// One ListFindings page request compiled to SQL. Findings without the sort attribute sort first
 /// in ascending order and last in descending order, so a listing walks two segments: present
 /// values `ORDER BY v, id`, absent ones `ORDER BY id`. Ties are broken by id ascending in both
@@ -514,28 +511,34 @@ impl<'a> Listing<'a> {
         (segment == 0) == self.descending
     }
 
-    /// The candidate query to start from, if a criterion is selective enough to beat walking
-    /// the detector's findings in sort order.
-    fn choose_driver(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Option<Sql>> {
-        let mut best: Option<(i64, Sql)> = None;
-        for candidate in candidate_drivers(self.criteria, self.paths, did) {
-            let mut probe = Sql::default();
-            probe.push("SELECT COUNT(*) FROM (");
-            probe.append(&candidate);
-            probe.push(" LIMIT ");
-            probe.bind(Value::Integer(PROBE_CAP));
-            probe.push(")");
-            let count: i64 = tx
-                .prepare_cached(&probe.text)
-                .map_err(backend)?
-                .query_row(params_from_iter(probe.params.iter()), |r| r.get(0))
-                .map_err(backend)?;
-            if best.as_ref().is_none_or(|(c, _)| count < *c) {
-                best = Some((count, candidate));
+    /// What the walk in sort order already restricts itself to: its index and the columns the
+    /// index range pins or bounds. A candidate over those cannot beat the walk.
+    fn exploited_by_walk(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if let Place::Column(column) = self.sort_place {
+            out.push(column);
+        }
+        if let Some(index) = self.sort_index {
+            out.push(index);
+            match index {
+                "findings_by_type" | "findings_by_type_severity" => out.push("type"),
+                "findings_by_archived_updated" => out.push("archived"),
+                _ => {}
             }
         }
-        let Some((count, candidate)) = best else { return Ok(None) };
-        if count >= PROBE_CAP {
+        out
+    }
+
+    /// The candidate query to start from, if one is selective enough to beat walking the
+    /// detector's findings in sort order. Walking reads about `wanted × total / k` findings to
+    /// fill a page when `k` of them match; starting from `k` candidates reads and sorts `k`
+    /// (about twice the cost each): candidates win below k = √(wanted × total / 2). Each probe
+    /// counts at most that many, so probing costs no more than the plan it might pick.
+    fn choose_driver(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Option<Sql>> {
+        let exploited = self.exploited_by_walk();
+        let candidates: Vec<Candidate> =
+            candidate_drivers(self.criteria, self.paths, did).into_iter().filter(|c| !exploited.contains(&c.over)).collect();
+        if candidates.is_empty() {
             return Ok(None);
         }
         let total: i64 = tx
@@ -543,10 +546,29 @@ impl<'a> Listing<'a> {
             .map_err(backend)?
             .query_row([did], |r| r.get(0))
             .map_err(backend)?;
-        // Walking in order reads about wanted × total / count findings before the page is full;
-        // starting from the candidates reads and sorts `count` of them (at about twice the cost).
-        let walk_cost = wanted as f64 * total as f64 / count.max(1) as f64;
-        Ok(((2.0 * count as f64) < walk_cost).then_some(candidate))
+        let break_even = ((wanted as f64 * total as f64) / 2.0).sqrt().ceil() as i64;
+        let mut best: Option<(i64, Sql)> = None;
+        for candidate in candidates {
+            let cap = best.as_ref().map_or(break_even, |(count, _)| *count);
+            let mut probe = Sql::default();
+            probe.push("SELECT COUNT(*) FROM (");
+            probe.append(&candidate.sql);
+            probe.push(" LIMIT ");
+            probe.bind(Value::Integer(cap));
+            probe.push(")");
+            let count: i64 = tx
+                .prepare_cached(&probe.text)
+                .map_err(backend)?
+                .query_row(params_from_iter(probe.params.iter()), |r| r.get(0))
+                .map_err(backend)?;
+            if count < cap {
+                best = Some((count, candidate.sql));
+                if count == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(best.map(|(_, sql)| sql))
     }
 
     fn segment_sql(&self, did: i64, segment: usize, limit: usize, driver: Option<&Sql>) -> Sql {

@@ -195,7 +195,7 @@ fn test_for(path: &'static str) -> BoxedStrategy<Test> {
 }
 
 fn criteria() -> impl Strategy<Value = Criteria> {
-    prop::sample::subsequence(FILTER_PATHS.to_vec(), 0..3)
+    prop::sample::subsequence(FILTER_PATHS.to_vec(), 0..4)
         .prop_flat_map(|paths| {
             paths
                 .into_iter()

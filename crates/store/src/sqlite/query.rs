@@ -192,39 +192,79 @@ pub(super) fn to_sqlite_glob(pattern: &str) -> String {
 /// Hot columns that lead an index after `did`, so that a predicate on them is an index range.
 const INDEXED_COLUMNS: &[&str] = &["id", "type", "severity", "updated_at_ms", "archived"];
 
-/// For each test that an index can answer on its own (equals and ranges, on an indexed column or
-/// in the side table), a query yielding the fids of the detector's findings passing it (a
-/// superset of the listing's findings). The planner counts them to find a selective one.
-pub(super) fn candidate_drivers(criteria: &Criteria, paths: &PathIds, did: i64) -> Vec<Sql> {
+/// Two-column indexes: (pinned by equality, then ranged) column pairs.
+const PAIR_INDEXES: &[(&str, &str, &str)] = &[
+    ("findings_by_type_severity", "type", "severity"),
+    ("findings_by_type", "type", "updated_at_ms"),
+    ("findings_by_archived_updated", "archived", "updated_at_ms"),
+];
+
+/// A query yielding the fids of the findings passing some of the criteria (so a superset of the
+/// listing's findings), answered by one index range: what a listing can start from.
+pub(super) struct Candidate {
+    pub sql: Sql,
+    /// The index (two-column candidates) or column (one-test candidates) it ranges over.
+    pub over: &'static str,
+}
+
+/// The candidates the criteria offer: each equals or range test on an indexed column or in the
+/// side table, and each equality + ranges pair a two-column index answers at once.
+pub(super) fn candidate_drivers(criteria: &Criteria, paths: &PathIds, did: i64) -> Vec<Candidate> {
     let mut out = Vec::new();
+    let positive = |test: &Test, floor: bool| -> Option<Predicate> {
+        Some(match test {
+            Test::Equals(values) => equals_predicate(values, floor),
+            Test::Gt(x) => range_predicate(">", *x),
+            Test::Gte(x) => range_predicate(">=", *x),
+            Test::Lt(x) => range_predicate("<", *x),
+            Test::Lte(x) => range_predicate("<=", *x),
+            Test::NotEquals(_) | Test::Matches(_) | Test::NotMatches(_) => return None,
+        })
+    };
     for criterion in &criteria.criteria {
         let floor = criterion.attribute.floor_equals;
         for test in &criterion.tests {
-            let predicate = match test {
-                Test::Equals(values) => equals_predicate(values, floor),
-                Test::Gt(x) => range_predicate(">", *x),
-                Test::Gte(x) => range_predicate(">=", *x),
-                Test::Lt(x) => range_predicate("<", *x),
-                Test::Lte(x) => range_predicate("<=", *x),
-                Test::NotEquals(_) | Test::Matches(_) | Test::NotMatches(_) => continue,
-            };
+            let Some(predicate) = positive(test, floor) else { continue };
             let mut sql = Sql::default();
-            match place(criterion.attribute.path, paths) {
+            let over = match place(criterion.attribute.path, paths) {
                 Place::Column(column) if INDEXED_COLUMNS.contains(&column) => {
                     sql.push("SELECT x.fid FROM findings x WHERE x.did = ");
                     sql.bind(Value::Integer(did));
                     sql.push(" AND ");
                     predicate(&format!("x.{column}"), &mut sql);
+                    column
                 }
                 Place::Column(_) => continue,
                 Place::Side(path_id) => {
                     // A list attribute may match twice in one finding.
                     sql.push(&format!("SELECT DISTINCT x.fid FROM finding_attrs x WHERE x.path_id = {path_id} AND "));
                     predicate("x.v", &mut sql);
+                    "finding_attrs"
                 }
-            }
-            out.push(sql);
+            };
+            out.push(Candidate { sql, over });
         }
+    }
+    for (index, pinned, ranged) in PAIR_INDEXES {
+        let tests_on = |column: &'static str| {
+            criteria.criteria.iter().filter(move |c| hot_column(c.attribute.path) == Some(column)).flat_map(|c| c.tests.iter())
+        };
+        let Some(Test::Equals(values)) = tests_on(pinned).find(|t| matches!(t, Test::Equals(_))) else { continue };
+        // Only plain ranges: every entry the index range visits is then a candidate.
+        let ranges: Vec<&Test> = tests_on(ranged).filter(|t| matches!(t, Test::Gt(_) | Test::Gte(_) | Test::Lt(_) | Test::Lte(_))).collect();
+        if ranges.is_empty() {
+            continue;
+        }
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT x.fid FROM findings x INDEXED BY {index} WHERE x.did = "));
+        sql.bind(Value::Integer(did));
+        sql.push(" AND ");
+        equals_predicate(values, false)(&format!("x.{pinned}"), &mut sql);
+        for test in ranges {
+            sql.push(" AND ");
+            positive(test, false).expect("a range")(&format!("x.{ranged}"), &mut sql);
+        }
+        out.push(Candidate { sql, over: index });
     }
     out
 }
