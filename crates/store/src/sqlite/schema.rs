@@ -19,8 +19,6 @@ const MIGRATIONS: &[&str] = &[
         updated_at_ms  INTEGER NOT NULL,
         config         TEXT NOT NULL,
         client_token   TEXT,
-        -- Number of findings, kept by the writers: the listing planner's table size.
-        finding_count  INTEGER NOT NULL DEFAULT 0,
         UNIQUE (account_id, region)
     );
 
@@ -38,9 +36,8 @@ const MIGRATIONS: &[&str] = &[
         path     TEXT NOT NULL UNIQUE
     );
 
-    -- One narrow row per finding: the hot attributes as columns (NULL = attribute absent,
-    -- exactly as the in-memory evaluator sees it). Narrow so that filtering on them and sorting
-    -- by an unindexed one read little; the document lives in finding_bodies.
+    -- One row per finding: the full GuardDuty document in `body`, plus the hot attributes as
+    -- columns (NULL = attribute absent, exactly as the in-memory evaluator sees it).
     CREATE TABLE findings (
         fid                  INTEGER PRIMARY KEY,
         did                  INTEGER NOT NULL REFERENCES detectors (did) ON DELETE CASCADE,
@@ -56,7 +53,9 @@ const MIGRATIONS: &[&str] = &[
         archived             INTEGER,
         count                INTEGER,
         event_first_seen_ms  INTEGER,
-        event_last_seen_ms   INTEGER
+        event_last_seen_ms   INTEGER,
+        feedback_comments    TEXT,
+        body                 TEXT NOT NULL
     );
     CREATE UNIQUE INDEX findings_by_id ON findings (did, id);
     -- Listing order is (sort value ASC|DESC, id ASC): the indexes store exactly that order so a
@@ -66,14 +65,6 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX findings_by_severity_desc ON findings (did, severity DESC, id);
     CREATE INDEX findings_by_severity ON findings (did, severity, id);
     CREATE INDEX findings_by_type ON findings (did, type, updated_at_ms DESC, id);
-    CREATE INDEX findings_by_type_severity ON findings (did, type, severity DESC, id);
-
-    -- The full GuardDuty document (serde_json of model::Finding), and feedback comments.
-    CREATE TABLE finding_bodies (
-        fid       INTEGER PRIMARY KEY REFERENCES findings (fid) ON DELETE CASCADE,
-        body      TEXT NOT NULL,
-        comments  TEXT
-    );
 
     -- Every other attribute value (several rows for list-valued attributes). `v` has no declared
     -- type on purpose: text stays text and numbers stay numbers, so comparisons never coerce.
@@ -92,6 +83,38 @@ const MIGRATIONS: &[&str] = &[
         counters    TEXT NOT NULL
     );
     "#,
+    // v2: documents move out of `findings` (narrow rows: filtering and unindexed sorts read
+    // little), per-detector finding counts for the listing planner, the (type, severity) index.
+    // Indexes are dropped and rebuilt so that every v1 layout ends identical.
+    r#"
+    CREATE TABLE finding_bodies (
+        fid       INTEGER PRIMARY KEY REFERENCES findings (fid) ON DELETE CASCADE,
+        body      TEXT NOT NULL,
+        comments  TEXT
+    );
+    INSERT INTO finding_bodies (fid, body, comments) SELECT fid, body, feedback_comments FROM findings;
+
+    DROP INDEX IF EXISTS findings_by_updated;
+    DROP INDEX IF EXISTS findings_by_archived_updated;
+    DROP INDEX IF EXISTS findings_by_severity_desc;
+    DROP INDEX IF EXISTS findings_by_severity;
+    DROP INDEX IF EXISTS findings_by_type;
+    ALTER TABLE findings DROP COLUMN body;
+    ALTER TABLE findings DROP COLUMN feedback_comments;
+
+    -- Listing order is (sort value ASC|DESC, id ASC): the indexes store exactly that order so a
+    -- page is an index range scan, even where thousands of findings share a value (severity).
+    CREATE INDEX findings_by_updated ON findings (did, updated_at_ms DESC, id);
+    CREATE INDEX findings_by_archived_updated ON findings (did, archived, updated_at_ms DESC, id);
+    CREATE INDEX findings_by_severity_desc ON findings (did, severity DESC, id);
+    CREATE INDEX findings_by_severity ON findings (did, severity, id);
+    CREATE INDEX findings_by_type ON findings (did, type, updated_at_ms DESC, id);
+    CREATE INDEX findings_by_type_severity ON findings (did, type, severity DESC, id);
+
+    -- Number of findings, kept by the writers: the listing planner's table size.
+    ALTER TABLE detectors ADD COLUMN finding_count INTEGER NOT NULL DEFAULT 0;
+    UPDATE detectors SET finding_count = (SELECT COUNT(*) FROM findings f WHERE f.did = detectors.did);
+    "#,
 ];
 
 /// Brings the database to the latest schema. Refuses a database written by a newer Vedette.
@@ -107,6 +130,12 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             "the database has schema version {current}, newer than this Vedette supports ({latest})"
         )));
     }
+    let mut current = current;
+    if current == 1 && table_exists(&tx, "finding_bodies")? {
+        // A pre-release build briefly wrote the v2 layout under version 1.
+        tx.execute("INSERT INTO schema_version (version) VALUES (2)", []).map_err(backend)?;
+        current = 2;
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.execute_batch(sql).map_err(backend)?;
         tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [index as i64 + 1]).map_err(backend)?;
@@ -114,6 +143,70 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     tx.commit().map_err(backend)
 }
 
+fn table_exists(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<bool> {
+    tx.query_row("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |r| r.get::<_, i64>(0))
+        .map(|n| n > 0)
+        .map_err(backend)
+}
+
 pub(super) fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SqliteStore, Store};
+
+    #[test]
+    fn v1_databases_migrate_to_the_latest_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"{"id":"f1","type":"Policy:IAMUser/RootCredentialUsage","severity":2.0}"#;
+        {
+            let conn = Connection::open(dir.path().join("vedette.db")).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+                 INSERT INTO detectors (did, id, account_id, region, created_at_ms, updated_at_ms, config)
+                     VALUES (1, 'd1', '111122223333', 'us-east-1', 0, 0,
+                             '{\"enabled\":true,\"finding_publishing_frequency\":\"SIX_HOURS\"}');",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO findings (fid, did, id, type, severity, body, feedback_comments) VALUES (7, 1, 'f1', 'Policy:IAMUser/RootCredentialUsage', 2.0, ?1, 'noted')",
+                [body],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let found = store.get_findings("d1", &["f1".to_string()], None).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Some(2.0));
+
+        let conn = Connection::open(dir.path().join("vedette.db")).unwrap();
+        let version: i64 = conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, latest_version());
+        let (count, comments): (i64, String) = conn
+            .query_row(
+                "SELECT d.finding_count, b.comments FROM detectors d, finding_bodies b WHERE b.fid = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((count, comments.as_str()), (1, "noted"));
+        let body_columns: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('findings') WHERE name IN ('body', 'feedback_comments')", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(body_columns, 0);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join("vedette.db")).unwrap();
+        conn.execute("INSERT INTO schema_version (version) VALUES (?1)", [latest_version() + 1]).unwrap();
+        drop(conn);
+        assert!(matches!(SqliteStore::open(dir.path()), Err(StoreError::Backend(m)) if m.contains("newer")));
+    }
 }
