@@ -181,10 +181,32 @@ enum Route {
 struct Router<'s> {
     store: &'s dyn Store,
     routes: HashMap<String, HashMap<String, Route>>,
+    /// The last (account, Region) looked up: a CloudTrail file holds one account and Region, so
+    /// this answers nearly every record without hashing.
+    last: Option<(String, String, Route)>,
+}
+
+impl Clone for Route {
+    fn clone(&self) -> Self {
+        match self {
+            Route::Enabled(s) => Route::Enabled(s.clone()),
+            Route::Disabled(s) => Route::Disabled(s.clone()),
+            Route::Missing(s) => Route::Missing(s.clone()),
+        }
+    }
 }
 
 impl<'s> Router<'s> {
     fn route(&mut self, account: &str, region: &str) -> Result<&Route, StoreError> {
+        let hit = self.last.as_ref().is_some_and(|(a, r, _)| a == account && r == region);
+        if !hit {
+            let route = self.lookup(account, region)?.clone();
+            self.last = Some((account.to_owned(), region.to_owned(), route));
+        }
+        Ok(&self.last.as_ref().expect("set above").2)
+    }
+
+    fn lookup(&mut self, account: &str, region: &str) -> Result<&Route, StoreError> {
         let cached = self.routes.get(account).is_some_and(|r| r.contains_key(region));
         if !cached {
             let scope: Arc<str> = Arc::from(format!("{account}/{region}"));
@@ -385,7 +407,7 @@ impl Batch {
 }
 
 fn worker(shared: &Shared<'_>, tx: &mpsc::SyncSender<Message>) -> Result<(), IngestError> {
-    let mut router = Router { store: shared.store, routes: HashMap::new() };
+    let mut router = Router { store: shared.store, routes: HashMap::new(), last: None };
     let mut bufs = Buffers::default();
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -530,7 +552,7 @@ impl SourceState<'_, '_> {
         }
     }
 
-    fn take(&mut self, position: u64, item: Item<'_>, router: &mut Router<'_>, source: &str) -> Result<(), IngestError> {
+    fn take(&mut self, position: u64, item: Item<'_, '_>, router: &mut Router<'_>, source: &str) -> Result<(), IngestError> {
         self.records_in_chunk += 1;
         let record = match item {
             Item::Record(record) => record,
@@ -540,7 +562,7 @@ impl SourceState<'_, '_> {
                 return Ok(());
             }
         };
-        if let Some(field) = detect::missing_field(&record) {
+        if let Some(field) = detect::missing_field(record) {
             self.chunk.bad_records += 1;
             self.problem(position, format!("not a CloudTrail record: no {field}"));
             return Ok(());
@@ -558,18 +580,18 @@ impl SourceState<'_, '_> {
             return Ok(());
         }
         let detector_id = scope;
-        let hits = detect::hits(&record);
+        let hits = detect::hits(record);
         if hits.is_empty() {
             return Ok(());
         }
-        if detect::event_time_ms(&record).is_none() {
+        if detect::event_time_ms(record).is_none() {
             self.chunk.bad_records += 1;
             self.chunk.events -= 1;
             self.problem(position, format!("eventTime {:?} is not an ISO-8601 time", record.event_time.as_str()));
             return Ok(());
         }
         let ctx = DetectContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position };
-        for occ in detect::build_occurrences(&record, &ctx, hits) {
+        for occ in detect::build_occurrences(record, &ctx, hits) {
             self.chunk.occurrences_raised += 1;
             match self.findings.get_mut(occ.finding_id()) {
                 Some(existing) => aggregate::merge_occurrence_deferred(existing, &occ, self.shared.now_ms),

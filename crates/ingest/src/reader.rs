@@ -17,9 +17,8 @@ use vedette_domain::cloudtrail::{parse_record, CloudTrailRecord};
 use crate::discover::SourceInput;
 
 /// One position of a source, handed to the sink.
-#[allow(clippy::large_enum_variant)] // Built and consumed in place, once per record.
-pub(crate) enum Item<'a> {
-    Record(CloudTrailRecord<'a>),
+pub(crate) enum Item<'r, 'a> {
+    Record(&'r CloudTrailRecord<'a>),
     /// Not a record: what is wrong with it.
     Bad(String),
 }
@@ -96,7 +95,7 @@ pub(crate) fn read_records<E>(
     mut reader: Box<dyn BufRead + '_>,
     start: u64,
     bufs: &mut Buffers,
-    mut sink: impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+    mut sink: impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
 ) -> Result<ReadEnd, E> {
     // Skip a UTF-8 byte-order mark and leading whitespace, then look at the first byte.
     let first = loop {
@@ -141,7 +140,7 @@ fn read_document<E>(
     mut reader: Box<dyn BufRead + '_>,
     start: u64,
     bufs: &mut Buffers,
-    sink: &mut impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+    sink: &mut impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
 ) -> Result<ReadEnd, E> {
     let json = &mut bufs.document;
     json.clear();
@@ -160,7 +159,7 @@ fn deliver_document<E>(
     json: &[u8],
     base: u64,
     start: u64,
-    sink: &mut impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+    sink: &mut impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
 ) -> Result<ReadEnd, E> {
     let is_array = json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     // Fast path: a well-formed file parses in one pass.
@@ -176,7 +175,7 @@ fn deliver_document<E>(
             if n <= start {
                 continue;
             }
-            if sink(n, Item::Record(record))? == Flow::Stop {
+            if sink(n, Item::Record(&record))? == Flow::Stop {
                 return Ok(ReadEnd { position: n - 1, stopped: true, ..Default::default() });
             }
         }
@@ -195,7 +194,8 @@ fn deliver_document<E>(
                     continue;
                 }
                 position = n;
-                let item = match parse_record(value.as_raw_str().as_bytes()) {
+                let parsed = parse_record(value.as_raw_str().as_bytes());
+                let item = match &parsed {
                     Ok(record) => Item::Record(record),
                     Err(e) => Item::Bad(format!("not a CloudTrail record: {e}")),
                 };
@@ -232,10 +232,11 @@ fn read_lines<E>(
     mut reader: Box<dyn BufRead + '_>,
     start: u64,
     bufs: &mut Buffers,
-    sink: &mut impl FnMut(u64, Item<'_>) -> Result<Flow, E>,
+    sink: &mut impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
 ) -> Result<ReadEnd, E> {
     let line = &mut bufs.line;
     let mut number = 0u64;
+    let mut first_content_line: Option<u64> = None;
     loop {
         line.clear();
         match reader.read_until(b'\n', line) {
@@ -252,6 +253,7 @@ fn read_lines<E>(
         if text.is_empty() {
             continue;
         }
+        first_content_line.get_or_insert(number);
         if starts_with_records_key(text) {
             // A whole CloudTrail file on one line: all its records share the line's position.
             let end = deliver_document(text, 0, 0, &mut |_, item| sink(number, item))?;
@@ -265,8 +267,23 @@ fn read_lines<E>(
             }
             continue;
         }
-        let item = match parse_record(text) {
+        let parsed = parse_record(text);
+        let item = match &parsed {
             Ok(record) => Item::Record(record),
+            Err(e) if e.is_eof() && first_content_line == Some(number) && start == 0 => {
+                // An object that does not end on its first line: one pretty-printed document.
+                let mut document = text.to_vec();
+                let read_problem = reader.read_to_end(&mut document).err().map(|e| read_error(&e));
+                let parsed = parse_record(&document);
+                let item = match &parsed {
+                    Ok(record) => Item::Record(record),
+                    Err(e) => Item::Bad(format!("malformed JSON: {e}")),
+                };
+                if sink(number, item)? == Flow::Stop {
+                    return Ok(ReadEnd { position: number - 1, stopped: true, ..Default::default() });
+                }
+                return Ok(ReadEnd { position: number, problem: read_problem, ..Default::default() });
+            }
             Err(e) => Item::Bad(format!("not a CloudTrail record: {e}")),
         };
         if sink(number, item)? == Flow::Stop {
@@ -368,6 +385,17 @@ mod tests {
             [(1, "A".into()), (3, "BAD".into()), (4, "B".into()), (4, "C".into()), (5, "D".into())]
         );
         assert_eq!(end.position, 5);
+    }
+
+    #[test]
+    fn a_pretty_printed_document_is_one_record() {
+        let (seen, end) = read_all(b"{\n  \"eventName\": \"A\",\n  \"eventSource\": \"x\"\n}\n", 0);
+        assert_eq!(seen, [(1, Ok("A".to_owned()))]);
+        assert_eq!(end.position, 1);
+        let (seen, _) = read_all(b"{\n  \"files\": [1,\n 2]\n}\n", 0);
+        assert_eq!(seen, [(1, Ok(String::new()))], "one object (not CloudTrail: the ingester reports it once)");
+        let (seen, _) = read_all(b"{\n  \"files\": [1,\n", 0);
+        assert!(seen.len() == 1 && seen[0].1.is_err());
     }
 
     #[test]
