@@ -165,3 +165,50 @@ def scenario(account: str, base: datetime.datetime) -> dict[str, list[dict]]:
                           "lambda.amazonaws.com", "ListFunctions20150331", account=account, read_only=True,
                           ip="lambda.amazonaws.com", user_agent="lambda.amazonaws.com")],
     }
+
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def all_off_public_access_block() -> dict:
+    return {"xmlns": S3_XMLNS, "BlockPublicAcls": False, "IgnorePublicAcls": False,
+            "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+
+
+def more_scenario(account: str, base: datetime.datetime) -> dict[str, list[dict]]:
+    """The other issue-8 types, one labelled record each, as CloudTrail writes them."""
+    t = lambda minutes: base + datetime.timedelta(minutes=minutes)  # noqa: E731
+    erin = iam_user_identity(account, "erin", access_key())
+    frank = iam_user_identity(account, "frank", access_key())
+    bucket = f"shared-reports-{account}"
+    host = [f"{bucket}.s3.amazonaws.com"]
+    return {
+        "password_policy_denied": [record(frank, t(1), "iam.amazonaws.com", "DeleteAccountPasswordPolicy",
+                                          account=account, error_code="AccessDenied")],
+        "parrot": [record(iam_user_identity(account, "grace", access_key()), t(2), "sts.amazonaws.com",
+                          "GetCallerIdentity", account=account, user_agent=PARROT_UA, read_only=True)],
+        "pentoo": [record(iam_user_identity(account, "heidi", access_key()), t(3), "s3.amazonaws.com",
+                          "ListBuckets", account=account, user_agent=PENTOO_UA, read_only=True)],
+        "bucket_bpa_off": [record(erin, t(4), "s3.amazonaws.com", "PutBucketPublicAccessBlock", account=account,
+                                  request={"publicAccessBlock": [""], "bucketName": bucket, "Host": host,
+                                           "PublicAccessBlockConfiguration": all_off_public_access_block()},
+                                  resources=[{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])],
+        "account_bpa_off": [record(erin, t(5), "s3.amazonaws.com", "PutAccountPublicAccessBlock", account=account,
+                                   request={"Host": [f"{account}.s3-control.us-east-1.amazonaws.com"],
+                                            "PublicAccessBlockConfiguration": all_off_public_access_block()})],
+        "authenticated_acl": [record(erin, t(6), "s3.amazonaws.com", "PutBucketAcl", account=account,
+                                     request={"bucketName": bucket, "Host": host, "acl": [""],
+                                              "AccessControlPolicy": {
+                                                  "xmlns": S3_XMLNS,
+                                                  "Owner": {"ID": secrets.token_hex(32)},
+                                                  "AccessControlList": {"Grant": [
+                                                      {"Grantee": {"xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+                                                                   "xsi:type": "Group",
+                                                                   "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"},
+                                                       "Permission": "READ"}]}}},
+                                     resources=[{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])],
+        "logging_off": [record(erin, t(7), "s3.amazonaws.com", "PutBucketLogging", account=account,
+                               request={"logging": [""], "bucketName": bucket, "Host": host,
+                                        "BucketLoggingStatus": {"xmlns": S3_XMLNS}},
+                               resources=[{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])],
+    }

@@ -9,6 +9,7 @@ import pytest
 import cloudtrail_logs as ct
 from aws_cli import aws_json
 from gdutil import get_findings, iso_to_ms, list_all_ids
+from conftest import _next_account
 from vedette_harness import run_vedette
 
 
@@ -181,3 +182,60 @@ def test_bad_input_is_skipped_without_failing_the_good(server, gd, account, dete
     assert b"panicked" not in proc.stderr, proc.stderr
     (f,) = get_findings(gd, detector_id, list_all_ids(gd, detector_id))
     assert f["Resource"]["AccessKeyDetails"]["AccessKeyId"] == good["userIdentity"]["accessKeyId"]
+
+
+@pytest.fixture(scope="module")
+def more_run(server, account_pool, tmp_path_factory):
+    """more_scenario ingested once for a fresh account; returns (account, findings by type via the CLI)."""
+    acct = _next_account(account_pool)
+    root = tmp_path_factory.mktemp("more")
+    detector_id = aws_json(server.endpoint, acct, "guardduty", "create-detector", "--enable")["DetectorId"]
+    base = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(hours=1)
+    records = [r for recs in ct.more_scenario(acct.account_id, base).values() for r in recs]
+    ct.write_log_file(root, acct.account_id, records)
+    ingest(server, root / "AWSLogs")
+    ids = aws_json(server.endpoint, acct, "guardduty", "list-findings", "--detector-id", detector_id)["FindingIds"]
+    findings = aws_json(server.endpoint, acct, "guardduty", "get-findings", "--detector-id", detector_id,
+                        "--finding-ids", *ids)["Findings"] if ids else []
+    by_type = {}
+    for f in findings:
+        by_type.setdefault(f["Type"], []).append(f)
+    return acct, by_type
+
+
+@pytest.mark.parametrize("ftype,api,service,user,bucket,error_code", [
+    ("Stealth:IAMUser/PasswordPolicyChange", "DeleteAccountPasswordPolicy", "iam.amazonaws.com", "frank", False,
+     "AccessDenied"),  # attempts count too (spec §4.1)
+    ("PenTest:IAMUser/ParrotLinux", "GetCallerIdentity", "sts.amazonaws.com", "grace", False, None),
+    ("PenTest:IAMUser/PentooLinux", "ListBuckets", "s3.amazonaws.com", "heidi", False, None),
+    ("Policy:S3/BucketBlockPublicAccessDisabled", "PutBucketPublicAccessBlock", "s3.amazonaws.com", "erin", True, None),
+    ("Policy:S3/AccountBlockPublicAccessDisabled", "PutAccountPublicAccessBlock", "s3.amazonaws.com", "erin", False,
+     None),
+    ("Policy:S3/BucketPublicAccessGranted", "PutBucketAcl", "s3.amazonaws.com", "erin", True, None),
+    ("Stealth:S3/ServerAccessLoggingDisabled", "PutBucketLogging", "s3.amazonaws.com", "erin", True, None),
+])
+def test_more_types_through_the_cli(more_run, ftype, api, service, user, bucket, error_code):
+    acct, by_type = more_run
+    findings = by_type.get(ftype, [])
+    assert len(findings) == 1, f"{ftype}: {len(findings)} findings; raised types: {sorted(by_type)}"
+    (f,) = findings
+    call = api_call(f)
+    assert call["Api"] == api
+    assert call["ServiceName"] == service
+    assert f["Resource"]["ResourceType"] == "AccessKey"
+    assert f["Resource"]["AccessKeyDetails"]["UserName"] == user
+    assert f["AccountId"] == acct.account_id
+    if bucket:
+        assert f["Resource"]["S3BucketDetails"][0]["Name"] == f"shared-reports-{acct.account_id}"
+    if error_code:
+        assert call["ErrorCode"] == error_code
+    else:
+        assert "ErrorCode" not in call
+
+
+def test_more_scenario_raises_exactly_those_types(more_run):
+    _, by_type = more_run
+    assert sorted(by_type) == sorted([
+        "Stealth:IAMUser/PasswordPolicyChange", "PenTest:IAMUser/ParrotLinux", "PenTest:IAMUser/PentooLinux",
+        "Policy:S3/BucketBlockPublicAccessDisabled", "Policy:S3/AccountBlockPublicAccessDisabled",
+        "Policy:S3/BucketPublicAccessGranted", "Stealth:S3/ServerAccessLoggingDisabled"])
