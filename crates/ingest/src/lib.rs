@@ -227,6 +227,8 @@ struct Shared<'a> {
     sources: &'a [SourceInput],
     next: AtomicUsize,
     bytes_done: AtomicU64,
+    /// Of `bytes_done`, the files not read again (already ingested).
+    bytes_skipped: AtomicU64,
     events: AtomicU64,
     stop: Arc<AtomicBool>,
     options: &'a IngestOptions,
@@ -252,6 +254,7 @@ pub fn ingest_paths(
         sources: &sources,
         next: AtomicUsize::new(0),
         bytes_done: AtomicU64::new(0),
+        bytes_skipped: AtomicU64::new(0),
         events: AtomicU64::new(0),
         stop: options.stop.clone().unwrap_or_default(),
         options,
@@ -335,9 +338,9 @@ pub fn ingest_paths(
     if let Some(e) = fatal {
         return Err(e);
     }
-    summary.bytes = shared.bytes_done.load(Ordering::Relaxed);
+    update.bytes_done = shared.bytes_done.load(Ordering::Relaxed);
+    summary.bytes = update.bytes_done - shared.bytes_skipped.load(Ordering::Relaxed);
     summary.interrupted |= update.sources_done < update.sources_total;
-    update.bytes_done = summary.bytes;
     on_progress(&update);
     Ok(summary)
 }
@@ -457,6 +460,7 @@ fn ingest_source(
             let appended_lines = counters.get(COUNTER_LINES) == Some(&1) && size > counters.get(COUNTER_BYTES).copied().unwrap_or(0);
             if same_size || !appended_lines {
                 shared.bytes_done.fetch_add(size, Ordering::Relaxed);
+                shared.bytes_skipped.fetch_add(size, Ordering::Relaxed);
                 let mut chunk = Chunk { finished: Some(SourceOutcome::AlreadyIngested), ..Default::default() };
                 if !same_size {
                     let message = format!(

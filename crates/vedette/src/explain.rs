@@ -20,7 +20,8 @@ pub fn run(args: ExplainArgs) -> CliResult {
     let Some((detector_id, finding)) = store.find_finding(&args.finding_id)? else {
         return Err(format!("no finding {} in {}", args.finding_id, data_dir.display()).into());
     };
-    print!("{}", explain(&detector_id, &finding));
+    // Write errors (a closed pipe) are ignored rather than panicking.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), explain(&detector_id, &finding).as_bytes());
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,6 @@
 //! `vedette ingest`: one-shot ingestion of CloudTrail logs into the data directory. Safe while
 //! `vedette serve` runs on the same directory (SQLite WAL): new findings show up in the API.
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,7 @@ pub fn run(args: IngestArgs) -> CliResult {
     let summary = summary?;
     let elapsed = started.elapsed();
     if args.json {
-        println!("{}", summary_json(&summary, elapsed));
+        let _ = writeln!(std::io::stdout().lock(), "{}", summary_json(&summary, elapsed));
     } else {
         print_summary(&summary, elapsed);
     }
@@ -94,46 +94,48 @@ fn summary_json(s: &Summary, elapsed: Duration) -> serde_json::Value {
 }
 
 fn print_summary(s: &Summary, elapsed: Duration) {
+    // A closed stdout (`| head`) is not an error worth a panic: write errors are ignored.
+    let mut out = std::io::stdout().lock();
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { s.events as f64 / secs } else { 0.0 };
-    println!(
+    let _ = writeln!(out, 
         "ingested {} file(s), {:.1} MB, {} events in {secs:.2} s ({rate:.0} events/s)",
         s.sources,
         s.bytes as f64 / 1e6,
         s.events
     );
     if s.sources_resumed > 0 {
-        println!("  resumed where an earlier run stopped: {} file(s)", s.sources_resumed);
+        let _ = writeln!(out, "  resumed where an earlier run stopped: {} file(s)", s.sources_resumed);
     }
     if s.sources_already_ingested > 0 {
-        println!("  already ingested (unchanged, not read again): {} file(s)", s.sources_already_ingested);
+        let _ = writeln!(out, "  already ingested (unchanged, not read again): {} file(s)", s.sources_already_ingested);
     }
     if s.digest_files_skipped > 0 {
-        println!("  CloudTrail digest files skipped: {}", s.digest_files_skipped);
+        let _ = writeln!(out, "  CloudTrail digest files skipped: {}", s.digest_files_skipped);
     }
     for (reason, n) in &s.skipped {
-        println!("  events skipped, {reason}: {n}");
+        let _ = writeln!(out, "  events skipped, {reason}: {n}");
     }
     for (scope, n) in &s.skipped_scopes {
-        println!("    {scope}: {n} (create a detector there to analyse them)");
+        let _ = writeln!(out, "    {scope}: {n} (create a detector there to analyse them)");
     }
     if s.bad_records > 0 {
-        println!("  bad records (not usable CloudTrail): {}", s.bad_records);
+        let _ = writeln!(out, "  bad records (not usable CloudTrail): {}", s.bad_records);
     }
-    println!(
+    let _ = writeln!(out, 
         "  findings: {} created, {} updated ({} occurrences)",
         s.findings_created, s.findings_updated, s.occurrences
     );
     if s.problems_total > 0 {
-        println!("problems ({}):", s.problems_total);
+        let _ = writeln!(out, "problems ({}):", s.problems_total);
         for p in &s.problems {
-            println!("  {p}");
+            let _ = writeln!(out, "  {p}");
         }
         if s.problems_total > s.problems.len() as u64 {
-            println!("  ... and {} more", s.problems_total - s.problems.len() as u64);
+            let _ = writeln!(out, "  ... and {} more", s.problems_total - s.problems.len() as u64);
         }
     }
     if s.interrupted {
-        println!("interrupted: run the same command again to continue where it stopped");
+        let _ = writeln!(out, "interrupted: run the same command again to continue where it stopped");
     }
 }
