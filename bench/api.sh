@@ -24,8 +24,9 @@ du -sh "$DIR/data" >&2
 target/release/vedette serve --auth any --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" 2> bench/out/api-serve.log &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
+for _ in $(seq 1 6000); do  # up to 10 min: opening may migrate the schema
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+  kill -0 "$SERVER" 2>/dev/null || { echo "server exited:" >&2; cat bench/out/api-serve.log >&2; exit 1; }
   sleep 0.1
 done
 echo "server pid $SERVER, RSS after start: $(awk '/VmRSS/{print $2" "$3}' /proc/$SERVER/status)" >&2

@@ -252,9 +252,25 @@ fn main() {
             }
         }
         if let Some(pid) = args.server_pid {
-            let hwm = vedette_bench::peak_rss_kib_of(&pid.to_string());
-            let rss = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string()));
-            println!("server peak RSS (VmHWM): {} MiB; current RSS: {} MiB", hwm.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0)), rss.and_then(|r| r.parse::<f64>().ok()).map_or("?".into(), |k| format!("{:.1}", k / 1024.0)));
+            // VmHWM counts file-backed pages too: with SQLite's mmap the database pages the
+            // server touched show up there, so the anonymous/file split is printed as well.
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(name))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .map_or("?".to_string(), |k| format!("{:.1} MiB", k / 1024.0))
+            };
+            println!(
+                "server peak RSS (VmHWM): {}; now: VmRSS {} = RssAnon {} + RssFile {} + RssShmem {}",
+                field("VmHWM:"),
+                field("VmRSS:"),
+                field("RssAnon:"),
+                field("RssFile:"),
+                field("RssShmem:")
+            );
         }
     });
 }
