@@ -131,6 +131,24 @@ fn main() {
     }
     println!("  {}", percentiles(samples));
 
+    if args.get(4).map(String::as_str) == Some("merge") {
+        // Repeats of stored findings, as ingest applies them: one batch of distinct ids.
+        let batch_ids: Vec<String> = ids.iter().take(10_000).cloned().collect();
+        let stored = store.get_findings(&detector, &batch_ids, None).unwrap();
+        let occurrences: Vec<vedette_domain::Occurrence> = stored
+            .into_iter()
+            .map(|mut f| {
+                let now = vedette_domain::time::now_ms();
+                f.service.as_mut().unwrap().event_last_seen = Some(vedette_domain::time::iso_ms(now));
+                f.service.as_mut().unwrap().count = Some(1);
+                vedette_domain::Occurrence { detector_id: detector.clone(), finding: f, event_time_ms: now, evidence: Default::default() }
+            })
+            .collect();
+        let t = Instant::now();
+        let stats = store.apply(&occurrences, None).unwrap();
+        println!("== apply: {} merges in {:.0} ms ({:.0}/s)", stats.updated, ms(t.elapsed()), stats.updated as f64 / t.elapsed().as_secs_f64());
+    }
+
     println!("== count_by_severity (all)");
     let t = Instant::now();
     let counts = store.count_by_severity(&detector, &Criteria::default()).unwrap();

@@ -28,17 +28,23 @@ use rows::{diff, FindingRow, PathIds, SideValue};
 
 /// How long a statement waits for another connection's (or process's) write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle reader connections kept open; more are opened under load and closed afterwards.
-const IDLE_READERS: usize = 4;
-/// Per-connection page cache, KiB.
-const CACHE_KIB: i64 = 64 * 1024;
+/// Idle reader connections kept open (each keeps its prepared statements); more are opened
+/// under load and closed afterwards.
+const IDLE_READERS: usize = 16;
+/// Private page cache of the writer, KiB: index pages that inserts touch at random stay here.
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
+/// Private page cache of each reader, KiB (reads mostly go through the shared mapping below).
+const READER_CACHE_KIB: i64 = 16 * 1024;
+/// Bytes of the database file read through a memory mapping (shared by all connections and
+/// processes via the OS page cache, no copy per read). SQLite caps it at its compiled maximum.
+const MMAP_BYTES: i64 = 1 << 40;
 
 pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     /// Attribute path ids; rows of `attr_paths` are never changed or removed, so this is safe to keep.
-    paths: OnceLock<PathIds>,
+    paths: PathIds,
 }
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -117,11 +123,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Gives every attribute the domain knows a path id (at open: later calls never need the write
+/// lock for it) and returns the mapping.
+fn register_paths(conn: &mut Connection) -> Result<PathIds> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let mut paths = PathIds::new();
+    {
+        let mut insert = tx.prepare("INSERT OR IGNORE INTO attr_paths (path) VALUES (?1)").map_err(backend)?;
+        let mut select = tx.prepare("SELECT path_id FROM attr_paths WHERE path = ?1").map_err(backend)?;
+        for attribute in attributes::all() {
+            insert.execute([attribute.path]).map_err(backend)?;
+            paths.insert(attribute.path, select.query_row([attribute.path], |r| r.get(0)).map_err(backend)?);
+        }
+    }
+    tx.commit().map_err(backend)?;
+    Ok(paths)
+}
+
 fn configure(conn: &Connection, reader: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    conn.pragma_update(None, "cache_size", -(if reader { READER_CACHE_KIB } else { WRITER_CACHE_KIB }))?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     if reader {
         conn.pragma_update(None, "query_only", true)?;
@@ -145,7 +169,8 @@ impl SqliteStore {
             return Err(StoreError::Backend(format!("cannot switch {} to WAL (journal_mode is {mode})", path.display())));
         }
         schema::migrate(&mut writer)?;
-        Ok(SqliteStore { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), paths: OnceLock::new() })
+        let paths = register_paths(&mut writer)?;
+        Ok(SqliteStore { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), paths })
     }
 
     /// The schema version this build writes.
@@ -185,23 +210,9 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Attribute path ids, registering every attribute the domain knows on first use.
+    /// Attribute path ids.
     fn paths(&self) -> Result<&PathIds> {
-        if let Some(paths) = self.paths.get() {
-            return Ok(paths);
-        }
-        let loaded = self.write(|tx| {
-            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO attr_paths (path) VALUES (?1)").map_err(backend)?;
-            let mut select = tx.prepare_cached("SELECT path_id FROM attr_paths WHERE path = ?1").map_err(backend)?;
-            let mut paths = PathIds::new();
-            for attribute in attributes::all() {
-                insert.execute([attribute.path]).map_err(backend)?;
-                let id: i64 = select.query_row([attribute.path], |r| r.get(0)).map_err(backend)?;
-                paths.insert(attribute.path, id);
-            }
-            Ok(paths)
-        })?;
-        Ok(self.paths.get_or_init(|| loaded))
+        Ok(&self.paths)
     }
 
     fn conflict_already_exists() -> StoreError {
