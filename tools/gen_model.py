@@ -144,6 +144,10 @@ def main():
             assert field not in names, (n, mn)
             names.add(field)
             ty = rust_type(mm["shape"])
+            if n == "Condition" and ty == "i32":
+                # The legacy gt/gte/lt/lte are modelled as 32-bit, but scripts written for GuardDuty pass epoch
+                # milliseconds through them (boto3 does not check the range): accept 64-bit values there.
+                ty = "i64"
             loc = mm.get("location")
             wire = mm.get("locationName", mn)
             if loc in ("uri", "querystring", "header"):

@@ -104,13 +104,13 @@ fn parse_condition(attribute: &'static Attribute, path: &str, c: &model::Conditi
 
     type Range = (Option<i64>, fn(f64) -> Test);
     let ranges: [Range; 8] = [
-        (c.gt.map(i64::from), Test::Gt),
+        (c.gt, Test::Gt),
         (c.greater_than, Test::Gt),
-        (c.gte.map(i64::from), Test::Gte),
+        (c.gte, Test::Gte),
         (c.greater_than_or_equal, Test::Gte),
-        (c.lt.map(i64::from), Test::Lt),
+        (c.lt, Test::Lt),
         (c.less_than, Test::Lt),
-        (c.lte.map(i64::from), Test::Lte),
+        (c.lte, Test::Lte),
         (c.less_than_or_equal, Test::Lte),
     ];
     for (bound, test) in ranges {

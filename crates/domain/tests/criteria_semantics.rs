@@ -308,3 +308,11 @@ fn sort_order_with_absent_values_and_ties() {
     let f = fixtures();
     assert_eq!(compare_for_sort(&f[0], &f[0], &s), Ordering::Equal);
 }
+
+#[test]
+fn legacy_range_operators_take_epoch_milliseconds() {
+    // Modelled as 32-bit, but GuardDuty scripts pass epoch ms through `gte`/`lt`: accepted as 64-bit.
+    let b_updated = 1_590_969_600_000i64; // 2020-06-01T00:00:00Z
+    assert_eq!(select(json!({"updatedAt": {"gte": b_updated}})), vec!["b"]);
+    assert_eq!(select(json!({"updatedAt": {"lt": b_updated}})), vec!["a", "d"]);
+}

@@ -441,13 +441,13 @@ pub struct Condition {
     #[serde(rename = "neq", default, skip_serializing_if = "Option::is_none")]
     pub neq: Option<Vec<String>>,
     #[serde(rename = "gt", default, skip_serializing_if = "Option::is_none")]
-    pub gt: Option<i32>,
+    pub gt: Option<i64>,
     #[serde(rename = "gte", default, skip_serializing_if = "Option::is_none")]
-    pub gte: Option<i32>,
+    pub gte: Option<i64>,
     #[serde(rename = "lt", default, skip_serializing_if = "Option::is_none")]
-    pub lt: Option<i32>,
+    pub lt: Option<i64>,
     #[serde(rename = "lte", default, skip_serializing_if = "Option::is_none")]
-    pub lte: Option<i32>,
+    pub lte: Option<i64>,
     #[serde(rename = "equals", default, skip_serializing_if = "Option::is_none")]
     pub equals: Option<Vec<String>>,
     #[serde(rename = "notEquals", default, skip_serializing_if = "Option::is_none")]
