@@ -5,26 +5,37 @@
 //! writer (the calling thread) gathers their chunks and commits them in batches — findings and
 //! every source's progress in the same transaction (`Store::apply_batch`).
 //!
-//! Exactly-once: a source's progress records the last position (record or line number) whose
-//! occurrences are committed. A completed source is skipped; an interrupted one resumes after its
-//! position, so a crash followed by a re-run gives the result of one clean run. Sources are
-//! identified by canonical path (`file:/abs/path`) or, for stdin, by content hash; a completed
-//! file whose size changed is resumed when it is JSON lines (appended) and reported otherwise.
+//! Exactly-once, per detector: each detector consumes each source once. Sources are identified by
+//! canonical path (`file:/abs/path`) or, for stdin, by content hash. The store holds two kinds of
+//! progress record, written in the same transaction as the findings they account for:
+//!
+//! * the source's own (its key): how far it has been read (record or line number), whether to the
+//!   end, its size, and how many records each `account/Region` had in it (`scope:` counters);
+//! * one per detector that has analysed it ([`detector_progress_key`]): up to which position.
+//!
+//! A run reads a source from the lowest position that some detector still lacks: an interrupted
+//! run (crash, stop flag) resumes after its last commit; a detector created since for an
+//! account/Region seen in a source makes the next run read that source again and apply its records
+//! to that detector only (records whose detector already has them are counted in
+//! [`Summary::events_already_analysed`]). A completed source whose detectors are all up to date is
+//! skipped without being opened. A completed file whose size changed is read on when it is JSON
+//! lines (appended) and reported otherwise.
 //!
 //! Routing: a record goes to the enabled detector of its (`recipientAccountId`, `awsRegion`);
-//! records without one are skipped and counted by reason (see `vedette_domain::detect`).
+//! records without one are skipped and counted by reason (see `vedette_domain::detect`), unless
+//! [`IngestOptions::create_detectors`] creates the missing detectors first.
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use vedette_domain::aggregate;
 use vedette_domain::detect::{self, DetectContext};
-use vedette_domain::{Occurrence, Scope};
+use vedette_domain::{DetectorConfig, Occurrence, Scope};
 use vedette_store::{Progress, Store, StoreError};
 
 pub mod discover;
@@ -58,6 +69,14 @@ pub struct IngestOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// `createdAt` / `updatedAt` of new findings (default: now).
     pub now_ms: Option<i64>,
+    /// Create an enabled detector (default configuration) for every account and Region seen in
+    /// the input that has none, before its records are routed (so this run analyses them).
+    pub create_detectors: bool,
+    /// Files may still be being written (watch mode): a source whose input ends inside a record
+    /// (gzip stream cut short, JSON document or last JSON line unfinished) keeps its progress open
+    /// after the last whole record, and the next run reads on from there; without this it is
+    /// reported and completed.
+    pub growing_files: bool,
 }
 
 impl Default for IngestOptions {
@@ -70,6 +89,8 @@ impl Default for IngestOptions {
             chunk_records: 50_000,
             stop: None,
             now_ms: None,
+            create_detectors: false,
+            growing_files: false,
         }
     }
 }
@@ -106,13 +127,21 @@ pub struct Summary {
     /// Sources read in this run (started or resumed).
     pub sources: u64,
     pub sources_resumed: u64,
-    /// Sources skipped because a previous run completed them.
+    /// Of `sources`, those read again (at least in part) for detectors that had not analysed
+    /// them yet (created since, or resumed).
+    pub sources_reread: u64,
+    /// Sources skipped because earlier runs completed them for every detector they concern.
     pub sources_already_ingested: u64,
+    /// Sources ending inside a record, left open ([`IngestOptions::growing_files`]).
+    pub sources_incomplete: u64,
     pub digest_files_skipped: u64,
     /// Compressed bytes of the files read.
     pub bytes: u64,
     /// Records read in this run (bad ones included).
     pub events: u64,
+    /// Of `events`, records read again whose detector had already analysed them (not applied
+    /// twice).
+    pub events_already_analysed: u64,
     /// Records not considered, by reason ([`SKIP_NO_DETECTOR`], [`SKIP_DETECTOR_DISABLED`]).
     pub skipped: BTreeMap<String, u64>,
     /// The same records by `account/Region` (where a detector would have to be created).
@@ -129,6 +158,8 @@ pub struct Summary {
     pub problems_total: u64,
     /// Stopped before the end (see [`IngestOptions::stop`]).
     pub interrupted: bool,
+    /// Detectors created by [`IngestOptions::create_detectors`]: `account/Region` → detector id.
+    pub detectors_created: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,9 +174,10 @@ pub enum IngestError {
 #[derive(Default)]
 struct Chunk {
     occurrences: Vec<Occurrence>,
-    /// None when there is nothing to record (already ingested, unreadable source).
-    progress: Option<Progress>,
+    /// The source's progress and its detectors' (empty: nothing to record).
+    progress: Vec<Progress>,
     events: u64,
+    already_analysed: u64,
     bad_records: u64,
     occurrences_raised: u64,
     skipped: BTreeMap<&'static str, u64>,
@@ -156,11 +188,22 @@ struct Chunk {
     finished: Option<SourceOutcome>,
 }
 
+/// How a source was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct ReadKind {
+    /// Started after the beginning.
+    resumed: bool,
+    /// Went over records an earlier run had read (for detectors that lacked them).
+    reread: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SourceOutcome {
-    Read { resumed: bool },
+    Read(ReadKind),
     /// Stopped part way (see [`IngestOptions::stop`]).
-    Interrupted { resumed: bool },
+    Interrupted(ReadKind),
+    /// Ends inside a record; left open ([`IngestOptions::growing_files`]).
+    Incomplete(ReadKind),
     AlreadyIngested,
     Unreadable,
 }
@@ -171,29 +214,30 @@ enum Message {
 }
 
 /// Where each record goes: cached per (account, Region) for the run.
-enum Route {
+#[derive(Clone)]
+struct Route {
+    /// `account/Region`.
+    scope: Arc<str>,
+    target: Target,
+}
+
+#[derive(Clone)]
+enum Target {
+    /// The enabled detector's id.
     Enabled(Arc<str>),
-    /// The scope (`account/Region`) of a suspended or missing detector.
-    Disabled(Arc<str>),
-    Missing(Arc<str>),
+    Disabled,
+    Missing,
 }
 
 struct Router<'s> {
     store: &'s dyn Store,
+    /// With [`IngestOptions::create_detectors`]: where created detectors are noted (shared by
+    /// the workers).
+    created: Option<&'s Mutex<BTreeMap<String, String>>>,
     routes: HashMap<String, HashMap<String, Route>>,
     /// The last (account, Region) looked up: a CloudTrail file holds one account and Region, so
     /// this answers nearly every record without hashing.
     last: Option<(String, String, Route)>,
-}
-
-impl Clone for Route {
-    fn clone(&self) -> Self {
-        match self {
-            Route::Enabled(s) => Route::Enabled(s.clone()),
-            Route::Disabled(s) => Route::Disabled(s.clone()),
-            Route::Missing(s) => Route::Missing(s.clone()),
-        }
-    }
 }
 
 impl<'s> Router<'s> {
@@ -209,16 +253,63 @@ impl<'s> Router<'s> {
     fn lookup(&mut self, account: &str, region: &str) -> Result<&Route, StoreError> {
         let cached = self.routes.get(account).is_some_and(|r| r.contains_key(region));
         if !cached {
-            let scope: Arc<str> = Arc::from(format!("{account}/{region}"));
-            let route = match self.store.detector_for(&Scope::new(account, region))? {
-                Some(d) if d.config.enabled => Route::Enabled(Arc::from(d.id.as_str())),
-                Some(_) => Route::Disabled(scope),
-                None => Route::Missing(scope),
+            let scope = Scope::new(account, region);
+            let mut detector = self.store.detector_for(&scope)?;
+            if detector.is_none()
+                && let Some(created) = self.created
+                && is_plausible_scope(account, region)
+            {
+                detector = create_detector(self.store, &scope, created)?;
+            }
+            let target = match detector {
+                Some(d) if d.config.enabled => Target::Enabled(Arc::from(d.id.as_str())),
+                Some(_) => Target::Disabled,
+                None => Target::Missing,
             };
+            let route = Route { scope: Arc::from(format!("{account}/{region}")), target };
             self.routes.entry(account.to_owned()).or_default().insert(region.to_owned(), route);
         }
         Ok(&self.routes[account][region])
     }
+}
+
+/// Creates the scope's detector (enabled, default configuration) and notes it in `created`.
+fn create_detector(store: &dyn Store, scope: &Scope, created: &Mutex<BTreeMap<String, String>>) -> Result<Option<vedette_domain::Detector>, StoreError> {
+    match store.create_detector(scope, DetectorConfig::default(), BTreeMap::new(), None) {
+        Ok(detector) => {
+            let name = format!("{}/{}", scope.account_id, scope.region);
+            created.lock().unwrap_or_else(|e| e.into_inner()).insert(name, detector.id.clone());
+            Ok(Some(detector))
+        }
+        // Another worker, or the API, created it meanwhile.
+        Err(StoreError::Conflict(_)) => store.detector_for(scope),
+        Err(e) => Err(e),
+    }
+}
+
+/// A 12-digit account and a Region-shaped name (`us-east-1`, `us-gov-west-1`): records with
+/// anything else in these fields do not get a detector created for them.
+fn is_plausible_scope(account: &str, region: &str) -> bool {
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let region_ok = (4..=32).contains(&region.len())
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region.as_bytes()[0].is_ascii_lowercase()
+        && region.bytes().last().is_some_and(|b| b.is_ascii_digit())
+        && region.contains('-');
+    account_ok && region_ok
+}
+
+/// The key of a detector's progress through a source: how far the detector has analysed it.
+pub fn detector_progress_key(detector_id: &str, source_key: &str) -> String {
+    format!("detector:{detector_id}|{source_key}")
+}
+
+/// Counter of a source's progress: records seen for `account/Region` (prefix + scope).
+const SCOPE_COUNTER_PREFIX: &str = "scope:";
+
+/// The `account/Region`s a source's progress says it holds.
+fn scopes_seen(counters: &BTreeMap<String, u64>) -> impl Iterator<Item = &str> {
+    counters.keys().filter_map(|k| k.strip_prefix(SCOPE_COUNTER_PREFIX))
 }
 
 /// Everything the workers share.
@@ -233,6 +324,7 @@ struct Shared<'a> {
     stop: Arc<AtomicBool>,
     options: &'a IngestOptions,
     now_ms: i64,
+    created: Mutex<BTreeMap<String, String>>,
 }
 
 /// Ingests `paths` (files, directories, `-` for stdin) into `store`. Returns an error only for
@@ -259,6 +351,7 @@ pub fn ingest_paths(
         stop: options.stop.clone().unwrap_or_default(),
         options,
         now_ms: options.now_ms.unwrap_or_else(vedette_domain::time::now_ms),
+        created: Mutex::new(BTreeMap::new()),
     };
     let mut update = ProgressUpdate { bytes_total, sources_total: sources.len() as u64, ..Default::default() };
     let (tx, rx) = mpsc::sync_channel::<Message>(4);
@@ -282,21 +375,27 @@ pub fn ingest_paths(
                 Ok(Message::Chunk(chunk)) => {
                     if let Some(outcome) = chunk.finished {
                         update.sources_done += 1;
+                        let mut count_read = |kind: ReadKind| {
+                            summary.sources += 1;
+                            summary.sources_resumed += u64::from(kind.resumed);
+                            summary.sources_reread += u64::from(kind.reread);
+                        };
                         match outcome {
-                            SourceOutcome::Read { resumed } => {
-                                summary.sources += 1;
-                                summary.sources_resumed += u64::from(resumed);
-                            }
-                            SourceOutcome::Interrupted { resumed } => {
-                                summary.sources += 1;
-                                summary.sources_resumed += u64::from(resumed);
+                            SourceOutcome::Read(kind) => count_read(kind),
+                            SourceOutcome::Interrupted(kind) => {
+                                count_read(kind);
                                 summary.interrupted = true;
+                            }
+                            SourceOutcome::Incomplete(kind) => {
+                                count_read(kind);
+                                summary.sources_incomplete += 1;
                             }
                             SourceOutcome::AlreadyIngested => summary.sources_already_ingested += 1,
                             SourceOutcome::Unreadable => {}
                         }
                     }
                     summary.events += chunk.events;
+                    summary.events_already_analysed += chunk.already_analysed;
                     summary.bad_records += chunk.bad_records;
                     summary.occurrences += chunk.occurrences_raised;
                     for (reason, n) in &chunk.skipped {
@@ -338,6 +437,7 @@ pub fn ingest_paths(
     if let Some(e) = fatal {
         return Err(e);
     }
+    summary.detectors_created = shared.created.into_inner().unwrap_or_else(|e| e.into_inner());
     update.bytes_done = shared.bytes_done.load(Ordering::Relaxed);
     summary.bytes = update.bytes_done - shared.bytes_skipped.load(Ordering::Relaxed);
     summary.interrupted |= update.sources_done < update.sources_total;
@@ -364,7 +464,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn add(&mut self, occurrences: Vec<Occurrence>, progress: Option<Progress>, records: u64, now_ms: i64) {
+    fn add(&mut self, occurrences: Vec<Occurrence>, progress: Vec<Progress>, records: u64, now_ms: i64) {
         for occ in occurrences {
             match self.findings.get_mut(occ.finding_id()) {
                 Some(existing) => aggregate::merge_occurrence_deferred(existing, &occ, now_ms),
@@ -373,7 +473,7 @@ impl Batch {
                 }
             }
         }
-        if let Some(p) = progress {
+        for p in progress {
             // A later chunk of the same source supersedes the earlier one.
             match self.progress.iter_mut().find(|q| q.source_key == p.source_key) {
                 Some(q) => *q = p,
@@ -410,7 +510,8 @@ impl Batch {
 }
 
 fn worker(shared: &Shared<'_>, tx: &mpsc::SyncSender<Message>) -> Result<(), IngestError> {
-    let mut router = Router { store: shared.store, routes: HashMap::new(), last: None };
+    let created = shared.options.create_detectors.then_some(&shared.created);
+    let mut router = Router { store: shared.store, created, routes: HashMap::new(), last: None };
     let mut bufs = Buffers::default();
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -424,12 +525,30 @@ fn worker(shared: &Shared<'_>, tx: &mpsc::SyncSender<Message>) -> Result<(), Ing
     }
 }
 
-/// Counters kept in a source's progress record (cumulative over runs).
+/// Counters kept in a source's progress record (cumulative over runs; records counted once,
+/// when first read).
 const COUNTER_BYTES: &str = "bytes";
 const COUNTER_LINES: &str = "jsonLines";
 const COUNTER_EVENTS: &str = "events";
 const COUNTER_BAD: &str = "badRecords";
 const COUNTER_OCCURRENCES: &str = "occurrences";
+
+/// How far each detector met in a source has analysed it. A source concerns one or a few
+/// detectors: a list compared by pointer first (the router hands out the same `Arc`) is cheaper
+/// than a map on the per-record path.
+#[derive(Default)]
+struct DetectorPositions(Vec<(Arc<str>, u64)>);
+
+impl DetectorPositions {
+    fn get_or_load(&mut self, store: &dyn Store, detector: &Arc<str>, source_key: &str) -> Result<u64, StoreError> {
+        if let Some((_, position)) = self.0.iter().find(|(d, _)| Arc::ptr_eq(d, detector) || **d == **detector) {
+            return Ok(*position);
+        }
+        let position = store.progress(&detector_progress_key(detector, source_key))?.map_or(0, |p| p.position);
+        self.0.push((detector.clone(), position));
+        Ok(position)
+    }
+}
 
 /// Reads one source and sends its chunks. Returns false when the writer has gone away.
 fn ingest_source(
@@ -449,32 +568,37 @@ fn ingest_source(
         }
     };
     let send = |chunk: Chunk| tx.send(Message::Chunk(chunk)).is_ok();
-    let prior = shared.store.progress(&key)?;
-    let mut start = 0;
-    let mut counters = BTreeMap::new();
-    if let Some(prior) = prior {
-        start = prior.position;
-        counters = prior.counters.clone();
-        if prior.complete {
-            let same_size = counters.get(COUNTER_BYTES) == Some(&size);
-            let appended_lines = counters.get(COUNTER_LINES) == Some(&1) && size > counters.get(COUNTER_BYTES).copied().unwrap_or(0);
-            if same_size || !appended_lines {
-                shared.bytes_done.fetch_add(size, Ordering::Relaxed);
-                shared.bytes_skipped.fetch_add(size, Ordering::Relaxed);
-                let mut chunk = Chunk { finished: Some(SourceOutcome::AlreadyIngested), ..Default::default() };
-                if !same_size {
-                    let message = format!(
-                        "changed since it was ingested ({} bytes then, {size} now); not read again",
-                        counters.get(COUNTER_BYTES).copied().unwrap_or(0)
-                    );
-                    chunk.problems.push(Problem { source: name, position: 0, message });
-                    chunk.problems_total = 1;
-                }
-                return Ok(send(chunk));
-            }
+    let prior = shared.store.progress(&key)?.unwrap_or_default();
+    let scanned = prior.position;
+    let counters = prior.counters;
+    // The enabled detectors of the account/Regions seen so far, and the lowest position one of
+    // them has analysed up to: reading starts there.
+    let mut detectors = DetectorPositions::default();
+    let mut start = scanned;
+    for scope in scopes_seen(&counters) {
+        let Some((account, region)) = scope.split_once('/') else { continue };
+        if let Target::Enabled(id) = &router.route(account, region)?.target {
+            let id = id.clone();
+            start = start.min(detectors.get_or_load(shared.store, &id, &key)?);
         }
     }
-    let resumed = start > 0;
+    if prior.complete {
+        let bytes_then = counters.get(COUNTER_BYTES).copied().unwrap_or(0);
+        let same_size = bytes_then == size;
+        let appended_lines = counters.get(COUNTER_LINES) == Some(&1) && size > bytes_then;
+        if (same_size && start >= scanned) || (!same_size && !appended_lines) {
+            shared.bytes_done.fetch_add(size, Ordering::Relaxed);
+            shared.bytes_skipped.fetch_add(size, Ordering::Relaxed);
+            let mut chunk = Chunk { finished: Some(SourceOutcome::AlreadyIngested), ..Default::default() };
+            if !same_size {
+                let message = format!("changed since it was ingested ({bytes_then} bytes then, {size} now); not read again");
+                chunk.problems.push(Problem { source: name, position: 0, message });
+                chunk.problems_total = 1;
+            }
+            return Ok(send(chunk));
+        }
+    }
+    let kind = ReadKind { resumed: start > 0, reread: start < scanned };
     let reader = match reader::open(input, &stdin_data, &shared.bytes_done) {
         Ok(r) => r,
         Err(e) => {
@@ -491,7 +615,12 @@ fn ingest_source(
         name: &name,
         key: &key,
         counters,
+        scanned,
+        prior_complete: prior.complete,
         size,
+        detectors,
+        scopes_new: Vec::new(),
+        fresh_events: 0,
         chunk: Chunk::default(),
         findings: HashMap::new(),
         records_in_chunk: 0,
@@ -506,7 +635,7 @@ fn ingest_source(
                 return Ok(Flow::Stop);
             }
             if state.records_in_chunk >= shared.options.chunk_records {
-                state.emit(false, false, None);
+                state.emit(false, None);
             }
             state.last_position = position;
         }
@@ -518,14 +647,36 @@ fn ingest_source(
     }
     state.last_position = end.position;
     if end.stopped {
-        state.emit(false, true, Some(SourceOutcome::Interrupted { resumed }));
+        state.emit(false, Some(SourceOutcome::Interrupted(kind)));
+        return Ok(!state.writer_gone);
+    }
+    if end.empty {
+        // Nothing to record: a file created empty may be written later.
+        state.emit_nothing(SourceOutcome::Read(kind));
+        return Ok(!state.writer_gone);
+    }
+    if end.truncated && shared.options.growing_files {
+        if let Some(problem) = end.problem {
+            state.problem(end.position + 1, format!("{problem} (still being written? read on from here next time)"));
+        }
+        state.emit(false, Some(SourceOutcome::Incomplete(kind)));
         return Ok(!state.writer_gone);
     }
     if let Some(problem) = end.problem {
         state.problem(end.position + 1, problem);
     }
     state.counters.insert(COUNTER_LINES.into(), u64::from(end.json_lines));
-    state.emit(true, true, Some(SourceOutcome::Read { resumed }));
+    // Every enabled detector of the account/Regions in the source has now analysed all of it.
+    state.fold_scopes();
+    let scopes: Vec<String> = scopes_seen(&state.counters).map(str::to_owned).collect();
+    for scope in &scopes {
+        let Some((account, region)) = scope.split_once('/') else { continue };
+        if let Target::Enabled(id) = &router.route(account, region)?.target {
+            let id = id.clone();
+            state.detectors.get_or_load(shared.store, &id, &key)?;
+        }
+    }
+    state.emit(true, Some(SourceOutcome::Read(kind)));
     Ok(!state.writer_gone)
 }
 
@@ -536,7 +687,18 @@ struct SourceState<'a, 's> {
     name: &'a str,
     key: &'a str,
     counters: BTreeMap<String, u64>,
+    /// Position up to which earlier runs had read the source: records after it are read for the
+    /// first time (counted, reported); records up to it are read again for detectors that lack
+    /// them.
+    scanned: u64,
+    /// An earlier run read the source to its end (as it was then).
+    prior_complete: bool,
     size: u64,
+    detectors: DetectorPositions,
+    /// Records per `account/Region` read for the first time, since the last chunk.
+    scopes_new: Vec<(Arc<str>, u64)>,
+    /// Usable records read for the first time, since the last chunk.
+    fresh_events: u64,
     chunk: Chunk,
     /// The chunk's occurrences, repeats pre-merged.
     findings: HashMap<String, Occurrence>,
@@ -556,41 +718,59 @@ impl SourceState<'_, '_> {
         }
     }
 
+    /// A record that is not usable: counted and reported the first time it is read.
+    fn bad(&mut self, position: u64, message: impl FnOnce() -> String) {
+        if position > self.scanned {
+            self.chunk.bad_records += 1;
+            self.problem(position, message());
+        }
+    }
+
     fn take(&mut self, position: u64, item: Item<'_, '_>, router: &mut Router<'_>, source: &str) -> Result<(), IngestError> {
         self.records_in_chunk += 1;
         let record = match item {
             Item::Record(record) => record,
             Item::Bad(why) => {
-                self.chunk.bad_records += 1;
-                self.problem(position, why);
+                self.bad(position, || why);
                 return Ok(());
             }
         };
         if let Some(field) = detect::missing_field(record) {
-            self.chunk.bad_records += 1;
-            self.problem(position, format!("not a CloudTrail record: no {field}"));
+            self.bad(position, || format!("not a CloudTrail record: no {field}"));
             return Ok(());
         }
         self.chunk.events += 1;
         let route = router.route(record.recipient_account_id.as_str(), record.aws_region.as_str())?;
-        let (reason, scope) = match route {
-            Route::Enabled(id) => (None, id.clone()),
-            Route::Disabled(scope) => (Some(SKIP_DETECTOR_DISABLED), scope.clone()),
-            Route::Missing(scope) => (Some(SKIP_NO_DETECTOR), scope.clone()),
+        let fresh = position > self.scanned;
+        if fresh {
+            self.fresh_events += 1;
+            match self.scopes_new.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &route.scope)) {
+                Some((_, n)) => *n += 1,
+                None => self.scopes_new.push((route.scope.clone(), 1)),
+            }
+        }
+        let detector_id = match &route.target {
+            Target::Enabled(id) => id.clone(),
+            Target::Disabled | Target::Missing => {
+                let reason = if matches!(route.target, Target::Disabled) { SKIP_DETECTOR_DISABLED } else { SKIP_NO_DETECTOR };
+                *self.chunk.skipped.entry(reason).or_default() += 1;
+                *self.chunk.skipped_scopes.entry(route.scope.clone()).or_default() += 1;
+                return Ok(());
+            }
         };
-        if let Some(reason) = reason {
-            *self.chunk.skipped.entry(reason).or_default() += 1;
-            *self.chunk.skipped_scopes.entry(scope).or_default() += 1;
+        if position <= self.detectors.get_or_load(self.shared.store, &detector_id, self.key)? {
+            self.chunk.already_analysed += 1;
             return Ok(());
         }
-        let detector_id = scope;
         let hits = detect::hits(record);
         if hits.is_empty() {
             return Ok(());
         }
         if detect::event_time_ms(record).is_none() {
+            // Reported whenever a detector meets it (once per detector).
             self.chunk.bad_records += 1;
             self.chunk.events -= 1;
+            self.fresh_events -= u64::from(fresh);
             self.problem(position, format!("eventTime {:?} is not an ISO-8601 time", record.event_time.as_str()));
             return Ok(());
         }
@@ -607,27 +787,61 @@ impl SourceState<'_, '_> {
         Ok(())
     }
 
-    /// Sends the chunk so far with the source's progress at `last_position`.
-    fn emit(&mut self, complete: bool, last: bool, outcome: Option<SourceOutcome>) {
+    /// Moves the per-scope record counts of the chunk into the source's counters.
+    fn fold_scopes(&mut self) {
+        for (scope, n) in self.scopes_new.drain(..) {
+            *self.counters.entry(format!("{SCOPE_COUNTER_PREFIX}{scope}")).or_default() += n;
+        }
+    }
+
+    /// Sends the chunk so far with the source's and its detectors' progress at `last_position`
+    /// (`complete`: the whole source has been read). `outcome` marks the source's last chunk.
+    fn emit(&mut self, complete: bool, outcome: Option<SourceOutcome>) {
         let mut chunk = std::mem::take(&mut self.chunk);
         chunk.occurrences = self.findings.drain().map(|(_, o)| o).collect();
+        self.fold_scopes();
         for (key, n) in [
-            (COUNTER_EVENTS, chunk.events),
+            (COUNTER_EVENTS, self.fresh_events),
             (COUNTER_BAD, chunk.bad_records),
             (COUNTER_OCCURRENCES, chunk.occurrences_raised),
         ] {
             *self.counters.entry(key.into()).or_default() += n;
         }
-        self.counters.insert(COUNTER_BYTES.into(), self.size);
-        chunk.progress = Some(Progress {
+        self.fresh_events = 0;
+        // Going over records read before leaves the source's own state as it was (complete, at
+        // the size it had then) until the read passes where the earlier runs stopped.
+        let keeps_prior_state = !complete && self.prior_complete && self.last_position <= self.scanned;
+        if !keeps_prior_state {
+            self.counters.insert(COUNTER_BYTES.into(), self.size);
+        }
+        chunk.progress.push(Progress {
             source_key: self.key.to_owned(),
-            position: self.last_position,
-            complete,
+            position: self.last_position.max(self.scanned),
+            complete: complete || keeps_prior_state,
             counters: self.counters.clone(),
         });
-        if last {
-            chunk.finished = Some(outcome.unwrap_or(SourceOutcome::Read { resumed: false }));
+        for (detector, position) in &mut self.detectors.0 {
+            if self.last_position > *position {
+                *position = self.last_position;
+                chunk.progress.push(Progress {
+                    source_key: detector_progress_key(detector, self.key),
+                    position: self.last_position,
+                    complete,
+                    counters: BTreeMap::new(),
+                });
+            }
         }
+        chunk.finished = outcome;
+        self.send(chunk);
+    }
+
+    /// Ends the source without recording progress.
+    fn emit_nothing(&mut self, outcome: SourceOutcome) {
+        let chunk = Chunk { finished: Some(outcome), ..std::mem::take(&mut self.chunk) };
+        self.send(chunk);
+    }
+
+    fn send(&mut self, chunk: Chunk) {
         self.shared.events.fetch_add(chunk.events + chunk.bad_records, Ordering::Relaxed);
         self.records_in_chunk = 0;
         self.writer_gone |= self.tx.send(Message::Chunk(chunk)).is_err();

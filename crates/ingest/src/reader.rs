@@ -34,6 +34,11 @@ pub(crate) struct ReadEnd {
     pub stopped: bool,
     /// The source is JSON lines (it may grow by appending).
     pub json_lines: bool,
+    /// The input ends inside a record (gzip stream cut short, JSON document or last line
+    /// unfinished): a file still being written looks like this. `problem` says so.
+    pub truncated: bool,
+    /// No content at all (nothing but whitespace).
+    pub empty: bool,
 }
 
 /// What the sink tells the reader after each item. `Stop` leaves the item unprocessed: the sink
@@ -101,10 +106,13 @@ pub(crate) fn read_records<E>(
     let first = loop {
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
-            Err(e) => return Ok(ReadEnd { position: start, problem: Some(read_error(&e)), ..Default::default() }),
+            Err(e) => {
+                let problem = Some(read_error_message(&e));
+                return Ok(ReadEnd { position: start, problem, truncated: is_truncation(&e), ..Default::default() });
+            }
         };
         if buf.is_empty() {
-            return Ok(ReadEnd { position: start, ..Default::default() });
+            return Ok(ReadEnd { position: start, empty: true, ..Default::default() });
         }
         let skip = if buf.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { buf.iter().take_while(|b| b.is_ascii_whitespace()).count() };
         if skip == 0 {
@@ -120,7 +128,12 @@ pub(crate) fn read_records<E>(
     }
 }
 
-fn read_error(e: &io::Error) -> String {
+/// The stream ended early (as opposed to holding bad data).
+fn is_truncation(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::UnexpectedEof
+}
+
+fn read_error_message(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => format!("truncated input (gzip stream ends early): {e}"),
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => format!("corrupt gzip data: {e}"),
@@ -145,10 +158,11 @@ fn read_document<E>(
     let json = &mut bufs.document;
     json.clear();
     // On a read error the bytes read so far are kept: the records they hold are still read.
-    let read_problem = reader.read_to_end(json).err().map(|e| read_error(&e));
+    let read_error = reader.read_to_end(json).err();
     let mut end = deliver_document(json, 0, start, sink)?;
-    if end.problem.is_none() || read_problem.is_some() {
-        end.problem = read_problem.or(end.problem);
+    if let Some(e) = read_error {
+        end.truncated = is_truncation(&e);
+        end.problem = Some(read_error_message(&e));
     }
     Ok(end)
 }
@@ -205,11 +219,24 @@ fn deliver_document<E>(
             }
             Err(e) => {
                 position = position.max(n - 1);
-                return Ok(ReadEnd { position, problem: Some(format!("malformed JSON at record {n}: {e}")), ..Default::default() });
+                let problem = Some(format!("malformed JSON at record {n}: {e}"));
+                // A document that does not end with its closing bracket was cut short (the
+                // parser's error then names whatever byte it stopped at, rarely end-of-input).
+                let truncated = e.is_eof() || !ends_closed(json, is_array);
+                return Ok(ReadEnd { position, problem, truncated, ..Default::default() });
             }
         }
     }
     Ok(ReadEnd { position, ..Default::default() })
+}
+
+/// Whether the document ends as a complete one does: `]` for an array, `]}` for an envelope.
+fn ends_closed(json: &[u8], is_array: bool) -> bool {
+    let json = json.trim_ascii_end();
+    if is_array {
+        return json.last() == Some(&b']');
+    }
+    json.strip_suffix(b"}").is_some_and(|rest| rest.trim_ascii_end().last() == Some(&b']'))
 }
 
 /// Where the records array starts: the document itself, or the value of its `"Records"` key.
@@ -237,18 +264,24 @@ fn read_lines<E>(
     let line = &mut bufs.line;
     let mut number = 0u64;
     let mut first_content_line: Option<u64> = None;
+    let lines_end = |position: u64| ReadEnd { position, json_lines: true, ..Default::default() };
+    let stopped_at = |number: u64| ReadEnd { position: number - 1, stopped: true, json_lines: true, ..Default::default() };
     loop {
         line.clear();
         match reader.read_until(b'\n', line) {
-            Ok(0) => return Ok(ReadEnd { position: number.max(start), problem: None, stopped: false, json_lines: true }),
+            Ok(0) => return Ok(lines_end(number.max(start))),
             Ok(_) => {}
             // The partial line is dropped: the stream ended inside it.
-            Err(e) => return Ok(ReadEnd { position: number.max(start), problem: Some(read_error(&e)), stopped: false, json_lines: true }),
+            Err(e) => {
+                let problem = Some(read_error_message(&e));
+                return Ok(ReadEnd { problem, truncated: is_truncation(&e), ..lines_end(number.max(start)) });
+            }
         }
         number += 1;
         if number <= start {
             continue;
         }
+        let unterminated = line.last() != Some(&b'\n');
         let text = line.trim_ascii();
         if text.is_empty() {
             continue;
@@ -256,14 +289,17 @@ fn read_lines<E>(
         first_content_line.get_or_insert(number);
         if starts_with_records_key(text) {
             // A whole CloudTrail file on one line: all its records share the line's position.
+            if unterminated && sonic_rs::from_slice::<serde::de::IgnoredAny>(text).is_err_and(|e| e.is_eof()) {
+                return Ok(unfinished_last_line(number));
+            }
             let end = deliver_document(text, 0, 0, &mut |_, item| sink(number, item))?;
             if end.stopped {
-                return Ok(ReadEnd { position: number - 1, problem: None, stopped: true, json_lines: true });
+                return Ok(stopped_at(number));
             }
             if let Some(problem) = end.problem
                 && sink(number, Item::Bad(problem))? == Flow::Stop
             {
-                return Ok(ReadEnd { position: number - 1, problem: None, stopped: true, json_lines: true });
+                return Ok(stopped_at(number));
             }
             continue;
         }
@@ -273,22 +309,44 @@ fn read_lines<E>(
             Err(e) if e.is_eof() && first_content_line == Some(number) && start == 0 => {
                 // An object that does not end on its first line: one pretty-printed document.
                 let mut document = text.to_vec();
-                let read_problem = reader.read_to_end(&mut document).err().map(|e| read_error(&e));
+                let read_error = reader.read_to_end(&mut document).err();
                 let parsed = parse_record(&document);
                 let item = match &parsed {
                     Ok(record) => Item::Record(record),
+                    Err(e) if e.is_eof() => return Ok(ReadEnd {
+                        position: number - 1,
+                        problem: Some(format!("the document ends early: {e}")),
+                        truncated: true,
+                        // Read on from its start when it grows, whatever it turns out to be.
+                        json_lines: true,
+                        ..Default::default()
+                    }),
                     Err(e) => Item::Bad(format!("malformed JSON: {e}")),
                 };
                 if sink(number, item)? == Flow::Stop {
                     return Ok(ReadEnd { position: number - 1, stopped: true, ..Default::default() });
                 }
-                return Ok(ReadEnd { position: number, problem: read_problem, ..Default::default() });
+                let truncated = read_error.as_ref().is_some_and(is_truncation);
+                return Ok(ReadEnd { position: number, problem: read_error.as_ref().map(read_error_message), truncated, ..Default::default() });
             }
+            // The writer has not finished the line yet: not a bad record.
+            Err(e) if e.is_eof() && unterminated => return Ok(unfinished_last_line(number)),
             Err(e) => Item::Bad(format!("not a CloudTrail record: {e}")),
         };
         if sink(number, item)? == Flow::Stop {
-            return Ok(ReadEnd { position: number - 1, problem: None, stopped: true, json_lines: true });
+            return Ok(stopped_at(number));
         }
+    }
+}
+
+/// The last line ends inside its JSON: the source ends before it.
+fn unfinished_last_line(number: u64) -> ReadEnd {
+    ReadEnd {
+        position: number - 1,
+        problem: Some("the last line is unfinished (no newline, JSON cut short)".into()),
+        truncated: true,
+        json_lines: true,
+        ..Default::default()
     }
 }
 
@@ -394,8 +452,32 @@ mod tests {
         assert_eq!(end.position, 1);
         let (seen, _) = read_all(b"{\n  \"files\": [1,\n 2]\n}\n", 0);
         assert_eq!(seen, [(1, Ok(String::new()))], "one object (not CloudTrail: the ingester reports it once)");
-        let (seen, _) = read_all(b"{\n  \"files\": [1,\n", 0);
-        assert!(seen.len() == 1 && seen[0].1.is_err());
+        let (seen, end) = read_all(b"{\n  \"files\": [1,\n", 0);
+        assert!(seen.is_empty(), "cut short: nothing delivered, the whole source is the problem");
+        assert!(end.truncated && end.position == 0, "{end:?}");
+        let (seen, end) = read_all(b"{\n  \"files\": [1,\n]]\n", 0);
+        assert!(seen.len() == 1 && seen[0].1.is_err() && !end.truncated, "complete but malformed: one bad record");
+    }
+
+    #[test]
+    fn input_that_ends_inside_a_record_is_truncated_not_bad() {
+        let lines = b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n{\"eventNa";
+        let (seen, end) = read_all(lines, 0);
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2], "the unfinished line is not delivered");
+        assert!(end.truncated && end.json_lines && end.position == 2, "{end:?}");
+        // The same bytes with a newline: a finished line that is malformed.
+        let mut finished = lines.to_vec();
+        finished.push(b'\n');
+        let (seen, end) = read_all(&finished, 0);
+        assert!(seen.len() == 3 && seen[2].1.is_err() && !end.truncated);
+
+        let gz = gzip(FILE);
+        let (_, end) = read_all(&gz[..gz.len() - 12], 0);
+        assert!(end.truncated, "gzip stream cut short");
+        let (seen, end) = read_all(&FILE[..FILE.len() - 20], 0);
+        assert!(end.truncated && end.position == seen.len() as u64, "plain document cut short: {end:?}");
+        let (seen, end) = read_all(b"  \n", 0);
+        assert!(seen.is_empty() && end.empty && !end.truncated);
     }
 
     #[test]

@@ -326,3 +326,186 @@ fn bad_input_is_counted_and_reported_with_its_position() {
     assert_eq!(count, summary.occurrences);
     assert!(count > 2 && count < 202, "{count}");
 }
+
+fn create_detector(store: &SqliteStore, region: &str) -> String {
+    store.create_detector(&Scope::new(ACCOUNT, region), DetectorConfig::default(), Default::default(), None).unwrap().id
+}
+
+#[test]
+fn a_detector_created_later_analyses_what_was_skipped_once() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(data.path()).unwrap();
+    let paths = sample_tree(logs.path());
+
+    let first = ingest(&store, &paths, &options());
+    assert_eq!(first.sources, 2);
+    assert_eq!(first.skipped.get(SKIP_NO_DETECTOR), Some(&6), "{first:?}");
+    assert_eq!(first.skipped_scopes.get(&format!("{ACCOUNT}/{REGION}")), Some(&5));
+    assert_eq!(first.findings_created, 0);
+
+    let detector = create_detector(&store, REGION);
+    let second = ingest(&store, &paths, &options());
+    assert_eq!((second.sources, second.sources_reread, second.sources_already_ingested), (2, 2, 0), "{second:?}");
+    assert_eq!(second.events, 6);
+    assert_eq!(second.events_already_analysed, 0);
+    assert_eq!(second.skipped.get(SKIP_NO_DETECTOR), Some(&1), "eu-west-3 still has none");
+    assert_eq!(second.findings_created, 3);
+    assert_eq!(second.bad_records + second.problems_total, 0, "{second:?}");
+    let after_second = findings(&store, &detector);
+    assert_eq!(after_second.len(), 3);
+    assert_eq!(by_type(&after_second, "Policy:IAMUser/RootCredentialUsage").service.as_ref().unwrap().count, Some(2));
+
+    let third = ingest(&store, &paths, &options());
+    assert_eq!((third.sources, third.sources_already_ingested, third.events), (0, 2, 0), "{third:?}");
+    assert_eq!((third.findings_created, third.findings_updated), (0, 0));
+    assert_eq!(findings(&store, &detector), after_second, "not even updatedAt moves");
+}
+
+#[test]
+fn a_new_detector_gets_only_its_records_and_others_are_not_applied_twice() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let paths = sample_tree(logs.path());
+    ingest(&store, &paths, &options());
+    let before = findings(&store, &detector);
+
+    let paris = create_detector(&store, "eu-west-3");
+    let again = ingest(&store, &paths, &options());
+    // File B holds only us-east-1 records: not even opened. File A is read again for eu-west-3.
+    assert_eq!((again.sources, again.sources_reread, again.sources_already_ingested), (1, 1, 1), "{again:?}");
+    assert_eq!((again.events, again.events_already_analysed), (4, 3), "{again:?}");
+    assert!(again.skipped.is_empty(), "{again:?}");
+    assert_eq!((again.findings_created, again.findings_updated), (1, 0));
+    assert_eq!(findings(&store, &detector), before, "us-east-1 findings untouched");
+    let paris_findings = findings(&store, &paris);
+    assert_eq!(paris_findings.len(), 1);
+    let root_usage = by_type(&paris_findings, "Policy:IAMUser/RootCredentialUsage");
+    assert_eq!(root_usage.region.as_deref(), Some("eu-west-3"));
+    assert_eq!(Evidence::from_finding(root_usage).unwrap().event_ids, ["e6"]);
+
+    let third = ingest(&store, &paths, &options());
+    assert_eq!((third.sources, third.sources_already_ingested), (0, 2), "{third:?}");
+}
+
+/// JSON lines alternating between two Regions, a hit every few lines in each.
+fn two_region_jsonl(dir: &Path, lines: usize) -> PathBuf {
+    let path = dir.join("two-regions.jsonl");
+    let mut out = String::new();
+    for i in 0..lines {
+        let region = if i % 2 == 0 { REGION } else { "eu-west-3" };
+        let time = format!("2024-03-01T{:02}:{:02}:{:02}Z", 10 + (i / 3600) % 10, (i / 60) % 60, i % 60);
+        let r = match i % 6 {
+            0 | 1 => record(&format!("r{i}"), &time, "ListUsers", "iam.amazonaws.com", root(), json!({"awsRegion": region})),
+            4 | 5 => {
+                let mut who = alice();
+                who["accessKeyId"] = json!(format!("AKIA{}", i % 5));
+                let extra = json!({"awsRegion": region, "requestParameters": {"name": format!("t{i}")}});
+                record(&format!("s{i}"), &time, "StopLogging", "cloudtrail.amazonaws.com", who, extra)
+            }
+            _ => record(&format!("n{i}"), &time, "DescribeInstances", "ec2.amazonaws.com", alice(), json!({"awsRegion": region})),
+        };
+        out.push_str(&r.to_string());
+        out.push('\n');
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn a_stopped_reread_for_a_new_detector_resumes_to_one_clean_run() {
+    let logs = tempfile::tempdir().unwrap();
+    let path = two_region_jsonl(logs.path(), 3000);
+    let paths = std::slice::from_ref(&path);
+    let small_batches = IngestOptions { chunk_records: 100, batch_records: 250, ..options() };
+
+    // Clean: both detectors exist before the one run.
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (clean, clean_virginia) = store_with_detector(clean_dir.path());
+    let clean_paris = create_detector(&clean, "eu-west-3");
+    ingest(&clean, paths, &small_batches);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, virginia) = store_with_detector(dir.path());
+    let first = ingest(&store, paths, &small_batches);
+    assert_eq!(first.skipped.get(SKIP_NO_DETECTOR), Some(&1500));
+    let virginia_after_first = findings(&store, &virginia);
+
+    let paris = create_detector(&store, "eu-west-3");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = IngestOptions { stop: Some(stop.clone()), ..small_batches.clone() };
+    let stopped = ingest_paths(&store, paths, &stopping, &mut |p| {
+        if p.events >= 1000 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .unwrap();
+    assert!(stopped.interrupted && stopped.events < 3000, "{stopped:?}");
+    assert!(!findings(&store, &paris).is_empty(), "part of the re-read committed");
+
+    let resumed = ingest(&store, paths, &small_batches);
+    assert_eq!(stopped.events + resumed.events, 3000, "the re-read is resumed, not restarted");
+    assert_eq!(findings(&store, &virginia), virginia_after_first, "us-east-1 never applied twice");
+    assert_eq!(normalized(findings(&store, &paris)), normalized(findings(&clean, &clean_paris)));
+    assert_eq!(normalized(findings(&store, &virginia)), normalized(findings(&clean, &clean_virginia)));
+    let last = ingest(&store, paths, &small_batches);
+    assert_eq!((last.sources, last.sources_already_ingested), (0, 1), "{last:?}");
+}
+
+#[test]
+fn a_file_still_being_written_is_read_on_when_it_grows() {
+    let logs = tempfile::tempdir().unwrap();
+    let good = |i: usize| record(&format!("g{i}"), "2024-03-01T10:00:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({}));
+    let full = gzip(json!({"Records": (0..300).map(good).collect::<Vec<_>>()}).to_string().as_bytes());
+    let growing = IngestOptions { growing_files: true, ..options() };
+
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (clean, clean_detector) = store_with_detector(clean_dir.path());
+    let clean_logs = tempfile::tempdir().unwrap();
+    let complete_path = clean_logs.path().join("log.json.gz");
+    std::fs::write(&complete_path, &full).unwrap();
+    ingest(&clean, std::slice::from_ref(&complete_path), &growing);
+
+    let data = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let path = logs.path().join("log.json.gz");
+    std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+    let half = ingest(&store, std::slice::from_ref(&path), &growing);
+    assert_eq!(half.sources_incomplete, 1, "{half:?}");
+    assert!(half.events > 0 && half.events < 300, "the whole records of the prefix are used: {half:?}");
+    assert!(half.problems.iter().any(|p| p.message.contains("still being written")), "{half:?}");
+
+    std::fs::write(&path, &full).unwrap();
+    let rest = ingest(&store, std::slice::from_ref(&path), &growing);
+    assert_eq!((rest.sources_resumed, rest.sources_incomplete), (1, 0), "{rest:?}");
+    assert_eq!(half.events + rest.events, 300, "read on after the last whole record");
+    // Evidence names the file: compare with the directories taken out.
+    let without_dir = |all: Vec<model::Finding>, dir: &Path| -> Vec<String> {
+        let dir = std::fs::canonicalize(dir).unwrap().display().to_string();
+        normalized(all).into_iter().map(|f| f.replace(&dir, "DIR")).collect()
+    };
+    assert_eq!(without_dir(findings(&store, &detector), logs.path()), without_dir(findings(&clean, &clean_detector), clean_logs.path()));
+    assert_eq!(ingest(&store, std::slice::from_ref(&path), &growing).sources_already_ingested, 1);
+}
+
+#[test]
+fn an_unfinished_last_json_line_is_read_once_finished() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let path = logs.path().join("stream.jsonl");
+    let line = |id: &str, t: &str| record(id, t, "ListUsers", "iam.amazonaws.com", root(), json!({})).to_string();
+    let second = line("b", "2024-03-01T11:00:00Z");
+    let (written, pending) = second.split_at(40);
+    std::fs::write(&path, format!("{}\n{written}", line("a", "2024-03-01T10:00:00Z"))).unwrap();
+    let first = ingest(&store, std::slice::from_ref(&path), &options());
+    assert_eq!((first.events, first.bad_records), (1, 0), "the unfinished line is not a bad record: {first:?}");
+    assert!(first.problems.iter().any(|p| p.position == 2 && p.message.contains("unfinished")), "{first:?}");
+
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(format!("{pending}\n").as_bytes()).unwrap();
+    let then = ingest(&store, std::slice::from_ref(&path), &options());
+    assert_eq!((then.events, then.bad_records, then.problems_total), (1, 0, 0), "{then:?}");
+    assert_eq!(findings(&store, &detector)[0].service.as_ref().unwrap().count, Some(2));
+}

@@ -76,10 +76,13 @@ fn summary_json(s: &Summary, elapsed: Duration) -> serde_json::Value {
     serde_json::json!({
         "files": s.sources,
         "filesResumed": s.sources_resumed,
+        "filesReread": s.sources_reread,
         "filesAlreadyIngested": s.sources_already_ingested,
+        "filesIncomplete": s.sources_incomplete,
         "digestFilesSkipped": s.digest_files_skipped,
         "bytes": s.bytes,
         "events": s.events,
+        "eventsAlreadyAnalysed": s.events_already_analysed,
         "skipped": s.skipped,
         "skippedByScope": s.skipped_scopes,
         "badRecords": s.bad_records,
@@ -89,6 +92,7 @@ fn summary_json(s: &Summary, elapsed: Duration) -> serde_json::Value {
         "problems": s.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "problemsTotal": s.problems_total,
         "interrupted": s.interrupted,
+        "detectorsCreated": s.detectors_created,
         "seconds": elapsed.as_secs_f64(),
     })
 }
@@ -107,8 +111,18 @@ fn print_summary(s: &Summary, elapsed: Duration) {
     if s.sources_resumed > 0 {
         let _ = writeln!(out, "  resumed where an earlier run stopped: {} file(s)", s.sources_resumed);
     }
+    if s.sources_reread > 0 {
+        let _ = writeln!(
+            out,
+            "  read again for detectors that had not analysed them: {} file(s) ({} events their detector already had)",
+            s.sources_reread, s.events_already_analysed
+        );
+    }
     if s.sources_already_ingested > 0 {
         let _ = writeln!(out, "  already ingested (unchanged, not read again): {} file(s)", s.sources_already_ingested);
+    }
+    if s.sources_incomplete > 0 {
+        let _ = writeln!(out, "  ending inside a record (still being written?), read on next time: {} file(s)", s.sources_incomplete);
     }
     if s.digest_files_skipped > 0 {
         let _ = writeln!(out, "  CloudTrail digest files skipped: {}", s.digest_files_skipped);
