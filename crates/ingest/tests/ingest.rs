@@ -509,3 +509,35 @@ fn an_unfinished_last_json_line_is_read_once_finished() {
     assert_eq!((then.events, then.bad_records, then.problems_total), (1, 0, 0), "{then:?}");
     assert_eq!(findings(&store, &detector)[0].service.as_ref().unwrap().count, Some(2));
 }
+
+#[test]
+fn create_detectors_creates_the_missing_ones_before_routing() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(data.path()).unwrap();
+    let paris = Scope::new(ACCOUNT, "eu-west-3");
+    let mut paths = sample_tree(logs.path());
+    let mut stranger = record("x1", "2024-03-01T10:00:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({}));
+    stranger["recipientAccountId"] = json!("not-an-account");
+    let stranger_file = logs.path().join("stranger.jsonl");
+    std::fs::write(&stranger_file, stranger.to_string() + "\n").unwrap();
+    paths.push(stranger_file);
+
+    // A first run without the option: everything skipped; then the option creates both.
+    ingest(&store, &paths[..1], &options());
+    let creating = IngestOptions { create_detectors: true, ..options() };
+    let summary = ingest(&store, &paths, &creating);
+    let virginia = store.detector_for(&Scope::new(ACCOUNT, REGION)).unwrap().expect("created");
+    let paris_detector = store.detector_for(&paris).unwrap().expect("created");
+    assert!(virginia.config.enabled && paris_detector.config.enabled);
+    let created: Vec<(&str, &str)> = summary.detectors_created.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect();
+    assert_eq!(created, [(format!("{ACCOUNT}/eu-west-3").as_str(), paris_detector.id.as_str()), (format!("{ACCOUNT}/{REGION}").as_str(), virginia.id.as_str())]);
+    assert_eq!(summary.skipped.get(SKIP_NO_DETECTOR), Some(&1), "the record of a malformed account gets no detector: {summary:?}");
+    assert_eq!(summary.skipped_scopes.keys().collect::<Vec<_>>(), [&format!("not-an-account/{REGION}")]);
+    assert_eq!(findings(&store, &virginia.id).len(), 3);
+    assert_eq!(findings(&store, &paris_detector.id).len(), 1);
+
+    let again = ingest(&store, &paths, &creating);
+    assert!(again.detectors_created.is_empty());
+    assert_eq!((again.sources_already_ingested, again.findings_created, again.findings_updated), (3, 0, 0), "{again:?}");
+}

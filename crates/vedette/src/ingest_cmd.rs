@@ -23,6 +23,10 @@ pub struct IngestArgs {
     /// Records per store transaction (tuning; smaller = progress recorded more often).
     #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_records: u64,
+    /// Create an enabled detector (default configuration) for every account and Region seen in
+    /// the input that has none, before its records are analysed.
+    #[arg(long)]
+    pub create_detectors: bool,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -38,6 +42,7 @@ pub fn run(args: IngestArgs) -> CliResult {
         threads: args.threads.into(),
         batch_records: args.batch_records,
         chunk_records: args.batch_records.min(IngestOptions::default().chunk_records),
+        create_detectors: args.create_detectors,
         ..Default::default()
     };
     let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
@@ -126,6 +131,9 @@ fn print_summary(s: &Summary, elapsed: Duration) {
     }
     if s.digest_files_skipped > 0 {
         let _ = writeln!(out, "  CloudTrail digest files skipped: {}", s.digest_files_skipped);
+    }
+    for (scope, id) in &s.detectors_created {
+        let _ = writeln!(out, "  detector created for {scope}: {id}");
     }
     for (reason, n) in &s.skipped {
         let _ = writeln!(out, "  events skipped, {reason}: {n}");

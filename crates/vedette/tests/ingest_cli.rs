@@ -204,3 +204,32 @@ fn sigkill_mid_file_then_rerun_equals_one_clean_run() {
     let done = store.progress(&source_key).unwrap().unwrap();
     assert!(done.complete && done.position == lines as u64);
 }
+
+#[test]
+fn create_detectors_analyses_the_first_run() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let file = logs.path().join("trail.jsonl");
+    let lines: String = (0..24).map(|i| traffic(i).to_string() + "\n").collect();
+    std::fs::write(&file, lines).unwrap();
+    let file_arg = file.to_str().unwrap();
+
+    let summary = ingest_json(data.path(), &["--create-detectors", file_arg]);
+    let created = summary["detectorsCreated"].as_object().unwrap();
+    assert_eq!(created.len(), 1, "{summary}");
+    let detector = created[&format!("{ACCOUNT}/{REGION}")].as_str().unwrap().to_owned();
+    assert_eq!(summary["skipped"], json!({}), "{summary}");
+    // Root usage, and trails stopped by 3 keys (records 3, 11, 19).
+    assert_eq!(summary["findingsCreated"], 4, "{summary}");
+    let store = SqliteStore::open(data.path()).unwrap();
+    let stored = store.detector_for(&Scope::new(ACCOUNT, REGION)).unwrap().unwrap();
+    assert_eq!(stored.id, detector);
+    assert!(stored.config.enabled);
+    assert_eq!(findings(data.path(), &detector).len(), 4);
+
+    let text = vedette().arg("ingest").arg("--data-dir").arg(data.path()).args(["--no-progress", "--create-detectors", file_arg]).output().unwrap();
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(!text.contains("detector created"), "nothing new to create: {text}");
+    assert!(text.contains("already ingested"), "{text}");
+}
