@@ -30,4 +30,4 @@ fi
 # rsigma 0.23.0: `engine eval --rules DIR` reads NDJSON events on stdin and prints one JSON line per match.
 exec target/release/ingest_bench --data "$DATA" --work bench/out --rsigma "$RSIGMA" \
   --rules "${SIGMA_RULES:-/work/shared/peers/sigma-aws-cloudtrail}" \
-  --rsigma-args "${RSIGMA_ARGS:---rules {rules}}" "${extra[@]}" "$@"
+  --rsigma-args="${RSIGMA_ARGS:---rules {rules}}" ${extra[@]+"${extra[@]}"} "$@"

@@ -854,6 +854,8 @@ struct FileStats {
     compressed: u64,
     failures: u64,
     expected: std::collections::BTreeMap<Expect, u64>,
+    /// Of those, failed calls (errorCode): attempts, which only some types count.
+    expected_failed: std::collections::BTreeMap<Expect, u64>,
     by_identity: std::collections::BTreeMap<&'static str, u64>,
 }
 
@@ -908,6 +910,9 @@ fn write_record(rng: &mut Rng, s: &Stream, t: DateTime<Utc>, j: &mut Json, stats
     }
     if let Some(x) = expect {
         *stats.expected.entry(x).or_default() += 1;
+        if error.is_some() {
+            *stats.expected_failed.entry(x).or_default() += 1;
+        }
     }
     *stats.by_identity.entry(match caller.kind {
         Kind::IamUser => "IAMUser",
@@ -1059,6 +1064,9 @@ fn main() -> std::io::Result<()> {
                 for (k, v) in s.expected {
                     *t.expected.entry(k).or_default() += v;
                 }
+                for (k, v) in s.expected_failed {
+                    *t.expected_failed.entry(k).or_default() += v;
+                }
                 for (k, v) in s.by_identity {
                     *t.by_identity.entry(k).or_default() += v;
                 }
@@ -1078,6 +1086,7 @@ fn main() -> std::io::Result<()> {
         "failedCalls": t.failures,
         "recordsExpectedToRaise": expected_total,
         "expectedByType": t.expected.iter().map(|(k, v)| (k.finding_type().to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+        "expectedFailedByType": t.expected_failed.iter().map(|(k, v)| (k.finding_type().to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
         "recordsByIdentityType": t.by_identity,
         "accounts": ACCOUNTS,
         "regions": REGIONS,

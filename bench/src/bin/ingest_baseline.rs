@@ -34,34 +34,61 @@ enum Parser_ {
     Domain,
 }
 
+/// A string borrowed from the input when it has no escapes (serde's own `Cow<str>` impl always
+/// copies, and `&str` fails on escapes); missing or `null` reads as empty.
+#[derive(Default)]
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Str<'a>, E> {
+                Ok(Str::default())
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
 /// Mirrors `vedette_domain::cloudtrail::CloudTrailRecord`: the same members, plain types.
 #[allow(dead_code)] // Fields are read through black_box only: parsing them is the point.
 #[derive(serde::Deserialize)]
 struct Record<'a> {
     #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<Cow<'a, str>>,
+    event_time: Str<'a>,
     #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<Cow<'a, str>>,
+    event_source: Str<'a>,
     #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<Cow<'a, str>>,
+    event_name: Str<'a>,
     #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<Cow<'a, str>>,
+    aws_region: Str<'a>,
     #[serde(rename = "sourceIPAddress", borrow, default)]
-    source_ip_address: Option<Cow<'a, str>>,
+    source_ip_address: Str<'a>,
     #[serde(rename = "userAgent", borrow, default)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Str<'a>,
     #[serde(rename = "errorCode", borrow, default)]
-    error_code: Option<Cow<'a, str>>,
+    error_code: Str<'a>,
     #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
+    event_id: Str<'a>,
     #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Str<'a>,
     #[serde(rename = "eventCategory", borrow, default)]
-    event_category: Option<Cow<'a, str>>,
+    event_category: Str<'a>,
     #[serde(rename = "managementEvent", default)]
     management_event: Option<bool>,
     #[serde(rename = "recipientAccountId", borrow, default)]
-    recipient_account_id: Option<Cow<'a, str>>,
+    recipient_account_id: Str<'a>,
     #[serde(rename = "userIdentity", borrow, default)]
     user_identity: Option<UserIdentity<'a>>,
     #[serde(rename = "requestParameters", borrow, default)]
@@ -74,19 +101,19 @@ struct Record<'a> {
 #[derive(serde::Deserialize)]
 struct UserIdentity<'a> {
     #[serde(rename = "type", borrow, default)]
-    identity_type: Option<Cow<'a, str>>,
+    identity_type: Str<'a>,
     #[serde(rename = "principalId", borrow, default)]
-    principal_id: Option<Cow<'a, str>>,
+    principal_id: Str<'a>,
     #[serde(rename = "arn", borrow, default)]
-    arn: Option<Cow<'a, str>>,
+    arn: Str<'a>,
     #[serde(rename = "accountId", borrow, default)]
-    account_id: Option<Cow<'a, str>>,
+    account_id: Str<'a>,
     #[serde(rename = "accessKeyId", borrow, default)]
-    access_key_id: Option<Cow<'a, str>>,
+    access_key_id: Str<'a>,
     #[serde(rename = "userName", borrow, default)]
-    user_name: Option<Cow<'a, str>>,
+    user_name: Str<'a>,
     #[serde(rename = "invokedBy", borrow, default)]
-    invoked_by: Option<Cow<'a, str>>,
+    invoked_by: Str<'a>,
     #[serde(rename = "sessionContext", borrow, default)]
     session_context: Option<SessionContext<'a>>,
 }
@@ -102,7 +129,7 @@ struct SessionContext<'a> {
 #[derive(serde::Deserialize)]
 struct SessionIssuer<'a> {
     #[serde(rename = "userName", borrow, default)]
-    user_name: Option<Cow<'a, str>>,
+    user_name: Str<'a>,
 }
 
 #[derive(serde::Deserialize)]

@@ -11,6 +11,40 @@ use std::time::Instant;
 
 use clap::Parser;
 use serde_json::{json, Value};
+use vedette_domain::criteria::{parse_sort, Criteria};
+use vedette_domain::Scope;
+use vedette_store::{SqliteStore, Store};
+
+/// Per finding type in a data dir: (findings, occurrences = sum of service.count, findings
+/// whose latest occurrence failed = carry errorCode). Checks the ingest did the work.
+fn tally(dir: &Path, manifest: &Value) -> std::collections::BTreeMap<String, (u64, u64, u64)> {
+    let store = SqliteStore::open(dir).expect("open ingested store");
+    let sort = parse_sort(None).expect("default sort");
+    let mut out = std::collections::BTreeMap::<String, (u64, u64, u64)>::new();
+    for a in manifest["accounts"].as_array().unwrap() {
+        for r in manifest["regions"].as_array().unwrap() {
+            let Some(det) = store.detector_for(&Scope::new(a.as_str().unwrap(), r.as_str().unwrap())).unwrap() else { continue };
+            let mut token: Option<String> = None;
+            loop {
+                let page = store.list_findings(&det.id, &Criteria::default(), &sort, 50, token.as_deref()).expect("list");
+                for f in store.get_findings(&det.id, &page.items, None).expect("get") {
+                    let e = out.entry(f.r#type.clone().unwrap_or_default()).or_default();
+                    let svc = f.service.as_ref();
+                    e.0 += 1;
+                    e.1 += svc.and_then(|s| s.count).unwrap_or(0) as u64;
+                    if svc.and_then(|s| s.action.as_ref()).and_then(|a| a.aws_api_call_action.as_ref()).is_some_and(|c| c.error_code.is_some()) {
+                        e.2 += 1;
+                    }
+                }
+                match page.next_token {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+        }
+    }
+    out
+}
 
 #[derive(Parser)]
 struct Args {
@@ -33,9 +67,10 @@ struct Args {
     skip_vedette: bool,
     #[arg(long)]
     skip_rsigma: bool,
-    /// Extra arguments for the rsigma command line (after `engine eval`).
-    #[arg(long, allow_hyphen_values = true, num_args = 0.., value_delimiter = ' ')]
-    rsigma_args: Vec<String>,
+    /// The rsigma command line after `engine eval`, split on spaces; `{rules}` and `{input}`
+    /// are substituted. Without `{input}` the NDJSON goes to stdin.
+    #[arg(long, allow_hyphen_values = true, default_value = "--rules {rules}")]
+    rsigma_args: String,
 }
 
 struct Run {
@@ -108,8 +143,9 @@ fn main() {
     std::fs::create_dir_all(&args.work).unwrap();
     let corpus = args.data.join("cloudtrail");
     let manifest: Value = serde_json::from_slice(&std::fs::read(corpus.join("manifest.json")).expect("corpus manifest (run gen_cloudtrail)")).unwrap();
-    let files = vedette_bench::log_files(std::slice::from_ref(&corpus));
-    let full_paths = vec![s(&corpus)];
+    let files = vedette_bench::log_files(&[corpus.join("AWSLogs")]);
+    // The AWSLogs tree only (manifest.json sits beside it).
+    let full_paths = vec![s(&corpus.join("AWSLogs"))];
     // Half: the first of the corpus' two days, for every account and Region.
     let day1 = manifest["day1"].as_str().unwrap();
     let mut half_paths = Vec::new();
@@ -196,12 +232,31 @@ fn main() {
         }
     }
 
+    let full_dir = args.work.join("vedette-full-1");
+    if !args.skip_vedette && full_dir.exists() {
+        println!();
+        println!("Findings after the full ingest vs records the generator meant to raise them:");
+        println!("(expected = records meant to raise the type, of which failed calls; findings with errorCode = latest occurrence failed)");
+        println!("{:<46} {:>9} {:>12} {:>9} {:>7} {:>10}", "type", "findings", "occurrences", "expected", "failed", "errorCode");
+        let t = tally(&full_dir, &manifest);
+        let expected = manifest["expectedByType"].as_object().unwrap();
+        let mut names: Vec<&String> = t.keys().chain(expected.keys()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let (f, o, e) = t.get(name).copied().unwrap_or_default();
+            let num = |key: &str| manifest[key].get(name.as_str()).and_then(|v| v.as_u64()).map_or("-".to_string(), |v| v.to_string());
+            println!("{:<46} {:>9} {:>12} {:>9} {:>7} {:>10}", name, f, o, num("expectedByType"), num("expectedFailedByType"), e);
+        }
+        results["findingsByType"] = json!(t);
+    }
+
     if !args.skip_rsigma && args.rsigma.exists() {
         for (cpus, cores) in [("0", 1), ("0,1", 2)] {
             eprintln!("rsigma engine eval, {cores} core(s) ...");
             let mut argv = vec![s(&args.rsigma), "engine".into(), "eval".into()];
-            argv.extend(args.rsigma_args.iter().map(|a| a.replace("{rules}", &s(&args.rules)).replace("{input}", &s(&ndjson))));
-            let uses_stdin = !args.rsigma_args.iter().any(|a| a.contains("{input}"));
+            argv.extend(args.rsigma_args.split_whitespace().map(|a| a.replace("{rules}", &s(&args.rules)).replace("{input}", &s(&ndjson))));
+            let uses_stdin = !args.rsigma_args.contains("{input}");
             let r = run(cpus, &argv, uses_stdin.then_some(ndjson.as_path()), &args.work.join(format!("time-rsigma-{cores}.txt")));
             let matches = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();
             std::fs::write(args.work.join(format!("rsigma-{cores}.out")), &r.stdout).unwrap();
