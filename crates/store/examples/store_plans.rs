@@ -87,7 +87,11 @@ fn main() {
         ("all, userName asc (side table sort)", Criteria::default(), sort("resource.accessKeyDetails.userName", false)),
     ];
 
+    let only = std::env::var("ONLY").ok();
     for (name, criteria, sort) in &queries {
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
         println!("== {name}");
         for plan in store.explain_list_findings(&detector, criteria, sort, 50, None).unwrap() {
             println!("{plan}");

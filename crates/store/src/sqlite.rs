@@ -22,7 +22,7 @@ mod rows;
 mod schema;
 
 use query::{
-    candidate_drivers, compile_criteria, Candidate, place, query_key, single_equality, sort_expression, Cursor, CursorValue, Place, Sql,
+    candidate_drivers, compile_criteria, pair_columns, Candidate, place, query_key, single_equality, sort_expression, Cursor, CursorValue, Place, Sql,
 };
 use rows::{diff, FindingRow, PathIds, SideValue};
 
@@ -488,6 +488,9 @@ impl<'a> Listing<'a> {
         let sort_place = place(sort.attribute.path, paths);
         let sort_index = match sort_place {
             Place::Column("updated_at_ms") if single_equality(criteria, "type") => Some("findings_by_type"),
+            Place::Column("updated_at_ms") if single_equality(criteria, "service.action.awsApiCallAction.errorCode") => {
+                Some("findings_by_error_updated")
+            }
             Place::Column("updated_at_ms") if single_equality(criteria, "service.archived") => {
                 Some("findings_by_archived_updated")
             }
@@ -534,6 +537,7 @@ impl<'a> Listing<'a> {
             match index {
                 "findings_by_type" | "findings_by_type_severity" => out.push("type"),
                 "findings_by_archived_updated" => out.push("archived"),
+                "findings_by_error_updated" => out.push("error_code"),
                 _ => {}
             }
         }
@@ -547,8 +551,10 @@ impl<'a> Listing<'a> {
     /// counts at most that many, so probing costs no more than the plan it might pick.
     fn choose_driver(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Option<Sql>> {
         let exploited = self.exploited_by_walk();
-        let candidates: Vec<Candidate> =
+        let mut candidates: Vec<Candidate> =
             candidate_drivers(self.criteria, self.paths, did).into_iter().filter(|c| !exploited.contains(&c.over)).collect();
+        // Two-column candidates first: one that is not selective proves its columns are not.
+        candidates.sort_by_key(|c| !c.is_pair());
         if candidates.is_empty() {
             return Ok(None);
         }
@@ -559,7 +565,11 @@ impl<'a> Listing<'a> {
             .map_err(backend)?;
         let break_even = ((wanted as f64 * total as f64) / 2.0).sqrt().ceil() as i64;
         let mut best: Option<(i64, Sql)> = None;
+        let mut unselective: Vec<&'static str> = Vec::new();
         for candidate in candidates {
+            if unselective.contains(&candidate.over) {
+                continue;
+            }
             let cap = best.as_ref().map_or(break_even, |(count, _)| *count);
             let mut probe = Sql::default();
             probe.push("SELECT COUNT(*) FROM (");
@@ -577,6 +587,10 @@ impl<'a> Listing<'a> {
                 if count == 0 {
                     break;
                 }
+            } else if count >= break_even
+                && let Some((pinned, ranged)) = pair_columns(candidate.over)
+            {
+                unselective.extend([pinned, ranged]);
             }
         }
         Ok(best.map(|(_, sql)| sql))
@@ -609,10 +623,13 @@ impl<'a> Listing<'a> {
             }
             (None, Place::Column(_)) => {
                 sql.push(&format!("SELECT f.id, {} FROM findings f ", self.expr));
-                if let Some(index) = self.sort_index {
-                    sql.push(&format!("INDEXED BY {index} "));
+                match self.sort_index {
+                    Some(index) => sql.push(&format!("INDEXED BY {index} WHERE f.did = ")),
+                    // No index holds this order and none narrows the findings: read the table
+                    // in storage order (sequential) rather than through the id index (random).
+                    None if candidate_drivers(self.criteria, self.paths, did).is_empty() => sql.push("WHERE +f.did = "),
+                    None => sql.push("WHERE f.did = "),
                 }
-                sql.push("WHERE f.did = ");
                 &self.expr
             }
         };

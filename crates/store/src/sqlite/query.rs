@@ -190,14 +190,20 @@ pub(super) fn to_sqlite_glob(pattern: &str) -> String {
 }
 
 /// Hot columns that lead an index after `did`, so that a predicate on them is an index range.
-const INDEXED_COLUMNS: &[&str] = &["id", "type", "severity", "updated_at_ms", "archived"];
+const INDEXED_COLUMNS: &[&str] = &["id", "type", "severity", "updated_at_ms", "archived", "error_code"];
 
 /// Two-column indexes: (pinned by equality, then ranged) column pairs.
 const PAIR_INDEXES: &[(&str, &str, &str)] = &[
     ("findings_by_type_severity", "type", "severity"),
     ("findings_by_type", "type", "updated_at_ms"),
     ("findings_by_archived_updated", "archived", "updated_at_ms"),
+    ("findings_by_error_updated", "error_code", "updated_at_ms"),
 ];
+
+/// The columns a two-column index candidate covers (pinned, ranged).
+pub(super) fn pair_columns(index: &str) -> Option<(&'static str, &'static str)> {
+    PAIR_INDEXES.iter().find(|(i, _, _)| *i == index).map(|(_, p, r)| (*p, *r))
+}
 
 /// A query yielding the fids of the findings passing some of the criteria (so a superset of the
 /// listing's findings), answered by one index range: what a listing can start from.
@@ -205,6 +211,12 @@ pub(super) struct Candidate {
     pub sql: Sql,
     /// The index (two-column candidates) or column (one-test candidates) it ranges over.
     pub over: &'static str,
+}
+
+impl Candidate {
+    pub fn is_pair(&self) -> bool {
+        pair_columns(self.over).is_some()
+    }
 }
 
 /// The candidates the criteria offer: each equals or range test on an indexed column or in the

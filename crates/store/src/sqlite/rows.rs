@@ -24,6 +24,7 @@ pub(super) const HOT: &[(&str, &str)] = &[
     ("service.count", "count"),
     ("service.eventFirstSeen", "event_first_seen_ms"),
     ("service.eventLastSeen", "event_last_seen_ms"),
+    ("service.action.awsApiCallAction.errorCode", "error_code"),
 ];
 
 /// Index into `HOT` of the columns `FindingRow::hot` fills (all but `id`).

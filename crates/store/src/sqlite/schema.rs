@@ -115,6 +115,35 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE detectors ADD COLUMN finding_count INTEGER NOT NULL DEFAULT 0;
     UPDATE detectors SET finding_count = (SELECT COUNT(*) FROM findings f WHERE f.did = detectors.did);
     "#,
+    // v3: `service.action.awsApiCallAction.errorCode` (why Vedette exists: failed calls) becomes
+    // a column with its own listing index, moved out of the side table. The listing indexes
+    // also carry the attributes typical criteria test (type, severity, archived, updatedAt,
+    // errorCode) after the order-giving columns, so that walking one never reads table rows to
+    // check them (a random page read per finding when cold).
+    r#"
+    ALTER TABLE findings ADD COLUMN error_code TEXT;
+    UPDATE findings SET error_code = (
+        SELECT a.v FROM finding_attrs a
+        WHERE a.fid = findings.fid
+          AND a.path_id = (SELECT path_id FROM attr_paths WHERE path = 'service.action.awsApiCallAction.errorCode')
+    );
+    DELETE FROM finding_attrs
+    WHERE path_id = (SELECT path_id FROM attr_paths WHERE path = 'service.action.awsApiCallAction.errorCode');
+
+    DROP INDEX findings_by_updated;
+    DROP INDEX findings_by_archived_updated;
+    DROP INDEX findings_by_severity_desc;
+    DROP INDEX findings_by_severity;
+    DROP INDEX findings_by_type;
+    DROP INDEX findings_by_type_severity;
+    CREATE INDEX findings_by_updated ON findings (did, updated_at_ms DESC, id, archived, severity, type, error_code);
+    CREATE INDEX findings_by_archived_updated ON findings (did, archived, updated_at_ms DESC, id, severity, type, error_code);
+    CREATE INDEX findings_by_severity_desc ON findings (did, severity DESC, id, archived, updated_at_ms, type, error_code);
+    CREATE INDEX findings_by_severity ON findings (did, severity, id, archived, updated_at_ms, type, error_code);
+    CREATE INDEX findings_by_type ON findings (did, type, updated_at_ms DESC, id, archived, severity, error_code);
+    CREATE INDEX findings_by_type_severity ON findings (did, type, severity DESC, id, archived, updated_at_ms, error_code);
+    CREATE INDEX findings_by_error_updated ON findings (did, error_code, updated_at_ms DESC, id, archived, severity, type);
+    "#,
 ];
 
 /// Brings the database to the latest schema. Refuses a database written by a newer Vedette.
@@ -177,6 +206,11 @@ mod tests {
                 [body],
             )
             .unwrap();
+            conn.execute_batch(
+                "INSERT INTO attr_paths (path_id, path) VALUES (5, 'service.action.awsApiCallAction.errorCode'), (6, 'service.resourceRole');
+                 INSERT INTO finding_attrs (fid, path_id, v) VALUES (7, 5, 'AccessDenied'), (7, 6, 'TARGET');",
+            )
+            .unwrap();
         }
         let store = SqliteStore::open(dir.path()).unwrap();
         let found = store.get_findings("d1", &["f1".to_string()], None).unwrap();
@@ -198,6 +232,13 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM pragma_table_info('findings') WHERE name IN ('body', 'feedback_comments')", [], |r| r.get(0))
             .unwrap();
         assert_eq!(body_columns, 0);
+        // errorCode moved from the side table to its column; other side rows stay.
+        let (error_code, side_rows): (String, i64) = conn
+            .query_row("SELECT f.error_code, (SELECT COUNT(*) FROM finding_attrs) FROM findings f WHERE f.fid = 7", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((error_code.as_str(), side_rows), ("AccessDenied", 1));
     }
 
     #[test]
