@@ -40,6 +40,7 @@ use vedette_store::{Progress, Store, StoreError};
 
 pub mod discover;
 mod reader;
+pub mod watch;
 
 pub use discover::{discover, SourceInput};
 use reader::{Buffers, Flow, Item};
@@ -160,6 +161,9 @@ pub struct Summary {
     pub interrupted: bool,
     /// Detectors created by [`IngestOptions::create_detectors`]: `account/Region` → detector id.
     pub detectors_created: BTreeMap<String, String>,
+    /// Every `account/Region` the run routed records of (or checked an ingested source for),
+    /// with its enabled detector then (None: missing or suspended).
+    pub scopes: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +238,8 @@ struct Router<'s> {
     /// With [`IngestOptions::create_detectors`]: where created detectors are noted (shared by
     /// the workers).
     created: Option<&'s Mutex<BTreeMap<String, String>>>,
+    /// Every route looked up, for [`Summary::scopes`] (shared by the workers).
+    looked_up: &'s Mutex<BTreeMap<String, Option<String>>>,
     routes: HashMap<String, HashMap<String, Route>>,
     /// The last (account, Region) looked up: a CloudTrail file holds one account and Region, so
     /// this answers nearly every record without hashing.
@@ -267,6 +273,11 @@ impl<'s> Router<'s> {
                 None => Target::Missing,
             };
             let route = Route { scope: Arc::from(format!("{account}/{region}")), target };
+            let detector = match &route.target {
+                Target::Enabled(id) => Some(id.to_string()),
+                Target::Disabled | Target::Missing => None,
+            };
+            self.looked_up.lock().unwrap_or_else(|e| e.into_inner()).insert(route.scope.to_string(), detector);
             self.routes.entry(account.to_owned()).or_default().insert(region.to_owned(), route);
         }
         Ok(&self.routes[account][region])
@@ -325,6 +336,7 @@ struct Shared<'a> {
     options: &'a IngestOptions,
     now_ms: i64,
     created: Mutex<BTreeMap<String, String>>,
+    scopes: Mutex<BTreeMap<String, Option<String>>>,
 }
 
 /// Ingests `paths` (files, directories, `-` for stdin) into `store`. Returns an error only for
@@ -352,6 +364,7 @@ pub fn ingest_paths(
         options,
         now_ms: options.now_ms.unwrap_or_else(vedette_domain::time::now_ms),
         created: Mutex::new(BTreeMap::new()),
+        scopes: Mutex::new(BTreeMap::new()),
     };
     let mut update = ProgressUpdate { bytes_total, sources_total: sources.len() as u64, ..Default::default() };
     let (tx, rx) = mpsc::sync_channel::<Message>(4);
@@ -438,6 +451,7 @@ pub fn ingest_paths(
         return Err(e);
     }
     summary.detectors_created = shared.created.into_inner().unwrap_or_else(|e| e.into_inner());
+    summary.scopes = shared.scopes.into_inner().unwrap_or_else(|e| e.into_inner());
     update.bytes_done = shared.bytes_done.load(Ordering::Relaxed);
     summary.bytes = update.bytes_done - shared.bytes_skipped.load(Ordering::Relaxed);
     summary.interrupted |= update.sources_done < update.sources_total;
@@ -511,7 +525,7 @@ impl Batch {
 
 fn worker(shared: &Shared<'_>, tx: &mpsc::SyncSender<Message>) -> Result<(), IngestError> {
     let created = shared.options.create_detectors.then_some(&shared.created);
-    let mut router = Router { store: shared.store, created, routes: HashMap::new(), last: None };
+    let mut router = Router { store: shared.store, created, looked_up: &shared.scopes, routes: HashMap::new(), last: None };
     let mut bufs = Buffers::default();
     loop {
         if shared.stop.load(Ordering::Relaxed) {

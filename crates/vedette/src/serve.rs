@@ -1,9 +1,11 @@
 //! `vedette serve`: the GuardDuty REST-JSON API over the embedded store.
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use vedette_store::SqliteStore;
+use vedette_ingest::{watch, IngestOptions};
+use vedette_store::{SqliteStore, Store};
 use vedette_wire::{AppState, AuthConfig, Credentials, auth};
 
 use crate::{CliResult, DEFAULT_LISTEN, DataDirArg};
@@ -34,6 +36,18 @@ pub struct ServeArgs {
     /// The account every caller is under --auth any.
     #[arg(long, env = "VEDETTE_DEFAULT_ACCOUNT", default_value = auth::DEFAULT_ACCOUNT)]
     pub default_account: String,
+    /// Ingest CloudTrail logs under DIR continuously: new files, and JSON-lines files that grow,
+    /// are picked up within a few seconds (the tree is polled). Files still being written are
+    /// read once they stop changing, and read on if they grow.
+    #[arg(long, value_name = "DIR")]
+    pub watch: Option<PathBuf>,
+    /// With --watch: create an enabled detector for every account and Region seen in the watched
+    /// logs that has none.
+    #[arg(long, requires = "watch")]
+    pub watch_create_detectors: bool,
+    /// With --watch: how often the tree is polled, in milliseconds.
+    #[arg(long, requires = "watch", default_value_t = watch::DEFAULT_POLL.as_millis() as u64, value_parser = clap::value_parser!(u64).range(50..))]
+    pub watch_interval_ms: u64,
 }
 
 fn auth_config(args: &ServeArgs) -> Result<AuthConfig, Box<dyn std::error::Error + Send + Sync>> {
@@ -57,21 +71,52 @@ fn auth_config(args: &ServeArgs) -> Result<AuthConfig, Box<dyn std::error::Error
 
 pub fn run(args: ServeArgs) -> CliResult {
     let auth = auth_config(&args)?;
-    let store = SqliteStore::open(&args.data.data_dir).map_err(|e| format!("cannot open the store in {}: {e}", args.data.data_dir.display()))?;
-    let state = AppState::new(Arc::new(store), auth);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&args.data.data_dir).map_err(|e| format!("cannot open the store in {}: {e}", args.data.data_dir.display()))?);
+    let state = AppState::new(store.clone(), auth);
+    // Set when the server is told to stop: the watcher finishes its current record, commits and
+    // returns (the next start resumes there).
+    let stop = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let watcher = match &args.watch {
+        Some(dir) => {
+            let (dir, stop, store) = (dir.clone(), stop.clone(), store.clone());
+            let options = IngestOptions { create_detectors: args.watch_create_detectors, ..Default::default() };
+            let interval = std::time::Duration::from_millis(args.watch_interval_ms);
+            Some(
+                std::thread::Builder::new()
+                    .name("vedette-watch".into())
+                    .spawn(move || watch::watch(store.as_ref(), &dir, &options, interval, stop))?,
+            )
+        }
+        None => None,
+    };
+    let signal_stop = stop.clone();
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr()?;
         let mode = match args.auth {
             AuthModeArg::Sigv4 => "sigv4".to_string(),
             AuthModeArg::Any => format!("any (account {})", args.default_account),
         };
-        eprintln!("vedette listening on http://{addr} (auth: {mode}, data: {})", args.data.data_dir.display());
-        vedette_wire::run(listener, state, shutdown_signal()).await?;
-        tracing::info!("stopped");
+        let watching = args.watch.as_ref().map(|d| format!(", watching {}", d.display())).unwrap_or_default();
+        eprintln!("vedette listening on http://{addr} (auth: {mode}, data: {}{watching})", args.data.data_dir.display());
+        let shutdown = async move {
+            shutdown_signal().await;
+            signal_stop.store(true, Ordering::Relaxed);
+        };
+        vedette_wire::run(listener, state, shutdown).await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-    })?;
+    });
+    // However the server ended, the watcher stops with it.
+    stop.store(true, Ordering::Relaxed);
+    if let Some(watcher) = watcher
+        && watcher.join().is_err()
+    {
+        tracing::error!("the watch thread panicked");
+    }
+    served?;
+    tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 
