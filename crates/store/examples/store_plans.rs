@@ -83,7 +83,40 @@ fn main() {
             },
             sort("updatedAt", true),
         ),
-        ("all, count desc (side-free column, unindexed)", Criteria::default(), sort("service.count", true)),
+        (
+            "errorCode=AccessDenied, severity desc",
+            Criteria {
+                criteria: vec![criterion(
+                    "service.action.awsApiCallAction.errorCode",
+                    vec![Test::Equals(vec![AttrValue::Str("AccessDenied".into())])],
+                )],
+            },
+            sort("severity", true),
+        ),
+        (
+            "api=ListUsers (side), active, updatedAt desc",
+            Criteria {
+                criteria: vec![
+                    criterion("service.action.awsApiCallAction.api", vec![Test::Equals(vec![AttrValue::Str("ListUsers".into())])]),
+                    active(),
+                ],
+            },
+            sort("updatedAt", true),
+        ),
+        (
+            "country=Russia (side), sev>=7, severity desc",
+            Criteria {
+                criteria: vec![
+                    criterion(
+                        "service.action.awsApiCallAction.remoteIpDetails.country.countryName",
+                        vec![Test::Equals(vec![AttrValue::Str("Russia".into())])],
+                    ),
+                    high(),
+                ],
+            },
+            sort("severity", true),
+        ),
+        ("all, count desc (unindexed column)", Criteria::default(), sort("service.count", true)),
         ("all, userName asc (side table sort)", Criteria::default(), sort("resource.accessKeyDetails.userName", false)),
     ];
 

@@ -210,11 +210,6 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Attribute path ids.
-    fn paths(&self) -> Result<&PathIds> {
-        Ok(&self.paths)
-    }
-
     fn conflict_already_exists() -> StoreError {
         StoreError::Conflict("The request is rejected because a detector already exists for the current account.".into())
     }
@@ -408,7 +403,7 @@ fn update_findings(
     change: impl Fn(&mut model::Finding),
     extra: Option<(&str, &dyn rusqlite::ToSql)>,
 ) -> Result<()> {
-    let paths = store.paths()?;
+    let paths = &store.paths;
     store.write(|tx| {
         let found = match detector_key(tx, detector_id)? {
             Some(did) => Some((did, findings_by_id(tx, did, ids)?)),
@@ -484,7 +479,7 @@ impl<'a> Listing<'a> {
         }
         let query = query_key(detector_id, criteria, sort);
         let cursor = next_token.map(|t| Cursor::decode(t, &query)).transpose()?;
-        let paths = store.paths()?;
+        let paths = &store.paths;
         let sort_place = place(sort.attribute.path, paths);
         let sort_index = match sort_place {
             Place::Column("updated_at_ms") if single_equality(criteria, "type") => Some("findings_by_type"),
@@ -852,7 +847,7 @@ impl Store for SqliteStore {
     }
 
     fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
-        let paths = if occurrences.is_empty() { None } else { Some(self.paths()?) };
+        let paths = &self.paths;
         // Repeats of one finding within the batch are merged in memory: one write per finding.
         let mut group_of: HashMap<(&str, &str), usize> = HashMap::new();
         let mut groups: Vec<Vec<&Occurrence>> = Vec::new();
@@ -913,7 +908,7 @@ impl Store for SqliteStore {
                         (None, finding)
                     }
                 };
-                store_finding(tx, did, fid, &finding, paths.expect("set when there are occurrences"))?;
+                store_finding(tx, did, fid, &finding, paths)?;
             }
             let mut count = tx.prepare_cached("UPDATE detectors SET finding_count = finding_count + ?1 WHERE did = ?2").map_err(backend)?;
             for (did, created) in created_in {
@@ -1029,7 +1024,7 @@ impl Store for SqliteStore {
     }
 
     fn count_by_severity(&self, detector_id: &str, criteria: &Criteria) -> Result<BTreeMap<String, i64>> {
-        let paths = self.paths()?;
+        let paths = &self.paths;
         let rows: Vec<(f64, i64)> = self.read(|tx| {
             let Some(did) = detector_key(tx, detector_id)? else { return Ok(Vec::new()) };
             let mut sql = Sql::default();
@@ -1054,7 +1049,7 @@ impl Store for SqliteStore {
         descending: bool,
         max_results: usize,
     ) -> Result<Vec<Group>> {
-        let paths = self.paths()?;
+        let paths = &self.paths;
         // (key expression, resource type, account, highest severity) per grouping.
         let (key, resource_type, account, severity) = match group_by {
             GroupBy::Account => ("f.account_id", "NULL", "f.account_id", "NULL"),

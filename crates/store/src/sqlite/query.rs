@@ -76,7 +76,7 @@ pub(super) fn compile_criteria(criteria: &Criteria, paths: &PathIds, sql: &mut S
 
 fn compile_test(place: Place, floor: bool, test: &Test, sql: &mut Sql) {
     // Each test is "some value satisfies P" (positive) or "no value satisfies P" (negative).
-    let (negative, predicate): (bool, Box<dyn Fn(&str, &mut Sql)>) = match test {
+    let (negative, predicate): (bool, Predicate) = match test {
         Test::Equals(values) => (false, equals_predicate(values, floor)),
         Test::NotEquals(values) => (true, equals_predicate(values, floor)),
         Test::Gt(x) => (false, range_predicate(">", *x)),

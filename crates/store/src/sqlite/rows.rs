@@ -133,11 +133,11 @@ fn resource_id(finding: &Finding) -> Option<String> {
     }
 }
 
+/// One side-table row: (path id, value).
+pub(super) type SideRow = (i64, SideValue);
+
 /// Side rows to delete and to insert to go from `old` to `new` (both sorted, deduplicated).
-pub(super) fn diff<'a>(
-    old: &'a [(i64, SideValue)],
-    new: &'a [(i64, SideValue)],
-) -> (Vec<&'a (i64, SideValue)>, Vec<&'a (i64, SideValue)>) {
+pub(super) fn diff<'a>(old: &'a [SideRow], new: &'a [SideRow]) -> (Vec<&'a SideRow>, Vec<&'a SideRow>) {
     let (mut removed, mut added) = (Vec::new(), Vec::new());
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
