@@ -11,9 +11,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
-use vedette_domain::criteria::{compare_for_sort, Criteria, Sort};
-use vedette_domain::{aggregate, attributes, ids, model, time, Detector, DetectorConfig, Occurrence, Scope};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
+use vedette_domain::criteria::{Criteria, Sort, compare_for_sort};
+use vedette_domain::{Detector, DetectorConfig, Occurrence, Scope, aggregate, attributes, ids, model, time};
 
 use crate::{Group, GroupBy, Page, Progress, Result, Store, StoreError, UpsertStats};
 
@@ -22,9 +22,10 @@ mod rows;
 mod schema;
 
 use query::{
-    candidate_drivers, compile_criteria, pair_columns, Candidate, place, query_key, single_equality, sort_expression, Cursor, CursorValue, Place, Sql,
+    Candidate, Cursor, CursorValue, Place, Sql, candidate_drivers, compile_criteria, pair_columns, place, query_key,
+    single_equality, sort_expression,
 };
-use rows::{diff, FindingRow, PathIds, SideValue};
+use rows::{FindingRow, PathIds, SideValue, diff};
 
 /// How long a statement waits for another connection's (or process's) write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -166,7 +167,10 @@ impl SqliteStore {
         let mode: String =
             writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(backend)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!("cannot switch {} to WAL (journal_mode is {mode})", path.display())));
+            return Err(StoreError::Backend(format!(
+                "cannot switch {} to WAL (journal_mode is {mode})",
+                path.display()
+            )));
         }
         schema::migrate(&mut writer)?;
         let paths = register_paths(&mut writer)?;
@@ -183,7 +187,8 @@ impl SqliteStore {
         let conn = match pooled {
             Some(conn) => conn,
             None => {
-                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+                let flags =
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
                 let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
                 configure(&conn, true).map_err(backend)?;
                 conn
@@ -211,7 +216,9 @@ impl SqliteStore {
     }
 
     fn conflict_already_exists() -> StoreError {
-        StoreError::Conflict("The request is rejected because a detector already exists for the current account.".into())
+        StoreError::Conflict(
+            "The request is rejected because a detector already exists for the current account.".into(),
+        )
     }
 }
 
@@ -329,7 +336,8 @@ fn store_finding(
     finding: &model::Finding,
     paths: &PathIds,
 ) -> Result<()> {
-    let id = finding.id.as_deref().ok_or_else(|| StoreError::Invalid("a finding without an id cannot be stored".into()))?;
+    let id =
+        finding.id.as_deref().ok_or_else(|| StoreError::Invalid("a finding without an id cannot be stored".into()))?;
     let row = FindingRow::of(finding, paths);
     let body = serde_json::to_string(finding).map_err(json_error)?;
     let (fid, old_side) = match existing {
@@ -361,14 +369,16 @@ fn store_finding(
     };
     let (removed, added) = diff(&old_side, &row.side);
     if !removed.is_empty() {
-        let mut stmt =
-            tx.prepare_cached("DELETE FROM finding_attrs WHERE fid = ?1 AND path_id = ?2 AND v = ?3").map_err(backend)?;
+        let mut stmt = tx
+            .prepare_cached("DELETE FROM finding_attrs WHERE fid = ?1 AND path_id = ?2 AND v = ?3")
+            .map_err(backend)?;
         for (path_id, value) in removed {
             stmt.execute(params![fid, path_id, value]).map_err(backend)?;
         }
     }
     if !added.is_empty() {
-        let mut stmt = tx.prepare_cached("INSERT INTO finding_attrs (fid, path_id, v) VALUES (?1, ?2, ?3)").map_err(backend)?;
+        let mut stmt =
+            tx.prepare_cached("INSERT INTO finding_attrs (fid, path_id, v) VALUES (?1, ?2, ?3)").map_err(backend)?;
         for (path_id, value) in added {
             stmt.execute(params![fid, path_id, value]).map_err(backend)?;
         }
@@ -380,7 +390,9 @@ fn store_finding(
 fn findings_by_id(tx: &Transaction<'_>, did: i64, ids: &[String]) -> Result<HashMap<String, (i64, String)>> {
     let mut out = HashMap::with_capacity(ids.len());
     let mut stmt = tx
-        .prepare_cached("SELECT f.fid, b.body FROM findings f JOIN finding_bodies b USING (fid) WHERE f.did = ?1 AND f.id = ?2")
+        .prepare_cached(
+            "SELECT f.fid, b.body FROM findings f JOIN finding_bodies b USING (fid) WHERE f.did = ?1 AND f.id = ?2",
+        )
         .map_err(backend)?;
     for id in ids {
         if out.contains_key(id) {
@@ -475,7 +487,10 @@ impl<'a> Listing<'a> {
             return Err(StoreError::Invalid("maxResults must be at least 1".into()));
         }
         if sort.attribute.list {
-            return Err(StoreError::Invalid(format!("cannot sort by {}: it may hold several values", sort.attribute.path)));
+            return Err(StoreError::Invalid(format!(
+                "cannot sort by {}: it may hold several values",
+                sort.attribute.path
+            )));
         }
         let query = query_key(detector_id, criteria, sort);
         let cursor = next_token.map(|t| Cursor::decode(t, &query)).transpose()?;
@@ -483,7 +498,9 @@ impl<'a> Listing<'a> {
         let sort_place = place(sort.attribute.path, paths);
         let sort_index = match sort_place {
             Place::Column("updated_at_ms") if single_equality(criteria, "type") => Some("findings_by_type"),
-            Place::Column("updated_at_ms") if single_equality(criteria, "service.action.awsApiCallAction.errorCode") => {
+            Place::Column("updated_at_ms")
+                if single_equality(criteria, "service.action.awsApiCallAction.errorCode") =>
+            {
                 Some("findings_by_error_updated")
             }
             Place::Column("updated_at_ms") if single_equality(criteria, "service.archived") => {
@@ -510,7 +527,8 @@ impl<'a> Listing<'a> {
             first_segment: 0,
         };
         if let Some(c) = &listing.cursor {
-            listing.first_segment = (0..2).find(|s| listing.segment_has_values(*s) == c.value.is_some()).expect("one of two");
+            listing.first_segment =
+                (0..2).find(|s| listing.segment_has_values(*s) == c.value.is_some()).expect("one of two");
         }
         Ok(listing)
     }
@@ -546,8 +564,10 @@ impl<'a> Listing<'a> {
     /// counts at most that many, so probing costs no more than the plan it might pick.
     fn choose_driver(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Option<Sql>> {
         let exploited = self.exploited_by_walk();
-        let mut candidates: Vec<Candidate> =
-            candidate_drivers(self.criteria, self.paths, did).into_iter().filter(|c| !exploited.contains(&c.over)).collect();
+        let mut candidates: Vec<Candidate> = candidate_drivers(self.criteria, self.paths, did)
+            .into_iter()
+            .filter(|c| !exploited.contains(&c.over))
+            .collect();
         // Two-column candidates first: one that is not selective proves its columns are not.
         candidates.sort_by_key(|c| !c.is_pair());
         if candidates.is_empty() {
@@ -1033,9 +1053,8 @@ impl Store for SqliteStore {
             compile_criteria(criteria, paths, &mut sql);
             sql.push(" AND f.severity IS NOT NULL GROUP BY f.severity");
             let mut stmt = tx.prepare_cached(&sql.text).map_err(backend)?;
-            let rows = stmt
-                .query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?;
+            let rows =
+                stmt.query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
         })?;
         Ok(rows.into_iter().map(|(severity, count)| (severity_key(severity), count)).collect())
@@ -1112,4 +1131,3 @@ impl Store for SqliteStore {
 fn severity_key(severity: f64) -> String {
     format!("{severity:?}")
 }
-

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use common::*;
 use proptest::prelude::*;
 use vedette_domain::attributes::{self, AttrKind};
-use vedette_domain::criteria::{compare_for_sort, AttrValue, Criteria, Criterion, Sort, Test};
+use vedette_domain::criteria::{AttrValue, Criteria, Criterion, Sort, Test, compare_for_sort};
 use vedette_domain::{model, time};
 use vedette_store::{SqliteStore, Store};
 
@@ -32,7 +32,8 @@ struct Knobs {
     lat: Option<f64>,
 }
 
-const TYPES: &[&str] = &["Policy:IAMUser/RootCredentialUsage", "PenTest:IAMUser/KaliLinux", "Recon:EC2/PortProbeUnprotectedPort"];
+const TYPES: &[&str] =
+    &["Policy:IAMUser/RootCredentialUsage", "PenTest:IAMUser/KaliLinux", "Recon:EC2/PortProbeUnprotectedPort"];
 const SEVERITIES: &[f64] = &[2.0, 5.0, 5.5, 7.0, 8.0, 8.9];
 const USERS: &[&str] = &["alice", "bob", "Alice", "a?ice", "al[i]ce"];
 const ERRORS: &[&str] = &["AccessDenied", "Throttling", "UnauthorizedOperation"];
@@ -48,7 +49,12 @@ fn pick<T: Clone + std::fmt::Debug + 'static>(pool: &'static [T]) -> impl Strate
 fn knobs() -> impl Strategy<Value = Knobs> {
     (
         (pick(TYPES), prop::option::of(pick(SEVERITIES)), prop::option::of(any::<bool>()), any::<bool>()),
-        (prop::option::of(pick(USERS)), prop::option::of(pick(ERRORS)), prop::option::of(0i64..6), prop::option::of(1i32..4)),
+        (
+            prop::option::of(pick(USERS)),
+            prop::option::of(pick(ERRORS)),
+            prop::option::of(0i64..6),
+            prop::option::of(1i32..4),
+        ),
         (
             prop::collection::vec(prop::collection::vec(pick(GROUPS), 0..3), 0..3),
             prop::collection::vec((pick(TAG_KEYS), pick(TAG_VALUES)), 0..3),
@@ -56,20 +62,26 @@ fn knobs() -> impl Strategy<Value = Knobs> {
             prop::option::of(pick(LATS)),
         ),
     )
-        .prop_map(|((ty, severity, archived, instance), (user_name, error_code, updated, count), (groups, tags, sample, lat))| Knobs {
-            ty,
-            severity,
-            archived,
-            instance,
-            user_name,
-            error_code,
-            updated: updated.map(|k| T0 + k * 1000),
-            count,
-            groups,
-            tags,
-            sample,
-            lat,
-        })
+        .prop_map(
+            |(
+                (ty, severity, archived, instance),
+                (user_name, error_code, updated, count),
+                (groups, tags, sample, lat),
+            )| Knobs {
+                ty,
+                severity,
+                archived,
+                instance,
+                user_name,
+                error_code,
+                updated: updated.map(|k| T0 + k * 1000),
+                count,
+                groups,
+                tags,
+                sample,
+                lat,
+            },
+        )
 }
 
 fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
@@ -80,8 +92,10 @@ fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
     service.archived = k.archived;
     service.count = k.count;
     if let Some(sample) = k.sample {
-        service.additional_info =
-            Some(model::ServiceAdditionalInfo { value: Some(format!("{{\"sample\":{sample}}}")), r#type: Some("default".into()) });
+        service.additional_info = Some(model::ServiceAdditionalInfo {
+            value: Some(format!("{{\"sample\":{sample}}}")),
+            r#type: Some("default".into()),
+        });
     }
     let api = service.action.as_mut().unwrap().aws_api_call_action.as_mut().unwrap();
     api.error_code = k.error_code.map(str::to_owned);
@@ -100,13 +114,21 @@ fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
                     .iter()
                     .map(|groups| model::NetworkInterface {
                         security_groups: Some(
-                            groups.iter().map(|g| model::SecurityGroup { group_id: Some(g.to_string()), group_name: None }).collect(),
+                            groups
+                                .iter()
+                                .map(|g| model::SecurityGroup { group_id: Some(g.to_string()), group_name: None })
+                                .collect(),
                         ),
                         ..Default::default()
                     })
                     .collect(),
             ),
-            tags: Some(k.tags.iter().map(|(k, v)| model::Tag { key: Some(k.to_string()), value: Some(v.to_string()) }).collect()),
+            tags: Some(
+                k.tags
+                    .iter()
+                    .map(|(k, v)| model::Tag { key: Some(k.to_string()), value: Some(v.to_string()) })
+                    .collect(),
+            ),
             ..Default::default()
         });
     } else {
@@ -117,7 +139,9 @@ fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
 
 /// Values a criterion on `path` may compare with: the pools above plus values no finding has.
 fn value_pool(path: &str) -> Vec<AttrValue> {
-    let strs = |pool: &[&str]| pool.iter().map(|s| AttrValue::Str(s.to_string())).chain([AttrValue::Str("none".into())]).collect();
+    let strs = |pool: &[&str]| {
+        pool.iter().map(|s| AttrValue::Str(s.to_string())).chain([AttrValue::Str("none".into())]).collect()
+    };
     match path {
         "type" => strs(TYPES),
         "resource.accessKeyDetails.userName" => strs(USERS),
@@ -165,7 +189,8 @@ const SORT_PATHS: &[&str] = &[
     "service.action.awsApiCallAction.remoteIpDetails.geoLocation.lat",
 ];
 
-const PATTERNS: &[&str] = &["*", "Policy:*", "*Kali*", "*Linux", "al*", "a?ice", "al[i]ce", "*e", "sg-*", "AccessDenied", ""];
+const PATTERNS: &[&str] =
+    &["*", "Policy:*", "*Kali*", "*Linux", "al*", "a?ice", "al[i]ce", "*e", "sg-*", "AccessDenied", ""];
 
 /// One test valid for the attribute's kind (what `parse_criteria` would accept).
 fn test_for(path: &'static str) -> BoxedStrategy<Test> {
@@ -180,7 +205,10 @@ fn test_for(path: &'static str) -> BoxedStrategy<Test> {
         AttrKind::Bool => equality.boxed(),
         AttrKind::Num | AttrKind::Time => {
             let bound = prop::sample::select(
-                value_pool(path).into_iter().map(|v| if let AttrValue::Num(x) = v { x } else { 0.0 }).collect::<Vec<_>>(),
+                value_pool(path)
+                    .into_iter()
+                    .map(|v| if let AttrValue::Num(x) = v { x } else { 0.0 })
+                    .collect::<Vec<_>>(),
             );
             prop_oneof![
                 2 => equality,
@@ -209,7 +237,8 @@ fn criteria() -> impl Strategy<Value = Criteria> {
 }
 
 fn sort() -> impl Strategy<Value = Sort> {
-    (pick(SORT_PATHS), any::<bool>()).prop_map(|(path, descending)| Sort { attribute: attributes::lookup(path).unwrap(), descending })
+    (pick(SORT_PATHS), any::<bool>())
+        .prop_map(|(path, descending)| Sort { attribute: attributes::lookup(path).unwrap(), descending })
 }
 
 fn list_all(store: &SqliteStore, detector_id: &str, criteria: &Criteria, sort: &Sort, page: usize) -> Vec<String> {

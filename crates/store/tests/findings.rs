@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use common::*;
 use vedette_domain::attributes;
 use vedette_domain::criteria::{AttrValue, Criteria, Criterion, Sort, Test};
-use vedette_domain::{time, Scope};
+use vedette_domain::{Scope, time};
 use vedette_store::{GroupBy, Progress, SqliteStore, Store, StoreError};
 
 const T0: i64 = 1_700_000_000_000;
@@ -198,7 +198,10 @@ fn next_token_only_when_more_and_tokens_are_bound_to_their_query() {
     let narrower = criterion("type", vec![Test::Equals(vec![AttrValue::Str(ROOT.into())])]);
     assert!(invalid(store.list_findings(&d, &narrower, &by_updated_desc(), 3, Some(&token))));
     for garbage in ["", "x", "%%%", "eyJxIjoxfQ", &token[1..]] {
-        assert!(invalid(store.list_findings(&d, &Criteria::default(), &by_updated_desc(), 3, Some(garbage))), "{garbage}");
+        assert!(
+            invalid(store.list_findings(&d, &Criteria::default(), &by_updated_desc(), 3, Some(garbage))),
+            "{garbage}"
+        );
     }
 }
 
@@ -250,7 +253,8 @@ fn statistics() {
     insert(&store, &d, findings);
 
     let counts = store.count_by_severity(&d, &Criteria::default()).unwrap();
-    let expected: BTreeMap<String, i64> = [("2.0", 2), ("8.0", 1), ("5.5", 1)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let expected: BTreeMap<String, i64> =
+        [("2.0", 2), ("8.0", 1), ("5.5", 1)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
     assert_eq!(counts, expected);
     let kali = criterion("type", vec![Test::Equals(vec![AttrValue::Str(KALI.into())])]);
     assert_eq!(store.count_by_severity(&d, &kali).unwrap().values().sum::<i64>(), 2);
@@ -274,7 +278,10 @@ fn statistics() {
     let by_resource = store.group_findings(&d, &Criteria::default(), GroupBy::Resource, true, 10).unwrap();
     assert_eq!(by_resource.len(), 4);
     assert!(by_resource.iter().all(|g| g.resource_type.as_deref() == Some("AccessKey") && g.key.starts_with("AKIA")));
-    assert_eq!(by_resource.iter().find(|g| g.key == format!("AKIA{}", &fid(4)[24..])).unwrap().account_id.as_deref(), Some("999988887777"));
+    assert_eq!(
+        by_resource.iter().find(|g| g.key == format!("AKIA{}", &fid(4)[24..])).unwrap().account_id.as_deref(),
+        Some("999988887777")
+    );
 
     let by_severity = store.group_findings(&d, &Criteria::default(), GroupBy::Severity, true, 10).unwrap();
     assert_eq!(by_severity[0].key, "2.0");
@@ -302,7 +309,9 @@ fn everything_survives_a_reopen() {
     let scope = scope();
     let (d, expected) = {
         let store = SqliteStore::open(dir.path()).unwrap();
-        let d = store.create_detector(&scope, Default::default(), BTreeMap::from([("k".into(), "v".into())]), None).unwrap();
+        let d = store
+            .create_detector(&scope, Default::default(), BTreeMap::from([("k".into(), "v".into())]), None)
+            .unwrap();
         let f = finding(&d.id, &fid(1), ROOT, 2.0, T0);
         let progress = Progress { source_key: "s".into(), position: 3, complete: true, counters: BTreeMap::new() };
         store.apply(&[occurrence(&d.id, f.clone())], Some(&progress)).unwrap();
@@ -388,7 +397,8 @@ fn repeats_merge_into_one_finding_and_its_index_rows_follow() {
     let list = |c: &Criteria| list_all(&store, &d, c, &by_updated_desc(), 50);
 
     // Two occurrences of one finding in a batch: one finding written.
-    let stats = store.apply(&[repeat(&d, T0, Some("AccessDenied")), repeat(&d, T0 + 10, Some("AccessDenied"))], None).unwrap();
+    let stats =
+        store.apply(&[repeat(&d, T0, Some("AccessDenied")), repeat(&d, T0 + 10, Some("AccessDenied"))], None).unwrap();
     assert_eq!((stats.created, stats.updated), (1, 1));
     let stored = &store.get_findings(&d, &[fid(1)], None).unwrap()[0];
     assert_eq!(stored.service.as_ref().unwrap().count, Some(2));

@@ -10,7 +10,7 @@ use rusqlite::types::Value;
 use sha2::{Digest, Sha256};
 use vedette_domain::criteria::{AttrValue, Criteria, Sort, Test};
 
-use super::rows::{hot_column, sql_value, PathIds};
+use super::rows::{PathIds, hot_column, sql_value};
 use crate::{Result, StoreError};
 
 /// A SQL fragment with its positional (`?`) parameters, in order.
@@ -259,11 +259,16 @@ pub(super) fn candidate_drivers(criteria: &Criteria, paths: &PathIds, did: i64) 
     }
     for (index, pinned, ranged) in PAIR_INDEXES {
         let tests_on = |column: &'static str| {
-            criteria.criteria.iter().filter(move |c| hot_column(c.attribute.path) == Some(column)).flat_map(|c| c.tests.iter())
+            criteria
+                .criteria
+                .iter()
+                .filter(move |c| hot_column(c.attribute.path) == Some(column))
+                .flat_map(|c| c.tests.iter())
         };
         let Some(Test::Equals(values)) = tests_on(pinned).find(|t| matches!(t, Test::Equals(_))) else { continue };
         // Only plain ranges: every entry the index range visits is then a candidate.
-        let ranges: Vec<&Test> = tests_on(ranged).filter(|t| matches!(t, Test::Gt(_) | Test::Gte(_) | Test::Lt(_) | Test::Lte(_))).collect();
+        let ranges: Vec<&Test> =
+            tests_on(ranged).filter(|t| matches!(t, Test::Gt(_) | Test::Gte(_) | Test::Lt(_) | Test::Lte(_))).collect();
         if ranges.is_empty() {
             continue;
         }
@@ -283,9 +288,11 @@ pub(super) fn candidate_drivers(criteria: &Criteria, paths: &PathIds, did: i64) 
 
 /// A single-value `equals` on `path`, if the criteria hold one (it pins an index's prefix).
 pub(super) fn single_equality(criteria: &Criteria, path: &str) -> bool {
-    criteria.criteria.iter().filter(|c| c.attribute.path == path && !c.attribute.floor_equals).any(|c| {
-        c.tests.iter().any(|t| matches!(t, Test::Equals(values) if values.len() == 1))
-    })
+    criteria
+        .criteria
+        .iter()
+        .filter(|c| c.attribute.path == path && !c.attribute.floor_equals)
+        .any(|c| c.tests.iter().any(|t| matches!(t, Test::Equals(values) if values.len() == 1)))
 }
 
 /// The SQL expression a listing sorts on (NULL when the finding has no such attribute).

@@ -3,8 +3,8 @@
 //! SQL filters see exactly what the in-memory evaluator sees.
 use std::collections::HashMap;
 
-use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::ToSql;
+use rusqlite::types::{ToSqlOutput, Value};
 use vedette_domain::attributes;
 use vedette_domain::criteria::AttrValue;
 use vedette_domain::model::Finding;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use tempfile::TempDir;
 use vedette_domain::model;
-use vedette_domain::{time, DetectorConfig, Evidence, Occurrence, Scope};
+use vedette_domain::{DetectorConfig, Evidence, Occurrence, Scope, time};
 use vedette_store::{SqliteStore, Store};
 
 pub fn open() -> (TempDir, SqliteStore) {
