@@ -215,6 +215,44 @@ fn main() {
         );
     }
 
+    if args.get(4).map(String::as_str) == Some("ingest") {
+        // As CloudTrail ingest produces them: batches of 5,000 occurrences that repeat ~400 distinct
+        // findings (half already stored, half new), event times moving forward.
+        let templates =
+            store.get_findings(&detector, &ids.iter().take(200).cloned().collect::<Vec<_>>(), None).unwrap();
+        let mut total = 0u64;
+        let t = Instant::now();
+        for batch in 0..20u64 {
+            let occurrences: Vec<vedette_domain::Occurrence> = (0..5_000u64)
+                .map(|i| {
+                    let k = (i * 7919 + batch * 13) % 400;
+                    let mut f = templates[(k % 200) as usize].clone();
+                    if k >= 200 {
+                        f.id = Some(format!("{:032x}", 0xfeed_0000_0000u64 + k));
+                    }
+                    let at = vedette_domain::time::now_ms() - 1_000_000 + (batch * 5_000 + i) as i64;
+                    let service = f.service.as_mut().unwrap();
+                    service.count = Some(1);
+                    service.event_first_seen = Some(vedette_domain::time::iso_ms(at));
+                    service.event_last_seen = Some(vedette_domain::time::iso_ms(at));
+                    vedette_domain::Occurrence {
+                        detector_id: detector.clone(),
+                        finding: f,
+                        event_time_ms: at,
+                        evidence: Default::default(),
+                    }
+                })
+                .collect();
+            store.apply(&occurrences, None).unwrap();
+            total += occurrences.len() as u64;
+        }
+        println!(
+            "== apply, ingest-like: {total} occurrences in {:.0} ms ({:.0}/s)",
+            ms(t.elapsed()),
+            total as f64 / t.elapsed().as_secs_f64()
+        );
+    }
+
     println!("== count_by_severity (all)");
     let t = Instant::now();
     let counts = store.count_by_severity(&detector, &Criteria::default()).unwrap();
