@@ -488,9 +488,10 @@ impl Batch {
             }
         }
         for p in progress {
-            // A later chunk of the same source supersedes the earlier one.
+            // A later chunk of the same source supersedes the earlier one; what the store is
+            // expected to hold is still what the earlier one expected.
             match self.progress.iter_mut().find(|q| q.source_key == p.source_key) {
-                Some(q) => *q = p,
+                Some(q) => *q = Progress { expected_position: q.expected_position, ..p },
                 None => self.progress.push(p),
             }
         }
@@ -547,20 +548,30 @@ const COUNTER_EVENTS: &str = "events";
 const COUNTER_BAD: &str = "badRecords";
 const COUNTER_OCCURRENCES: &str = "occurrences";
 
-/// How far each detector met in a source has analysed it. A source concerns one or a few
-/// detectors: a list compared by pointer first (the router hands out the same `Arc`) is cheaper
-/// than a map on the per-record path.
+/// How far a detector met in a source has analysed it.
+struct DetectorPosition {
+    detector: Arc<str>,
+    /// Analysed up to here (in this run: sent to the writer).
+    position: u64,
+    /// The position its progress record holds once what was sent is committed (None: no record):
+    /// the next write expects it there ([`Progress::expected_position`]).
+    stored: Option<u64>,
+}
+
+/// The detectors met in a source. A source concerns one or a few detectors: a list compared by
+/// pointer first (the router hands out the same `Arc`) is cheaper than a map on the per-record
+/// path.
 #[derive(Default)]
-struct DetectorPositions(Vec<(Arc<str>, u64)>);
+struct DetectorPositions(Vec<DetectorPosition>);
 
 impl DetectorPositions {
     fn get_or_load(&mut self, store: &dyn Store, detector: &Arc<str>, source_key: &str) -> Result<u64, StoreError> {
-        if let Some((_, position)) = self.0.iter().find(|(d, _)| Arc::ptr_eq(d, detector) || **d == **detector) {
-            return Ok(*position);
+        if let Some(d) = self.0.iter().find(|d| Arc::ptr_eq(&d.detector, detector) || *d.detector == **detector) {
+            return Ok(d.position);
         }
-        let position = store.progress(&detector_progress_key(detector, source_key))?.map_or(0, |p| p.position);
-        self.0.push((detector.clone(), position));
-        Ok(position)
+        let stored = store.progress(&detector_progress_key(detector, source_key))?.map(|p| p.position);
+        self.0.push(DetectorPosition { detector: detector.clone(), position: stored.unwrap_or(0), stored });
+        Ok(stored.unwrap_or(0))
     }
 }
 
@@ -582,7 +593,9 @@ fn ingest_source(
         }
     };
     let send = |chunk: Chunk| tx.send(Message::Chunk(chunk)).is_ok();
-    let prior = shared.store.progress(&key)?.unwrap_or_default();
+    let prior = shared.store.progress(&key)?;
+    let stored = prior.as_ref().map(|p| p.position);
+    let prior = prior.unwrap_or_default();
     let scanned = prior.position;
     let counters = prior.counters;
     // The enabled detectors of the account/Regions seen so far, and the lowest position one of
@@ -630,6 +643,7 @@ fn ingest_source(
         key: &key,
         counters,
         scanned,
+        stored,
         prior_complete: prior.complete,
         size,
         detectors,
@@ -705,6 +719,9 @@ struct SourceState<'a, 's> {
     /// first time (counted, reported); records up to it are read again for detectors that lack
     /// them.
     scanned: u64,
+    /// The position the source's progress record holds once what was sent is committed (None:
+    /// no record): the next write expects it there.
+    stored: Option<u64>,
     /// An earlier run read the source to its end (as it was then).
     prior_complete: bool,
     size: u64,
@@ -828,20 +845,23 @@ impl SourceState<'_, '_> {
         if !keeps_prior_state {
             self.counters.insert(COUNTER_BYTES.into(), self.size);
         }
+        let position = self.last_position.max(self.scanned);
         chunk.progress.push(Progress {
             source_key: self.key.to_owned(),
-            position: self.last_position.max(self.scanned),
+            position,
             complete: complete || keeps_prior_state,
             counters: self.counters.clone(),
+            expected_position: self.stored.replace(position),
         });
-        for (detector, position) in &mut self.detectors.0 {
-            if self.last_position > *position {
-                *position = self.last_position;
+        for d in &mut self.detectors.0 {
+            if self.last_position > d.position {
+                d.position = self.last_position;
                 chunk.progress.push(Progress {
-                    source_key: detector_progress_key(detector, self.key),
+                    source_key: detector_progress_key(&d.detector, self.key),
                     position: self.last_position,
                     complete,
                     counters: BTreeMap::new(),
+                    expected_position: d.stored.replace(self.last_position),
                 });
             }
         }

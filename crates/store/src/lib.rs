@@ -26,6 +26,28 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// Start of the `Conflict` message of a write whose progress rows were not where it expected
+/// (see [`Progress::expected_position`]); the keys follow as a JSON array.
+const PROGRESS_MOVED: &str = "progress moved: ";
+
+impl StoreError {
+    /// The write was refused because these progress records no longer hold the expected
+    /// position: another writer (usually another process) got there first.
+    pub fn progress_moved(source_keys: &[String]) -> Self {
+        let keys = serde_json::to_string(source_keys).unwrap_or_default();
+        StoreError::Conflict(format!("{PROGRESS_MOVED}{keys}"))
+    }
+
+    /// The progress keys of a [`StoreError::progress_moved`] error; None for any other error.
+    // A message format rather than a new variant: callers outside this crate match the variants.
+    pub fn moved_progress_keys(&self) -> Option<Vec<String>> {
+        match self {
+            StoreError::Conflict(message) => serde_json::from_str(message.strip_prefix(PROGRESS_MOVED)?).ok(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -43,6 +65,12 @@ pub struct Progress {
     pub complete: bool,
     /// Free-form counters the ingester keeps (events, skipped by reason, ...), JSON.
     pub counters: BTreeMap<String, u64>,
+    /// Compare-and-set on writes: the position the writer expects to find stored for this
+    /// source (what it read, or last committed); None = no record yet. If any record of a write
+    /// differs, the store writes nothing of it and answers [`StoreError::progress_moved`].
+    /// Ignored when reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_position: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,12 +123,16 @@ pub trait Store: Send + Sync + 'static {
 
     // --- findings ----------------------------------------------------------------------------
     /// Applies occurrences (insert new findings, merge repeats with `aggregate::merge`) and
-    /// records `progress`, all in one transaction.
+    /// records `progress`, all in one transaction — provided the stored progress is at
+    /// `progress.expected_position`, checked atomically with the write (else `progress_moved`
+    /// and nothing is written).
     fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> Result<UpsertStats>;
     fn progress(&self, source_key: &str) -> Result<Option<Progress>>;
     /// `apply` recording several sources' progress in the same transaction: ingest commits many
-    /// small CloudTrail files together (one commit per batch, not per file). Stores should
-    /// override this; the default handles at most one progress record.
+    /// small CloudTrail files together (one commit per batch, not per file). Every record's
+    /// `expected_position` must hold, or nothing is written (`progress_moved` names all that
+    /// differ); a key appears at most once. Stores should override this; the default handles at
+    /// most one progress record.
     // Added for ingest (detection helper): SqliteStore, please override with one transaction.
     fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
         match progress {

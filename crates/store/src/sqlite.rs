@@ -222,6 +222,23 @@ impl SqliteStore {
     }
 }
 
+// --- progress ----------------------------------------------------------------------------------
+
+/// The compare part of `apply_batch`'s compare-and-set: every record must still be at the
+/// position its writer expects (run inside the write transaction, so no other process can move
+/// it between this check and the write).
+fn check_progress_expected(tx: &Transaction<'_>, progress: &[Progress]) -> Result<()> {
+    let mut select = tx.prepare_cached("SELECT position FROM progress WHERE source_key = ?1").map_err(backend)?;
+    let mut moved = Vec::new();
+    for p in progress {
+        let stored: Option<i64> = select.query_row([&p.source_key], |r| r.get(0)).optional().map_err(backend)?;
+        if stored.map(|position| position as u64) != p.expected_position {
+            moved.push(p.source_key.clone());
+        }
+    }
+    if moved.is_empty() { Ok(()) } else { Err(StoreError::progress_moved(&moved)) }
+}
+
 // --- detectors --------------------------------------------------------------------------------
 
 const DETECTOR_COLUMNS: &str = "id, account_id, region, created_at_ms, updated_at_ms, config";
@@ -884,6 +901,8 @@ impl Store for SqliteStore {
         }
         let now = time::now_ms();
         self.write(|tx| {
+            // First, while holding the write lock: a refused write has nothing to undo.
+            check_progress_expected(tx, progress)?;
             let mut stats = UpsertStats::default();
             let mut detectors: HashMap<&str, Option<i64>> = HashMap::new();
             let mut lookup = tx
@@ -963,6 +982,7 @@ impl Store for SqliteStore {
                     position: position as u64,
                     complete,
                     counters: serde_json::from_str(&counters).map_err(json_error)?,
+                    expected_position: None,
                 })
             })
             .transpose()

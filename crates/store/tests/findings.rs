@@ -80,12 +80,13 @@ fn progress_is_written_with_the_findings() {
         position: 120,
         complete: false,
         counters: BTreeMap::from([("events".to_string(), 120), ("skipped.not_cloudtrail".to_string(), 3)]),
+        expected_position: None,
     };
     store.apply(&[occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))], Some(&progress)).unwrap();
     assert_eq!(store.progress("file-a").unwrap(), Some(progress.clone()));
-    let done = Progress { position: 500, complete: true, ..progress };
+    let done = Progress { position: 500, complete: true, expected_position: Some(120), ..progress };
     store.apply(&[], Some(&done)).unwrap();
-    assert_eq!(store.progress("file-a").unwrap(), Some(done));
+    assert_eq!(store.progress("file-a").unwrap(), Some(Progress { expected_position: None, ..done }));
 
     // A failing batch writes neither findings nor progress.
     let mut no_id = finding(&d, &fid(2), ROOT, 2.0, T0);
@@ -304,6 +305,68 @@ fn deleting_a_detector_discards_its_findings() {
 }
 
 #[test]
+fn progress_is_compare_and_set_across_handles() {
+    // Two handles on one database, as two `vedette ingest` processes (or `serve --watch` and
+    // `ingest`) have: both read source "f" at position 10 and race to move it.
+    let dir = tempfile::tempdir().unwrap();
+    let setup = SqliteStore::open(dir.path()).unwrap();
+    let d = detector(&setup, &scope());
+    let at = |key: &str, position, expected| Progress {
+        source_key: key.into(),
+        position,
+        expected_position: expected,
+        ..Default::default()
+    };
+    setup.apply(&[], Some(&at("f", 10, None))).unwrap();
+    let detector_key = |round: u64, writer: u64| format!("detector:{writer}|f{round}");
+
+    for round in 0..5u64 {
+        let start = 10 + round * 100;
+        let handles: Vec<SqliteStore> = (0..2).map(|_| SqliteStore::open(dir.path()).unwrap()).collect();
+        let barrier = std::sync::Barrier::new(2);
+        let outcomes: Vec<Result<u64, StoreError>> = std::thread::scope(|s| {
+            let runs: Vec<_> = handles
+                .iter()
+                .enumerate()
+                .map(|(writer, store)| {
+                    let (barrier, d, at) = (&barrier, &d, &at);
+                    s.spawn(move || {
+                        // Each writer's own finding, a detector record of its own and the shared
+                        // source record: all or nothing.
+                        let id = fid(1000 * (round + 1) + writer as u64);
+                        let rows = [at("f", start + 100, Some(start)), at(&detector_key(round, writer as u64), start + 100, None)];
+                        barrier.wait();
+                        store
+                            .apply_batch(&[occurrence(d, finding(d, &id, ROOT, 2.0, T0))], &rows)
+                            .map(|_| writer as u64)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let winners: Vec<u64> = outcomes.iter().filter_map(|o| o.as_ref().ok().copied()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one writer moves the progress: {outcomes:?}");
+        let winner = winners[0];
+        let loser = 1 - winner;
+        let refused = outcomes[loser as usize].as_ref().unwrap_err();
+        assert_eq!(refused.moved_progress_keys(), Some(vec!["f".to_string()]), "{refused}");
+        assert!(matches!(refused, StoreError::Conflict(m) if m.starts_with("progress moved")));
+
+        // Nothing of the refused transaction is visible: not its finding, not its other record.
+        let winner_id = fid(1000 * (round + 1) + winner);
+        let loser_id = fid(1000 * (round + 1) + loser);
+        assert_eq!(setup.get_findings(&d, &[winner_id, loser_id.clone()], None).unwrap().len(), 1);
+        assert!(setup.get_findings(&d, &[loser_id], None).unwrap().is_empty());
+        assert_eq!(setup.progress("f").unwrap().unwrap().position, start + 100);
+        assert_eq!(setup.progress(&detector_key(round, winner)).unwrap().map(|p| p.position), Some(start + 100));
+        assert_eq!(setup.progress(&detector_key(round, loser)).unwrap(), None);
+        // The winner's detector record now exists: expecting none again is refused too.
+        let again = setup.apply(&[], Some(&at(&detector_key(round, winner), start + 200, None))).unwrap_err();
+        assert_eq!(again.moved_progress_keys(), Some(vec![detector_key(round, winner)]));
+    }
+}
+
+#[test]
 fn everything_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let scope = scope();
@@ -313,7 +376,7 @@ fn everything_survives_a_reopen() {
             .create_detector(&scope, Default::default(), BTreeMap::from([("k".into(), "v".into())]), None)
             .unwrap();
         let f = finding(&d.id, &fid(1), ROOT, 2.0, T0);
-        let progress = Progress { source_key: "s".into(), position: 3, complete: true, counters: BTreeMap::new() };
+        let progress = Progress { source_key: "s".into(), position: 3, complete: true, ..Default::default() };
         store.apply(&[occurrence(&d.id, f.clone())], Some(&progress)).unwrap();
         store.set_archived(&d.id, &[fid(1)], true).unwrap();
         (d, f)
@@ -359,7 +422,7 @@ fn batch_progress_and_find_finding() {
     let d = detector(&store, &scope());
     let progress: Vec<Progress> = ["a", "b"]
         .iter()
-        .map(|k| Progress { source_key: k.to_string(), position: 9, complete: true, counters: BTreeMap::new() })
+        .map(|k| Progress { source_key: k.to_string(), position: 9, complete: true, ..Default::default() })
         .collect();
     store.apply_batch(&[occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))], &progress).unwrap();
     assert_eq!(store.progress("a").unwrap().as_ref(), Some(&progress[0]));
