@@ -53,6 +53,12 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<SourceInput>, Vec<DiscoverProblem>, u
         }
         walk(path, true, &mut sources, &mut problems, &mut digests);
     }
+    // A file named twice (`ingest DIR DIR/x.json`) is one source: read once.
+    let mut seen = std::collections::HashSet::new();
+    sources.retain(|s| match s {
+        SourceInput::File { path, .. } => seen.insert(path.clone()),
+        SourceInput::Stdin => true,
+    });
     (sources, problems, digests)
 }
 
@@ -99,7 +105,9 @@ mod tests {
             std::fs::write(day.join(name), b"{}").unwrap();
         }
         std::fs::write(digest.join("111122223333_CloudTrail-Digest_us-east-1_z.json.gz"), b"{}").unwrap();
-        let (sources, problems, digests) = discover(&[dir.path().to_owned(), "-".into(), dir.path().join("missing")]);
+        let named_again = day.join("a_CloudTrail_us-east-1_y.json");
+        let (sources, problems, digests) =
+            discover(&[dir.path().to_owned(), "-".into(), dir.path().join("missing"), named_again]);
         let names: Vec<String> = sources
             .iter()
             .map(|s| match s {

@@ -135,6 +135,10 @@ pub struct Summary {
     pub sources_already_ingested: u64,
     /// Sources ending inside a record, left open ([`IngestOptions::growing_files`]).
     pub sources_incomplete: u64,
+    /// Sources another process was ingesting at the same time (it committed progress on them
+    /// first): this run stopped reading them and wrote nothing more of them. By name, as in
+    /// [`Problem::source`]; a later run picks up whatever the other leaves.
+    pub sources_ingested_elsewhere: Vec<String>,
     pub digest_files_skipped: u64,
     /// Compressed bytes of the files read.
     pub bytes: u64,
@@ -177,6 +181,8 @@ pub enum IngestError {
 /// A piece of a source's work, from a worker to the writer.
 #[derive(Default)]
 struct Chunk {
+    /// The source's index in the run's list.
+    source: usize,
     occurrences: Vec<Occurrence>,
     /// The source's progress and its detectors' (empty: nothing to record).
     progress: Vec<Progress>,
@@ -210,6 +216,8 @@ enum SourceOutcome {
     Incomplete(ReadKind),
     AlreadyIngested,
     Unreadable,
+    /// Another process moved the source's progress meanwhile: left to it.
+    IngestedElsewhere,
 }
 
 enum Message {
@@ -337,6 +345,8 @@ struct Shared<'a> {
     now_ms: i64,
     created: Mutex<BTreeMap<String, String>>,
     scopes: Mutex<BTreeMap<String, Option<String>>>,
+    /// Per source: another process got there first (set by the writer); its worker stops.
+    abandoned: Vec<AtomicBool>,
 }
 
 /// Ingests `paths` (files, directories, `-` for stdin) into `store`. Returns an error only for
@@ -365,6 +375,7 @@ pub fn ingest_paths(
         now_ms: options.now_ms.unwrap_or_else(vedette_domain::time::now_ms),
         created: Mutex::new(BTreeMap::new()),
         scopes: Mutex::new(BTreeMap::new()),
+        abandoned: sources.iter().map(|_| AtomicBool::new(false)).collect(),
     };
     let mut update = ProgressUpdate { bytes_total, sources_total: sources.len() as u64, ..Default::default() };
     let (tx, rx) = mpsc::sync_channel::<Message>(4);
@@ -386,42 +397,11 @@ pub fn ingest_paths(
             let message = rx.recv_timeout(Duration::from_millis(200));
             match message {
                 Ok(Message::Chunk(chunk)) => {
-                    if let Some(outcome) = chunk.finished {
-                        update.sources_done += 1;
-                        let mut count_read = |kind: ReadKind| {
-                            summary.sources += 1;
-                            summary.sources_resumed += u64::from(kind.resumed);
-                            summary.sources_reread += u64::from(kind.reread);
-                        };
-                        match outcome {
-                            SourceOutcome::Read(kind) => count_read(kind),
-                            SourceOutcome::Interrupted(kind) => {
-                                count_read(kind);
-                                summary.interrupted = true;
-                            }
-                            SourceOutcome::Incomplete(kind) => {
-                                count_read(kind);
-                                summary.sources_incomplete += 1;
-                            }
-                            SourceOutcome::AlreadyIngested => summary.sources_already_ingested += 1,
-                            SourceOutcome::Unreadable => {}
-                        }
+                    update.sources_done += u64::from(chunk.finished.is_some());
+                    // What is still on its way from a source left to another process is dropped.
+                    if !shared.abandoned[chunk.source].load(Ordering::Relaxed) {
+                        batch.add(chunk, shared.now_ms);
                     }
-                    summary.events += chunk.events;
-                    summary.events_already_analysed += chunk.already_analysed;
-                    summary.bad_records += chunk.bad_records;
-                    summary.occurrences += chunk.occurrences_raised;
-                    for (reason, n) in &chunk.skipped {
-                        *summary.skipped.entry((*reason).to_owned()).or_default() += n;
-                    }
-                    for (scope, n) in &chunk.skipped_scopes {
-                        *summary.skipped_scopes.entry(scope.to_string()).or_default() += n;
-                    }
-                    summary.problems_total += chunk.problems_total - chunk.problems.len() as u64;
-                    for p in chunk.problems {
-                        note_problem(&mut summary, p);
-                    }
-                    batch.add(chunk.occurrences, chunk.progress, chunk.events + chunk.bad_records, shared.now_ms);
                 }
                 Ok(Message::Fatal(e)) => {
                     fatal.get_or_insert(e);
@@ -432,7 +412,7 @@ pub fn ingest_paths(
             }
             if fatal.is_none()
                 && batch.due(options)
-                && let Err(e) = batch.commit(store, &mut summary)
+                && let Err(e) = batch.commit(&shared, &mut summary)
             {
                 shared.stop.store(true, Ordering::Relaxed);
                 fatal = Some(e.into());
@@ -442,7 +422,7 @@ pub fn ingest_paths(
             on_progress(&update);
         }
         if fatal.is_none()
-            && let Err(e) = batch.commit(store, &mut summary)
+            && let Err(e) = batch.commit(&shared, &mut summary)
         {
             fatal = Some(e.into());
         }
@@ -466,61 +446,192 @@ fn note_problem(summary: &mut Summary, problem: Problem) {
     }
 }
 
-/// What the writer holds until the next commit.
+/// Adds a committed chunk's counts, problems and outcome to the summary.
+fn fold_into(summary: &mut Summary, chunk: Chunk) {
+    if let Some(outcome) = chunk.finished {
+        let mut count_read = |kind: ReadKind| {
+            summary.sources += 1;
+            summary.sources_resumed += u64::from(kind.resumed);
+            summary.sources_reread += u64::from(kind.reread);
+        };
+        match outcome {
+            SourceOutcome::Read(kind) => count_read(kind),
+            SourceOutcome::Interrupted(kind) => {
+                count_read(kind);
+                summary.interrupted = true;
+            }
+            SourceOutcome::Incomplete(kind) => {
+                count_read(kind);
+                summary.sources_incomplete += 1;
+            }
+            SourceOutcome::AlreadyIngested => summary.sources_already_ingested += 1,
+            // Counted when the store refused the source's progress.
+            SourceOutcome::Unreadable | SourceOutcome::IngestedElsewhere => {}
+        }
+    }
+    summary.events += chunk.events;
+    summary.events_already_analysed += chunk.already_analysed;
+    summary.bad_records += chunk.bad_records;
+    summary.occurrences += chunk.occurrences_raised;
+    for (reason, n) in &chunk.skipped {
+        *summary.skipped.entry((*reason).to_owned()).or_default() += n;
+    }
+    for (scope, n) in &chunk.skipped_scopes {
+        *summary.skipped_scopes.entry(scope.to_string()).or_default() += n;
+    }
+    summary.problems_total += chunk.problems_total - chunk.problems.len() as u64;
+    for p in chunk.problems {
+        note_problem(summary, p);
+    }
+}
+
+/// What the writer holds until the next commit, by source: the store may refuse one source's
+/// progress (another process moved it), and then the rest is committed without that source.
 #[derive(Default)]
 struct Batch {
-    findings: HashMap<String, Occurrence>,
+    sources: BTreeMap<usize, PendingSource>,
+    /// Findings held, counted per source (one met in several sources counts for each).
+    findings: usize,
     /// Every finding id this run has written: created + updated, each once.
     touched: std::collections::HashSet<String>,
-    progress: Vec<Progress>,
     records: u64,
     since: Option<Instant>,
 }
 
+#[derive(Default)]
+struct PendingSource {
+    /// Repeats pre-merged.
+    findings: HashMap<String, Occurrence>,
+    /// The source's record and its detectors', each expecting what the store held before the
+    /// first of the chunks.
+    progress: Vec<Progress>,
+    /// The chunks without their findings and progress: counted in the summary once committed.
+    chunks: Vec<Chunk>,
+}
+
 impl Batch {
-    fn add(&mut self, occurrences: Vec<Occurrence>, progress: Vec<Progress>, records: u64, now_ms: i64) {
-        for occ in occurrences {
-            match self.findings.get_mut(occ.finding_id()) {
+    fn add(&mut self, mut chunk: Chunk, now_ms: i64) {
+        let pending = self.sources.entry(chunk.source).or_default();
+        for occ in std::mem::take(&mut chunk.occurrences) {
+            match pending.findings.get_mut(occ.finding_id()) {
                 Some(existing) => aggregate::merge_occurrence_deferred(existing, &occ, now_ms),
                 None => {
-                    self.findings.insert(occ.finding_id().to_owned(), occ);
+                    pending.findings.insert(occ.finding_id().to_owned(), occ);
+                    self.findings += 1;
                 }
             }
         }
-        for p in progress {
+        for p in std::mem::take(&mut chunk.progress) {
             // A later chunk of the same source supersedes the earlier one; what the store is
             // expected to hold is still what the earlier one expected.
-            match self.progress.iter_mut().find(|q| q.source_key == p.source_key) {
+            match pending.progress.iter_mut().find(|q| q.source_key == p.source_key) {
                 Some(q) => *q = Progress { expected_position: q.expected_position, ..p },
-                None => self.progress.push(p),
+                None => pending.progress.push(p),
             }
         }
-        self.records += records;
+        self.records += chunk.events + chunk.bad_records;
+        pending.chunks.push(chunk);
         self.since.get_or_insert_with(Instant::now);
     }
 
     fn due(&self, options: &IngestOptions) -> bool {
         self.records >= options.batch_records
-            || self.findings.len() >= options.batch_findings
+            || self.findings >= options.batch_findings
             || self.since.is_some_and(|t| t.elapsed() >= options.max_batch_delay)
     }
 
-    fn commit(&mut self, store: &dyn Store, summary: &mut Summary) -> Result<(), StoreError> {
-        if self.findings.is_empty() && self.progress.is_empty() {
-            return Ok(());
-        }
-        let mut occurrences: Vec<Occurrence> = self.findings.drain().map(|(_, o)| o).collect();
-        for occ in &mut occurrences {
-            occ.sync_evidence();
-        }
-        let stats = store.apply_batch(&occurrences, &self.progress)?;
+    /// Commits what is held. Sources whose progress another process has moved since are
+    /// dropped (their workers told to stop, the summary told) and the rest is committed.
+    fn commit(&mut self, shared: &Shared<'_>, summary: &mut Summary) -> Result<(), StoreError> {
+        let stats = loop {
+            let refused = match self.write(shared.store, shared.now_ms) {
+                Ok(stats) => break stats,
+                Err(e) => match e.moved_progress_keys() {
+                    Some(keys) => self.sources_holding(&keys),
+                    None => return Err(e),
+                },
+            };
+            if refused.is_empty() {
+                return Err(StoreError::Backend("the store refused progress records this run did not write".into()));
+            }
+            for source in refused {
+                if let Some(pending) = self.sources.remove(&source) {
+                    self.findings -= pending.findings.len();
+                }
+                shared.abandoned[source].store(true, Ordering::Relaxed);
+                summary.sources_ingested_elsewhere.push(shared.sources[source].display_name());
+            }
+        };
         summary.findings_created += stats.created;
-        self.touched.extend(occurrences.into_iter().map(|o| o.finding.id.unwrap_or_default()));
         summary.findings_updated = (self.touched.len() as u64).saturating_sub(summary.findings_created);
-        self.progress.clear();
+        for (_, pending) in std::mem::take(&mut self.sources) {
+            for chunk in pending.chunks {
+                fold_into(summary, chunk);
+            }
+        }
+        self.findings = 0;
         self.records = 0;
         self.since = None;
         Ok(())
+    }
+
+    /// The sources of the pending progress records with these keys.
+    fn sources_holding(&self, keys: &[String]) -> Vec<usize> {
+        let keys: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let holds = |p: &PendingSource| p.progress.iter().any(|r| keys.contains(r.source_key.as_str()));
+        self.sources.iter().filter(|(_, p)| holds(p)).map(|(source, _)| *source).collect()
+    }
+
+    /// One transaction with every pending source's findings (repeats across sources merged) and
+    /// progress. The findings are moved out for it and put back if the store refuses.
+    fn write(&mut self, store: &dyn Store, now_ms: i64) -> Result<vedette_store::UpsertStats, StoreError> {
+        let progress: Vec<Progress> = self.sources.values().flat_map(|p| p.progress.iter().cloned()).collect();
+        if progress.is_empty() && self.findings == 0 {
+            return Ok(Default::default());
+        }
+        let mut merged: Vec<Occurrence> = Vec::with_capacity(self.findings);
+        // The source each merged occurrence came from; None when several sources' went into it
+        // (their originals are then in `parts`).
+        let mut owners: Vec<Option<usize>> = Vec::with_capacity(self.findings);
+        let mut parts: Vec<(usize, Occurrence)> = Vec::new();
+        let mut slot: HashMap<String, usize> = HashMap::with_capacity(self.findings);
+        for (&source, pending) in &mut self.sources {
+            for (id, occ) in pending.findings.drain() {
+                match slot.entry(id) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(merged.len());
+                        merged.push(occ);
+                        owners.push(Some(source));
+                    }
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        let i = *e.get();
+                        if let Some(first) = owners[i].take() {
+                            parts.push((first, merged[i].clone()));
+                        }
+                        aggregate::merge_occurrence_deferred(&mut merged[i], &occ, now_ms);
+                        parts.push((source, occ));
+                    }
+                }
+            }
+        }
+        for occ in &mut merged {
+            occ.sync_evidence();
+        }
+        match store.apply_batch(&merged, &progress) {
+            Ok(stats) => {
+                self.touched.extend(slot.into_keys());
+                Ok(stats)
+            }
+            Err(e) => {
+                let back = merged.into_iter().zip(owners).filter_map(|(occ, owner)| Some((owner?, occ)));
+                for (source, occ) in back.chain(parts) {
+                    if let Some(pending) = self.sources.get_mut(&source) {
+                        pending.findings.insert(occ.finding_id().to_owned(), occ);
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -533,8 +644,10 @@ fn worker(shared: &Shared<'_>, tx: &mpsc::SyncSender<Message>) -> Result<(), Ing
             return Ok(());
         }
         let index = shared.next.fetch_add(1, Ordering::Relaxed);
-        let Some(input) = shared.sources.get(index) else { return Ok(()) };
-        if !ingest_source(shared, input, &mut router, &mut bufs, tx)? {
+        if index >= shared.sources.len() {
+            return Ok(());
+        }
+        if !ingest_source(shared, index, &mut router, &mut bufs, tx)? {
             return Ok(()); // the writer is gone
         }
     }
@@ -578,11 +691,12 @@ impl DetectorPositions {
 /// Reads one source and sends its chunks. Returns false when the writer has gone away.
 fn ingest_source(
     shared: &Shared<'_>,
-    input: &SourceInput,
+    index: usize,
     router: &mut Router<'_>,
     bufs: &mut Buffers,
     tx: &mpsc::SyncSender<Message>,
 ) -> Result<bool, IngestError> {
+    let input = &shared.sources[index];
     let name = input.display_name();
     let mut stdin_data = Vec::new();
     let (key, size) = match input {
@@ -592,7 +706,7 @@ fn ingest_source(
             (format!("stdin:sha256:{}", hex::encode(Sha256::digest(&stdin_data))), stdin_data.len() as u64)
         }
     };
-    let send = |chunk: Chunk| tx.send(Message::Chunk(chunk)).is_ok();
+    let send = |chunk: Chunk| tx.send(Message::Chunk(Chunk { source: index, ..chunk })).is_ok();
     let prior = shared.store.progress(&key)?;
     let stored = prior.as_ref().map(|p| p.position);
     let prior = prior.unwrap_or_default();
@@ -638,6 +752,7 @@ fn ingest_source(
     let ctx_source = name.clone();
     let mut state = SourceState {
         shared,
+        index,
         tx,
         name: &name,
         key: &key,
@@ -656,10 +771,11 @@ fn ingest_source(
         writer_gone: false,
     };
     let stop = &shared.stop;
+    let abandoned = &shared.abandoned[index];
     let end = reader::read_records(reader, start, bufs, |position, item| -> Result<Flow, IngestError> {
         if position != state.last_position {
             // A position boundary: the only place a chunk may end, or a stop take effect.
-            if stop.load(Ordering::Relaxed) || state.writer_gone {
+            if stop.load(Ordering::Relaxed) || state.writer_gone || abandoned.load(Ordering::Relaxed) {
                 return Ok(Flow::Stop);
             }
             if state.records_in_chunk >= shared.options.chunk_records {
@@ -674,6 +790,10 @@ fn ingest_source(
         return Ok(false);
     }
     state.last_position = end.position;
+    if abandoned.load(Ordering::Relaxed) {
+        state.emit_nothing(SourceOutcome::IngestedElsewhere);
+        return Ok(!state.writer_gone);
+    }
     if end.stopped {
         state.emit(false, Some(SourceOutcome::Interrupted(kind)));
         return Ok(!state.writer_gone);
@@ -711,6 +831,8 @@ fn ingest_source(
 /// One source being read by a worker.
 struct SourceState<'a, 's> {
     shared: &'a Shared<'s>,
+    /// The source's index in the run's list.
+    index: usize,
     tx: &'a mpsc::SyncSender<Message>,
     name: &'a str,
     key: &'a str,
@@ -875,7 +997,8 @@ impl SourceState<'_, '_> {
         self.send(chunk);
     }
 
-    fn send(&mut self, chunk: Chunk) {
+    fn send(&mut self, mut chunk: Chunk) {
+        chunk.source = self.index;
         self.shared.events.fetch_add(chunk.events + chunk.bad_records, Ordering::Relaxed);
         self.records_in_chunk = 0;
         self.writer_gone |= self.tx.send(Message::Chunk(chunk)).is_err();

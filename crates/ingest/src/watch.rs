@@ -87,7 +87,10 @@ impl Watcher {
         let options = IngestOptions { growing_files: true, ..options.clone() };
         let summary = ingest_paths(store, &paths, &options, &mut |_| {})?;
         if !summary.interrupted {
-            self.done.extend(ready);
+            // Files another process was ingesting are tried again next poll: whatever it has
+            // not read by then is read here.
+            let elsewhere: HashSet<&str> = summary.sources_ingested_elsewhere.iter().map(String::as_str).collect();
+            self.done.extend(ready.into_iter().filter(|(path, _)| !elsewhere.contains(path.display().to_string().as_str())));
         }
         self.scopes.extend(summary.scopes.clone());
         log_run(&summary);
@@ -132,6 +135,9 @@ fn log_run(s: &Summary) {
     }
     for (scope, n) in &s.skipped_scopes {
         tracing::info!(scope = %scope, events = n, "watch: events skipped: no enabled detector for the account and Region");
+    }
+    for source in &s.sources_ingested_elsewhere {
+        tracing::info!(source = %source, "watch: being ingested by another process; checked again on a later poll");
     }
     for p in &s.problems {
         tracing::warn!(source = %p.source, position = p.position, "watch: {}", p.message);

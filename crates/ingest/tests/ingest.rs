@@ -541,3 +541,116 @@ fn create_detectors_creates_the_missing_ones_before_routing() {
     assert!(again.detectors_created.is_empty());
     assert_eq!((again.sources_already_ingested, again.findings_created, again.findings_updated), (3, 0, 0), "{again:?}");
 }
+
+/// Runs `ingest_paths` on `runs` at once, each from its own thread with its own store handle on
+/// `data` (as separate processes would). Every run's writer holds its first batch until all have
+/// read something, so that they overlap: all start from the same stored progress.
+fn ingest_concurrently(data: &Path, runs: &[Vec<PathBuf>], options: &IngestOptions) -> Vec<Summary> {
+    let handles: Vec<SqliteStore> = runs.iter().map(|_| SqliteStore::open(data).unwrap()).collect();
+    let all_reading = std::sync::Barrier::new(runs.len());
+    std::thread::scope(|s| {
+        let threads: Vec<_> = runs
+            .iter()
+            .zip(&handles)
+            .map(|(paths, store)| {
+                let all_reading = &all_reading;
+                s.spawn(move || {
+                    let mut waited = false;
+                    ingest_paths(store, paths, options, &mut |p| {
+                        if p.events > 0 && !waited {
+                            waited = true;
+                            all_reading.wait();
+                        }
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// Small CloudTrail files repeating the same activity (one finding fed by all of them).
+fn repeating_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let time = format!("2024-03-01T11:{i:02}:00Z");
+            let records = [
+                record(&format!("u{i}"), &time, "ListUsers", "iam.amazonaws.com", root(), json!({})),
+                record(&format!("g{i}"), &time, "GetUser", "iam.amazonaws.com", root(), json!({"errorCode": "AccessDenied"})),
+            ];
+            deliver(dir, &format!("F{i}"), &records)
+        })
+        .collect()
+}
+
+#[test]
+fn two_runs_on_one_file_at_once_apply_it_once() {
+    let logs = tempfile::tempdir().unwrap();
+    let path = big_jsonl(logs.path(), 3000);
+    let small_batches = IngestOptions { chunk_records: 100, batch_records: 250, threads: 1, ..options() };
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (clean, clean_detector) = store_with_detector(clean_dir.path());
+    let clean_summary = ingest(&clean, std::slice::from_ref(&path), &small_batches);
+    let expected = normalized(findings(&clean, &clean_detector));
+
+    for round in 0..3 {
+        let data = tempfile::tempdir().unwrap();
+        let (store, detector) = store_with_detector(data.path());
+        let runs = vec![vec![path.clone()], vec![path.clone()]];
+        let summaries = ingest_concurrently(data.path(), &runs, &small_batches);
+        // Both started from no progress: whichever committed first read the file, the other
+        // was refused at its first commit and left it.
+        let name = path.display().to_string();
+        let (winners, losers): (Vec<&Summary>, Vec<&Summary>) =
+            summaries.iter().partition(|s| s.sources_ingested_elsewhere.is_empty());
+        assert_eq!((winners.len(), losers.len()), (1, 1), "round {round}: {summaries:#?}");
+        assert_eq!(losers[0].sources_ingested_elsewhere, [name]);
+        assert_eq!((losers[0].sources, losers[0].findings_created, losers[0].interrupted), (0, 0, false));
+        assert_eq!((winners[0].sources, winners[0].events), (1, 3000), "round {round}");
+        assert_eq!(winners[0].findings_created, clean_summary.findings_created);
+        assert_eq!(normalized(findings(&store, &detector)), expected, "round {round}: counts as one clean run");
+
+        let after = ingest(&store, std::slice::from_ref(&path), &small_batches);
+        assert_eq!((after.sources, after.sources_already_ingested), (0, 1), "round {round}: {after:?}");
+    }
+}
+
+#[test]
+fn concurrent_runs_over_overlapping_trees_apply_every_record_once() {
+    let logs = tempfile::tempdir().unwrap();
+    let big = big_jsonl(logs.path(), 2000);
+    let files = repeating_files(logs.path(), 6);
+    let small_batches = IngestOptions { chunk_records: 100, batch_records: 250, ..options() };
+    let everything: Vec<PathBuf> = files.iter().cloned().chain([big.clone()]).collect();
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (clean, clean_detector) = store_with_detector(clean_dir.path());
+    let clean_summary = ingest(&clean, &everything, &small_batches);
+    assert_eq!(clean_summary.sources, 7);
+    let expected = normalized(findings(&clean, &clean_detector));
+
+    for round in 0..4 {
+        let data = tempfile::tempdir().unwrap();
+        let (store, detector) = store_with_detector(data.path());
+        // Overlapping, in different orders: a refused source shares its batch (and findings)
+        // with sources the other run does not have, which must still be committed.
+        let mut first: Vec<PathBuf> = files[..4].iter().cloned().chain([big.clone()]).collect();
+        let mut second: Vec<PathBuf> = files[2..].iter().cloned().chain([big.clone()]).collect();
+        if round % 2 == 1 {
+            first.reverse();
+            second.rotate_left(2);
+        }
+        let summaries = ingest_concurrently(data.path(), &[first.clone(), second.clone()], &small_batches);
+        for (summary, paths) in summaries.iter().zip([&first, &second]) {
+            let accounted = summary.sources + summary.sources_already_ingested + summary.sources_ingested_elsewhere.len() as u64;
+            assert_eq!(accounted, paths.len() as u64, "round {round}: every source read, found done or left: {summary:#?}");
+            assert!(!summary.interrupted && summary.problems.is_empty(), "round {round}: {summary:#?}");
+        }
+        let created: u64 = summaries.iter().map(|s| s.findings_created).sum();
+        assert_eq!(created, clean_summary.findings_created, "round {round}: each finding created once");
+        assert_eq!(normalized(findings(&store, &detector)), expected, "round {round}: counts as one clean run");
+
+        let after = ingest(&store, &everything, &small_batches);
+        assert_eq!((after.sources, after.sources_already_ingested), (0, 7), "round {round}: {after:?}");
+    }
+}

@@ -84,6 +84,7 @@ fn summary_json(s: &Summary, elapsed: Duration) -> serde_json::Value {
         "filesReread": s.sources_reread,
         "filesAlreadyIngested": s.sources_already_ingested,
         "filesIncomplete": s.sources_incomplete,
+        "filesIngestedElsewhere": s.sources_ingested_elsewhere,
         "digestFilesSkipped": s.digest_files_skipped,
         "bytes": s.bytes,
         "events": s.events,
@@ -128,6 +129,16 @@ fn print_summary(s: &Summary, elapsed: Duration) {
     }
     if s.sources_incomplete > 0 {
         let _ = writeln!(out, "  ending inside a record (still being written?), read on next time: {} file(s)", s.sources_incomplete);
+    }
+    if !s.sources_ingested_elsewhere.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} source(s) being ingested by another process, skipped (run again once it has finished: what it leaves is read then)",
+            s.sources_ingested_elsewhere.len()
+        );
+        for source in &s.sources_ingested_elsewhere {
+            let _ = writeln!(out, "    {source}");
+        }
     }
     if s.digest_files_skipped > 0 {
         let _ = writeln!(out, "  CloudTrail digest files skipped: {}", s.digest_files_skipped);
