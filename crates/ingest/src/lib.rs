@@ -21,6 +21,14 @@
 //! skipped without being opened. A completed file whose size changed is read on when it is JSON
 //! lines (appended) and reported otherwise.
 //!
+//! Several processes at once (`serve --watch` and `vedette ingest`, two `ingest` runs): every
+//! progress record written carries the position this run expects the store to hold (what it read,
+//! then what it committed), and the store checks them in the write transaction. When another
+//! process has moved a source meanwhile, the store refuses the batch; the writer drops that
+//! source's pending work, tells its worker to stop and commits the rest. The source is listed in
+//! [`Summary::sources_ingested_elsewhere`]; a later run (the watcher's next poll) reads whatever
+//! the other process leaves.
+//!
 //! Routing: a record goes to the enabled detector of its (`recipientAccountId`, `awsRegion`);
 //! records without one are skipped and counted by reason (see `vedette_domain::detect`), unless
 //! [`IngestOptions::create_detectors`] creates the missing detectors first.

@@ -11,6 +11,8 @@
 //! * Ingest runs with [`IngestOptions::growing_files`]: a file that ends inside a record (a `.gz`
 //!   cut short, an unfinished last line) keeps its progress open after its last whole record and
 //!   is read on when it changes; it is logged once per change, not marked bad for good.
+//! * A file another process is ingesting at the same time (its progress moved under this run) is
+//!   not remembered as done: the next poll checks it again.
 //! * The detectors of every account/Region met are checked each poll (a few indexed lookups):
 //!   when one appears, is re-created, enabled or deleted (API, reset), the in-memory set is
 //!   dropped, so files whose records a detector has not analysed yet are read again for it.

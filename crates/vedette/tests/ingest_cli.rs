@@ -233,3 +233,42 @@ fn create_detectors_analyses_the_first_run() {
     assert!(!text.contains("detector created"), "nothing new to create: {text}");
     assert!(text.contains("already ingested"), "{text}");
 }
+
+#[test]
+fn two_ingest_processes_on_one_file_apply_it_once() {
+    let logs = tempfile::tempdir().unwrap();
+    let lines = 20_000;
+    let file = big_file(logs.path(), lines);
+    let file_arg = file.to_str().unwrap();
+    let args = ["--no-progress", "--json", "--batch-records", "1000", file_arg];
+    let clean = tempfile::tempdir().unwrap();
+    let clean_detector = with_detector(clean.path());
+    let clean_summary = ingest_json(clean.path(), &args[2..]);
+    let expected = normalized(findings(clean.path(), &clean_detector));
+
+    for round in 0..3 {
+        let data = tempfile::tempdir().unwrap();
+        let detector = with_detector(data.path());
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                vedette().arg("ingest").arg("--data-dir").arg(data.path()).args(args).stdout(Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        let summaries: Vec<Value> = children
+            .into_iter()
+            .map(|child| {
+                let out = child.wait_with_output().unwrap();
+                assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+                serde_json::from_slice(&out.stdout).unwrap()
+            })
+            .collect();
+        for s in &summaries {
+            let elsewhere = s["filesIngestedElsewhere"].as_array().unwrap().len() as u64;
+            let accounted = s["files"].as_u64().unwrap() + s["filesAlreadyIngested"].as_u64().unwrap() + elsewhere;
+            assert_eq!(accounted, 1, "round {round}: read, found done or left to the other: {s}");
+        }
+        let created: u64 = summaries.iter().map(|s| s["findingsCreated"].as_u64().unwrap()).sum();
+        assert_eq!(created, clean_summary["findingsCreated"].as_u64().unwrap(), "round {round}: {summaries:?}");
+        assert_eq!(normalized(findings(data.path(), &detector)), expected, "round {round}: as one clean run");
+    }
+}
