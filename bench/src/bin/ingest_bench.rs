@@ -75,6 +75,8 @@ struct Args {
 
 struct Run {
     seconds: f64,
+    /// User + system CPU time: robust to other load on the machine, unlike wall time.
+    cpu_seconds: f64,
     peak_rss_kib: Option<u64>,
     stdout: String,
     stderr: String,
@@ -97,8 +99,11 @@ fn run(cpus: &str, argv: &[String], stdin: Option<&Path>, time_file: &Path) -> R
         .lines()
         .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
         .and_then(|v| v.trim().parse().ok());
+    let field = |name: &str| time.lines().find_map(|l| l.trim().strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu_seconds = field("User time (seconds): ") + field("System time (seconds): ");
     Run {
         seconds,
+        cpu_seconds,
         peak_rss_kib,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -118,7 +123,8 @@ fn baseline(args: &Args, cpus: &str, threads: usize, parser: &str, paths: &[Stri
         argv.extend(paths.iter().cloned());
         let r = run(cpus, &argv, None, &args.work.join("time-baseline.txt"));
         assert!(r.ok, "baseline failed: {}", r.stderr);
-        let v: Value = serde_json::from_str(r.stdout.trim()).expect("baseline JSON");
+        let mut v: Value = serde_json::from_str(r.stdout.trim()).expect("baseline JSON");
+        v["cpuSeconds"] = json!(r.cpu_seconds);
         if best.as_ref().is_none_or(|b| v["seconds"].as_f64() < b["seconds"].as_f64()) {
             best = Some(v);
         }
@@ -131,6 +137,7 @@ struct Row {
     cores: u32,
     events: u64,
     seconds: f64,
+    cpu_seconds: f64,
     mb: f64,
     peak_rss_kib: Option<u64>,
     /// The floor row on the same cores, to divide by.
@@ -187,6 +194,7 @@ fn main() {
             cores,
             events: v["events"].as_u64().unwrap(),
             seconds: v["seconds"].as_f64().unwrap(),
+            cpu_seconds: v["cpuSeconds"].as_f64().unwrap(),
             mb: v["uncompressedBytes"].as_u64().unwrap() as f64 / 1e6,
             peak_rss_kib: v["peakRssKiB"].as_u64(),
             floor_eps: Some(floor),
@@ -218,12 +226,13 @@ fn main() {
             let summary: String = format!("{}{}", r.stdout, r.stderr).lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
             eprintln!("{summary}");
             let db_bytes: u64 = std::fs::read_dir(&dir).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
-            results[format!("vedette_{label}_{cores}")] = json!({"seconds": r.seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "events": n, "summary": summary, "dataDirBytes": db_bytes});
+            results[format!("vedette_{label}_{cores}")] = json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "events": n, "summary": summary, "dataDirBytes": db_bytes});
             rows.push(Row {
                 name: format!("vedette ingest{}", if label == "half" { ", half data" } else { "" }),
                 cores,
                 events: n,
                 seconds: r.seconds,
+                cpu_seconds: r.cpu_seconds,
                 mb: size,
                 peak_rss_kib: r.peak_rss_kib,
                 floor_eps: Some(floor),
@@ -261,12 +270,13 @@ fn main() {
             let matches = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();
             std::fs::write(args.work.join(format!("rsigma-{cores}.out")), &r.stdout).unwrap();
             std::fs::write(args.work.join(format!("rsigma-{cores}.err")), &r.stderr).unwrap();
-            results[format!("rsigma_{cores}")] = json!({"seconds": r.seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "outputLines": matches});
+            results[format!("rsigma_{cores}")] = json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "outputLines": matches});
             rows.push(Row {
                 name: "rsigma engine eval (57 Sigma rules)".into(),
                 cores,
                 events,
                 seconds: r.seconds,
+                cpu_seconds: r.cpu_seconds,
                 mb,
                 peak_rss_kib: r.peak_rss_kib,
                 floor_eps: Some(if cores == 1 { floor1 } else { floor2 }),
@@ -284,17 +294,23 @@ fn main() {
         manifest["compressedBytes"].as_f64().unwrap() / 1e6,
         100.0 * manifest["recordsExpectedToRaise"].as_f64().unwrap() / manifest["records"].as_f64().unwrap()
     );
-    println!("{:<44} {:>5} {:>9} {:>9} {:>8} {:>8} {:>9}  {}", "", "cores", "events", "events/s", "MB/s", "÷ floor", "peak RSS", "note");
+    // events/CPU-s: events per second of CPU actually used (user + sys), which other load on
+    // the machine barely moves; ÷ floor compares wall-clock rates on the same cores.
+    println!("{:<44} {:>5} {:>9} {:>9} {:>8} {:>8} {:>10} {:>9} {:>9}  {}", "", "cores", "events", "events/s", "MB/s", "÷ floor", "ev/CPU-s", "÷ floor", "peak RSS", "note");
+    let floor_cpu = rows.first().map(|r| r.events as f64 / r.cpu_seconds).unwrap_or(f64::NAN);
     for r in &rows {
         let eps = r.events as f64 / r.seconds;
+        let epc = r.events as f64 / r.cpu_seconds;
         println!(
-            "{:<44} {:>5} {:>9} {:>9.0} {:>8.1} {:>8.2} {:>9}  {}",
+            "{:<44} {:>5} {:>9} {:>9.0} {:>8.1} {:>8.2} {:>10.0} {:>9.2} {:>9}  {}",
             r.name,
             r.cores,
             r.events,
             eps,
             r.mb / r.seconds,
             r.floor_eps.map_or(f64::NAN, |f| eps / f),
+            epc,
+            epc / floor_cpu,
             r.peak_rss_kib.map_or("-".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
             r.note
         );
