@@ -31,9 +31,12 @@ struct Args {
     /// Concurrent connections; several values run every scenario at each.
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     connections: Vec<usize>,
-    /// Seconds per scenario (after a 1 s warm-up).
+    /// Seconds measured per scenario.
     #[arg(long, default_value_t = 8.0)]
     seconds: f64,
+    /// Unmeasured seconds before each scenario (connections open, caches warm).
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
     /// Server pid, for its peak RSS.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -223,7 +226,7 @@ fn main() {
         println!("{:<58} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}", "scenario", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "items", "errors");
         for conns in &args.connections {
             for sc in all.iter().filter(|s| args.only.as_ref().is_none_or(|o| s.name.contains(o.as_str()))) {
-                let warm = Instant::now() + Duration::from_secs(1);
+                let warm = Instant::now() + Duration::from_secs_f64(args.warmup);
                 let until = warm + Duration::from_secs_f64(args.seconds);
                 let tasks: Vec<_> = (0..*conns)
                     .map(|c| tokio::spawn(connection(args.addr, sc.make.clone(), 1000 + c as u64, warm, until)))
