@@ -70,11 +70,6 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Vec<CloudTrailRecord<'a>>,
-}
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -176,25 +171,27 @@ fn deliver_document<E>(
     sink: &mut impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
 ) -> Result<ReadEnd, E> {
     let is_array = json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    // Fast path: a well-formed file parses in one pass.
-    let parsed: Option<Vec<CloudTrailRecord<'_>>> = if is_array {
-        sonic_rs::from_slice(json).ok()
+    // Fast path: records are parsed and handed over one at a time, straight from the document,
+    // so no per-file vector of records is built (memory stays flat whatever the file sizes).
+    let mut stream = RecordStream { base, start, sink: &mut *sink, parsed: 0, abort: None };
+    let mut de = sonic_rs::Deserializer::from_slice(json);
+    let streamed = if is_array {
+        serde::de::DeserializeSeed::deserialize(RecordsSeed(&mut stream), &mut de)
     } else {
-        sonic_rs::from_slice::<Envelope<'_>>(json).ok().map(|e| e.records)
-    };
-    if let Some(records) = parsed {
-        let total = base + records.len() as u64;
-        for (i, record) in records.into_iter().enumerate() {
-            let n = base + i as u64 + 1;
-            if n <= start {
-                continue;
-            }
-            if sink(n, Item::Record(&record))? == Flow::Stop {
-                return Ok(ReadEnd { position: n - 1, stopped: true, ..Default::default() });
-            }
-        }
-        return Ok(ReadEnd { position: total.max(start), ..Default::default() });
+        serde::de::DeserializeSeed::deserialize(EnvelopeSeed(&mut stream), &mut de)
     }
+    .and_then(|()| de.end());
+    let parsed = stream.parsed;
+    match stream.abort {
+        Some(Abort::Sink(e)) => return Err(e),
+        Some(Abort::Stop(n)) => return Ok(ReadEnd { position: n - 1, stopped: true, ..Default::default() }),
+        None => {}
+    }
+    if streamed.is_ok() {
+        return Ok(ReadEnd { position: (base + parsed).max(start), ..Default::default() });
+    }
+    // The records before the one that failed have been handled: the slow path goes on after them.
+    let start = start.max(base + parsed);
     let mut position = start.max(base);
     // Slow path: record by record, so one bad record costs only itself.
     let Some(array_at) = records_array_offset(json, is_array) else {
@@ -228,6 +225,122 @@ fn deliver_document<E>(
         }
     }
     Ok(ReadEnd { position, ..Default::default() })
+}
+
+/// Why streaming stopped before the parser was done (carried past serde's error type).
+enum Abort<E> {
+    /// The sink asked to stop at this position.
+    Stop(u64),
+    Sink(E),
+}
+
+/// The state of a document streamed record by record into the sink.
+struct RecordStream<'s, F, E> {
+    base: u64,
+    start: u64,
+    sink: &'s mut F,
+    /// Records parsed so far (delivered, or skipped as at or before `start`).
+    parsed: u64,
+    abort: Option<Abort<E>>,
+}
+
+/// `{"Records":[...]}` (other members ignored; exactly one `Records`).
+struct EnvelopeSeed<'r, 's, F, E>(&'r mut RecordStream<'s, F, E>);
+/// `[...]` of records.
+struct RecordsSeed<'r, 's, F, E>(&'r mut RecordStream<'s, F, E>);
+/// Whether a member name is `Records`.
+struct IsRecordsKey;
+
+impl<'de> serde::de::DeserializeSeed<'de> for IsRecordsKey {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for IsRecordsKey {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<Er: serde::de::Error>(self, v: &str) -> Result<bool, Er> {
+        Ok(v == "Records")
+    }
+}
+
+impl<'de, F, E> serde::de::DeserializeSeed<'de> for EnvelopeSeed<'_, '_, F, E>
+where
+    F: FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
+{
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de, F, E> serde::de::Visitor<'de> for EnvelopeSeed<'_, '_, F, E>
+where
+    F: FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
+{
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a CloudTrail log file")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(is_records) = map.next_key_seed(IsRecordsKey)? {
+            if !is_records {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            } else if seen {
+                return Err(serde::de::Error::duplicate_field("Records"));
+            } else {
+                seen = true;
+                map.next_value_seed(RecordsSeed(&mut *self.0))?;
+            }
+        }
+        if !seen {
+            return Err(serde::de::Error::missing_field("Records"));
+        }
+        Ok(())
+    }
+}
+
+impl<'de, F, E> serde::de::DeserializeSeed<'de> for RecordsSeed<'_, '_, F, E>
+where
+    F: FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
+{
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de, F, E> serde::de::Visitor<'de> for RecordsSeed<'_, '_, F, E>
+where
+    F: FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
+{
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let stream = self.0;
+        while let Some(record) = seq.next_element::<CloudTrailRecord<'de>>()? {
+            stream.parsed += 1;
+            let n = stream.base + stream.parsed;
+            if n <= stream.start {
+                continue;
+            }
+            let abort = match (stream.sink)(n, Item::Record(&record)) {
+                Ok(Flow::Continue) => continue,
+                Ok(Flow::Stop) => Abort::Stop(n),
+                Err(e) => Abort::Sink(e),
+            };
+            stream.abort = Some(abort);
+            return Err(serde::de::Error::custom("stopped by the sink"));
+        }
+        Ok(())
+    }
 }
 
 /// Whether the document ends as a complete one does: `]` for an array, `]}` for an envelope.
@@ -478,6 +591,34 @@ mod tests {
         assert!(end.truncated && end.position == seen.len() as u64, "plain document cut short: {end:?}");
         let (seen, end) = read_all(b"  \n", 0);
         assert!(seen.is_empty() && end.empty && !end.truncated);
+    }
+
+    #[test]
+    fn a_stop_or_an_error_from_the_sink_ends_the_document_there() {
+        for doc in [FILE, br#"[{"eventName":"A"},{"eventName":"B"},{"eventName":"C"}]"#.as_slice()] {
+            let mut seen = Vec::new();
+            let end = read_records::<()>(Box::new(doc), 0, &mut Buffers::default(), |pos, _| {
+                seen.push(pos);
+                Ok(if pos == 2 { Flow::Stop } else { Flow::Continue })
+            })
+            .unwrap();
+            assert_eq!(seen, [1, 2]);
+            assert!(end.stopped && end.position == 1, "{end:?}");
+            let failed = read_records(Box::new(doc), 0, &mut Buffers::default(), |pos, _| if pos == 3 { Err(pos) } else { Ok(Flow::Continue) });
+            assert_eq!(failed.unwrap_err(), 3);
+        }
+    }
+
+    #[test]
+    fn a_record_of_the_wrong_shape_mid_file_is_read_once() {
+        // Records before it stream, the slow path takes over at it: nothing delivered twice.
+        let doc = br#"{"Records":[{"eventName":"A"},"oops",{"eventName":"C"}],"x":[1]}"#;
+        let (seen, end) = read_all(doc, 0);
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2, 3], "{seen:?}");
+        assert!(seen[1].1.is_err() && seen[2].1 == Ok("C".to_owned()));
+        assert_eq!(end.position, 3);
+        let (seen, _) = read_all(br#"{"Records":[{"eventName":"A"}],"Records":[{"eventName":"B"}]}"#, 0);
+        assert_eq!(seen, [(1, Ok("A".to_owned()))], "a second Records member is not read");
     }
 
     #[test]
