@@ -66,7 +66,8 @@ pub struct IngestOptions {
     pub threads: usize,
     /// Commit once this many records are pending...
     pub batch_records: u64,
-    /// ...or this many distinct findings...
+    /// ...or this many distinct findings (per source; they are what a batch's memory is made
+    /// of, a few KB each with their merged copies, so this bounds the writer's memory)...
     pub batch_findings: usize,
     /// ...or this long after the first pending change.
     pub max_batch_delay: Duration,
@@ -93,7 +94,7 @@ impl Default for IngestOptions {
         IngestOptions {
             threads: 2,
             batch_records: 200_000,
-            batch_findings: 10_000,
+            batch_findings: 1_000,
             max_batch_delay: Duration::from_secs(1),
             chunk_records: 50_000,
             stop: None,
@@ -493,6 +494,24 @@ fn fold_into(summary: &mut Summary, chunk: Chunk) {
     }
 }
 
+/// Hands the pages a commit freed back to the OS. Each batch's findings, their merged copies and
+/// the store's statements are freed between long-lived allocations (the store's page cache grows
+/// meanwhile), so glibc's heaps keep the holes resident and peak RSS would ratchet up with every
+/// batch, i.e. with the input size. `malloc_trim` releases whole free pages anywhere in the heaps;
+/// it costs a few milliseconds per commit.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only returns unused heap pages to the OS; it has no preconditions.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// What the writer holds until the next commit, by source: the store may refuse one source's
 /// progress (another process moved it), and then the rest is committed without that source.
 #[derive(Default)]
@@ -580,6 +599,7 @@ impl Batch {
         self.findings = 0;
         self.records = 0;
         self.since = None;
+        release_freed_memory();
         Ok(())
     }
 
