@@ -181,8 +181,7 @@ async fn scenarios(addr: SocketAddr, params: &Value) -> Vec<Scenario> {
         let first = list(&detector, body.clone());
         let page1 = once(addr, &first).await;
         let n = page1["findingIds"].as_array().map_or(0, |a| a.len());
-        let name_n = format!("{name}");
-        out.push(Scenario { name: name_n, make: Arc::new(move |_| first.clone()) });
+        out.push(Scenario { name: name.to_string(), make: Arc::new(move |_| first.clone()) });
         if n == 0 {
             eprintln!("warning: '{name}' matches nothing");
         }

@@ -13,6 +13,9 @@
 //!
 //! Every file depends only on (seed, file index): generation runs in parallel yet the output is
 //! byte-identical between runs. Files split evenly over two days, so `DAY1` alone is half the data.
+// `*rng.pick(&[..&str])` keeps T = &str; without the deref inference picks T = str.
+#![allow(clippy::explicit_auto_deref)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

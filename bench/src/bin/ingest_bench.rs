@@ -296,7 +296,11 @@ fn main() {
     );
     // events/CPU-s: events per second of CPU actually used (user + sys), which other load on
     // the machine barely moves; ÷ floor compares wall-clock rates on the same cores.
-    println!("{:<44} {:>5} {:>9} {:>9} {:>8} {:>8} {:>10} {:>9} {:>9}  {}", "", "cores", "events", "events/s", "MB/s", "÷ floor", "ev/CPU-s", "÷ floor", "peak RSS", "note");
+    let header = ["", "cores", "events", "events/s", "MB/s", "÷ floor", "ev/CPU-s", "÷ floor", "peak RSS", "note"];
+    println!(
+        "{:<44} {:>5} {:>9} {:>9} {:>8} {:>8} {:>10} {:>9} {:>9}  {}",
+        header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7], header[8], header[9]
+    );
     let floor_cpu = rows.first().map(|r| r.events as f64 / r.cpu_seconds).unwrap_or(f64::NAN);
     for r in &rows {
         let eps = r.events as f64 / r.seconds;
