@@ -11,6 +11,7 @@ pub mod detect;
 pub mod detector;
 pub mod finding_types;
 pub mod ids;
+pub mod intel;
 pub mod occurrence;
 pub mod samples;
 pub mod scope;

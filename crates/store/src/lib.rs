@@ -5,7 +5,18 @@ use std::collections::BTreeMap;
 use vedette_domain::criteria::{Criteria, Sort};
 use vedette_domain::{model, Detector, DetectorConfig, Occurrence, Scope};
 
+pub mod destinations;
+pub mod export;
+pub mod filters;
+pub mod lists;
 pub mod sqlite;
+pub mod state;
+
+pub use destinations::DestinationStore;
+pub use export::ExportStore;
+pub use filters::FilterStore;
+pub use lists::{ActiveList, ListKind, ListStore};
+pub use state::{StateEntry, StateStore};
 
 pub use sqlite::SqliteStore;
 
@@ -102,7 +113,9 @@ pub struct Group {
     pub severity: Option<f64>,
 }
 
-pub trait Store: Send + Sync + 'static {
+/// Everything a Vedette store keeps. The resource families beyond detectors and findings live in
+/// their own traits (one file each) so that each can grow without touching the others.
+pub trait Store: ListStore + FilterStore + ExportStore + DestinationStore + StateStore + Send + Sync + 'static {
     // --- detectors -------------------------------------------------------------------------
     /// Creates the scope's detector. Idempotent on `client_token`: the same token returns the same
     /// id; a different (or no) token when one exists is `Conflict`.
@@ -135,6 +148,13 @@ pub trait Store: Send + Sync + 'static {
     /// most one progress record.
     // Added for ingest (detection helper): SqliteStore, please override with one transaction.
     fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
+        self.apply_with_state(occurrences, progress, &[])
+    }
+    /// `apply_batch` that also writes detection state ([`StateEntry`]) in the same transaction.
+    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[StateEntry]) -> Result<UpsertStats> {
+        if !state.is_empty() {
+            return Err(StoreError::Invalid("this store keeps no detection state".into()));
+        }
         match progress {
             [] => self.apply(occurrences, None),
             [one] => self.apply(occurrences, Some(one)),

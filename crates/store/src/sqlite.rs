@@ -15,11 +15,16 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 use vedette_domain::criteria::{Criteria, Sort, compare_for_sort};
 use vedette_domain::{Detector, DetectorConfig, Occurrence, Scope, aggregate, attributes, ids, model, time};
 
-use crate::{Group, GroupBy, Page, Progress, Result, Store, StoreError, UpsertStats};
+use crate::{Group, GroupBy, Page, Progress, Result, StateEntry, Store, StoreError, UpsertStats};
 
+mod destinations;
+mod export;
+mod filters;
+mod lists;
 mod query;
 mod rows;
 mod schema;
+mod state;
 
 use query::{
     Candidate, Cursor, CursorValue, Place, Sql, candidate_drivers, compile_criteria, pair_columns, place, query_key,
@@ -845,6 +850,11 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM finding_bodies WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did])
                 .map_err(backend)?;
             tx.execute("DELETE FROM findings WHERE did = ?1", [did]).map_err(backend)?;
+            lists::on_delete_detector(tx, did, detector_id)?;
+            filters::on_delete_detector(tx, did, detector_id)?;
+            export::on_delete_detector(tx, did, detector_id)?;
+            destinations::on_delete_detector(tx, did, detector_id)?;
+            state::on_delete_detector(tx, did, detector_id)?;
             tx.execute("DELETE FROM detectors WHERE did = ?1", [did]).map_err(backend)?;
             // Tags of the detector and of everything under it (`<detector arn>/…`).
             let arn = scope.detector_arn(detector_id);
@@ -884,6 +894,10 @@ impl Store for SqliteStore {
     }
 
     fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
+        self.apply_with_state(occurrences, progress, &[])
+    }
+
+    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[StateEntry]) -> Result<UpsertStats> {
         let paths = &self.paths;
         // Repeats of one finding within the batch are merged in memory: one write per finding.
         let mut group_of: HashMap<(&str, &str), usize> = HashMap::new();
@@ -947,8 +961,13 @@ impl Store for SqliteStore {
                         (None, finding)
                     }
                 };
+                let mut finding = finding;
+                let created = fid.is_none();
+                filters::suppress(tx, did, &mut finding, created)?;
                 store_finding(tx, did, fid, &finding, paths)?;
+                export::record(tx, did, &finding, created)?;
             }
+            state::write(tx, state)?;
             let mut count = tx.prepare_cached("UPDATE detectors SET finding_count = finding_count + ?1 WHERE did = ?2").map_err(backend)?;
             for (did, created) in created_in {
                 count.execute(params![created, did]).map_err(backend)?;
@@ -1142,7 +1161,12 @@ impl Store for SqliteStore {
             tx.execute_batch(
                 "DELETE FROM finding_attrs; DELETE FROM finding_bodies; DELETE FROM findings; DELETE FROM tags; DELETE FROM detectors; DELETE FROM progress;",
             )
-            .map_err(backend)
+            .map_err(backend)?;
+            lists::on_reset(tx)?;
+            filters::on_reset(tx)?;
+            export::on_reset(tx)?;
+            destinations::on_reset(tx)?;
+            state::on_reset(tx)
         })
     }
 }

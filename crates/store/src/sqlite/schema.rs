@@ -144,6 +144,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX findings_by_type_severity ON findings (did, type, severity DESC, id, archived, updated_at_ms, error_code);
     CREATE INDEX findings_by_error_updated ON findings (did, error_code, updated_at_ms DESC, id, archived, severity, type);
     "#,
+    // v4 .. v8: one per resource family, defined beside its code.
+    super::lists::MIGRATION,
+    super::filters::MIGRATION,
+    super::export::MIGRATION,
+    super::destinations::MIGRATION,
+    super::state::MIGRATION,
 ];
 
 /// Brings the database to the latest schema. Refuses a database written by a newer Vedette.
