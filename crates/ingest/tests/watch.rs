@@ -133,6 +133,20 @@ struct OvertakenOnce {
     overtaken: AtomicBool,
 }
 
+impl vedette_store::ListStore for OvertakenOnce {
+    fn active_lists(&self, detector_id: &str) -> vedette_store::Result<Vec<vedette_store::ActiveList>> {
+        self.store.active_lists(detector_id)
+    }
+}
+impl vedette_store::StateStore for OvertakenOnce {
+    fn load_state(&self, detector_id: &str, key_prefix: &str) -> vedette_store::Result<Vec<(String, String)>> {
+        self.store.load_state(detector_id, key_prefix)
+    }
+}
+impl vedette_store::FilterStore for OvertakenOnce {}
+impl vedette_store::ExportStore for OvertakenOnce {}
+impl vedette_store::DestinationStore for OvertakenOnce {}
+
 impl Store for OvertakenOnce {
     fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> vedette_store::Result<UpsertStats> {
         if !self.overtaken.swap(true, Ordering::Relaxed) {
