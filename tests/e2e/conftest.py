@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import schema_check
+from moto_s3 import start_moto_s3
 from vedette_harness import (
     REGION,
     Account,
@@ -44,6 +45,15 @@ def server(tmp_path_factory, vedette_bin, credentials_file):
     """The shared SigV4 server. Tests isolate themselves by account, not by restarting it."""
     root = tmp_path_factory.mktemp("serve")
     srv = VedetteServer(root / "data", root / "logs", credentials=credentials_file, auth="sigv4").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """A real S3-compatible server (moto) on a loopback port, shared by the session: tests keep
+    apart by bucket name. `.endpoint`, `.client()` (boto3 S3), `.serve_args()` (vedette flags)."""
+    srv = start_moto_s3()
     yield srv
     srv.stop()
 
