@@ -1,8 +1,122 @@
 //! Saved filters (GuardDuty's CreateFilter family). ARCHIVE filters are suppression rules,
 //! applied by the store to every finding it creates or updates (spec §3.4).
+//!
+//! Ranks are positions: a detector's filters always hold ranks 1..=n without gaps (GuardDuty
+//! answers "rank is out-of-bounds" for a gap). A new filter without a rank goes last; one with a
+//! rank is inserted there and the filters at or after it move down one; updating a rank moves the
+//! filter and closes up behind it; deleting one closes the gap.
+use std::collections::BTreeMap;
 
-/// Persistence of filters (operations are added by the filters work).
+use vedette_domain::{Scope, model};
+
+use crate::{Page, Result, StoreError};
+
+/// At most this many filters per detector (GuardDuty's quota per account and Region).
+pub const MAX_FILTERS_PER_DETECTOR: usize = 100;
+
+/// GuardDuty's answer to an unknown filter name (as clients such as Terraform expect it).
+pub const NO_SUCH_FILTER: &str = "The request is rejected since no such resource found.";
+
+/// GuardDuty's answer to a rank that would leave a gap (or point past the last filter).
+pub const RANK_OUT_OF_BOUNDS: &str = "The request is rejected because the parameter rank is out-of-bounds.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FilterAction {
+    /// A saved view only.
+    Noop,
+    /// A suppression rule: matching findings are stored archived as they are created or updated.
+    Archive,
+}
+
+impl FilterAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterAction::Noop => "NOOP",
+            FilterAction::Archive => "ARCHIVE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FilterAction> {
+        match text {
+            "NOOP" => Some(FilterAction::Noop),
+            "ARCHIVE" => Some(FilterAction::Archive),
+            _ => None,
+        }
+    }
+}
+
+/// A stored filter, as GetFilter shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub name: String,
+    pub description: Option<String>,
+    pub action: FilterAction,
+    /// 1-based position among the detector's filters.
+    pub rank: u32,
+    pub criteria: model::FindingCriteria,
+    pub tags: BTreeMap<String, String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// 1 at creation, +1 on every update.
+    pub version: i64,
+}
+
+/// CreateFilter's input, already validated by the caller (name charset, criteria language).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFilter {
+    pub name: String,
+    pub description: Option<String>,
+    pub action: FilterAction,
+    /// None: after the existing filters.
+    pub rank: Option<u32>,
+    pub criteria: model::FindingCriteria,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// UpdateFilter's input: None leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FilterUpdate {
+    pub description: Option<String>,
+    pub action: Option<FilterAction>,
+    pub rank: Option<u32>,
+    pub criteria: Option<model::FindingCriteria>,
+}
+
+/// The ARN a filter is tagged under.
+pub fn filter_arn(scope: &Scope, detector_id: &str, name: &str) -> String {
+    format!("{}/filter/{name}", scope.detector_arn(detector_id))
+}
+
+fn unsupported<T>(op: &str) -> Result<T> {
+    Err(StoreError::Backend(format!("{op} is not supported by this store")))
+}
+
+/// Persistence of filters. Every operation answers `NotFound` for an unknown or foreign
+/// detector and `Invalid(NO_SUCH_FILTER)` for an unknown filter name.
 pub trait FilterStore {
-    // Every method gets a default body (`Err(StoreError::Backend("... not supported"))`) so that
-    // wrapper stores in tests keep compiling; SqliteStore overrides them.
+    /// Creates the filter and returns its name. A repeated `client_token` (for the same name)
+    /// returns the name without creating anything; an existing name is `Conflict`; a 101st filter
+    /// is `Invalid`; a rank past `n + 1` is `Invalid(RANK_OUT_OF_BOUNDS)`.
+    fn create_filter(&self, _scope: &Scope, _detector_id: &str, _filter: NewFilter, _client_token: Option<&str>) -> Result<String> {
+        unsupported("create_filter")
+    }
+
+    fn get_filter(&self, _scope: &Scope, _detector_id: &str, _name: &str) -> Result<Filter> {
+        unsupported("get_filter")
+    }
+
+    /// Names in name order (stable under concurrent changes).
+    fn list_filters(&self, _scope: &Scope, _detector_id: &str, _max_results: usize, _next_token: Option<&str>) -> Result<Page<String>> {
+        unsupported("list_filters")
+    }
+
+    /// A rank past `n` is `Invalid(RANK_OUT_OF_BOUNDS)`.
+    fn update_filter(&self, _scope: &Scope, _detector_id: &str, _name: &str, _update: FilterUpdate) -> Result<()> {
+        unsupported("update_filter")
+    }
+
+    /// Removes the filter and its tags.
+    fn delete_filter(&self, _scope: &Scope, _detector_id: &str, _name: &str) -> Result<()> {
+        unsupported("delete_filter")
+    }
 }

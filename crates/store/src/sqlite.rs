@@ -51,6 +51,8 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     /// Attribute path ids; rows of `attr_paths` are never changed or removed, so this is safe to keep.
     paths: PathIds,
+    /// Parsed ARCHIVE filters, checked against the database's filters version on every use.
+    suppression: filters::SuppressionCache,
 }
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -179,7 +181,13 @@ impl SqliteStore {
         }
         schema::migrate(&mut writer)?;
         let paths = register_paths(&mut writer)?;
-        Ok(SqliteStore { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), paths })
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            paths,
+            suppression: Default::default(),
+        })
     }
 
     /// The schema version this build writes.
@@ -963,7 +971,7 @@ impl Store for SqliteStore {
                 };
                 let mut finding = finding;
                 let created = fid.is_none();
-                filters::suppress(tx, did, &mut finding, created)?;
+                filters::suppress(&self.suppression, tx, did, &mut finding, created)?;
                 store_finding(tx, did, fid, &finding, paths)?;
                 export::record(tx, did, &finding, created)?;
             }
