@@ -23,14 +23,14 @@ pub mod auth;
 pub mod error;
 pub mod ops;
 pub mod rest;
+pub mod server;
 pub mod sigv4;
 
 pub use auth::{AuthConfig, AuthMode, Caller, Credential, Credentials};
 pub use error::ApiError;
+pub use server::{DEFAULT_BODY_LIMIT, ServerLimits};
 
 pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
-/// GuardDuty's largest requests are a few KiB; 10 MiB matches AWS's API payload ceiling.
-pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 /// Wipe-all endpoints, routed only under `--auth any` (moto's path is the alias test suites know).
 pub const RESET_PATHS: [&str; 2] = ["/_vedette/reset", "/moto-api/reset"];
 
@@ -64,7 +64,7 @@ pub struct AppState {
 struct Inner {
     store: Arc<dyn Store>,
     auth: AuthConfig,
-    body_limit: usize,
+    limits: ServerLimits,
     metrics: Metrics,
 }
 
@@ -74,7 +74,15 @@ impl AppState {
     }
 
     pub fn with_body_limit(store: Arc<dyn Store>, auth: AuthConfig, body_limit: usize) -> Self {
-        AppState { inner: Arc::new(Inner { store, auth, body_limit, metrics: Metrics::default() }) }
+        Self::with_limits(store, auth, ServerLimits { max_body_bytes: body_limit, ..ServerLimits::default() })
+    }
+
+    pub fn with_limits(store: Arc<dyn Store>, auth: AuthConfig, limits: ServerLimits) -> Self {
+        AppState { inner: Arc::new(Inner { store, auth, limits, metrics: Metrics::default() }) }
+    }
+
+    pub fn limits(&self) -> &ServerLimits {
+        &self.inner.limits
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -118,9 +126,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+/// Serves until `shutdown` resolves, then finishes in-flight requests and returns. The
+/// connection limits are the state's [`ServerLimits`] (see [`server`]).
 pub async fn run(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.limits().clone();
+    server::serve(listener, app(state), limits, shutdown).await
 }
 
 fn method_filter(method: &str) -> Option<MethodFilter> {
@@ -200,18 +210,30 @@ async fn request_accounting(State(state): State<AppState>, req: Request, next: N
 #[derive(Clone, Debug)]
 pub struct RequestBody(pub Bytes);
 
+/// 408 for a body that did not arrive within the body timeout, and the connection closes (the
+/// rest of the body is never read). SDKs retry `RequestTimeoutException`.
+fn body_read_timed_out(timeout: std::time::Duration) -> Response {
+    let message = format!("The request is rejected because the request body was not received within {} seconds.", timeout.as_secs_f64());
+    let mut response = ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException", "RequestTimeoutException", message).into_response();
+    response.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Reads the body within the limit, then verifies the caller (SigV4, or `--auth any`).
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.inner.body_limit;
+    let limit = state.inner.limits.max_body_bytes;
+    let read_timeout = state.inner.limits.body_read_timeout;
     let (mut parts, body) = req.into_parts();
     let declared = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return ApiError::payload_too_large(limit).into_response();
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return ApiError::payload_too_large(limit).into_response(),
-        Err(e) => {
+    let read = tokio::time::timeout(read_timeout, Limited::new(body, limit).collect()).await;
+    let bytes = match read {
+        Err(_elapsed) => return body_read_timed_out(read_timeout),
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return ApiError::payload_too_large(limit).into_response(),
+        Ok(Err(e)) => {
             tracing::debug!(error = %e, "request body could not be read");
             return ApiError::bad_request("The request is rejected because the request body could not be read.").into_response();
         }
