@@ -167,3 +167,148 @@ pub trait DestinationStore {
         ))
     }
 }
+
+/// Where an S3 destination's objects go: `arn:<partition>:s3:::bucket[/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3DestinationArn {
+    pub bucket: String,
+    /// Without leading or trailing `/`; empty for the bucket's root.
+    pub prefix: String,
+}
+
+impl S3DestinationArn {
+    /// None unless `arn` is an S3 bucket (or bucket folder) ARN with a valid bucket name.
+    pub fn parse(arn: &str) -> Option<S3DestinationArn> {
+        let rest = ["arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::"]
+            .iter()
+            .find_map(|p| arn.strip_prefix(p))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if !is_valid_bucket_name(bucket) {
+            return None;
+        }
+        let prefix = prefix.trim_matches('/');
+        // An object key is at most 1024 bytes; leave room for the AWSLogs/... part.
+        if prefix.len() > 512
+            || prefix.chars().any(|c| c.is_control())
+            || prefix.split('/').any(|s| s.is_empty() && !prefix.is_empty())
+        {
+            return None;
+        }
+        Some(S3DestinationArn {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// `<prefix>/AWSLogs/<account>/GuardDuty/<region>/<yyyy>/<mm>/<dd>/<name>.jsonl.gz`, the
+    /// layout GuardDuty writes (observed keys; `name` is a UUID there).
+    pub fn object_key(
+        &self,
+        account_id: &str,
+        region: &str,
+        (year, month, day): (i32, u32, u32),
+        name: &str,
+    ) -> String {
+        let tail = format!("AWSLogs/{account_id}/GuardDuty/{region}/{year:04}/{month:02}/{day:02}/{name}.jsonl.gz");
+        if self.prefix.is_empty() {
+            tail
+        } else {
+            format!("{}/{tail}", self.prefix)
+        }
+    }
+}
+
+/// S3's bucket naming rules: 3–63 of lower-case letters, digits, `.` and `-`, starting and
+/// ending with a letter or digit, no `..`, not an IPv4 address.
+pub fn is_valid_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+}
+
+/// A KMS key ARN: `arn:<partition>:kms:<region>:<12-digit account>:key/<id>` (or `alias/<name>`).
+pub fn is_valid_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let resource_ok = match resource.split_once('/') {
+        Some(("key" | "alias", id)) => !id.is_empty() && id.len() <= 256 && id.bytes().all(|b| b.is_ascii_graphic()),
+        _ => false,
+    };
+    prefix == "arn"
+        && matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+        && service == "kms"
+        && !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bucket_and_folder_arns() {
+        let root = S3DestinationArn::parse("arn:aws:s3:::my-bucket").unwrap();
+        assert_eq!((root.bucket.as_str(), root.prefix.as_str()), ("my-bucket", ""));
+        let folder = S3DestinationArn::parse("arn:aws:s3:::DOC-EXAMPLE-BUCKET/x");
+        assert_eq!(folder, None, "upper-case bucket names are not valid");
+        let folder = S3DestinationArn::parse("arn:aws:s3:::b.example/my/Folder/").unwrap();
+        assert_eq!(
+            (folder.bucket.as_str(), folder.prefix.as_str()),
+            ("b.example", "my/Folder")
+        );
+        assert_eq!(
+            folder.object_key("111122223333", "us-east-1", (2024, 5, 3), "u"),
+            "my/Folder/AWSLogs/111122223333/GuardDuty/us-east-1/2024/05/03/u.jsonl.gz"
+        );
+        assert_eq!(
+            root.object_key("111122223333", "eu-west-1", (2024, 12, 31), "u"),
+            "AWSLogs/111122223333/GuardDuty/eu-west-1/2024/12/31/u.jsonl.gz"
+        );
+        for bad in [
+            "",
+            "arn:aws:s3:::",
+            "arn:aws:s3:::ab",
+            "arn:aws:s3::111122223333:bucket",
+            "arn:aws:kms:::bucket",
+            "s3://bucket",
+            "arn:aws:s3:::-bucket",
+            "arn:aws:s3:::bucket..x",
+            "arn:aws:s3:::192.168.1.1",
+            "arn:aws:s3:::bucket/a//b",
+        ] {
+            assert_eq!(S3DestinationArn::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn checks_kms_key_arns() {
+        assert!(is_valid_kms_key_arn(
+            "arn:aws:kms:us-west-1:111122223333:key/84cee9c5-dea1-401a-ab6d-e1de7example"
+        ));
+        assert!(is_valid_kms_key_arn(
+            "arn:aws:kms:us-east-1:111122223333:alias/guardduty"
+        ));
+        for bad in [
+            "",
+            "alias/aws/s3",
+            "arn:aws:kms:us-east-1:1111:key/x",
+            "arn:aws:s3:us-east-1:111122223333:key/x",
+            "arn:aws:kms:us-east-1:111122223333:key/",
+        ] {
+            assert!(!is_valid_kms_key_arn(bad), "{bad}");
+        }
+    }
+}
