@@ -155,9 +155,15 @@ async fn unknown_and_unsupported_operations() {
     let id = c.create_detector().await;
     c.get("/nothing-here").await.assert_error(404, "UnknownOperationException");
     c.call(Method::PUT, "/detector", "{}").await.assert_error(404, "UnknownOperationException");
-    // In the model but not served: a modelled 400 naming the operation.
-    let msg = c.get(&format!("/detector/{id}/filter")).await.assert_error(400, "BadRequestException");
-    assert!(msg.contains("ListFilters"), "{msg}");
+    // In the model but not served: a modelled 400 naming the operation. Which operations are
+    // still unserved changes as they are built, so pick one (if any is left).
+    let unserved = vedette_model::OPERATIONS.iter().find(|op| {
+        op.method == "GET" && !vedette_wire::ops::is_implemented(op.name) && op.request_uri.matches('{').count() == 1
+    });
+    if let Some(op) = unserved {
+        let msg = c.get(&op.request_uri.replace("{DetectorId}", &id)).await.assert_error(400, "BadRequestException");
+        assert!(msg.contains(op.name), "{msg}");
+    }
     // Reset exists only under --auth any.
     c.post("/_vedette/reset", "").await.assert_error(404, "UnknownOperationException");
     assert_eq!(c.get(&format!("/detector/{id}")).await.status, StatusCode::OK);

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::{AppState, RequestBody, rest};
 
 pub mod detectors;
+pub mod filters;
 pub mod findings;
 pub mod samples;
 pub mod statistics;
@@ -39,6 +40,11 @@ fn implementation(name: &str) -> Option<OpFn> {
         "UpdateFindingsFeedback" => |c| Box::pin(findings::feedback(c)),
         "CreateSampleFindings" => |c| Box::pin(samples::create(c)),
         "GetFindingsStatistics" => |c| Box::pin(statistics::get(c)),
+        "CreateFilter" => |c| Box::pin(filters::create(c)),
+        "GetFilter" => |c| Box::pin(filters::get(c)),
+        "ListFilters" => |c| Box::pin(filters::list(c)),
+        "UpdateFilter" => |c| Box::pin(filters::update(c)),
+        "DeleteFilter" => |c| Box::pin(filters::delete(c)),
         "TagResource" => |c| Box::pin(tags::tag(c)),
         "UntagResource" => |c| Box::pin(tags::untag(c)),
         "ListTagsForResource" => |c| Box::pin(tags::list(c)),

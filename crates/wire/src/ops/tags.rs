@@ -1,7 +1,8 @@
-//! TagResource, UntagResource, ListTagsForResource — for the caller's detector ARN.
+//! TagResource, UntagResource, ListTagsForResource — for the caller's detector and filter ARNs.
 use axum::http::StatusCode;
 use axum::response::Response;
 use vedette_model as model;
+use vedette_store::filters::filter_arn;
 
 use super::OpContext;
 use crate::error::ApiError;
@@ -32,16 +33,22 @@ pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a String>, member: &str) 
     if violations.is_empty() { Ok(()) } else { Err(ApiError::violations(&violations)) }
 }
 
-/// The detector id named by `arn` if it is a detector ARN of the caller's scope.
+/// The ARN tags are kept under, if `arn` names a resource of the caller's scope: its detector
+/// (`detector/<id>`) or something under it (`detector/<id>/filter/<name>`).
 /// A malformed ARN is an invalid parameter; another account's or Region's detector is, like an
-/// unknown one, "not owned".
-async fn owned_detector_arn(ctx: &OpContext, arn: &str) -> Result<String, ApiError> {
+/// unknown one, "not owned"; an unknown resource under an owned detector is that resource's
+/// "no such resource".
+async fn owned_resource_arn(ctx: &OpContext, arn: &str) -> Result<String, ApiError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts[..] else {
         return Err(ApiError::invalid_parameter("resourceArn"));
     };
-    let Some(detector_id) = resource.strip_prefix("detector/") else {
+    let Some(path) = resource.strip_prefix("detector/") else {
         return Err(ApiError::invalid_parameter("resourceArn"));
+    };
+    let (detector_id, child) = match path.split_once('/') {
+        Some((id, child)) => (id, Some(child)),
+        None => (path, None),
     };
     if prefix != "arn" || service != "guardduty" || partition.is_empty() || !account.bytes().all(|b| b.is_ascii_digit()) || detector_id.is_empty() {
         return Err(ApiError::invalid_parameter("resourceArn"));
@@ -51,7 +58,14 @@ async fn owned_detector_arn(ctx: &OpContext, arn: &str) -> Result<String, ApiErr
         return Err(ApiError::detector_not_owned());
     }
     let detector = ctx.owned_detector(detector_id).await?;
-    Ok(detector.id)
+    match child.map(|c| c.split_once('/')) {
+        None => Ok(scope.detector_arn(&detector.id)),
+        Some(Some(("filter", name))) if !name.is_empty() => {
+            super::filters::exists(ctx, detector.id.clone(), name.to_string()).await?;
+            Ok(filter_arn(scope, &detector.id, name))
+        }
+        Some(_) => Err(ApiError::invalid_parameter("resourceArn")),
+    }
 }
 
 pub async fn tag(ctx: OpContext) -> Result<Response, ApiError> {
@@ -59,10 +73,10 @@ pub async fn tag(ctx: OpContext) -> Result<Response, ApiError> {
     req.resource_arn = ctx.label("ResourceArn");
     rest::validate(&req)?;
     check_keys(req.tags.iter().flat_map(|t| t.keys()), "tags")?;
-    let detector_id = owned_detector_arn(&ctx, req.resource_arn.as_deref().unwrap_or_default()).await?;
+    let arn = owned_resource_arn(&ctx, req.resource_arn.as_deref().unwrap_or_default()).await?;
     let scope = ctx.scope().clone();
     let tags = req.tags.unwrap_or_default();
-    ctx.store(move |s| s.tag_resource(&scope, &scope.detector_arn(&detector_id), &tags)).await?;
+    ctx.store(move |s| s.tag_resource(&scope, &arn, &tags)).await?;
     Ok(rest::empty(StatusCode::NO_CONTENT))
 }
 
@@ -70,19 +84,19 @@ pub async fn untag(ctx: OpContext) -> Result<Response, ApiError> {
     let req = model::UntagResourceRequest { resource_arn: ctx.label("ResourceArn"), tag_keys: rest::query_all(&ctx.query, "tagKeys") };
     rest::validate(&req)?;
     check_keys(req.tag_keys.iter().flatten(), "tagKeys")?;
-    let detector_id = owned_detector_arn(&ctx, req.resource_arn.as_deref().unwrap_or_default()).await?;
+    let arn = owned_resource_arn(&ctx, req.resource_arn.as_deref().unwrap_or_default()).await?;
     let scope = ctx.scope().clone();
     let keys = req.tag_keys.unwrap_or_default();
-    ctx.store(move |s| s.untag_resource(&scope, &scope.detector_arn(&detector_id), &keys)).await?;
+    ctx.store(move |s| s.untag_resource(&scope, &arn, &keys)).await?;
     Ok(rest::empty(StatusCode::NO_CONTENT))
 }
 
 pub async fn list(ctx: OpContext) -> Result<Response, ApiError> {
     let req = model::ListTagsForResourceRequest { resource_arn: ctx.label("ResourceArn") };
     rest::validate(&req)?;
-    let detector_id = owned_detector_arn(&ctx, req.resource_arn.as_deref().unwrap_or_default()).await?;
+    let arn = owned_resource_arn(&ctx, req.resource_arn.as_deref().unwrap_or_default()).await?;
     let scope = ctx.scope().clone();
-    let tags = ctx.store(move |s| s.list_tags(&scope, &scope.detector_arn(&detector_id))).await?;
+    let tags = ctx.store(move |s| s.list_tags(&scope, &arn)).await?;
     rest::json(&model::ListTagsForResourceResponse { tags: Some(tags) })
 }
 
