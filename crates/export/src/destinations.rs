@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use vedette_domain::time;
 use vedette_remote::{Remote, RemoteError};
 use vedette_store::Store;
-use vedette_store::destinations::{Destination, PublishingStatus, S3DestinationArn};
+use vedette_store::destinations::{Destination, PublishingStatus, S3DestinationArn, consumer_name};
 use vedette_store::export::OutboxEvent;
 
 /// How often destinations are looked at when there is nothing to do.
@@ -41,11 +41,6 @@ pub const DEFAULT_BATCH: usize = 500;
 pub const HEALTHY_RECHECK: Duration = Duration::from_secs(300);
 /// Back-off after failures: 1 s, doubling, at most this.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-/// The outbox consumer name of a destination.
-pub fn consumer_name(destination_id: &str) -> String {
-    format!("destination:{destination_id}")
-}
 
 #[derive(Debug, Clone)]
 pub struct PublisherConfig {

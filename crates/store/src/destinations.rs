@@ -75,6 +75,11 @@ impl Destination {
     }
 }
 
+/// The outbox consumer (see [`crate::ExportStore`]) that feeds a destination.
+pub fn consumer_name(destination_id: &str) -> String {
+    format!("destination:{destination_id}")
+}
+
 pub fn destination_arn(scope: &Scope, detector_id: &str, destination_id: &str) -> String {
     format!(
         "{}/publishingdestination/{}",

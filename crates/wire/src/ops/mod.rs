@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::{AppState, RequestBody, rest};
 
+pub mod destinations;
 pub mod detectors;
 pub mod filters;
 pub mod findings;
@@ -45,6 +46,11 @@ fn implementation(name: &str) -> Option<OpFn> {
         "ListFilters" => |c| Box::pin(filters::list(c)),
         "UpdateFilter" => |c| Box::pin(filters::update(c)),
         "DeleteFilter" => |c| Box::pin(filters::delete(c)),
+        "CreatePublishingDestination" => |c| Box::pin(destinations::create(c)),
+        "DescribePublishingDestination" => |c| Box::pin(destinations::describe(c)),
+        "ListPublishingDestinations" => |c| Box::pin(destinations::list(c)),
+        "UpdatePublishingDestination" => |c| Box::pin(destinations::update(c)),
+        "DeletePublishingDestination" => |c| Box::pin(destinations::delete(c)),
         "TagResource" => |c| Box::pin(tags::tag(c)),
         "UntagResource" => |c| Box::pin(tags::untag(c)),
         "ListTagsForResource" => |c| Box::pin(tags::list(c)),
