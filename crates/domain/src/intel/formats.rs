@@ -8,30 +8,43 @@
 //! binary data, STIX that is not XML or has no `STIX_Package`, a CSV whose header names none of
 //! the columns the format needs. Errors and counts never carry file content: lists can be secret.
 //!
-//! Layouts and where they come from:
-//! * TXT — GuardDuty User Guide: one IP address or CIDR per line. Decision: the entry is the first
-//!   token of the line; anything after whitespace, `#`, `;` or `,` is commentary (blocklists
-//!   such as Spamhaus DROP write `1.10.16.0/20 ; SBL256894`). Lines starting with `#`, `;` or
-//!   `//` are comments.
-//! * STIX — STIX 1.x XML (`stix:STIX_Package`), CybOX `AddressObj:AddressObjectType` properties:
-//!   `<AddressObj:Address_Value condition="Equals" apply_condition="ANY">a##comma##b</…>` with the
-//!   object's `category` (`ipv4-addr`, `ipv6-addr`, `ipv4-net`, `ipv6-net`, `cidr`). Conditions
-//!   other than Equals cannot be matched as networks, except `InclusiveBetween` (an address
-//!   range, turned into CIDRs); other conditions and non-address objects count as ignored.
-//!   Which STIX constructs GuardDuty itself reads is unconfirmed.
-//! * OTX_CSV — AlienVault OTX pulse "Download CSV": header `Indicator type,Indicator,Description`;
-//!   types `IPv4`, `IPv6`, `CIDR` are taken, the others (`domain`, `hostname`, `URL`,
-//!   `FileHash-SHA256`...) ignored. A file without the header is accepted when its first row
-//!   starts with a known indicator type.
-//! * ALIEN_VAULT — AlienVault IP reputation feed (`reputation.data`):
-//!   `ip#risk#reliability#activity#country#city#lat,long#x`; only the first field is used.
-//! * PROOF_POINT — Proofpoint ET Intelligence IP reputation CSV
-//!   `ip,category,score,first_seen,last_seen,ports`; the header is optional. An ET domain
-//!   reputation file (header `domain,…`) is accepted with every row ignored.
-//! * FIRE_EYE — FireEye iSIGHT indicator CSV export with a header; addresses are taken from the
-//!   columns named `ip`, `ipv4`, `ipv6`, `cidr`, `sourceIp`, `ipAddress`, `destinationIp`
-//!   (case and `_`/space-insensitive); other indicator columns (`domain`, `url`, `md5`,
-//!   `sha256`, `senderAddress`...) count as ignored when a row has no address.
+//! Layouts and where they come from (GuardDuty documents none of them beyond the format names
+//! and the TXT sample, so what GuardDuty itself accepts in each is unconfirmed):
+//! * TXT — GuardDuty User Guide ("Working with trusted IP lists and threat lists"): one IP
+//!   address or CIDR per line, sample `54.20.175.217` / `205.0.0.0/8`. Decision: the entry is the
+//!   first token; anything after whitespace, `#`, `;` or `,` is commentary (blocklists such as
+//!   Spamhaus DROP write `1.10.16.0/20 ; SBL256894`). Lines starting with `#`, `;` or `//` are
+//!   comments. Zero-padded octets (`010.0.0.1`) are refused as ambiguous (octal to inet_aton).
+//! * STIX — STIX 1.x XML as in the STIX project's "IP watchlist" idiom: a `stix:STIX_Package`
+//!   whose indicators' observables hold CybOX `AddressObj:AddressObjectType` properties
+//!   (`category` `ipv4-addr` — CybOX's default —, `ipv6-addr`, `ipv4-net`, `ipv6-net`, `cidr`)
+//!   with `<AddressObj:Address_Value condition="Equals" apply_condition="ANY">a##comma##b</…>`.
+//!   Plain commas (CybOX before 2.1) also separate values. `InclusiveBetween` (`low##comma##high`)
+//!   becomes the covering CIDRs. Other conditions, other categories (`e-mail`, `mac`...), other
+//!   object types (domain, URI, file) and addresses outside an address object count as ignored.
+//!   Namespace prefixes are not checked (producers use `AddressObj:` and `AddressObject:`), and
+//!   TAXII envelopes around the package are accepted. STIX 2.x (JSON) is not read.
+//! * OTX_CSV — AlienVault OTX pulse "Download CSV" export as seen in public parsers of it:
+//!   header `Indicator type,Indicator,Description` (quoted or not, CRLF), rows such as
+//!   `IPv4,198.51.100.7,` or `FileHash-SHA256,<hash>,`. Types `IPv4`, `IPv6`, `CIDR` are taken;
+//!   the other OTX indicator types (`domain`, `hostname`, `URL`, `FileHash-*`, `email`...) are
+//!   ignored. Headerless files are accepted when the first row starts with a known type.
+//! * ALIEN_VAULT — AlienVault IP reputation database (`reputation.data`, "OSSIM format"):
+//!   `ip#reliability#risk#activity#country#city#lat,long#x`, e.g.
+//!   `198.51.100.7#4#2#Malicious Host#US##37.7,-122.4#11`; only the first field is used, so the
+//!   `reputation.generic` variant `198.51.100.7 # Malicious Host` is read too.
+//! * PROOF_POINT — Proofpoint ET Intelligence reputation lists: the "detailed" IP list
+//!   (`detailed-iprepdata.txt`) columns IP address, category, score, first seen, last seen,
+//!   ports (`|`-separated); header optional (`ip,category,score,first_seen,last_seen,ports`, or
+//!   `IP Address,Category,...`). The ET domain list (first column `domain`) is accepted with
+//!   every row ignored.
+//! * FIRE_EYE — FireEye iSIGHT indicator CSV export, header required. iSIGHT records carry
+//!   `reportId`, `title`, `ThreatScape`, `intelligenceType`, `publishDate`... and one column per
+//!   indicator kind; the exact export column list could not be confirmed, so addresses are taken
+//!   from any column named `ip`, `ipv4`, `ipv6`, `ipAddress`, `cidr`, `sourceIp` or
+//!   `destinationIp` (case, `_`, `-` and spaces ignored). `networkIdentifier` (the role:
+//!   Attacker, Victim, Related...) does not filter rows. Rows with no address but another
+//!   indicator (`domain`, `url`, `md5`, `sha256`, `senderAddress`...) count as ignored.
 use super::IpNet;
 use std::borrow::Cow;
 
@@ -269,33 +282,99 @@ struct CsvRow {
     fields: Vec<String>,
 }
 
-/// Records of a CSV file, skipping blank records and comment lines (`#` at the start of a
-/// record; `//` too). Quoted fields may hold commas, doubled quotes and line breaks.
+/// Records of a CSV file (RFC 4180 quoting: a quoted field may hold commas, doubled quotes and
+/// line breaks), skipping blank records and comment lines (`#` or `//` first). Hand-rolled
+/// rather than the `csv` crate because that one misnumbers lines after skipped blank and comment
+/// lines, and bad-line numbers are what the operator gets to find a problem.
 fn csv_rows(text: &str) -> impl Iterator<Item = CsvRow> + '_ {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .comment(Some(b'#'))
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut record = csv::ByteRecord::new();
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
+    let mut line = 1u64;
     std::iter::from_fn(move || {
-        loop {
-            // Reading from a byte slice: the only error is a UTF-8 one, which ByteRecord never
-            // raises; stop rather than loop if the crate ever reports one.
-            match reader.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) | Err(_) => return None,
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            let fields: Vec<String> =
-                record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
-            if fields.iter().all(String::is_empty) || fields.first().is_some_and(|f| f.starts_with("//")) {
+        while pos < bytes.len() {
+            let start_line = line;
+            let rest = &text[pos..];
+            let line_len = rest.find('\n').map_or(rest.len(), |i| i + 1);
+            let first_line = rest[..line_len].trim();
+            if first_line.is_empty() || first_line.starts_with('#') || first_line.starts_with("//") {
+                pos += line_len;
+                line += 1;
                 continue;
             }
-            return Some(CsvRow { line, fields });
+            let (fields, consumed, newlines) = csv_record(rest);
+            pos += consumed;
+            line += newlines;
+            if fields.iter().all(String::is_empty) {
+                continue;
+            }
+            return Some(CsvRow { line: start_line, fields });
         }
+        None
     })
+}
+
+/// One record from the start of `text`: its trimmed fields, the bytes it used (terminator
+/// included) and the line breaks it spanned. The special characters are ASCII, so slicing at
+/// them keeps UTF-8 intact.
+fn csv_record(text: &str) -> (Vec<String>, usize, u64) {
+    let bytes = text.as_bytes();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut newlines = 0u64;
+    let mut i = 0usize;
+    let mut in_quotes = false;
+    let mut plain_from = 0usize; // start of the unquoted run being collected
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_quotes {
+            match b {
+                b'"' if bytes.get(i + 1) == Some(&b'"') => {
+                    field.push_str(&text[plain_from..=i]);
+                    i += 2;
+                    plain_from = i;
+                }
+                b'"' => {
+                    field.push_str(&text[plain_from..i]);
+                    in_quotes = false;
+                    i += 1;
+                    plain_from = i;
+                }
+                b'\n' => {
+                    newlines += 1;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
+        match b {
+            // A quote opening a field (after optional spaces) starts a quoted section; a quote
+            // elsewhere is kept as text.
+            b'"' if field.trim().is_empty() && text[plain_from..i].trim().is_empty() => {
+                field.clear();
+                in_quotes = true;
+                i += 1;
+                plain_from = i;
+            }
+            b',' => {
+                field.push_str(&text[plain_from..i]);
+                fields.push(field.trim().to_string());
+                field.clear();
+                i += 1;
+                plain_from = i;
+            }
+            b'\n' => {
+                field.push_str(&text[plain_from..i]);
+                fields.push(field.trim().to_string());
+                return (fields, i + 1, newlines + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    // End of file; an unterminated quote has run to here and makes one (bad) field.
+    field.push_str(&text[plain_from..]);
+    fields.push(field.trim().to_string());
+    (fields, bytes.len(), newlines)
 }
 
 /// Header names compared without case, spaces, `_` and `-`.
@@ -363,20 +442,23 @@ fn parse_proof_point(text: &str) -> Result<ParsedList, ListError> {
         return Ok(ParsedList::default());
     };
     let mut list = ParsedList::default();
-    let ip_col = if first.fields.first().is_some_and(|f| f.parse::<IpNet>().is_ok()) {
-        0 // no header
-    } else if let Some(col) = column(&first.fields, &["ip", "ipaddress", "ipaddr", "address"]) {
+    let mut headerless = false;
+    let ip_col = if let Some(col) = column(&first.fields, &["ip", "ipaddress", "ipaddr", "address"]) {
         rows.next();
         col
-    } else if column(&first.fields, &["domain", "hostname"]).is_some() {
+    } else if column(&first.fields, &["domain", "domainname", "hostname"]).is_some() {
         // ET domain reputation: valid, nothing GuardDuty matches on.
         list.ignored = rows.skip(1).count() as u64;
         return Ok(list);
     } else {
-        return Err(malformed(format, "neither an address in the first column nor an `ip` header"));
+        headerless = true;
+        0 // the header is optional: addresses in the first column
     };
     for row in rows {
         list.indicator(field(&row, ip_col), row.line);
+    }
+    if headerless && list.entries.is_empty() && list.ignored == 0 && list.bad_lines > 0 {
+        return Err(malformed(format, "neither an `ip` header nor addresses in the first column"));
     }
     Ok(list)
 }
@@ -510,6 +592,11 @@ mod stix {
                     let name = name.as_ref();
                     seen_root = true;
                     if name == b"STIX_Package" {
+                        // quick-xml reads attributes lazily; a broken root tag is not STIX.
+                        if element.attributes().any(|a| a.is_err()) {
+                            let line = lines.line_at(start_offset);
+                            return Err(format!("not well-formed XML (line {line})"));
+                        }
                         seen_package = true;
                     }
                     if !is_empty {
@@ -526,7 +613,10 @@ mod stix {
                         } else if !kind.is_empty() {
                             list.ignored += 1;
                         }
-                    } else if name == b"Address_Value" && object.is_some() {
+                    } else if name == b"Address_Value" && object.is_none() {
+                        // An e-mail sender or similar outside an address object.
+                        list.ignored += 1;
+                    } else if name == b"Address_Value" {
                         let line = lines.line_at(start_offset);
                         let condition = attribute(element, b"condition");
                         let entry = AddressValue { line, condition, text: String::new() };
@@ -590,7 +680,13 @@ mod stix {
             list.ignored += 1; // e-mail, mac, asn, netmask...
             return;
         }
-        let items: Vec<&str> = value.text.split("##comma##").map(str::trim).collect();
+        // CybOX 2.1 separates list items with `##comma##`; older producers used plain commas,
+        // which never occur inside an address, so either separator is accepted.
+        let items: Vec<&str> = if value.text.contains("##comma##") {
+            value.text.split("##comma##").map(str::trim).collect()
+        } else {
+            value.text.split(',').map(str::trim).collect()
+        };
         match value.condition.as_deref() {
             None | Some("Equals") => {
                 for item in items {
