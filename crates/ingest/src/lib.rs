@@ -52,6 +52,8 @@ pub mod watch;
 
 pub use discover::{discover, SourceInput};
 use reader::{Buffers, Flow, Item};
+#[doc(hidden)]
+pub use reader::{read_bytes_for_fuzzing, ReadEnd};
 
 /// Reasons a record is skipped (keys of [`Summary::skipped`]).
 pub const SKIP_NO_DETECTOR: &str = "no detector for the account and Region";

@@ -25,7 +25,7 @@ pub(crate) enum Item<'r, 'a> {
 
 /// How reading a source ended.
 #[derive(Debug, Default)]
-pub(crate) struct ReadEnd {
+pub struct ReadEnd {
     /// The last position consumed (the next run resumes after it).
     pub position: u64,
     /// The source could not be read past `position`: why. The source is finished anyway.
@@ -120,6 +120,30 @@ pub(crate) fn read_records<E>(
         b'{' if starts_with_records_key(&first) => read_document(reader, start, bufs, &mut sink),
         b'{' => read_lines(reader, start, bufs, &mut sink),
         _ => Ok(ReadEnd { position: start, problem: Some("not CloudTrail: the input is not JSON".into()), ..Default::default() }),
+    }
+}
+
+/// For the fuzz targets and their replay tests (crates/fuzzing), not an API: reads `bytes` as a
+/// source is read (gzip and layout sniffed) after position `start`, handing each position's
+/// record, or why it is not one, to `each`; `each` returning false stops there, as the ingester's
+/// stop flag does (only ever at the first item of a position).
+#[doc(hidden)]
+pub fn read_bytes_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64, Result<&CloudTrailRecord<'_>, &str>) -> bool) -> ReadEnd {
+    let counter = AtomicU64::new(0);
+    let reader = match open(&SourceInput::Stdin, bytes, &counter) {
+        Ok(reader) => reader,
+        Err(e) => return ReadEnd { position: start, problem: Some(read_error_message(&e)), ..Default::default() },
+    };
+    let read = read_records::<std::convert::Infallible>(reader, start, &mut Buffers::default(), |position, item| {
+        let go_on = match item {
+            Item::Record(record) => each(position, Ok(record)),
+            Item::Bad(why) => each(position, Err(&why)),
+        };
+        Ok(if go_on { Flow::Continue } else { Flow::Stop })
+    });
+    match read {
+        Ok(end) => end,
+        Err(never) => match never {},
     }
 }
 
