@@ -193,6 +193,11 @@ async fn owned_destination(
         .await
 }
 
+/// Ok if the caller's detector has this destination (TagResource on a destination ARN).
+pub(crate) async fn exists(ctx: &OpContext, detector_id: String, destination_id: String) -> Result<(), ApiError> {
+    owned_destination(ctx, detector_id, destination_id).await.map(|_| ())
+}
+
 /// The status clients see: a suspended detector publishes nothing.
 fn status(d: &Destination) -> &'static str {
     if d.detector_enabled { d.status.as_str() } else { STOPPED }

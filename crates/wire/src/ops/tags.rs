@@ -34,7 +34,8 @@ pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a String>, member: &str) 
 }
 
 /// The ARN tags are kept under, if `arn` names a resource of the caller's scope: its detector
-/// (`detector/<id>`) or something under it (`detector/<id>/filter/<name>`).
+/// (`detector/<id>`) or something under it (`detector/<id>/filter/<name>`,
+/// `detector/<id>/publishingdestination/<id>`).
 /// A malformed ARN is an invalid parameter; another account's or Region's detector is, like an
 /// unknown one, "not owned"; an unknown resource under an owned detector is that resource's
 /// "no such resource".
@@ -63,6 +64,10 @@ async fn owned_resource_arn(ctx: &OpContext, arn: &str) -> Result<String, ApiErr
         Some(Some(("filter", name))) if !name.is_empty() => {
             super::filters::exists(ctx, detector.id.clone(), name.to_string()).await?;
             Ok(filter_arn(scope, &detector.id, name))
+        }
+        Some(Some(("publishingdestination", id))) if !id.is_empty() => {
+            super::destinations::exists(ctx, detector.id.clone(), id.to_string()).await?;
+            Ok(vedette_store::destinations::destination_arn(scope, &detector.id, id))
         }
         Some(_) => Err(ApiError::invalid_parameter("resourceArn")),
     }
