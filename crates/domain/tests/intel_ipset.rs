@@ -25,11 +25,17 @@ fn naive_contains(nets: &[IpNet], ip: IpAddr) -> bool {
     nets.iter().any(|n| spellings.iter().flatten().any(|&a| n.contains(a)))
 }
 
-/// IPv4 networks crowded into 10.0.0.0/16 so that they overlap and touch.
+/// IPv4 networks mostly crowded into 10.0.0.0/16 so that they overlap and touch, some anywhere
+/// (so that the index spans the whole space).
 fn v4_net() -> impl Strategy<Value = IpNet> {
-    (0u32..=0xFFFF, 16u8..=32).prop_map(|(low, prefix)| {
-        IpNet::new(IpAddr::V4(Ipv4Addr::from(0x0A00_0000 | low)), prefix).unwrap()
-    })
+    prop_oneof![
+        4 => (0u32..=0xFFFF, 16u8..=32).prop_map(|(low, prefix)| {
+            IpNet::new(IpAddr::V4(Ipv4Addr::from(0x0A00_0000 | low)), prefix).unwrap()
+        }),
+        1 => (any::<u32>(), 0u8..=32).prop_map(|(addr, prefix)| {
+            IpNet::new(IpAddr::V4(Ipv4Addr::from(addr)), prefix).unwrap()
+        }),
+    ]
 }
 
 /// IPv6 networks near 2001:db8::, plus some in ::ffff:0:0/96 and some wide ones covering it.
