@@ -2,9 +2,7 @@
 //! vendor's layout (tests/data/intel/README.md says where each layout comes from).
 use proptest::prelude::*;
 use std::net::IpAddr;
-use vedette_domain::intel::{
-    parse_aws_ip_ranges, parse_list, IpNet, ListError, ListFormat, ParsedList,
-};
+use vedette_domain::intel::{IpNet, ListError, ListFormat, ParsedList, parse_aws_ip_ranges, parse_list};
 
 fn data(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/data/intel/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -56,7 +54,10 @@ fn txt_takes_one_entry_per_line_and_counts_the_rest() {
 #[test]
 fn txt_tolerates_bom_crlf_and_utf16() {
     let list = parse(ListFormat::Txt, "list_crlf_bom.txt");
-    assert_eq!(entries(&list), ["198.51.100.1/32", "198.51.100.2/32", "2001:db8::2/128"]);
+    assert_eq!(
+        entries(&list),
+        ["198.51.100.1/32", "198.51.100.2/32", "2001:db8::2/128"]
+    );
     assert_eq!(list.bad_lines, 0);
 
     // The same text saved as UTF-16 little-endian with its BOM (Windows "Unicode").
@@ -76,7 +77,10 @@ fn txt_keeps_only_the_first_ten_bad_line_numbers_and_no_content() {
     assert_eq!(list.bad_lines, 15);
     assert_eq!(list.first_bad_lines, (1..=10).collect::<Vec<u64>>());
     assert!(list.entries.is_empty());
-    assert!(!format!("{list:?}").contains("secret"), "a parse result never carries file content");
+    assert!(
+        !format!("{list:?}").contains("secret"),
+        "a parse result never carries file content"
+    );
 }
 
 #[test]
@@ -186,7 +190,12 @@ fn alien_vault_reputation_uses_the_first_field() {
     let list = parse(ListFormat::AlienVault, "reputation.data");
     assert_eq!(
         entries(&list),
-        ["198.51.100.7/32", "203.0.113.20/32", "192.0.2.33/32", "2001:db8::33/128"]
+        [
+            "198.51.100.7/32",
+            "203.0.113.20/32",
+            "192.0.2.33/32",
+            "2001:db8::33/128"
+        ]
     );
     assert_eq!(list.first_bad_lines, [7, 8]);
     assert_eq!(list.ignored, 0);
@@ -211,8 +220,12 @@ fn proof_point_with_and_without_header() {
     assert_eq!(list.bad_lines, 0);
 
     // The detailed list's spelled-out header.
-    let spelled = b"IP Address,Category,Score,First Seen,Last Seen,Ports\n198.51.100.71,1,127,2017-01-01,2024-06-30,80\n";
-    assert_eq!(entries(&parse_list(ListFormat::ProofPoint, spelled).unwrap()), ["198.51.100.71/32"]);
+    let spelled =
+        b"IP Address,Category,Score,First Seen,Last Seen,Ports\n198.51.100.71,1,127,2017-01-01,2024-06-30,80\n";
+    assert_eq!(
+        entries(&parse_list(ListFormat::ProofPoint, spelled).unwrap()),
+        ["198.51.100.71/32"]
+    );
 }
 
 #[test]
@@ -223,7 +236,13 @@ fn proof_point_domain_list_is_all_ignored_and_a_foreign_csv_is_rejected() {
     assert_eq!(list.bad_lines, 0);
 
     let error = parse_list(ListFormat::ProofPoint, &data("otx.csv")).unwrap_err();
-    assert!(matches!(error, ListError::Malformed { format: "PROOF_POINT", .. }));
+    assert!(matches!(
+        error,
+        ListError::Malformed {
+            format: "PROOF_POINT",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -247,7 +266,10 @@ fn csv_comment_and_blank_lines_are_skipped() {
     let text = b"# exported 2024-06-30\nip,category,score\n\n# section\n198.51.100.5,1,10\n   \n// note\n\
         \"198.51.100.6\",2,\"multi\r\nline\"\r\nbad,3,30\r\n198.51.100.7";
     let list = parse_list(ListFormat::ProofPoint, text).unwrap();
-    assert_eq!(entries(&list), ["198.51.100.5/32", "198.51.100.6/32", "198.51.100.7/32"]);
+    assert_eq!(
+        entries(&list),
+        ["198.51.100.5/32", "198.51.100.6/32", "198.51.100.7/32"]
+    );
     // Numbered as an editor shows it, counting the skipped lines and the quoted line break.
     assert_eq!(list.first_bad_lines, [10]);
 }
@@ -270,7 +292,9 @@ fn errors_never_quote_the_file() {
     let secret = b"<html>TOPSECRET-198.51.100.1</html>";
     let error = parse_list(ListFormat::Stix, secret).unwrap_err().to_string();
     assert!(!error.contains("TOPSECRET"), "{error}");
-    let error = parse_list(ListFormat::FireEye, b"TOPSECRET,columns\n1,2\n").unwrap_err().to_string();
+    let error = parse_list(ListFormat::FireEye, b"TOPSECRET,columns\n1,2\n")
+        .unwrap_err()
+        .to_string();
     assert!(!error.contains("TOPSECRET"), "{error}");
 }
 
@@ -281,7 +305,13 @@ fn aws_ip_ranges_build_a_set_of_every_prefix() {
     assert_eq!(ranges.create_date.as_deref(), Some("2024-06-10-06-13-20"));
     assert_eq!(ranges.bad_prefixes, 1);
     assert_eq!(ranges.set.len(), 4, "the S3 duplicate of an AMAZON prefix counts once");
-    for inside in ["3.5.140.1", "3.5.143.255", "52.95.245.17", "2600:1f18::1", "::ffff:52.95.245.17"] {
+    for inside in [
+        "3.5.140.1",
+        "3.5.143.255",
+        "52.95.245.17",
+        "2600:1f18::1",
+        "::ffff:52.95.245.17",
+    ] {
         assert!(ranges.set.contains(ip(inside)), "{inside}");
     }
     for outside in ["3.5.144.0", "198.51.100.7", "2600:1f18:8000::1", "2001:db8::1"] {
@@ -298,9 +328,19 @@ fn ip_nets_parse_strictly() {
     assert_eq!(net("198.51.100.7/24").unwrap().to_string(), "198.51.100.0/24");
     assert_eq!(net("2001:db8::ff/120").unwrap().to_string(), "2001:db8::/120");
     assert_eq!(net("::ffff:198.51.100.7").unwrap().prefix, 128);
-    for bad in ["198.51.100.7/33", "2001:db8::/129", "198.51.100.7/", "198.51.100.7/-1", "198.51.100.7/ 8",
-        "010.1.1.1", "198.51.100", "fe80::1%eth0", "[2001:db8::1]", " 198.51.100.7", "198.51.100.7/24/8"]
-    {
+    for bad in [
+        "198.51.100.7/33",
+        "2001:db8::/129",
+        "198.51.100.7/",
+        "198.51.100.7/-1",
+        "198.51.100.7/ 8",
+        "010.1.1.1",
+        "198.51.100",
+        "fe80::1%eth0",
+        "[2001:db8::1]",
+        " 198.51.100.7",
+        "198.51.100.7/24/8",
+    ] {
         let error = net(bad).expect_err(bad);
         assert!(!error.contains(bad.trim()), "errors do not echo input: {error}");
     }

@@ -1,7 +1,7 @@
 //! IpSet against a linear scan, the routability table, and a threat-list-sized build.
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use vedette_domain::intel::{is_publicly_routable, non_public_range, IpNet, IpSet};
+use vedette_domain::intel::{IpNet, IpSet, is_publicly_routable, non_public_range};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -99,10 +99,23 @@ fn merging_keeps_boundaries_exact() {
     ]);
     assert_eq!(set.len(), 5);
     assert_eq!(set.range_count(), 3);
-    for inside in ["198.51.100.0", "198.51.100.255", "203.0.113.7", "2001:db8::1", "::ffff:198.51.100.200"] {
+    for inside in [
+        "198.51.100.0",
+        "198.51.100.255",
+        "203.0.113.7",
+        "2001:db8::1",
+        "::ffff:198.51.100.200",
+    ] {
         assert!(set.contains(ip(inside)), "{inside}");
     }
-    for outside in ["198.51.99.255", "198.51.101.0", "203.0.113.6", "203.0.113.8", "2001:db8::2", "::"] {
+    for outside in [
+        "198.51.99.255",
+        "198.51.101.0",
+        "203.0.113.6",
+        "203.0.113.8",
+        "2001:db8::2",
+        "::",
+    ] {
         assert!(!set.contains(ip(outside)), "{outside}");
     }
     let empty = IpSet::from_nets([]);
@@ -119,7 +132,10 @@ fn ipv4_mapped_networks_match_ipv4_lookups() {
     assert!(!set.contains(ip("198.51.101.9")));
     let set = IpSet::from_nets([net("198.51.100.9")]);
     assert!(set.contains(ip("::ffff:198.51.100.9")));
-    assert!(!set.contains(ip("::198.51.100.9")), "IPv4-compatible addresses are not mapped ones");
+    assert!(
+        !set.contains(ip("::198.51.100.9")),
+        "IPv4-compatible addresses are not mapped ones"
+    );
 }
 
 /// A threat list at GuardDuty's limit builds and answers (timing lives in bench/, not here).
@@ -197,13 +213,38 @@ fn routability_table() {
         assert!(range.contains(name), "{addr}: {range}");
     }
     let public = [
-        "1.1.1.1", "8.8.8.8", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0", "126.255.255.255",
-        "128.0.0.1", "169.253.255.255", "172.15.255.255", "172.32.0.0", "192.0.1.255", "192.0.3.0",
-        "192.167.255.255", "192.169.0.0", "198.17.255.255", "198.20.0.0", "198.51.99.255", "203.0.112.255",
-        "223.255.255.255", "54.20.175.217", "2600:1f18::1", "2a00:1450::1", "2001:db9::1", "fbff::1",
+        "1.1.1.1",
+        "8.8.8.8",
+        "9.255.255.255",
+        "11.0.0.0",
+        "100.63.255.255",
+        "100.128.0.0",
+        "126.255.255.255",
+        "128.0.0.1",
+        "169.253.255.255",
+        "172.15.255.255",
+        "172.32.0.0",
+        "192.0.1.255",
+        "192.0.3.0",
+        "192.167.255.255",
+        "192.169.0.0",
+        "198.17.255.255",
+        "198.20.0.0",
+        "198.51.99.255",
+        "203.0.112.255",
+        "223.255.255.255",
+        "54.20.175.217",
+        "2600:1f18::1",
+        "2a00:1450::1",
+        "2001:db9::1",
+        "fbff::1",
         "::ffff:8.8.8.8",
     ];
     for addr in public {
-        assert!(is_publicly_routable(ip(addr)), "{addr}: {:?}", non_public_range(ip(addr)));
+        assert!(
+            is_publicly_routable(ip(addr)),
+            "{addr}: {:?}",
+            non_public_range(ip(addr))
+        );
     }
 }

@@ -133,7 +133,10 @@ pub enum ListError {
 }
 
 fn malformed(format: ListFormat, reason: impl Into<String>) -> ListError {
-    ListError::Malformed { format: format.as_api(), reason: reason.into() }
+    ListError::Malformed {
+        format: format.as_api(),
+        reason: reason.into(),
+    }
 }
 
 pub fn parse_list(format: ListFormat, bytes: &[u8]) -> Result<ParsedList, ListError> {
@@ -152,15 +155,16 @@ pub fn parse_list(format: ListFormat, bytes: &[u8]) -> Result<ParsedList, ListEr
 /// line bad) or UTF-16 with a BOM. Compressed or binary data is refused outright.
 fn decode_text(format: ListFormat, bytes: &[u8]) -> Result<Cow<'_, str>, ListError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return Ok(refuse_binary(format, String::from_utf8_lossy(rest))?);
+        return refuse_binary(format, String::from_utf8_lossy(rest));
     }
     let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
         let units = rest.chunks(2).map(|pair| match pair {
             [a, b] => unit([*a, *b]),
             _ => 0xFFFD, // odd trailing byte
         });
-        let text: String =
-            char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
+        let text: String = char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect();
         text
     };
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
@@ -186,7 +190,9 @@ fn refuse_binary(format: ListFormat, text: Cow<'_, str>) -> Result<Cow<'_, str>,
 
 /// Lines with their 1-based numbers, CR of CRLF removed.
 fn numbered_lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
-    text.split('\n').enumerate().map(|(i, line)| (i as u64 + 1, line.strip_suffix('\r').unwrap_or(line)))
+    text.split('\n')
+        .enumerate()
+        .map(|(i, line)| (i as u64 + 1, line.strip_suffix('\r').unwrap_or(line)))
 }
 
 fn is_comment(line: &str) -> bool {
@@ -205,7 +211,11 @@ fn classify(text: &str) -> Indicator {
     if let Ok(net) = text.parse::<IpNet>() {
         return Indicator::Net(net);
     }
-    if is_other_indicator(text) { Indicator::Other } else { Indicator::Invalid }
+    if is_other_indicator(text) {
+        Indicator::Other
+    } else {
+        Indicator::Invalid
+    }
 }
 
 /// Domain names, host names, URLs, e-mail addresses and file hashes.
@@ -237,11 +247,11 @@ fn is_domain_name(text: &str) -> bool {
     let labels: Vec<&str> = text.split('.').collect();
     labels.len() >= 2
         && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
         })
-        && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,7 +264,9 @@ fn parse_txt(text: &str) -> ParsedList {
         if line.is_empty() || is_comment(line) {
             continue;
         }
-        let end = line.find(|c: char| c.is_whitespace() || "#;,".contains(c)).unwrap_or(line.len());
+        let end = line
+            .find(|c: char| c.is_whitespace() || "#;,".contains(c))
+            .unwrap_or(line.len());
         list.indicator(&line[..end], number);
     }
     list
@@ -307,7 +319,10 @@ fn csv_rows(text: &str) -> impl Iterator<Item = CsvRow> + '_ {
             if fields.iter().all(String::is_empty) {
                 continue;
             }
-            return Some(CsvRow { line: start_line, fields });
+            return Some(CsvRow {
+                line: start_line,
+                fields,
+            });
         }
         None
     })
@@ -379,7 +394,10 @@ fn csv_record(text: &str) -> (Vec<String>, usize, u64) {
 
 /// Header names compared without case, spaces, `_` and `-`.
 fn header_key(name: &str) -> String {
-    name.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn column(header: &[String], names: &[&str]) -> Option<usize> {
@@ -394,9 +412,24 @@ fn field(row: &CsvRow, index: usize) -> &str {
 const OTX_ADDRESS_TYPES: &[&str] = &["ipv4", "ipv6", "cidr"];
 /// The other OTX indicator types (OTX API `IndicatorTypes`).
 const OTX_OTHER_TYPES: &[&str] = &[
-    "domain", "hostname", "url", "uri", "email", "filehash-md5", "filehash-sha1",
-    "filehash-sha256", "filehash-pehash", "filehash-imphash", "filepath", "mutex", "cve", "yara",
-    "ja3", "osquery", "sslcertfingerprint", "bitcoinaddress",
+    "domain",
+    "hostname",
+    "url",
+    "uri",
+    "email",
+    "filehash-md5",
+    "filehash-sha1",
+    "filehash-sha256",
+    "filehash-pehash",
+    "filehash-imphash",
+    "filepath",
+    "mutex",
+    "cve",
+    "yara",
+    "ja3",
+    "osquery",
+    "sslcertfingerprint",
+    "bitcoinaddress",
 ];
 
 fn parse_otx_csv(text: &str) -> Result<ParsedList, ListError> {
@@ -423,7 +456,9 @@ fn parse_otx_csv(text: &str) -> Result<ParsedList, ListError> {
     let mut list = ParsedList::default();
     for row in rows {
         let value = field(&row, value_col);
-        let kind = type_col.map(|c| field(&row, c).to_ascii_lowercase()).unwrap_or_default();
+        let kind = type_col
+            .map(|c| field(&row, c).to_ascii_lowercase())
+            .unwrap_or_default();
         if kind.is_empty() || OTX_ADDRESS_TYPES.contains(&kind.as_str()) {
             list.indicator(value, row.line);
         } else if value.is_empty() {
@@ -458,18 +493,32 @@ fn parse_proof_point(text: &str) -> Result<ParsedList, ListError> {
         list.indicator(field(&row, ip_col), row.line);
     }
     if headerless && list.entries.is_empty() && list.ignored == 0 && list.bad_lines > 0 {
-        return Err(malformed(format, "neither an `ip` header nor addresses in the first column"));
+        return Err(malformed(
+            format,
+            "neither an `ip` header nor addresses in the first column",
+        ));
     }
     Ok(list)
 }
 
 /// FireEye iSIGHT columns holding an address or network.
-const FIRE_EYE_ADDRESS_COLUMNS: &[&str] =
-    &["ip", "ipv4", "ipv6", "ipaddress", "cidr", "sourceip", "destinationip"];
+const FIRE_EYE_ADDRESS_COLUMNS: &[&str] = &["ip", "ipv4", "ipv6", "ipaddress", "cidr", "sourceip", "destinationip"];
 /// iSIGHT columns holding other indicators.
 const FIRE_EYE_OTHER_COLUMNS: &[&str] = &[
-    "domain", "sourcedomain", "url", "md5", "sha1", "sha256", "fuzzyhash", "filename",
-    "senderaddress", "emailidentifier", "useragent", "registry", "filepath", "asn",
+    "domain",
+    "sourcedomain",
+    "url",
+    "md5",
+    "sha1",
+    "sha256",
+    "fuzzyhash",
+    "filename",
+    "senderaddress",
+    "emailidentifier",
+    "useragent",
+    "registry",
+    "filepath",
+    "asn",
 ];
 
 fn parse_fire_eye(text: &str) -> Result<ParsedList, ListError> {
@@ -482,10 +531,14 @@ fn parse_fire_eye(text: &str) -> Result<ParsedList, ListError> {
     let address_cols: Vec<usize> = (0..keys.len())
         .filter(|&i| FIRE_EYE_ADDRESS_COLUMNS.contains(&keys[i].as_str()))
         .collect();
-    let other_cols: Vec<usize> =
-        (0..keys.len()).filter(|&i| FIRE_EYE_OTHER_COLUMNS.contains(&keys[i].as_str())).collect();
+    let other_cols: Vec<usize> = (0..keys.len())
+        .filter(|&i| FIRE_EYE_OTHER_COLUMNS.contains(&keys[i].as_str()))
+        .collect();
     if address_cols.is_empty() && other_cols.is_empty() {
-        return Err(malformed(format, "the header names no indicator column (`ip`, `cidr`, `domain`...)"));
+        return Err(malformed(
+            format,
+            "the header names no indicator column (`ip`, `cidr`, `domain`...)",
+        ));
     }
     let mut list = ParsedList::default();
     for row in rows {
@@ -519,8 +572,8 @@ fn parse_stix(text: &str) -> Result<ParsedList, ListError> {
 mod stix {
     use super::ParsedList;
     use crate::intel::IpNet;
-    use quick_xml::events::{BytesStart, Event};
     use quick_xml::Reader;
+    use quick_xml::events::{BytesStart, Event};
     use std::net::IpAddr;
 
     /// The address object being read: its `category` and the depth of its `Properties`.
@@ -556,15 +609,21 @@ mod stix {
     }
 
     fn attribute(element: &BytesStart<'_>, local: &[u8]) -> Option<String> {
-        element.attributes().flatten().find(|a| a.key.local_name().as_ref() == local).map(|a| {
-            a.unescape_value().map(|v| v.into_owned()).unwrap_or_default()
-        })
+        element
+            .attributes()
+            .flatten()
+            .find(|a| a.key.local_name().as_ref() == local)
+            .map(|a| a.unescape_value().map(|v| v.into_owned()).unwrap_or_default())
     }
 
     pub(super) fn parse(text: &str) -> Result<ParsedList, String> {
         let mut reader = Reader::from_str(text);
         reader.config_mut().check_end_names = false; // tolerate sloppy producers
-        let mut lines = LineCounter { text: text.as_bytes(), offset: 0, line: 1 };
+        let mut lines = LineCounter {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        };
         let mut list = ParsedList::default();
         let mut depth = 0usize;
         let mut seen_root = false;
@@ -606,8 +665,7 @@ mod stix {
                         let kind = attribute(element, b"type").unwrap_or_default();
                         if kind.ends_with("AddressObjectType") {
                             if !is_empty {
-                                let category =
-                                    attribute(element, b"category").unwrap_or_else(|| "ipv4-addr".into());
+                                let category = attribute(element, b"category").unwrap_or_else(|| "ipv4-addr".into());
                                 object = Some(AddressObject { depth, category });
                             }
                         } else if !kind.is_empty() {
@@ -619,7 +677,11 @@ mod stix {
                     } else if name == b"Address_Value" {
                         let line = lines.line_at(start_offset);
                         let condition = attribute(element, b"condition");
-                        let entry = AddressValue { line, condition, text: String::new() };
+                        let entry = AddressValue {
+                            line,
+                            condition,
+                            text: String::new(),
+                        };
                         if is_empty {
                             list.bad(line);
                         } else {
@@ -628,10 +690,10 @@ mod stix {
                     }
                 }
                 Event::End(ref element) => {
-                    if element.local_name().as_ref() == b"Address_Value" {
-                        if let (Some(v), Some(o)) = (value.take(), object.as_ref()) {
-                            address_value(&mut list, &o.category, v);
-                        }
+                    if element.local_name().as_ref() == b"Address_Value"
+                        && let (Some(v), Some(o)) = (value.take(), object.as_ref())
+                    {
+                        address_value(&mut list, &o.category, v);
                     }
                     if object.as_ref().is_some_and(|o| o.depth == depth) {
                         object = None;
@@ -667,7 +729,11 @@ mod stix {
             }
         }
         if !seen_package {
-            return Err(if seen_root { "no STIX_Package element".into() } else { "not XML".into() });
+            return Err(if seen_root {
+                "no STIX_Package element".into()
+            } else {
+                "not XML".into()
+            });
         }
         Ok(list)
     }
@@ -719,7 +785,11 @@ mod stix {
             return None;
         }
         let block_last = |start: u128, size_bits: u32| {
-            let span = if size_bits >= 128 { u128::MAX } else { (1u128 << size_bits) - 1 };
+            let span = if size_bits >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << size_bits) - 1
+            };
             start.checked_add(span)
         };
         let mut nets = Vec::new();
@@ -736,7 +806,10 @@ mod stix {
             } else {
                 IpAddr::from(low.to_be_bytes())
             };
-            nets.push(IpNet { addr, prefix: (bits - size_bits) as u8 });
+            nets.push(IpNet {
+                addr,
+                prefix: (bits - size_bits) as u8,
+            });
             if last >= high {
                 return Some(nets);
             }
@@ -759,7 +832,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(nets("10.0.0.0", "10.0.0.255"), ["10.0.0.0/24"]);
-        assert_eq!(nets("10.0.0.1", "10.0.0.4"), ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/32"]);
+        assert_eq!(
+            nets("10.0.0.1", "10.0.0.4"),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/32"]
+        );
         assert_eq!(nets("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
         assert_eq!(nets("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), ["::/0"]);
         assert_eq!(nets("2001:db8::", "2001:db8::1"), ["2001:db8::/127"]);

@@ -6,8 +6,8 @@ pub mod aws_ranges;
 pub mod formats;
 pub mod ipset;
 
-pub use aws_ranges::{parse_aws_ip_ranges, AwsIpRanges, AwsRangesError};
-pub use formats::{parse_list, ListError, ListFormat, ParsedList};
+pub use aws_ranges::{AwsIpRanges, AwsRangesError, parse_aws_ip_ranges};
+pub use formats::{ListError, ListFormat, ParsedList, parse_list};
 pub use ipset::{IpNet, IpSet};
 
 /// IPv4 networks that are not on the public internet (IANA special-purpose registry, RFC 6890
@@ -36,7 +36,11 @@ pub const NON_PUBLIC_V4: &[(&str, [u8; 4], u8)] = &[
 pub const NON_PUBLIC_V6: &[(&str, [u16; 8], u8)] = &[
     ("unspecified (RFC 4291)", [0, 0, 0, 0, 0, 0, 0, 0], 128),
     ("loopback (RFC 4291)", [0, 0, 0, 0, 0, 0, 0, 1], 128),
-    ("local-use IPv4/IPv6 translation (RFC 8215)", [0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48),
+    (
+        "local-use IPv4/IPv6 translation (RFC 8215)",
+        [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+        48,
+    ),
     ("discard-only (RFC 6666)", [0x100, 0, 0, 0, 0, 0, 0, 0], 64),
     ("benchmarking (RFC 5180)", [0x2001, 2, 0, 0, 0, 0, 0, 0], 48),
     ("documentation (RFC 3849)", [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
