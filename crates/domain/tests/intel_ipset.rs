@@ -88,6 +88,14 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Stores keep entries as text (`Display`) and read them back (`FromStr`).
+    #[test]
+    fn nets_round_trip_through_text(net in prop_oneof![v4_net(), v6_net()]) {
+        prop_assert_eq!(net.to_string().parse::<IpNet>(), Ok(net));
+    }
+}
+
 #[test]
 fn merging_keeps_boundaries_exact() {
     let set = IpSet::from_nets([
