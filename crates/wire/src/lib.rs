@@ -66,6 +66,8 @@ struct Inner {
     auth: AuthConfig,
     limits: ServerLimits,
     metrics: Metrics,
+    /// Reads IPSet / ThreatIntelSet files (and S3 for publishing) under the operator's policy.
+    remote: Arc<vedette_remote::Remote>,
 }
 
 impl AppState {
@@ -78,7 +80,20 @@ impl AppState {
     }
 
     pub fn with_limits(store: Arc<dyn Store>, auth: AuthConfig, limits: ServerLimits) -> Self {
-        AppState { inner: Arc::new(Inner { store, auth, limits, metrics: Metrics::default() }) }
+        let remote = Arc::new(vedette_remote::Remote::disabled());
+        AppState { inner: Arc::new(Inner { store, auth, limits, metrics: Metrics::default(), remote }) }
+    }
+
+    /// Sets the client for list locations (default: every location refused). Call it before
+    /// the state is cloned (before serving).
+    pub fn with_remote(mut self, remote: vedette_remote::Remote) -> Self {
+        Arc::get_mut(&mut self.inner).expect("with_remote is called before the state is shared").remote =
+            Arc::new(remote);
+        self
+    }
+
+    pub fn remote(&self) -> &Arc<vedette_remote::Remote> {
+        &self.inner.remote
     }
 
     pub fn limits(&self) -> &ServerLimits {

@@ -18,6 +18,7 @@ pub mod destinations;
 pub mod detectors;
 pub mod filters;
 pub mod findings;
+pub mod lists;
 pub mod samples;
 pub mod statistics;
 pub mod tags;
@@ -51,6 +52,16 @@ fn implementation(name: &str) -> Option<OpFn> {
         "ListPublishingDestinations" => |c| Box::pin(destinations::list(c)),
         "UpdatePublishingDestination" => |c| Box::pin(destinations::update(c)),
         "DeletePublishingDestination" => |c| Box::pin(destinations::delete(c)),
+        "CreateIPSet" => |c| Box::pin(lists::create_ip_set(c)),
+        "GetIPSet" => |c| Box::pin(lists::get_ip_set(c)),
+        "ListIPSets" => |c| Box::pin(lists::list_ip_sets(c)),
+        "UpdateIPSet" => |c| Box::pin(lists::update_ip_set(c)),
+        "DeleteIPSet" => |c| Box::pin(lists::delete_ip_set(c)),
+        "CreateThreatIntelSet" => |c| Box::pin(lists::create_threat_intel_set(c)),
+        "GetThreatIntelSet" => |c| Box::pin(lists::get_threat_intel_set(c)),
+        "ListThreatIntelSets" => |c| Box::pin(lists::list_threat_intel_sets(c)),
+        "UpdateThreatIntelSet" => |c| Box::pin(lists::update_threat_intel_set(c)),
+        "DeleteThreatIntelSet" => |c| Box::pin(lists::delete_threat_intel_set(c)),
         "TagResource" => |c| Box::pin(tags::tag(c)),
         "UntagResource" => |c| Box::pin(tags::untag(c)),
         "ListTagsForResource" => |c| Box::pin(tags::list(c)),

@@ -3,6 +3,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use vedette_model as model;
 use vedette_store::filters::filter_arn;
+use vedette_store::lists::ListKind;
 
 use super::OpContext;
 use crate::error::ApiError;
@@ -68,6 +69,11 @@ async fn owned_resource_arn(ctx: &OpContext, arn: &str) -> Result<String, ApiErr
         Some(Some(("publishingdestination", id))) if !id.is_empty() => {
             super::destinations::exists(ctx, detector.id.clone(), id.to_string()).await?;
             Ok(vedette_store::destinations::destination_arn(scope, &detector.id, id))
+        }
+        Some(Some((segment @ ("ipset" | "threatintelset"), id))) if !id.is_empty() => {
+            let kind = if segment == "ipset" { ListKind::Trusted } else { ListKind::Threat };
+            super::lists::exists(ctx, kind, detector.id.clone(), id.to_string()).await?;
+            Ok(kind.arn(scope, &detector.id, id))
         }
         Some(_) => Err(ApiError::invalid_parameter("resourceArn")),
     }
