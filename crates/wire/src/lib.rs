@@ -21,6 +21,7 @@ use vedette_store::Store;
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod ops;
 pub mod rest;
 pub mod server;
@@ -133,12 +134,14 @@ pub fn app(state: AppState) -> Router {
             router = router.route(path, MethodRouter::new().post(reset).fallback(unknown_operation));
         }
     }
-    router
+    let api = router
         .fallback(unknown_operation)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), request_accounting))
-        .with_state(state)
+        .with_state(state.clone());
+    // /metrics and /health: outside the API's layers (no SigV4), see [`metrics`].
+    metrics::operator_routes(state).merge(api)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests and returns. The
@@ -197,7 +200,10 @@ async fn request_accounting(State(state): State<AppState>, req: Request, next: N
     let request_id = new_request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let operation = metrics::operation_of(&req);
+    let started = std::time::Instant::now();
     let mut response = next.run(req).await;
+    metrics::record_request(operation, response.status(), started.elapsed());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
