@@ -1,0 +1,129 @@
+//! REST-JSON request bodies and URIs, as the server takes them apart before an operation runs.
+use bytes::Bytes;
+use vedette_model as model;
+use vedette_wire::{rest, sigv4};
+
+type Check = fn(&Bytes);
+
+/// Parses a body into the request shape and runs its constraints, as every handler starts.
+fn check<T: serde::de::DeserializeOwned + Default + model::Validate>(body: &Bytes) {
+    if let Ok(request) = rest::parse_body::<T>(body) {
+        let _ = rest::validate(&request);
+    }
+}
+
+macro_rules! shapes {
+    ($($shape:ident),* $(,)?) => {
+        /// Every operation's request shape, by operation name.
+        /// (A typo fails to compile; a missing operation fails the test below.)
+        pub(crate) const SHAPES: &[(&str, Check)] = &[$((const_strip_request(stringify!($shape)), check::<model::$shape>)),*];
+    };
+}
+
+/// `stringify!(XRequest)` without `Request`, at compile time.
+const fn const_strip_request(name: &'static str) -> &'static str {
+    let bytes = name.as_bytes();
+    let suffix = b"Request";
+    assert!(bytes.len() > suffix.len());
+    let (head, tail) = bytes.split_at(bytes.len() - suffix.len());
+    let mut i = 0;
+    while i < suffix.len() {
+        assert!(tail[i] == suffix[i], "a request shape's name ends with Request");
+        i += 1;
+    }
+    match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII names"),
+    }
+}
+
+shapes!(
+    CreateDetectorRequest,
+    GetDetectorRequest,
+    ListDetectorsRequest,
+    UpdateDetectorRequest,
+    DeleteDetectorRequest,
+    ListFindingsRequest,
+    GetFindingsRequest,
+    CreateSampleFindingsRequest,
+    ArchiveFindingsRequest,
+    UnarchiveFindingsRequest,
+    UpdateFindingsFeedbackRequest,
+    GetFindingsStatisticsRequest,
+    CreateFilterRequest,
+    GetFilterRequest,
+    ListFiltersRequest,
+    UpdateFilterRequest,
+    DeleteFilterRequest,
+    CreateIPSetRequest,
+    GetIPSetRequest,
+    ListIPSetsRequest,
+    UpdateIPSetRequest,
+    DeleteIPSetRequest,
+    CreateThreatIntelSetRequest,
+    GetThreatIntelSetRequest,
+    ListThreatIntelSetsRequest,
+    UpdateThreatIntelSetRequest,
+    DeleteThreatIntelSetRequest,
+    CreatePublishingDestinationRequest,
+    DescribePublishingDestinationRequest,
+    ListPublishingDestinationsRequest,
+    UpdatePublishingDestinationRequest,
+    DeletePublishingDestinationRequest,
+    TagResourceRequest,
+    UntagResourceRequest,
+    ListTagsForResourceRequest,
+);
+
+/// `data` is `<OperationName>\n<body>`: the body is parsed into that operation's request shape
+/// and validated. An unknown name tries every shape (the fuzzer learns the names from the seeds).
+pub fn rest_body(data: &[u8]) {
+    let (name, body) = split_line(data);
+    let body = Bytes::copy_from_slice(body);
+    match SHAPES.iter().find(|(op, _)| op.as_bytes() == name) {
+        Some((_, check)) => check(&body),
+        None => SHAPES.iter().for_each(|(_, check)| check(&body)),
+    }
+}
+
+/// `data` is `<raw path>\n<raw query>`: the path is bound to every operation's URI template
+/// (labels percent-decoded), the query decoded into members, both canonicalized as SigV4 does.
+/// Property: the canonical query is a fixed point (canonicalizing it again changes nothing), so a
+/// client and the server that canonicalize once more agree.
+pub fn rest_uri(data: &[u8]) {
+    let (path, query) = split_line(data);
+    let path = String::from_utf8_lossy(path);
+    let query = String::from_utf8_lossy(query);
+    for op in model::OPERATIONS {
+        let _ = rest::path_labels(op.request_uri, &path);
+    }
+    if let Ok(members) = rest::parse_query(Some(&query)) {
+        let _ = rest::query_i32(&members, "maxResults");
+        let _ = rest::query_string(&members, "nextToken");
+        let _ = rest::query_all(&members, "tagKeys");
+    }
+    let _ = sigv4::canonical_uri(&path);
+    let canonical = sigv4::canonical_query(Some(&query));
+    assert_eq!(sigv4::canonical_query(Some(&canonical)), canonical, "canonical query of {query:?} is not canonical");
+}
+
+/// The first line and the rest.
+pub(crate) fn split_line(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == b'\n') {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_operation_has_its_request_shape() {
+        for op in model::OPERATIONS {
+            assert!(SHAPES.iter().any(|(name, _)| *name == op.name), "{} has no request shape in SHAPES", op.name);
+        }
+        assert_eq!(SHAPES.len(), model::OPERATIONS.len());
+    }
+}
