@@ -402,13 +402,16 @@ async fn activate(state: &AppState, work: &ListWork) -> Result<Snapshot, String>
     tokio::task::spawn_blocking(move || {
         let file_sha256 = hex::encode(Sha256::digest(&bytes));
         let parsed = parse_list(format, &bytes).map_err(|e| e.to_string())?;
-        if parsed.entries.is_empty() && parsed.bad_lines > 0 {
+        // A file with lines but not one IP or CIDR is almost certainly the wrong file or format
+        // (decision: ERROR rather than an ACTIVE list that matches nothing). An empty file is fine.
+        if parsed.entries.is_empty() && parsed.bad_lines + parsed.ignored > 0 {
             let first: Vec<String> = parsed.first_bad_lines.iter().map(u64::to_string).collect();
             return Err(format!(
-                "the file has no usable {} entries: {} line(s) could not be read (first: {})",
+                "the file has no usable {} entries (IPs or CIDRs): {} line(s) could not be read{}, {} other indicator(s) ignored",
                 format.as_api(),
                 parsed.bad_lines,
-                first.join(", ")
+                if first.is_empty() { String::new() } else { format!(" (first: line {})", first.join(", ")) },
+                parsed.ignored
             ));
         }
         let mut entries: Vec<String> = parsed.entries.iter().map(ToString::to_string).collect();
