@@ -60,6 +60,19 @@ struct CredentialEntry {
     account_id: String,
 }
 
+/// An AWS Region code: a 2-4 letter prefix, dash-separated words, a number (`us-east-1`,
+/// `us-gov-west-1`, `us-isob-east-1`, `eusc-de-east-1`).
+pub fn is_region_code(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let Some((number, words)) = parts.split_last() else { return false };
+    let lower = |w: &&str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase());
+    words.len() >= 2
+        && (2..=4).contains(&words[0].len())
+        && words.iter().all(lower)
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -168,6 +181,11 @@ pub fn authenticate(config: &AuthConfig, req: &SignedRequest<'_>, now: DateTime<
         return Err(ApiError::missing_authentication());
     };
     let auth = sigv4::parse_authorization(authorization).map_err(|e| ApiError::incomplete_signature(e.0))?;
+    // One server answers for every Region (the scope's Region selects the caller's data), but
+    // only for names that are Regions: they end up in ARNs and findings.
+    if !is_region_code(&auth.region) {
+        return Err(ApiError::invalid_signature(format!("Credential should be scoped to a valid region, not '{}'. ", auth.region)));
+    }
 
     let credential = match &config.mode {
         AuthMode::Any { default_account } => {

@@ -59,12 +59,47 @@ pub fn query_all(query: &[(String, String)], name: &str) -> Option<Vec<String>> 
 /// Parses a request body into its model shape. An empty body is an empty object (SDKs send
 /// none when no body member is set). Syntax errors and wrong JSON types alike get GuardDuty's
 /// "JSON could not be processed".
+/// No GuardDuty request nests deeper than 5 levels; serde_json stops typed members at 128 but
+/// skips unknown members to any depth, so the limit is checked up front, for every member alike.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Whether `{`/`[` nest deeper than `max` outside strings (one pass, no allocation).
+fn nesting_exceeds(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 pub fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => return Ok(T::default()),
         // serde would take a JSON array for a struct (fields in order); GuardDuty wants an object.
         Some(b'{') => {}
         Some(_) => return Err(ApiError::malformed_json()),
+    }
+    if nesting_exceeds(body, MAX_JSON_DEPTH) {
+        return Err(ApiError::malformed_json());
     }
     serde_json::from_slice(body).map_err(|e| {
         tracing::debug!(error = %e, "unprocessable JSON body");
@@ -120,5 +155,21 @@ mod tests {
         assert_eq!(bad.unwrap_err(), ApiError::malformed_json());
         let empty: vedette_model::ListFindingsRequest = parse_body(&Bytes::new()).unwrap();
         assert_eq!(empty.max_results, None);
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::*;
+
+    #[test]
+    fn counts_nesting_outside_strings_only() {
+        assert!(!nesting_exceeds(br#"{"a":[{"b":[1]}]}"#, 4));
+        assert!(nesting_exceeds(br#"{"a":[{"b":[[1]]}]}"#, 4));
+        // Brackets, quotes and backslashes inside strings do not count.
+        assert!(!nesting_exceeds(br#"{"a":"[[[[[[{{{{\"[[[[\\"}"#, 1));
+        assert!(nesting_exceeds(br#"{"a":"\\",  "b":[[1]]}"#, 2));
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(nesting_exceeds(deep.as_bytes(), MAX_JSON_DEPTH));
     }
 }
