@@ -21,6 +21,7 @@ mod destinations;
 mod export;
 mod filters;
 mod lists;
+mod preflight;
 mod query;
 mod rows;
 mod schema;
@@ -168,6 +169,8 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display())))?;
         let path = data_dir.join("vedette.db");
+        // Refuses (and never touches) a file that is not a healthy Vedette store.
+        preflight::check_existing(&path)?;
         let mut writer = Connection::open(&path).map_err(backend)?;
         configure(&writer, false).map_err(backend)?;
         // WAL is a property of the database file: set once, every later connection uses it.
