@@ -342,30 +342,12 @@ pub fn object_name(destination_id: &str, generation: i64, first_seq: i64, last_s
     )
 }
 
-/// A finding as exports carry it: the GetFindings document, except that
-/// `service.additionalInfo` is the object itself rather than `{"value": "<JSON text>", "type": …}`
-/// (spec §3.2). A document without that wrapping is passed through unchanged.
-// serde_json::Value: exports rewrite one nested member of documents written elsewhere, once per
-// delivery — not a hot path.
-pub fn export_document(body_json: &str) -> serde_json::Result<String> {
-    let mut doc: serde_json::Value = serde_json::from_str(body_json)?;
-    if let Some(info) = doc.pointer_mut("/service/additionalInfo") {
-        let raw = info
-            .get("value")
-            .and_then(|v| v.as_str())
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok());
-        if let Some(raw) = raw {
-            *info = raw;
-        }
-    }
-    serde_json::to_string(&doc)
-}
-
 /// One gzip member holding one exported finding per line.
 pub fn encode_objects<'a>(bodies: impl Iterator<Item = &'a str>) -> std::io::Result<Vec<u8>> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     for body in bodies {
-        let line = export_document(body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let line =
+            crate::event::export_detail(body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         gz.write_all(line.as_bytes())?;
         gz.write_all(b"\n")?;
     }
@@ -397,7 +379,6 @@ mod tests {
         );
         assert_eq!(lines[0]["service"]["count"], 1);
         assert_eq!(lines[1], serde_json::from_str::<serde_json::Value>(plain).unwrap());
-        assert!(encode_objects(["not json"].into_iter()).is_err());
     }
 
     #[test]
