@@ -154,7 +154,14 @@ impl DestinationPublisher {
                 Err(PublishError::Destination(reason)) => {
                     tracing::warn!(destination = %destination.id, detector = %destination.detector_id, %reason, "publishing destination unavailable");
                 }
-                Err(e @ PublishError::Store(_)) => return Err(e),
+                Err(PublishError::Store(error)) => {
+                    // E.g. the destination or its detector was deleted meanwhile (its consumer went
+                    // with it): forget what this process knew; the next round starts afresh.
+                    tracing::warn!(destination = %destination.id, %error, "publishing destination skipped this round");
+                    let consumer = consumer_name(&destination.id);
+                    self.registered.remove(&consumer);
+                    self.acked.remove(&consumer);
+                }
             }
         }
         Ok(busy)

@@ -156,3 +156,20 @@ async fn run_stops_on_shutdown() {
         .expect("publisher stopped")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_consumer_that_vanished_is_registered_again_without_stopping_the_others() {
+    let s = setup();
+    let name = consumer_name(&s.destination.id);
+    // Retries after a failure come at once (no S3 endpoint: every attempt fails).
+    let config = PublisherConfig { max_backoff: Duration::ZERO, ..PublisherConfig::default() };
+    let mut publisher = DestinationPublisher::new(s.store.clone(), Remote::disabled(), config);
+    publisher.round().await.unwrap();
+    s.store.unregister_consumer(&name).unwrap();
+    let registered = |s: &Setup| s.store.consumers().unwrap().iter().any(|(n, _)| *n == name);
+    assert!(!registered(&s));
+    // The failure is this destination's: the round itself goes on.
+    publisher.round().await.unwrap();
+    publisher.round().await.unwrap();
+    assert!(registered(&s));
+}
