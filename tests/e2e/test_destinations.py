@@ -167,6 +167,13 @@ def test_deleting_the_detector_deletes_its_destinations(gd):
     assert_client_error(e.value, 400, "BadRequestException")
 
 
+def test_without_an_s3_endpoint_the_status_says_unable(gd, detector_id):
+    """The shared server has no --s3-endpoint: nothing can be published, and Describe says so."""
+    destination_id = create_destination(gd, detector_id, "nowhere-bucket")
+    failing = wait_status(gd, detector_id, destination_id, UNABLE)
+    assert failing["PublishingFailureStartTimestamp"] > 0
+
+
 # ---- API errors ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("props, member", [
