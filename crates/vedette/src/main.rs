@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod explain;
 mod ingest_cmd;
+mod remote_args;
 mod serve;
 
 /// Default data directory: `./vedette-data` (override with --data-dir or VEDETTE_DATA_DIR).

@@ -48,6 +48,8 @@ pub struct ServeArgs {
     /// With --watch: how often the tree is polled, in milliseconds.
     #[arg(long, requires = "watch", default_value_t = watch::DEFAULT_POLL.as_millis() as u64, value_parser = clap::value_parser!(u64).range(50..))]
     pub watch_interval_ms: u64,
+    #[command(flatten)]
+    pub remote: crate::remote_args::RemoteArgs,
 }
 
 fn auth_config(args: &ServeArgs) -> Result<AuthConfig, Box<dyn std::error::Error + Send + Sync>> {
@@ -73,7 +75,8 @@ pub fn run(args: ServeArgs) -> CliResult {
     let auth = auth_config(&args)?;
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&args.data.data_dir).map_err(|e| format!("cannot open the store in {}: {e}", args.data.data_dir.display()))?);
-    let state = AppState::new(store.clone(), auth);
+    let remote = args.remote.remote()?;
+    let state = AppState::new(store.clone(), auth).with_remote(remote);
     // Set when the server is told to stop: the watcher finishes its current record, commits and
     // returns (the next start resumes there).
     let stop = Arc::new(AtomicBool::new(false));
@@ -101,6 +104,11 @@ pub fn run(args: ServeArgs) -> CliResult {
         };
         let watching = args.watch.as_ref().map(|d| format!(", watching {}", d.display())).unwrap_or_default();
         eprintln!("vedette listening on http://{addr} (auth: {mode}, data: {}{watching})", args.data.data_dir.display());
+        // IPSet / ThreatIntelSet transitions a previous run left unfinished.
+        let resumed = vedette_wire::ops::lists::resume_pending(&state).await?;
+        if resumed > 0 {
+            tracing::info!(lists = resumed, "resumed unfinished list transitions");
+        }
         let shutdown = async move {
             shutdown_signal().await;
             signal_stop.store(true, Ordering::Relaxed);
