@@ -3,10 +3,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use vedette_ingest::{watch, IngestOptions};
 use vedette_store::{SqliteStore, Store};
-use vedette_wire::{AppState, AuthConfig, Credentials, auth};
+use vedette_wire::{AppState, AuthConfig, Credentials, ServerLimits, auth, server};
 
 use crate::{CliResult, DEFAULT_LISTEN, DataDirArg};
 
@@ -49,7 +50,57 @@ pub struct ServeArgs {
     #[arg(long, requires = "watch", default_value_t = watch::DEFAULT_POLL.as_millis() as u64, value_parser = clap::value_parser!(u64).range(50..))]
     pub watch_interval_ms: u64,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub remote: crate::remote_args::RemoteArgs,
+}
+
+/// Connection limits: what one client may hold or send (see vedette_wire::server).
+#[derive(clap::Args, Debug)]
+pub struct LimitArgs {
+    /// Largest request body in bytes (larger: 413).
+    #[arg(long, env = "VEDETTE_MAX_BODY_BYTES", default_value_t = server::DEFAULT_BODY_LIMIT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..))]
+    pub max_body_bytes: usize,
+    /// Largest request head (request line + headers) in bytes (larger: 431).
+    #[arg(long, env = "VEDETTE_MAX_HEADER_BYTES", default_value_t = server::DEFAULT_MAX_HEADER_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=server::MAX_HEADER_BYTES_CEILING as u64))]
+    pub max_header_bytes: usize,
+    /// Most headers in one request (more: 431).
+    #[arg(long, env = "VEDETTE_MAX_HEADERS", default_value_t = server::DEFAULT_MAX_HEADER_COUNT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(8..=1000))]
+    pub max_headers: usize,
+    /// Seconds a client has to send a request head once it started (then the connection closes).
+    #[arg(long, env = "VEDETTE_HEADER_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    pub header_timeout: f64,
+    /// Seconds a client has to send a request body after its head (then 408).
+    #[arg(long, env = "VEDETTE_BODY_TIMEOUT", default_value_t = server::DEFAULT_BODY_READ_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    pub body_timeout: f64,
+    /// Seconds a keep-alive connection may sit without a request before it is closed.
+    #[arg(long, env = "VEDETTE_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    pub idle_timeout: f64,
+    /// Connections served at once; further clients wait to be accepted. Each takes a file
+    /// descriptor: keep it below the open-file limit (`ulimit -n`).
+    #[arg(long, env = "VEDETTE_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> ServerLimits {
+        ServerLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_header_bytes: self.max_header_bytes,
+            max_header_count: self.max_headers,
+            header_read_timeout: Duration::from_secs_f64(self.header_timeout),
+            body_read_timeout: Duration::from_secs_f64(self.body_timeout),
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("expected seconds in (0, 86400], got {s:?}")),
+    }
 }
 
 fn auth_config(args: &ServeArgs) -> Result<AuthConfig, Box<dyn std::error::Error + Send + Sync>> {
@@ -76,7 +127,7 @@ pub fn run(args: ServeArgs) -> CliResult {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&args.data.data_dir).map_err(|e| format!("cannot open the store in {}: {e}", args.data.data_dir.display()))?);
     let remote = args.remote.remote()?;
-    let state = AppState::new(store.clone(), auth).with_remote(remote);
+    let state = AppState::with_limits(store.clone(), auth, args.limits.limits()).with_remote(remote);
     // Set when the server is told to stop: the watcher finishes its current record, commits and
     // returns (the next start resumes there).
     let stop = Arc::new(AtomicBool::new(false));
