@@ -16,7 +16,22 @@ use crate::location::HttpUrl;
 use crate::{RemoteError, S3Endpoint};
 
 /// S3's URI encoding of a key: everything but unreserved characters and `/`.
-const KEY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+const KEY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// One request to the endpoint: `bucket` alone (HeadBucket) or `bucket/key`.
+struct S3Request<'a> {
+    method: &'static str,
+    bucket: &'a str,
+    key: Option<&'a str>,
+    body: Bytes,
+    /// Signed along with `host` and the `x-amz-*` headers the signer adds.
+    headers: Vec<(&'a str, &'a str)>,
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct S3Target {
@@ -31,19 +46,27 @@ impl S3Target {
         let bad = |why: &str| RemoteError::Config(format!("S3 endpoint '{}' {why}", endpoint.endpoint));
         let url = HttpUrl::parse(&endpoint.endpoint).map_err(|_| bad("is not an http:// URL"))?;
         if url.https {
-            return Err(bad("uses https://, which this build cannot speak (no TLS); use an http:// endpoint"));
+            return Err(bad(
+                "uses https://, which this build cannot speak (no TLS); use an http:// endpoint",
+            ));
         }
         if url.path_and_query.contains('?') {
             return Err(bad("has a query string"));
         }
         if !endpoint.path_style && (url.host.parse::<std::net::IpAddr>().is_ok() || url.host == "localhost") {
-            return Err(bad("is an address: virtual-hosted buckets need a DNS name (use path-style)"));
+            return Err(bad(
+                "is an address: virtual-hosted buckets need a DNS name (use path-style)",
+            ));
         }
         if endpoint.region.is_empty() || endpoint.access_key_id.is_empty() || endpoint.secret_access_key.is_empty() {
             return Err(bad("needs a Region, an access key id and a secret access key"));
         }
         let base_path = url.path_and_query.trim_end_matches('/').to_string();
-        Ok(S3Target { endpoint: endpoint.clone(), url, base_path })
+        Ok(S3Target {
+            endpoint: endpoint.clone(),
+            url,
+            base_path,
+        })
     }
 
     /// (host to connect to, `Host` header, path) for `bucket[/key]`.
@@ -57,26 +80,28 @@ impl S3Target {
             (self.url.host.clone(), self.url.authority(), path)
         } else {
             let host = format!("{bucket}.{}", self.url.host);
-            let authority = if self.url.explicit_port { format!("{host}:{}", self.url.port) } else { host.clone() };
+            let authority = if self.url.explicit_port {
+                format!("{host}:{}", self.url.port)
+            } else {
+                host.clone()
+            };
             let path = format!("{}/{}", self.base_path, encoded_key.unwrap_or_default());
             (host, authority, path)
         }
     }
 
-    async fn send(
-        &self,
-        method: &str,
-        bucket: &str,
-        key: Option<&str>,
-        body: Bytes,
-        headers: &[(&str, &str)],
-        max_bytes: u64,
-        what: &str,
-    ) -> Result<Response, RemoteError> {
+    async fn send(&self, request: S3Request<'_>, max_bytes: u64, what: &str) -> Result<Response, RemoteError> {
+        let S3Request {
+            method,
+            bucket,
+            key,
+            body,
+            headers,
+        } = request;
         let (host, authority, path) = self.address(bucket, key);
         let mut builder = Request::builder().method(method).uri(&path).header("host", &authority);
         for (name, value) in headers {
-            builder = builder.header(*name, *value);
+            builder = builder.header(name, value);
         }
         let mut request = builder
             .body(Full::new(body.clone()))
@@ -134,7 +159,14 @@ impl S3Target {
         max_bytes: u64,
         what: &str,
     ) -> Result<Vec<u8>, RemoteError> {
-        let response = self.send("GET", bucket, Some(key), Bytes::new(), &[], max_bytes, what).await?;
+        let request = S3Request {
+            method: "GET",
+            bucket,
+            key: Some(key),
+            body: Bytes::new(),
+            headers: Vec::new(),
+        };
+        let response = self.send(request, max_bytes, what).await?;
         match response.status {
             200 => Ok(response.body),
             status => Err(status_error(what, status, &response.body)),
@@ -155,7 +187,14 @@ impl S3Target {
         if let Some(encoding) = content_encoding {
             headers.push(("content-encoding", encoding));
         }
-        let response = self.send("PUT", bucket, Some(key), body, &headers, 0, what).await?;
+        let request = S3Request {
+            method: "PUT",
+            bucket,
+            key: Some(key),
+            body,
+            headers,
+        };
+        let response = self.send(request, 0, what).await?;
         match response.status {
             200..=299 => Ok(()),
             status => Err(status_error(what, status, &response.body)),
@@ -163,7 +202,14 @@ impl S3Target {
     }
 
     pub(crate) async fn head_bucket(&self, bucket: &str, what: &str) -> Result<(), RemoteError> {
-        let response = self.send("HEAD", bucket, None, Bytes::new(), &[], 0, what).await?;
+        let request = S3Request {
+            method: "HEAD",
+            bucket,
+            key: None,
+            body: Bytes::new(),
+            headers: Vec::new(),
+        };
+        let response = self.send(request, 0, what).await?;
         match response.status {
             200..=299 => Ok(()),
             status => Err(status_error(what, status, &response.body)),
@@ -176,7 +222,11 @@ fn status_error(what: &str, status: u16, body: &[u8]) -> RemoteError {
     if status == 404 {
         return RemoteError::NotFound(what.to_string());
     }
-    RemoteError::Status { what: what.to_string(), status, code: error_code(body) }
+    RemoteError::Status {
+        what: what.to_string(),
+        status,
+        code: error_code(body),
+    }
 }
 
 /// S3's error code (`<Code>NoSuchKey</Code>`): a short identifier, never other body text.
@@ -206,14 +256,20 @@ mod tests {
     #[test]
     fn path_style_and_virtual_hosted_addresses() {
         let t = S3Target::new(&endpoint("http://127.0.0.1:9000", true)).unwrap();
-        assert_eq!(t.address("b", Some("dir/a b+c.txt")), (
-            "127.0.0.1".into(),
-            "127.0.0.1:9000".into(),
-            "/b/dir/a%20b%2Bc.txt".into()
-        ));
+        assert_eq!(
+            t.address("b", Some("dir/a b+c.txt")),
+            (
+                "127.0.0.1".into(),
+                "127.0.0.1:9000".into(),
+                "/b/dir/a%20b%2Bc.txt".into()
+            )
+        );
         assert_eq!(t.address("b", None).2, "/b");
         let t = S3Target::new(&endpoint("http://s3.internal:9000/base/", false)).unwrap();
-        assert_eq!(t.address("b", Some("k")), ("b.s3.internal".into(), "b.s3.internal:9000".into(), "/base/k".into()));
+        assert_eq!(
+            t.address("b", Some("k")),
+            ("b.s3.internal".into(), "b.s3.internal:9000".into(), "/base/k".into())
+        );
     }
 
     #[test]
@@ -224,7 +280,10 @@ mod tests {
             ("http://127.0.0.1:9000", false),
             ("http://h/?x=1", true),
         ] {
-            assert!(matches!(S3Target::new(&endpoint(url, path_style)), Err(RemoteError::Config(_))), "{url}");
+            assert!(
+                matches!(S3Target::new(&endpoint(url, path_style)), Err(RemoteError::Config(_))),
+                "{url}"
+            );
         }
     }
 
@@ -233,7 +292,11 @@ mod tests {
         let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>secret stuff</Message></Error>";
         assert_eq!(error_code(body).as_deref(), Some("NoSuchBucket"));
         assert_eq!(error_code(b"<Code>has spaces in it</Code>"), None);
-        let err = status_error("s3://b/k", 403, b"<Error><Code>AccessDenied</Code><Message>x</Message></Error>");
+        let err = status_error(
+            "s3://b/k",
+            403,
+            b"<Error><Code>AccessDenied</Code><Message>x</Message></Error>",
+        );
         assert_eq!(err.to_string(), "s3://b/k answered HTTP 403 (AccessDenied)");
     }
 }

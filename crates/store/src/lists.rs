@@ -76,7 +76,10 @@ impl ListKind {
     /// GuardDuty's answer to an unknown (or deleted, or another detector's) list id.
     // unconfirmed wording: modelled on the observed "input detectorId is not owned" message.
     pub fn not_found_message(self) -> String {
-        format!("The request is rejected because the input {} is not owned by the current account.", self.id_parameter())
+        format!(
+            "The request is rejected because the input {} is not owned by the current account.",
+            self.id_parameter()
+        )
     }
 
     /// The answer to a create beyond [`ListKind::max_lists`] (wording unconfirmed, spec §8).
@@ -133,7 +136,10 @@ impl ListStatus {
 
     /// A status the background worker still has to settle.
     pub fn is_transitional(self) -> bool {
-        matches!(self, ListStatus::Activating | ListStatus::Deactivating | ListStatus::DeletePending)
+        matches!(
+            self,
+            ListStatus::Activating | ListStatus::Deactivating | ListStatus::DeletePending
+        )
     }
 }
 

@@ -49,15 +49,19 @@ pub(super) const MIGRATION: &str = r#"
 /// Called inside `delete_detector`'s transaction: removes the detector's lists (their tags go
 /// with the detector's ARN prefix).
 pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &str) -> Result<()> {
-    tx.execute("DELETE FROM list_snapshots WHERE lid IN (SELECT lid FROM lists WHERE did = ?1)", [did])
-        .map_err(backend)?;
+    tx.execute(
+        "DELETE FROM list_snapshots WHERE lid IN (SELECT lid FROM lists WHERE did = ?1)",
+        [did],
+    )
+    .map_err(backend)?;
     tx.execute("DELETE FROM lists WHERE did = ?1", [did]).map_err(backend)?;
     Ok(())
 }
 
 /// Called inside `reset`'s transaction.
 pub(super) fn on_reset(tx: &Transaction<'_>) -> Result<()> {
-    tx.execute_batch("DELETE FROM list_snapshots; DELETE FROM lists;").map_err(backend)
+    tx.execute_batch("DELETE FROM list_snapshots; DELETE FROM lists;")
+        .map_err(backend)
 }
 
 fn kind_text(kind: ListKind) -> &'static str {
@@ -93,8 +97,7 @@ const LIST_COLUMNS: &str = "l.lid, l.id, l.kind, l.name, l.format, l.location, l
      l.expected_bucket_owner, l.last_error, l.created_at_ms, l.updated_at_ms, d.id, d.account_id, d.region, \
      s.file_sha256, s.entry_count, s.bad_lines, s.location, s.activated_at_ms";
 
-const LIST_FROM: &str =
-    "FROM lists l JOIN detectors d ON d.did = l.did LEFT JOIN list_snapshots s ON s.lid = l.lid";
+const LIST_FROM: &str = "FROM lists l JOIN detectors d ON d.did = l.did LEFT JOIN list_snapshots s ON s.lid = l.lid";
 
 struct Row {
     lid: i64,
@@ -137,8 +140,15 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ListRecord, Scope, 
 /// Loads one list (any status) matching `condition` on `l`, with its tags.
 fn load(tx: &Transaction<'_>, condition: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Option<Row>> {
     let sql = format!("SELECT {LIST_COLUMNS} {LIST_FROM} WHERE {condition}");
-    let raw = tx.prepare_cached(&sql).map_err(backend)?.query_row(values, read_row).optional().map_err(backend)?;
-    let Some((lid, mut record, scope, kind, status)) = raw else { return Ok(None) };
+    let raw = tx
+        .prepare_cached(&sql)
+        .map_err(backend)?
+        .query_row(values, read_row)
+        .optional()
+        .map_err(backend)?;
+    let Some((lid, mut record, scope, kind, status)) = raw else {
+        return Ok(None);
+    };
     record.kind = kind_of(&kind)?;
     record.status = status_of(&status)?;
     record.tags = tags_of(tx, &record.kind.arn(&scope, &record.detector_id, &record.list_id))?;
@@ -148,8 +158,12 @@ fn load(tx: &Transaction<'_>, condition: &str, values: &[&dyn rusqlite::ToSql]) 
 /// The scope's list `list_id` of `kind` in detector `detector_id`.
 fn owned_list(tx: &Transaction<'_>, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str) -> Result<Row> {
     let did = owned_did(tx, scope, detector_id)?;
-    load(tx, "l.id = ?1 AND l.did = ?2 AND l.kind = ?3", &[&list_id, &did, &kind_text(kind)])?
-        .ok_or(StoreError::NotFound)
+    load(
+        tx,
+        "l.id = ?1 AND l.did = ?2 AND l.kind = ?3",
+        &[&list_id, &did, &kind_text(kind)],
+    )?
+    .ok_or(StoreError::NotFound)
 }
 
 fn purge_old_tombstones(tx: &Transaction<'_>) -> Result<()> {
@@ -161,12 +175,10 @@ fn purge_old_tombstones(tx: &Transaction<'_>) -> Result<()> {
 }
 
 fn set_status(tx: &Transaction<'_>, lid: i64, status: ListStatus, bump_generation: bool) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE lists SET status = ?1, generation = generation + ?2, updated_at_ms = ?3 WHERE lid = ?4",
-    )
-    .map_err(backend)?
-    .execute(params![status.as_str(), bump_generation as i64, time::now_ms(), lid])
-    .map_err(backend)?;
+    tx.prepare_cached("UPDATE lists SET status = ?1, generation = generation + ?2, updated_at_ms = ?3 WHERE lid = ?4")
+        .map_err(backend)?
+        .execute(params![status.as_str(), bump_generation as i64, time::now_ms(), lid])
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -302,7 +314,12 @@ impl ListStore for SqliteStore {
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(
-                    params![did, kind_text(kind), after.as_deref().unwrap_or(""), max_results as i64 + 1],
+                    params![
+                        did,
+                        kind_text(kind),
+                        after.as_deref().unwrap_or(""),
+                        max_results as i64 + 1
+                    ],
                     |r| r.get(0),
                 )
                 .map_err(backend)?;
@@ -310,7 +327,12 @@ impl ListStore for SqliteStore {
         })?;
         let next_token = (ids.len() > max_results).then(|| {
             ids.truncate(max_results);
-            Cursor { query, value: None, id: ids[max_results - 1].clone() }.encode()
+            Cursor {
+                query,
+                value: None,
+                id: ids[max_results - 1].clone(),
+            }
+            .encode()
         });
         Ok(Page { items: ids, next_token })
     }
@@ -335,7 +357,13 @@ impl ListStore for SqliteStore {
                  WHERE lid = ?5",
             )
             .map_err(backend)?
-            .execute(params![update.name, update.location, update.expected_bucket_owner, now, row.lid])
+            .execute(params![
+                update.name,
+                update.location,
+                update.expected_bucket_owner,
+                now,
+                row.lid
+            ])
             .map_err(backend)?;
             match update.activate {
                 Some(true) => set_status(tx, row.lid, ListStatus::Activating, true)?,

@@ -47,21 +47,33 @@ fn store_error(kind: ListKind, e: StoreError) -> ApiError {
 /// checked by the model). ThreatIntelSet names carry no such rule.
 fn check_name(kind: ListKind, name: &str) -> Result<(), ApiError> {
     let ok = kind == ListKind::Threat
-        || name.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || c == '-' || c == '_');
-    if ok { Ok(()) } else { Err(ApiError::invalid_parameter("name")) }
+        || name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_parameter("name"))
+    }
 }
 
 /// The location, refused with 400 when it cannot be read under this server's policy.
 fn check_location(ctx: &OpContext, location: &str) -> Result<(), ApiError> {
     let refused = |e: RemoteError| {
-        ApiError::bad_request(format!("The request is rejected because the parameter location is not usable: {e}"))
+        ApiError::bad_request(format!(
+            "The request is rejected because the parameter location is not usable: {e}"
+        ))
     };
     let parsed = Location::parse(location).map_err(refused)?;
     ctx.state.remote().check(&parsed).map_err(refused)
 }
 
 fn check_list_id(kind: ListKind, id: &str) -> Result<(), ApiError> {
-    if ids::is_well_formed_id(id) { Ok(()) } else { Err(ApiError::bad_request(kind.not_found_message())) }
+    if ids::is_well_formed_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(kind.not_found_message()))
+    }
 }
 
 struct CreateInput {
@@ -94,8 +106,10 @@ async fn create(ctx: &OpContext, kind: ListKind, input: CreateInput) -> Result<S
         expected_bucket_owner: input.expected_bucket_owner,
     };
     let scope = ctx.scope().clone();
-    let created =
-        ctx.store_raw(move |s| s.create_list(&scope, &detector.id, list)).await.map_err(|e| store_error(kind, e))?;
+    let created = ctx
+        .store_raw(move |s| s.create_list(&scope, &detector.id, list))
+        .await
+        .map_err(|e| store_error(kind, e))?;
     // A retried create may find the list mid-transition: starting the task again is harmless
     // (the generation check lets one of them settle it).
     start(&ctx.state, &created);
@@ -106,7 +120,9 @@ async fn get(ctx: &OpContext, kind: ListKind, detector_id: String, list_id: Stri
     let detector = ctx.owned_detector(&detector_id).await?;
     check_list_id(kind, &list_id)?;
     let scope = ctx.scope().clone();
-    ctx.store_raw(move |s| s.get_list(&scope, &detector.id, kind, &list_id)).await.map_err(|e| store_error(kind, e))
+    ctx.store_raw(move |s| s.get_list(&scope, &detector.id, kind, &list_id))
+        .await
+        .map_err(|e| store_error(kind, e))
 }
 
 async fn list(
@@ -181,9 +197,18 @@ pub async fn create_ip_set(ctx: OpContext) -> Result<Response, ApiError> {
 }
 
 pub async fn get_ip_set(ctx: OpContext) -> Result<Response, ApiError> {
-    let req = model::GetIPSetRequest { detector_id: ctx.label("DetectorId"), ip_set_id: ctx.label("IpSetId") };
+    let req = model::GetIPSetRequest {
+        detector_id: ctx.label("DetectorId"),
+        ip_set_id: ctx.label("IpSetId"),
+    };
     rest::validate(&req)?;
-    let r = get(&ctx, ListKind::Trusted, req.detector_id.unwrap_or_default(), req.ip_set_id.unwrap_or_default()).await?;
+    let r = get(
+        &ctx,
+        ListKind::Trusted,
+        req.detector_id.unwrap_or_default(),
+        req.ip_set_id.unwrap_or_default(),
+    )
+    .await?;
     rest::json(&model::GetIPSetResponse {
         name: Some(r.name),
         format: Some(r.format),
@@ -201,9 +226,18 @@ pub async fn list_ip_sets(ctx: OpContext) -> Result<Response, ApiError> {
         next_token: rest::query_string(&ctx.query, "nextToken").filter(|t| !t.is_empty()),
     };
     rest::validate(&req)?;
-    let page =
-        list(&ctx, ListKind::Trusted, req.detector_id.unwrap_or_default(), req.max_results, req.next_token).await?;
-    rest::json(&model::ListIPSetsResponse { ip_set_ids: Some(page.items), next_token: page.next_token })
+    let page = list(
+        &ctx,
+        ListKind::Trusted,
+        req.detector_id.unwrap_or_default(),
+        req.max_results,
+        req.next_token,
+    )
+    .await?;
+    rest::json(&model::ListIPSetsResponse {
+        ip_set_ids: Some(page.items),
+        next_token: page.next_token,
+    })
 }
 
 pub async fn update_ip_set(ctx: OpContext) -> Result<Response, ApiError> {
@@ -217,15 +251,30 @@ pub async fn update_ip_set(ctx: OpContext) -> Result<Response, ApiError> {
         activate: req.activate,
         expected_bucket_owner: req.expected_bucket_owner,
     };
-    update(&ctx, ListKind::Trusted, req.detector_id.unwrap_or_default(), req.ip_set_id.unwrap_or_default(), change)
-        .await?;
+    update(
+        &ctx,
+        ListKind::Trusted,
+        req.detector_id.unwrap_or_default(),
+        req.ip_set_id.unwrap_or_default(),
+        change,
+    )
+    .await?;
     Ok(rest::empty(StatusCode::OK))
 }
 
 pub async fn delete_ip_set(ctx: OpContext) -> Result<Response, ApiError> {
-    let req = model::DeleteIPSetRequest { detector_id: ctx.label("DetectorId"), ip_set_id: ctx.label("IpSetId") };
+    let req = model::DeleteIPSetRequest {
+        detector_id: ctx.label("DetectorId"),
+        ip_set_id: ctx.label("IpSetId"),
+    };
     rest::validate(&req)?;
-    delete(&ctx, ListKind::Trusted, req.detector_id.unwrap_or_default(), req.ip_set_id.unwrap_or_default()).await?;
+    delete(
+        &ctx,
+        ListKind::Trusted,
+        req.detector_id.unwrap_or_default(),
+        req.ip_set_id.unwrap_or_default(),
+    )
+    .await?;
     Ok(rest::empty(StatusCode::OK))
 }
 
@@ -246,7 +295,9 @@ pub async fn create_threat_intel_set(ctx: OpContext) -> Result<Response, ApiErro
         expected_bucket_owner: req.expected_bucket_owner,
     };
     let id = create(&ctx, ListKind::Threat, input).await?;
-    rest::json(&model::CreateThreatIntelSetResponse { threat_intel_set_id: Some(id) })
+    rest::json(&model::CreateThreatIntelSetResponse {
+        threat_intel_set_id: Some(id),
+    })
 }
 
 pub async fn get_threat_intel_set(ctx: OpContext) -> Result<Response, ApiError> {
@@ -255,8 +306,13 @@ pub async fn get_threat_intel_set(ctx: OpContext) -> Result<Response, ApiError> 
         threat_intel_set_id: ctx.label("ThreatIntelSetId"),
     };
     rest::validate(&req)?;
-    let r = get(&ctx, ListKind::Threat, req.detector_id.unwrap_or_default(), req.threat_intel_set_id.unwrap_or_default())
-        .await?;
+    let r = get(
+        &ctx,
+        ListKind::Threat,
+        req.detector_id.unwrap_or_default(),
+        req.threat_intel_set_id.unwrap_or_default(),
+    )
+    .await?;
     rest::json(&model::GetThreatIntelSetResponse {
         name: Some(r.name),
         format: Some(r.format),
@@ -274,8 +330,18 @@ pub async fn list_threat_intel_sets(ctx: OpContext) -> Result<Response, ApiError
         next_token: rest::query_string(&ctx.query, "nextToken").filter(|t| !t.is_empty()),
     };
     rest::validate(&req)?;
-    let page = list(&ctx, ListKind::Threat, req.detector_id.unwrap_or_default(), req.max_results, req.next_token).await?;
-    rest::json(&model::ListThreatIntelSetsResponse { threat_intel_set_ids: Some(page.items), next_token: page.next_token })
+    let page = list(
+        &ctx,
+        ListKind::Threat,
+        req.detector_id.unwrap_or_default(),
+        req.max_results,
+        req.next_token,
+    )
+    .await?;
+    rest::json(&model::ListThreatIntelSetsResponse {
+        threat_intel_set_ids: Some(page.items),
+        next_token: page.next_token,
+    })
 }
 
 pub async fn update_threat_intel_set(ctx: OpContext) -> Result<Response, ApiError> {
@@ -289,7 +355,10 @@ pub async fn update_threat_intel_set(ctx: OpContext) -> Result<Response, ApiErro
         activate: req.activate,
         expected_bucket_owner: req.expected_bucket_owner,
     };
-    let (detector_id, list_id) = (req.detector_id.unwrap_or_default(), req.threat_intel_set_id.unwrap_or_default());
+    let (detector_id, list_id) = (
+        req.detector_id.unwrap_or_default(),
+        req.threat_intel_set_id.unwrap_or_default(),
+    );
     update(&ctx, ListKind::Threat, detector_id, list_id, change).await?;
     Ok(rest::empty(StatusCode::OK))
 }
@@ -300,7 +369,10 @@ pub async fn delete_threat_intel_set(ctx: OpContext) -> Result<Response, ApiErro
         threat_intel_set_id: ctx.label("ThreatIntelSetId"),
     };
     rest::validate(&req)?;
-    let (detector_id, list_id) = (req.detector_id.unwrap_or_default(), req.threat_intel_set_id.unwrap_or_default());
+    let (detector_id, list_id) = (
+        req.detector_id.unwrap_or_default(),
+        req.threat_intel_set_id.unwrap_or_default(),
+    );
     delete(&ctx, ListKind::Threat, detector_id, list_id).await?;
     Ok(rest::empty(StatusCode::OK))
 }
@@ -314,7 +386,11 @@ pub async fn exists(ctx: &OpContext, kind: ListKind, detector_id: String, list_i
         .store_raw(move |s| s.get_list(&scope, &detector_id, kind, &list_id))
         .await
         .map_err(|e| store_error(kind, e))?;
-    if record.status == ListStatus::Deleted { Err(ApiError::bad_request(kind.not_found_message())) } else { Ok(()) }
+    if record.status == ListStatus::Deleted {
+        Err(ApiError::bad_request(kind.not_found_message()))
+    } else {
+        Ok(())
+    }
 }
 
 // --- transitions -------------------------------------------------------------------------------
@@ -362,7 +438,10 @@ async fn settle(store: &Arc<dyn Store>, work: &ListWork, outcome: ListOutcome) -
 async fn run(state: &AppState, work: ListWork) -> Result<(), StoreError> {
     let outcome = match work.status {
         ListStatus::Activating => {
-            let _slot = ACTIVATION_SLOTS.acquire().await.map_err(|_| StoreError::Backend("shutting down".into()))?;
+            let _slot = ACTIVATION_SLOTS
+                .acquire()
+                .await
+                .map_err(|_| StoreError::Backend("shutting down".into()))?;
             match activate(state, &work).await {
                 Ok(snapshot) => {
                     tracing::info!(
@@ -394,9 +473,14 @@ async fn run(state: &AppState, work: ListWork) -> Result<(), StoreError> {
 /// the store: it never quotes the file.
 async fn activate(state: &AppState, work: &ListWork) -> Result<Snapshot, String> {
     let kind = work.kind;
-    let format = ListFormat::from_api(&work.format).ok_or_else(|| format!("the format {} is not supported", work.format))?;
+    let format =
+        ListFormat::from_api(&work.format).ok_or_else(|| format!("the format {} is not supported", work.format))?;
     let location = Location::parse(&work.location).map_err(|e| e.to_string())?;
-    let bytes = state.remote().fetch(&location, MAX_LIST_FILE_BYTES).await.map_err(|e| e.to_string())?;
+    let bytes = state
+        .remote()
+        .fetch(&location, MAX_LIST_FILE_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
     let location_text = work.location.clone();
     let list_id = work.list_id.clone();
     tokio::task::spawn_blocking(move || {
