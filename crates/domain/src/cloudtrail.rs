@@ -89,6 +89,10 @@ pub struct UserIdentity<'a> {
 pub struct SessionContext<'a> {
     #[serde(rename = "sessionIssuer", borrow, default)]
     pub session_issuer: Obj<SessionIssuer<'a>>,
+    /// Present (`1.0` / `2.0`, the IMDS version) when EC2 delivered the session's credentials to
+    /// an instance through its instance profile.
+    #[serde(rename = "ec2RoleDelivery", borrow, default)]
+    pub ec2_role_delivery: Text<'a>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

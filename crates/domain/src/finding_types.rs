@@ -90,6 +90,13 @@ pub const ACCOUNT_BLOCK_PUBLIC_ACCESS_DISABLED: &str = "Policy:S3/AccountBlockPu
 pub const BUCKET_ANONYMOUS_ACCESS_GRANTED: &str = "Policy:S3/BucketAnonymousAccessGranted";
 pub const BUCKET_PUBLIC_ACCESS_GRANTED: &str = "Policy:S3/BucketPublicAccessGranted";
 pub const SERVER_ACCESS_LOGGING_DISABLED: &str = "Stealth:S3/ServerAccessLoggingDisabled";
+pub const RECON_MALICIOUS_IP_CALLER: &str = "Recon:IAMUser/MaliciousIPCaller";
+pub const RECON_MALICIOUS_IP_CALLER_CUSTOM: &str = "Recon:IAMUser/MaliciousIPCaller.Custom";
+pub const RECON_TOR_IP_CALLER: &str = "Recon:IAMUser/TorIPCaller";
+pub const UNAUTHORIZED_MALICIOUS_IP_CALLER: &str = "UnauthorizedAccess:IAMUser/MaliciousIPCaller";
+pub const UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM: &str = "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom";
+pub const UNAUTHORIZED_TOR_IP_CALLER: &str = "UnauthorizedAccess:IAMUser/TorIPCaller";
+pub const CONSOLE_LOGIN_SUCCESS_B: &str = "UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B";
 pub const INSTANCE_CREDENTIAL_EXFILTRATION_OUTSIDE_AWS: &str =
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS";
 pub const SSH_BRUTE_FORCE: &str = "UnauthorizedAccess:EC2/SSHBruteForce";

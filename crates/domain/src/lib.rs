@@ -10,6 +10,7 @@ pub mod criteria;
 pub mod detect;
 pub mod detector;
 pub mod finding_types;
+pub mod geo;
 pub mod ids;
 pub mod intel;
 pub mod occurrence;

@@ -957,7 +957,7 @@ impl SourceState<'_, '_> {
             self.problem(position, format!("eventTime {:?} is not an ISO-8601 time", record.event_time.as_str()));
             return Ok(());
         }
-        let ctx = DetectContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position };
+        let ctx = DetectContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position, intel: detect::Intel::none() };
         for occ in detect::build_occurrences(record, &ctx, hits) {
             self.chunk.occurrences_raised += 1;
             match self.findings.get_mut(occ.finding_id()) {

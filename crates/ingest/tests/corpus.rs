@@ -100,7 +100,7 @@ fn corpus_recall_and_false_positive_rate() {
     for item in &records {
         let raised: BTreeMap<String, Option<String>> = match parse_record(item.record.as_bytes()) {
             Ok(record) => {
-                let ctx = DetectContext { detector_id: "corpus", now_ms: 0, source: &item.at, position: 0 };
+                let ctx = DetectContext { detector_id: "corpus", now_ms: 0, source: &item.at, position: 0, intel: detect::Intel::none() };
                 detect::detect(&record, &ctx)
                     .into_iter()
                     .map(|o| {

@@ -5,6 +5,12 @@
 //! string comparisons) and the check that decides. Adding a type = a catalogue row + a rule row +
 //! its check function.
 //!
+//! Checks come in three kinds ([`Check`]): decided by the record alone; decided by the caller's
+//! public IP against the detector's lists, the operator's feeds or AWS's ranges ([`intel`]); and
+//! stateful ones the ingester drives with the state it keeps ([`console_login`]). A caller on
+//! the detector's trusted list gets no finding from any of them (spec §5), and every finding's
+//! `remoteIpDetails` is enriched from the GeoIP database when there is one.
+//!
 //! Scope: management events only (records with `eventCategory: Data` or `managementEvent: false`
 //! raise nothing, spec §6.1). Routing (which detector a record belongs to) is the caller's job:
 //! it passes the detector in [`DetectContext`]. Vedette's routing decision: a record goes to the
@@ -17,12 +23,17 @@ use crate::finding_types::{self as ft, FindingType};
 use crate::time::{iso_ms, parse_iso_ms};
 use crate::{ids, model, Evidence, Occurrence, Scope};
 
+pub mod console_login;
+pub mod instance_credentials;
+pub mod intel;
 mod password;
 mod pentest;
 mod policy;
 mod root;
 mod s3;
 mod trail;
+
+pub use intel::{DetectorLists, Feed, FeedKind, Intel, ListNets, NamedSet, OperatorIntel, ThreatMatch, FEED_KINDS};
 
 pub use password::{assess_password_policy, PasswordPolicyVerdict};
 pub use pentest::pentest_distribution;
@@ -39,6 +50,8 @@ pub struct DetectContext<'c> {
     /// record number, 1-based): the evidence `source` is `"{source}:{position}"`.
     pub source: &'c str,
     pub position: u64,
+    /// The detector's lists and the operator's feeds, ranges and GeoIP ([`Intel::none`]: none).
+    pub intel: Intel<'c>,
 }
 
 /// Which API calls can trigger a rule: checked before the rule runs.
@@ -56,7 +69,19 @@ pub struct Rule {
     /// Catalogue types this rule may raise.
     pub finding_types: &'static [&'static str],
     pub trigger: Trigger,
-    pub check: fn(&CloudTrailRecord<'_>) -> Option<Hit>,
+    pub check: Check,
+}
+
+/// How a rule decides.
+pub enum Check {
+    /// From the record alone.
+    Record(fn(&CloudTrailRecord<'_>) -> Option<Hit>),
+    /// From the caller's IP (publicly routable: spec §5) and the intelligence; runs only when the
+    /// record's `sourceIPAddress` is such an IP and [`Intel::checks_callers`].
+    Caller(fn(&CloudTrailRecord<'_>, IpAddr, &Intel<'_>) -> Vec<Hit>),
+    /// Needs state across records: [`hits`] never runs it; the ingester does (see the module
+    /// named in the rule).
+    Stateful,
 }
 
 /// What a rule found: the type, the resource it is about, and details for the finding.
@@ -70,6 +95,17 @@ pub struct Hit {
     pub affected: Vec<(&'static str, String)>,
     /// One sentence appended to the catalogue description.
     pub detail: Option<String>,
+    /// The threat lists (or feeds) the caller is on: `additionalInfo.threatListName` (the
+    /// first) and `evidence.threatIntelligenceDetails` (all).
+    pub threats: Vec<ThreatMatch>,
+    /// `resource.instanceDetails.instanceId` (instance credentials).
+    pub instance_id: Option<String>,
+}
+
+impl Hit {
+    pub fn new(finding_type: &'static str, resource: ResourceKey) -> Self {
+        Hit { finding_type, severity: None, resource, affected: Vec::new(), detail: None, threats: Vec::new(), instance_id: None }
+    }
 }
 
 /// The resource part of the aggregation key (spec §3.3).
@@ -86,48 +122,77 @@ const S3: &str = "s3.amazonaws.com";
 
 /// Every detection rule.
 pub static RULES: &[Rule] = &[
-    Rule { id: "root-credential-usage", finding_types: &[ft::ROOT_CREDENTIAL_USAGE], trigger: Trigger::AnyCall, check: root::root_credential_usage },
+    Rule { id: "root-credential-usage", finding_types: &[ft::ROOT_CREDENTIAL_USAGE], trigger: Trigger::AnyCall, check: Check::Record(root::root_credential_usage) },
     Rule {
         id: "cloudtrail-logging-disabled",
         finding_types: &[ft::CLOUDTRAIL_LOGGING_DISABLED],
         trigger: Trigger::Api { source: "cloudtrail.amazonaws.com", names: &["StopLogging", "DeleteTrail"] },
-        check: trail::logging_disabled,
+        check: Check::Record(trail::logging_disabled),
     },
     Rule {
         id: "password-policy-change",
         finding_types: &[ft::PASSWORD_POLICY_CHANGE],
         trigger: Trigger::Api { source: "iam.amazonaws.com", names: &["UpdateAccountPasswordPolicy", "DeleteAccountPasswordPolicy"] },
-        check: password::password_policy_change,
+        check: Check::Record(password::password_policy_change),
     },
     Rule {
         id: "pentest-distribution-user-agent",
         finding_types: &[ft::PENTEST_KALI_LINUX, ft::PENTEST_PARROT_LINUX, ft::PENTEST_PENTOO_LINUX],
         trigger: Trigger::AnyCall,
-        check: pentest::pentest_user_agent,
+        check: Check::Record(pentest::pentest_user_agent),
     },
     Rule {
         id: "s3-bucket-block-public-access-disabled",
         finding_types: &[ft::BUCKET_BLOCK_PUBLIC_ACCESS_DISABLED],
         trigger: Trigger::Api { source: S3, names: &["PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock"] },
-        check: s3::bucket_block_public_access_disabled,
+        check: Check::Record(s3::bucket_block_public_access_disabled),
     },
     Rule {
         id: "s3-account-block-public-access-disabled",
         finding_types: &[ft::ACCOUNT_BLOCK_PUBLIC_ACCESS_DISABLED],
         trigger: Trigger::Api { source: S3, names: &["PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock"] },
-        check: s3::account_block_public_access_disabled,
+        check: Check::Record(s3::account_block_public_access_disabled),
     },
     Rule {
         id: "s3-bucket-access-granted",
         finding_types: &[ft::BUCKET_ANONYMOUS_ACCESS_GRANTED, ft::BUCKET_PUBLIC_ACCESS_GRANTED],
         trigger: Trigger::Api { source: S3, names: &["PutBucketPolicy", "PutBucketAcl", "CreateBucket"] },
-        check: s3::bucket_access_granted,
+        check: Check::Record(s3::bucket_access_granted),
     },
     Rule {
         id: "s3-server-access-logging-disabled",
         finding_types: &[ft::SERVER_ACCESS_LOGGING_DISABLED],
         trigger: Trigger::Api { source: S3, names: &["PutBucketLogging"] },
-        check: s3::server_access_logging_disabled,
+        check: Check::Record(s3::server_access_logging_disabled),
+    },
+    Rule {
+        id: "threat-list-caller",
+        finding_types: &[ft::RECON_MALICIOUS_IP_CALLER_CUSTOM, ft::UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM],
+        trigger: Trigger::AnyCall,
+        check: Check::Caller(|r, ip, intel| intel::threat_list_caller(r, ip, intel).into_iter().collect()),
+    },
+    Rule {
+        id: "feed-caller",
+        finding_types: &[
+            ft::RECON_MALICIOUS_IP_CALLER,
+            ft::UNAUTHORIZED_MALICIOUS_IP_CALLER,
+            ft::RECON_TOR_IP_CALLER,
+            ft::UNAUTHORIZED_TOR_IP_CALLER,
+        ],
+        trigger: Trigger::AnyCall,
+        check: Check::Caller(intel::feed_caller),
+    },
+    Rule {
+        id: "instance-credentials-outside-aws",
+        finding_types: &[ft::INSTANCE_CREDENTIAL_EXFILTRATION_OUTSIDE_AWS],
+        trigger: Trigger::AnyCall,
+        check: Check::Caller(|r, ip, intel| instance_credentials::outside_aws(r, ip, intel).into_iter().collect()),
+    },
+    Rule {
+        id: console_login::RULE_ID,
+        finding_types: &[ft::CONSOLE_LOGIN_SUCCESS_B],
+        trigger: Trigger::Api { source: "signin.amazonaws.com", names: &["ConsoleLogin"] },
+        check: Check::Stateful,
     },
 ];
 
@@ -147,35 +212,63 @@ pub fn is_management_event(record: &CloudTrailRecord<'_>) -> bool {
     record.management_event.0 != Some(false) && record.event_category.as_str() != "Data"
 }
 
-/// The rules' verdicts on one record, before any finding is built (no allocation when nothing
-/// fires, which is almost always).
+/// The record-only rules' verdicts on one record, before any finding is built (no allocation
+/// when nothing fires, which is almost always). See [`hits_with`] for the IP-based rules.
 pub fn hits(record: &CloudTrailRecord<'_>) -> Vec<(&'static Rule, Hit)> {
+    hits_with(record, &Intel::none())
+}
+
+/// Every stateless rule's verdicts on one record: the record-only rules, then, when `intel` has
+/// lists, feeds or ranges and the caller is a public IP, the IP-based ones. The trusted list is
+/// applied when the occurrences are built ([`build_occurrences`]).
+pub fn hits_with(record: &CloudTrailRecord<'_>, intel: &Intel<'_>) -> Vec<(&'static Rule, Hit)> {
     let mut out = Vec::new();
     if !is_management_event(record) {
         return out;
     }
+    // Parsed once, and only when some rule will look it up.
+    let mut caller: Option<Option<IpAddr>> = None;
     for rule in RULES {
-        if rule.trigger.admits(record)
-            && let Some(hit) = (rule.check)(record)
-        {
-            out.push((rule, hit));
+        if !rule.trigger.admits(record) {
+            continue;
+        }
+        match &rule.check {
+            Check::Record(check) => out.extend(check(record).map(|hit| (rule, hit))),
+            Check::Caller(check) => {
+                if !intel.checks_callers() {
+                    continue;
+                }
+                if let Some(ip) = *caller.get_or_insert_with(|| intel::public_caller_ip(record)) {
+                    out.extend(check(record, ip, intel).into_iter().map(|hit| (rule, hit)));
+                }
+            }
+            Check::Stateful => {}
         }
     }
     out
 }
 
-/// Runs every rule on `record` and builds the finding occurrences it raises.
+/// Runs every stateless rule on `record` and builds the finding occurrences it raises.
 pub fn detect(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>) -> Vec<Occurrence> {
-    build_occurrences(record, ctx, hits(record))
+    build_occurrences(record, ctx, hits_with(record, &ctx.intel))
 }
 
-/// The occurrences for `hits` (from [`hits`] on the same record). A hit on a record whose
-/// `eventTime` does not parse yields nothing: check [`missing_field`] first to report it.
+/// The occurrences for `hits` (from [`hits_with`] on the same record). A hit on a record whose
+/// `eventTime` does not parse yields nothing: check [`missing_field`] first to report it. A
+/// caller on the detector's trusted list gets none (spec §5).
 pub fn build_occurrences(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, hits: Vec<(&'static Rule, Hit)>) -> Vec<Occurrence> {
-    if hits.is_empty() {
+    if hits.is_empty() || is_trusted_caller(record, &ctx.intel) {
         return Vec::new();
     }
     hits.into_iter().filter_map(|(rule, hit)| build_occurrence(record, ctx, rule, hit)).collect()
+}
+
+/// True when the record's caller is an IP on the detector's trusted list.
+pub fn is_trusted_caller(record: &CloudTrailRecord<'_>, intel: &Intel<'_>) -> bool {
+    if intel.lists.trusted.is_empty() {
+        return false;
+    }
+    record.source_ip_address.get().and_then(|s| s.parse::<IpAddr>().ok()).is_some_and(|ip| intel.trusts(ip))
 }
 
 /// The record's `eventTime` in epoch ms, if it parses.
@@ -242,7 +335,7 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
         remote_account_details: identity.account_id.get().filter(|caller| *caller != account_id).map(|caller| {
             model::RemoteAccountDetails { account_id: Some(caller.to_owned()), affiliated: Some(false), ..Default::default() }
         }),
-        ..caller(record.source_ip_address.get())
+        ..caller(record.source_ip_address.get(), &ctx.intel)
     };
 
     let bucket = match &hit.resource {
@@ -257,6 +350,10 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
             user_name: record.user_name().map(str::to_owned),
             user_type: identity.identity_type.get().map(str::to_owned),
         }),
+        instance_details: hit
+            .instance_id
+            .as_ref()
+            .map(|id| model::InstanceDetails { instance_id: Some(id.clone()), ..Default::default() }),
         s3_bucket_details: bucket.map(|name| {
             let public = matches!(hit.finding_type, ft::BUCKET_ANONYMOUS_ACCESS_GRANTED | ft::BUCKET_PUBLIC_ACCESS_GRANTED);
             vec![model::S3BucketDetail {
@@ -306,6 +403,23 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
             event_last_seen: Some(seen),
             count: Some(1),
             archived: Some(false),
+            evidence: (!hit.threats.is_empty()).then(|| model::Evidence {
+                threat_intelligence_details: Some(
+                    hit.threats
+                        .iter()
+                        .map(|t| model::ThreatIntelligenceDetail {
+                            threat_list_name: Some(t.list_name.clone()),
+                            // Lists carry addresses, not threat names.
+                            threat_names: Some(Vec::new()),
+                            threat_file_sha256: Some(t.file_sha256.clone()).filter(|s| !s.is_empty()),
+                        })
+                        .collect(),
+                ),
+            }),
+            additional_info: hit.threats.first().map(|t| model::ServiceAdditionalInfo {
+                value: Some(serde_json::json!({ "threatListName": t.list_name }).to_string()),
+                r#type: Some("default".into()),
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -315,16 +429,12 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
 }
 
 /// `callerType` with `remoteIpDetails` for an IP literal, `domainDetails` for a service host.
-fn caller(source_ip: Option<&str>) -> model::AwsApiCallAction {
+fn caller(source_ip: Option<&str>, intel: &Intel<'_>) -> model::AwsApiCallAction {
     let Some(source) = source_ip else { return Default::default() };
     match source.parse::<IpAddr>() {
         Ok(ip) => model::AwsApiCallAction {
             caller_type: Some("Remote IP".into()),
-            remote_ip_details: Some(model::RemoteIpDetails {
-                ip_address_v4: ip.is_ipv4().then(|| ip.to_string()),
-                ip_address_v6: ip.is_ipv6().then(|| ip.to_string()),
-                ..Default::default()
-            }),
+            remote_ip_details: Some(remote_ip_details(ip, intel)),
             ..Default::default()
         },
         Err(_) => model::AwsApiCallAction {
@@ -333,6 +443,17 @@ fn caller(source_ip: Option<&str>) -> model::AwsApiCallAction {
             ..Default::default()
         },
     }
+}
+
+/// `remoteIpDetails` for `ip`: the address, and what the GeoIP database knows of it.
+fn remote_ip_details(ip: IpAddr, intel: &Intel<'_>) -> model::RemoteIpDetails {
+    let mut details = model::RemoteIpDetails {
+        ip_address_v4: ip.is_ipv4().then(|| ip.to_string()),
+        ip_address_v6: ip.is_ipv6().then(|| ip.to_string()),
+        ..Default::default()
+    };
+    intel.operator.geo(ip).enrich(&mut details);
+    details
 }
 
 /// Parses a JSON member that may hold an object or that object as an escaped JSON string (S3

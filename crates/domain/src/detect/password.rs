@@ -72,5 +72,7 @@ pub(super) fn password_policy_change(record: &CloudTrailRecord<'_>) -> Option<Hi
         resource: ResourceKey::Caller,
         affected: Vec::new(),
         detail: Some(detail),
+        threats: Vec::new(),
+        instance_id: None,
     })
 }

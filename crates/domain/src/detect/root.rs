@@ -19,6 +19,8 @@ pub(super) fn root_credential_usage(record: &CloudTrailRecord<'_>) -> Option<Hit
         resource: ResourceKey::Caller,
         affected: Vec::new(),
         detail: Some(format!("API {} was invoked using root credentials.", record.event_name.as_str())),
+        threats: Vec::new(),
+        instance_id: None,
     })
 }
 

@@ -49,6 +49,8 @@ pub(super) fn account_block_public_access_disabled(record: &CloudTrailRecord<'_>
         resource: ResourceKey::Account,
         affected: Vec::new(),
         detail: Some(detail),
+        threats: Vec::new(),
+        instance_id: None,
     })
 }
 
@@ -96,5 +98,7 @@ fn bucket_hit(finding_type: &'static str, bucket: String, detail: String) -> Hit
         detail: Some(detail.replace("{bucket}", &bucket)),
         affected: vec![("AWS::S3::Bucket", bucket.clone())],
         resource: ResourceKey::Bucket(bucket),
+        threats: Vec::new(),
+        instance_id: None,
     }
 }

@@ -39,7 +39,7 @@ pub(crate) fn record(patch: Value) -> String {
 
 fn run(json: &str) -> Vec<Occurrence> {
     let r = parse_record(json.as_bytes()).unwrap();
-    let ctx = DetectContext { detector_id: DETECTOR, now_ms: 1_800_000_000_000, source: "test.json", position: 3 };
+    let ctx = DetectContext { detector_id: DETECTOR, now_ms: 1_800_000_000_000, source: "test.json", position: 3, intel: Intel::none() };
     detect(&r, &ctx)
 }
 

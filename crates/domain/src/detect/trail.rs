@@ -23,5 +23,7 @@ pub(super) fn logging_disabled(record: &CloudTrailRecord<'_>) -> Option<Hit> {
         resource: ResourceKey::Caller,
         affected: trail.map(|t| ("AWS::CloudTrail::Trail", t)).into_iter().collect(),
         detail: Some(detail),
+        threats: Vec::new(),
+        instance_id: None,
     })
 }
