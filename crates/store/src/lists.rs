@@ -276,6 +276,15 @@ pub struct ActiveList {
 pub trait ListStore {
     /// The detector's ACTIVE lists (trusted and threat), for detection.
     fn active_lists(&self, detector_id: &str) -> Result<Vec<ActiveList>>;
+    /// A value that changes whenever [`Self::active_lists`] would answer differently (a list
+    /// activated, re-activated with a new file, renamed, deactivated or deleted): detection
+    /// checks it for every file it reads and re-reads the lists only when it moved. The default
+    /// derives it from `active_lists` (correct but not cheap); stores answer from list metadata.
+    // Added for detection (intel helper).
+    fn active_lists_version(&self, detector_id: &str) -> Result<String> {
+        let lists = self.active_lists(detector_id)?;
+        Ok(lists.iter().map(|l| format!("{}:{}:{}:{}\n", l.list_id, l.file_sha256, l.activated_at_ms, l.name)).collect())
+    }
     // Methods added later get a default body (`Err(StoreError::Backend("... not supported"))`)
     // so that wrapper stores in tests keep compiling.
 

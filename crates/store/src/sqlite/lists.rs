@@ -220,6 +220,31 @@ impl ListStore for SqliteStore {
         })
     }
 
+    fn active_lists_version(&self, detector_id: &str) -> Result<String> {
+        // The same rows as `active_lists`, without their entries (detection asks once per file).
+        self.read(|tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT l.id, s.file_sha256, s.activated_at_ms, l.name
+                     FROM lists l JOIN detectors d ON d.did = l.did JOIN list_snapshots s ON s.lid = l.lid
+                     WHERE d.id = ?1 AND l.status = 'ACTIVE' ORDER BY l.kind, l.id",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([detector_id], |r| {
+                    Ok(format!(
+                        "{}:{}:{}:{}\n",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend)).collect()
+        })
+    }
+
     fn create_list(&self, scope: &Scope, detector_id: &str, list: NewList) -> Result<ListRecord> {
         self.write(|tx| {
             let did = owned_did(tx, scope, detector_id)?;
