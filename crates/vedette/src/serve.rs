@@ -160,6 +160,15 @@ pub fn run(args: ServeArgs) -> CliResult {
         if resumed > 0 {
             tracing::info!(lists = resumed, "resumed unfinished list transitions");
         }
+        // Publishing destinations (CreatePublishingDestination) are written by their own task. It
+        // ends with this block (the sender is dropped); a write cut short goes out after the next start.
+        let (_publisher_guard, publisher_stop) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(
+            vedette_export::destinations::DestinationPublisher::new(store.clone(), (**state.remote()).clone(), Default::default())
+                .run(async move {
+                    let _ = publisher_stop.await;
+                }),
+        );
         let shutdown = async move {
             shutdown_signal().await;
             signal_stop.store(true, Ordering::Relaxed);
