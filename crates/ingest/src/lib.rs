@@ -3,7 +3,8 @@
 //! [`ingest_paths`] runs a small pipeline: worker threads (two by default) each take a whole
 //! source, parse and route its records, run detection and pre-merge repeats of a finding; one
 //! writer (the calling thread) gathers their chunks and commits them in batches — findings and
-//! every source's progress in the same transaction (`Store::apply_batch`).
+//! every source's progress in the same transaction (`Store::apply_with_state`, with the detection
+//! state the findings came from).
 //!
 //! Exactly-once, per detector: each detector consumes each source once. Sources are identified by
 //! canonical path (`file:/abs/path`) or, for stdin, by content hash. The store holds two kinds of
@@ -32,6 +33,12 @@
 //! Routing: a record goes to the enabled detector of its (`recipientAccountId`, `awsRegion`);
 //! records without one are skipped and counted by reason (see `vedette_domain::detect`), unless
 //! [`IngestOptions::create_detectors`] creates the missing detectors first.
+//!
+//! Threat intelligence ([`intel`]): each detector's ACTIVE trusted and threat lists are checked
+//! for changes whenever a source starts and whenever a chunk is handed over, and rebuilt only when
+//! they changed; the operator's feeds, AWS ranges and GeoIP come in [`IngestOptions::intel`].
+//! Console-login velocity keeps each user's recent logins as detection state, loaded from the
+//! store when a detector first needs it and written back with the findings.
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::PathBuf;
@@ -42,15 +49,18 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use vedette_domain::aggregate;
-use vedette_domain::detect::{self, DetectContext};
+use vedette_domain::detect::console_login::{self, LoginHistory};
+use vedette_domain::detect::{self, DetectContext, DetectorLists, Intel};
 use vedette_domain::{DetectorConfig, Occurrence, Scope};
-use vedette_store::{Progress, Store, StoreError};
+use vedette_store::{Progress, StateEntry, Store, StoreError};
 
 pub mod discover;
+pub mod intel;
 mod reader;
 pub mod watch;
 
 pub use discover::{discover, SourceInput};
+pub use intel::{IntelConfig, Intelligence};
 use reader::{Buffers, Flow, Item};
 #[doc(hidden)]
 pub use reader::{read_bytes_for_fuzzing, ReadEnd};
@@ -89,6 +99,9 @@ pub struct IngestOptions {
     /// after the last whole record, and the next run reads on from there; without this it is
     /// reported and completed.
     pub growing_files: bool,
+    /// Feeds, AWS ranges, GeoIP, and the cache of each detector's lists (kept across runs when
+    /// the same options are reused, as `serve --watch` does).
+    pub intel: Arc<Intelligence>,
 }
 
 impl Default for IngestOptions {
@@ -103,6 +116,7 @@ impl Default for IngestOptions {
             now_ms: None,
             create_detectors: false,
             growing_files: false,
+            intel: Arc::default(),
         }
     }
 }
@@ -205,6 +219,9 @@ struct Chunk {
     skipped_scopes: HashMap<Arc<str>, u64>,
     problems: Vec<Problem>,
     problems_total: u64,
+    /// Detection state to write with the chunk, each with its place in the order the workers
+    /// changed it (the writer keeps the latest of a key).
+    state: Vec<(u64, StateEntry)>,
     /// Set on a source's last chunk.
     finished: Option<SourceOutcome>,
 }
@@ -358,6 +375,53 @@ struct Shared<'a> {
     scopes: Mutex<BTreeMap<String, Option<String>>>,
     /// Per source: another process got there first (set by the writer); its worker stops.
     abandoned: Vec<AtomicBool>,
+    logins: Logins,
+}
+
+/// The console-login histories of the run, per (detector, user key): shared by the workers so
+/// that logins of one user in different files meet.
+#[derive(Default)]
+struct Logins {
+    inner: Mutex<LoginsInner>,
+}
+
+#[derive(Default)]
+struct LoginsInner {
+    /// Detectors whose stored histories have been read.
+    loaded: std::collections::HashSet<Arc<str>>,
+    histories: HashMap<(Arc<str>, String), LoginHistory>,
+    /// Order of changes (see [`Chunk::state`]).
+    changes: u64,
+}
+
+impl Logins {
+    /// Adds a login to its user's history: the impossible journeys it reveals, and the state
+    /// entry to write.
+    fn add(
+        &self,
+        store: &dyn Store,
+        detector: &Arc<str>,
+        user_key: String,
+        login: console_login::Login,
+    ) -> Result<(Vec<console_login::Journey>, Option<(u64, StateEntry)>), StoreError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if !inner.loaded.contains(detector) {
+            for (key, value) in store.load_state(detector, console_login::STATE_PREFIX)? {
+                inner.histories.insert((detector.clone(), key), LoginHistory::from_json(&value));
+            }
+            inner.loaded.insert(detector.clone());
+        }
+        let history = inner.histories.entry((detector.clone(), user_key.clone())).or_default();
+        if history.contains(&login) {
+            // A record read again: nothing new.
+            return Ok((Vec::new(), None));
+        }
+        let journeys = history.add(login);
+        let value = Some(history.to_json());
+        inner.changes += 1;
+        let entry = StateEntry { detector_id: detector.to_string(), key: user_key, value };
+        Ok((journeys, Some((inner.changes, entry))))
+    }
 }
 
 /// Ingests `paths` (files, directories, `-` for stdin) into `store`. Returns an error only for
@@ -387,6 +451,7 @@ pub fn ingest_paths(
         created: Mutex::new(BTreeMap::new()),
         scopes: Mutex::new(BTreeMap::new()),
         abandoned: sources.iter().map(|_| AtomicBool::new(false)).collect(),
+        logins: Logins::default(),
     };
     let mut update = ProgressUpdate { bytes_total, sources_total: sources.len() as u64, ..Default::default() };
     let (tx, rx) = mpsc::sync_channel::<Message>(4);
@@ -536,6 +601,7 @@ struct PendingSource {
     progress: Vec<Progress>,
     /// The chunks without their findings and progress: counted in the summary once committed.
     chunks: Vec<Chunk>,
+    state: Vec<(u64, StateEntry)>,
 }
 
 impl Batch {
@@ -559,6 +625,7 @@ impl Batch {
             }
         }
         self.records += chunk.events + chunk.bad_records;
+        pending.state.append(&mut chunk.state);
         pending.chunks.push(chunk);
         self.since.get_or_insert_with(Instant::now);
     }
@@ -616,7 +683,16 @@ impl Batch {
     /// progress. The findings are moved out for it and put back if the store refuses.
     fn write(&mut self, store: &dyn Store, now_ms: i64) -> Result<vedette_store::UpsertStats, StoreError> {
         let progress: Vec<Progress> = self.sources.values().flat_map(|p| p.progress.iter().cloned()).collect();
-        if progress.is_empty() && self.findings == 0 {
+        // The latest change of each key (workers change histories in a shared order).
+        let mut latest: HashMap<(&str, &str), (u64, &StateEntry)> = HashMap::new();
+        for (order, entry) in self.sources.values().flat_map(|p| p.state.iter()) {
+            let slot = latest.entry((entry.detector_id.as_str(), entry.key.as_str())).or_insert((*order, entry));
+            if *order > slot.0 {
+                *slot = (*order, entry);
+            }
+        }
+        let state: Vec<StateEntry> = latest.into_values().map(|(_, e)| e.clone()).collect();
+        if progress.is_empty() && self.findings == 0 && state.is_empty() {
             return Ok(Default::default());
         }
         let mut merged: Vec<Occurrence> = Vec::with_capacity(self.findings);
@@ -647,7 +723,7 @@ impl Batch {
         for occ in &mut merged {
             occ.sync_evidence();
         }
-        match store.apply_batch(&merged, &progress) {
+        match store.apply_with_state(&merged, &progress, &state) {
             Ok(stats) => {
                 self.touched.extend(slot.into_keys());
                 Ok(stats)
@@ -699,6 +775,9 @@ struct DetectorPosition {
     /// The position its progress record holds once what was sent is committed (None: no record):
     /// the next write expects it there ([`Progress::expected_position`]).
     stored: Option<u64>,
+    /// Its ACTIVE lists, fetched when a record is first analysed for it and dropped with every
+    /// chunk handed over (the next record checks the store's version of them again).
+    lists: Option<Arc<DetectorLists>>,
 }
 
 /// The detectors met in a source. A source concerns one or a few detectors: a list compared by
@@ -713,8 +792,19 @@ impl DetectorPositions {
             return Ok(d.position);
         }
         let stored = store.progress(&detector_progress_key(detector, source_key))?.map(|p| p.position);
-        self.0.push(DetectorPosition { detector: detector.clone(), position: stored.unwrap_or(0), stored });
+        self.0.push(DetectorPosition { detector: detector.clone(), position: stored.unwrap_or(0), stored, lists: None });
         Ok(stored.unwrap_or(0))
+    }
+
+    /// The lists of a detector met before (through [`Self::get_or_load`]).
+    fn lists(&mut self, store: &dyn Store, intel: &Intelligence, detector: &Arc<str>) -> Result<&Arc<DetectorLists>, StoreError> {
+        let Some(d) = self.0.iter_mut().find(|d| Arc::ptr_eq(&d.detector, detector) || *d.detector == **detector) else {
+            return Err(StoreError::Backend(format!("detector {detector} was not looked up before its lists")));
+        };
+        if d.lists.is_none() {
+            d.lists = Some(intel.lists(store, detector)?);
+        }
+        Ok(d.lists.as_ref().expect("set above"))
     }
 }
 
@@ -945,8 +1035,17 @@ impl SourceState<'_, '_> {
             self.chunk.already_analysed += 1;
             return Ok(());
         }
-        let hits = detect::hits(record);
-        if hits.is_empty() {
+        let intel = &self.shared.options.intel;
+        let hits = {
+            let lists = self.detectors.lists(self.shared.store, intel, &detector_id)?;
+            detect::hits_with(record, &Intel { operator: &intel.operator, lists })
+        };
+        // Console-login velocity needs locations: only with a GeoIP database.
+        let login = intel.operator.geo.is_some()
+            && record.event_name.as_str() == "ConsoleLogin"
+            && detect::is_management_event(record)
+            && console_login::is_successful_login(record);
+        if hits.is_empty() && !login {
             return Ok(());
         }
         if detect::event_time_ms(record).is_none() {
@@ -957,8 +1056,19 @@ impl SourceState<'_, '_> {
             self.problem(position, format!("eventTime {:?} is not an ISO-8601 time", record.event_time.as_str()));
             return Ok(());
         }
-        let ctx = DetectContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position, intel: detect::Intel::none() };
-        for occ in detect::build_occurrences(record, &ctx, hits) {
+        let lists = self.detectors.lists(self.shared.store, intel, &detector_id)?.clone();
+        let ctx = DetectContext {
+            detector_id: &detector_id,
+            now_ms: self.shared.now_ms,
+            source,
+            position,
+            intel: Intel { operator: &intel.operator, lists: &lists },
+        };
+        let mut occurrences = detect::build_occurrences(record, &ctx, hits);
+        if login {
+            occurrences.extend(self.console_login(record, &ctx, &detector_id)?);
+        }
+        for occ in occurrences {
             self.chunk.occurrences_raised += 1;
             match self.findings.get_mut(occ.finding_id()) {
                 Some(existing) => aggregate::merge_occurrence_deferred(existing, &occ, self.shared.now_ms),
@@ -968,6 +1078,17 @@ impl SourceState<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Adds a successful console login to its user's history; the occurrences of the impossible
+    /// journeys it reveals.
+    fn console_login(&mut self, record: &vedette_domain::cloudtrail::CloudTrailRecord<'_>, ctx: &DetectContext<'_>, detector: &Arc<str>) -> Result<Vec<Occurrence>, StoreError> {
+        let Some(ip) = record.source_ip_address.get().and_then(|s| s.parse().ok()) else { return Ok(Vec::new()) };
+        let Some(login) = console_login::login_of(record, &ctx.intel.operator.geo(ip)) else { return Ok(Vec::new()) };
+        let Some(user) = console_login::user_key(record) else { return Ok(Vec::new()) };
+        let (journeys, change) = self.shared.logins.add(self.shared.store, detector, user, login)?;
+        self.chunk.state.extend(change);
+        Ok(journeys.iter().filter_map(|j| console_login::occurrence(record, ctx, j)).collect())
     }
 
     /// Moves the per-scope record counts of the chunk into the source's counters.
@@ -1019,6 +1140,10 @@ impl SourceState<'_, '_> {
         }
         chunk.finished = outcome;
         self.send(chunk);
+        // The next chunk checks whether the detectors' lists changed meanwhile.
+        for d in &mut self.detectors.0 {
+            d.lists = None;
+        }
     }
 
     /// Ends the source without recording progress.

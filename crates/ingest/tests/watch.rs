@@ -148,14 +148,15 @@ impl vedette_store::ExportStore for OvertakenOnce {}
 impl vedette_store::DestinationStore for OvertakenOnce {}
 
 impl Store for OvertakenOnce {
-    fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> vedette_store::Result<UpsertStats> {
+    // Ingest writes through apply_with_state (findings, progress and detection state).
+    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[vedette_store::StateEntry]) -> vedette_store::Result<UpsertStats> {
         if !self.overtaken.swap(true, Ordering::Relaxed) {
             ingest_paths(&self.other, &self.paths, &IngestOptions::default(), &mut |_| {}).unwrap();
         }
-        self.store.apply_batch(occurrences, progress)
+        self.store.apply_with_state(occurrences, progress, state)
     }
     fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> vedette_store::Result<UpsertStats> {
-        self.apply_batch(occurrences, progress.map(std::slice::from_ref).unwrap_or_default())
+        self.apply_with_state(occurrences, progress.map(std::slice::from_ref).unwrap_or_default(), &[])
     }
     fn create_detector(&self, scope: &Scope, config: DetectorConfig, tags: BTreeMap<String, String>, client_token: Option<&str>) -> vedette_store::Result<Detector> {
         self.store.create_detector(scope, config, tags, client_token)

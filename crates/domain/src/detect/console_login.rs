@@ -91,6 +91,11 @@ impl LoginHistory {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// True when `login` (same time and event id) is already held.
+    pub fn contains(&self, login: &Login) -> bool {
+        self.logins.binary_search_by(|l| l.order_key().cmp(&login.order_key())).is_ok()
+    }
+
     /// Adds `login` and returns the impossible journeys between it and its neighbours in time.
     /// A login already held (same time and event id) changes nothing and reveals nothing.
     pub fn add(&mut self, login: Login) -> Vec<Journey> {

@@ -1,0 +1,310 @@
+//! Threat intelligence for detection: the operator's feeds, AWS's ranges and GeoIP databases
+//! (loaded once per process from `--feed`, `--ip-ranges`, `--geoip-city`, `--geoip-asn`), and each
+//! detector's ACTIVE trusted and threat lists (read from the store, cached, re-read when the store
+//! says they changed).
+//!
+//! * Feeds use the list formats of GuardDuty's lists (`--feed tor=/path/exits.txt,TXT`); a feed's
+//!   name in findings (`threatListName`) is its file name.
+//! * GeoIP: MaxMind-format `.mmdb` files (GeoLite2/GeoIP2 City or Country, ASN or ISP; DB-IP's
+//!   lite databases share those layouts). Every database given is asked and the first answer for
+//!   each member wins, so one file holding both location and ASN also works.
+//! * Lists: [`Intelligence::lists`] compares [`vedette_store::ListStore::active_lists_version`]
+//!   with what it built last; the ingester asks for every file and every chunk it hands over, so
+//!   a list (re-)activated during a run applies to the events analysed after it became ACTIVE.
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use vedette_domain::detect::intel::feed_kind;
+use vedette_domain::detect::{DetectorLists, Feed, FeedKind, ListNets, NamedSet, OperatorIntel, FEED_KINDS};
+use vedette_domain::geo::{GeoInfo, GeoLookup};
+use vedette_domain::intel::{parse_aws_ip_ranges, parse_list, IpNet, ListFormat};
+use vedette_store::{ListKind, Store, StoreError};
+
+/// What the operator asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct IntelConfig {
+    pub feeds: Vec<FeedSpec>,
+    /// AWS's `ip-ranges.json`.
+    pub ip_ranges: Option<PathBuf>,
+    /// A City (or Country) database.
+    pub geoip_city: Option<PathBuf>,
+    /// An ASN (or ISP) database.
+    pub geoip_asn: Option<PathBuf>,
+}
+
+/// `KIND=PATH[,FORMAT]`: a feed of a [`FEED_KINDS`] kind in one of the list formats (TXT when
+/// not given).
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub kind: &'static FeedKind,
+    pub path: PathBuf,
+    pub format: ListFormat,
+}
+
+impl std::str::FromStr for FeedSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let kinds = || FEED_KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+        let (kind, rest) = s.split_once('=').ok_or_else(|| format!("expected KIND=PATH[,FORMAT] (kinds: {})", kinds()))?;
+        let kind = feed_kind(kind.trim()).ok_or_else(|| format!("unknown feed kind {kind:?} (kinds: {})", kinds()))?;
+        // A trailing `,FORMAT` only when it names a format: paths may hold commas.
+        let (path, format) = match rest.rsplit_once(',') {
+            Some((path, format)) if ListFormat::from_api(&format.trim().to_ascii_uppercase()).is_some() => {
+                (path, ListFormat::from_api(&format.trim().to_ascii_uppercase()).expect("checked"))
+            }
+            _ => (rest, ListFormat::Txt),
+        };
+        if path.is_empty() {
+            return Err("the feed's PATH is empty".into());
+        }
+        Ok(FeedSpec { kind, path: PathBuf::from(path), format })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntelError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+fn file_error(path: &Path, message: impl std::fmt::Display) -> IntelError {
+    IntelError::File { path: path.to_owned(), message: message.to_string() }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, IntelError> {
+    std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))
+}
+
+/// Everything detection consults beyond the record, shared by the workers of a run (and by the
+/// runs of `serve --watch`).
+#[derive(Default)]
+pub struct Intelligence {
+    pub operator: OperatorIntel,
+    lists: ListsCache,
+}
+
+impl std::fmt::Debug for Intelligence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intelligence").field("operator", &self.operator).finish_non_exhaustive()
+    }
+}
+
+impl Intelligence {
+    pub fn new(operator: OperatorIntel) -> Self {
+        Intelligence { operator, lists: ListsCache::default() }
+    }
+
+    /// Loads what `config` names; any file that cannot be read or parsed is an error (the
+    /// operator asked for it). What was loaded is logged.
+    pub fn load(config: &IntelConfig) -> Result<Self, IntelError> {
+        Ok(Self::new(load_operator_intel(config)?))
+    }
+
+    /// The detector's ACTIVE lists: from the cache when the store's version of them has not
+    /// moved, else read and built again.
+    pub fn lists(&self, store: &dyn Store, detector_id: &str) -> Result<Arc<DetectorLists>, StoreError> {
+        self.lists.get(store, detector_id)
+    }
+}
+
+#[derive(Default)]
+struct ListsCache {
+    /// detector id → (version, lists built from it).
+    built: Mutex<HashMap<String, (String, Arc<DetectorLists>)>>,
+}
+
+impl ListsCache {
+    fn get(&self, store: &dyn Store, detector_id: &str) -> Result<Arc<DetectorLists>, StoreError> {
+        let version = store.active_lists_version(detector_id)?;
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, lists)) = built.get(detector_id)
+            && *v == version
+        {
+            return Ok(lists.clone());
+        }
+        // Built under the lock: the other workers want the same lists, not a second copy.
+        let lists = Arc::new(build_lists(store, detector_id)?);
+        if !lists.is_empty() {
+            tracing::info!(
+                detector = detector_id,
+                trusted = lists.trusted.len(),
+                threat_lists = lists.threat.len(),
+                "active trusted/threat lists loaded"
+            );
+        }
+        built.insert(detector_id.to_owned(), (version, lists.clone()));
+        Ok(lists)
+    }
+}
+
+fn build_lists(store: &dyn Store, detector_id: &str) -> Result<DetectorLists, StoreError> {
+    let mut trusted: Vec<IpNet> = Vec::new();
+    let mut threat: Vec<ListNets> = Vec::new();
+    for list in store.active_lists(detector_id)? {
+        // The store keeps canonical text written from parsed entries: anything else is skipped.
+        let nets = list.entries.iter().filter_map(|e| e.parse::<IpNet>().ok());
+        match list.kind {
+            ListKind::Trusted => trusted.extend(nets),
+            ListKind::Threat => {
+                threat.push(ListNets { name: list.name, file_sha256: list.file_sha256, nets: nets.collect() })
+            }
+        }
+    }
+    Ok(DetectorLists::build(trusted, threat))
+}
+
+/// Reads the feeds, ranges and databases `config` names.
+pub fn load_operator_intel(config: &IntelConfig) -> Result<OperatorIntel, IntelError> {
+    let mut operator = OperatorIntel::default();
+    for spec in &config.feeds {
+        operator.feeds.push(load_feed(spec)?);
+    }
+    if let Some(path) = &config.ip_ranges {
+        let ranges = parse_aws_ip_ranges(&read(path)?).map_err(|e| file_error(path, e))?;
+        if ranges.bad_prefixes > 0 {
+            tracing::warn!(path = %path.display(), skipped = ranges.bad_prefixes, "AWS ip-ranges: prefixes that are not networks skipped");
+        }
+        tracing::info!(path = %path.display(), prefixes = ranges.set.len(), created = ranges.create_date.as_deref().unwrap_or("?"), "AWS ip-ranges loaded");
+        operator.aws_ranges = Some(ranges.set);
+    }
+    let mut databases = Vec::new();
+    for path in [&config.geoip_city, &config.geoip_asn].into_iter().flatten() {
+        let reader = maxminddb::Reader::open_readfile(path).map_err(|e| file_error(path, format!("not a MaxMind DB file: {e}")))?;
+        tracing::info!(path = %path.display(), database_type = %reader.metadata().database_type, "GeoIP database loaded");
+        databases.push(reader);
+    }
+    if !databases.is_empty() {
+        operator.geo = Some(Box::new(MaxMindGeo { databases }));
+    }
+    Ok(operator)
+}
+
+fn load_feed(spec: &FeedSpec) -> Result<Feed, IntelError> {
+    let bytes = read(&spec.path)?;
+    let parsed = parse_list(spec.format, &bytes).map_err(|e| file_error(&spec.path, e))?;
+    if parsed.bad_lines > 0 {
+        // Line numbers only: feed files may be licensed or secret.
+        tracing::warn!(path = %spec.path.display(), bad_lines = parsed.bad_lines, first = ?parsed.first_bad_lines, "feed lines that are not addresses skipped");
+    }
+    let name = spec.path.file_name().map_or_else(|| spec.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let list = NamedSet {
+        name,
+        file_sha256: hex::encode(Sha256::digest(&bytes)),
+        set: vedette_domain::intel::IpSet::from_nets(parsed.entries),
+    };
+    tracing::info!(kind = spec.kind.name, path = %spec.path.display(), entries = list.set.len(), "feed loaded");
+    Ok(Feed { kind: spec.kind, list })
+}
+
+/// MaxMind-format databases asked in turn.
+struct MaxMindGeo {
+    databases: Vec<maxminddb::Reader<Vec<u8>>>,
+}
+
+/// The members of GeoIP2/GeoLite2 City, Country, ASN and ISP records that findings use.
+#[derive(Debug, Default, serde::Deserialize)]
+struct MmdbRecord<'a> {
+    #[serde(borrow, default)]
+    city: Option<Named<'a>>,
+    #[serde(borrow, default)]
+    country: Option<MmdbCountry<'a>>,
+    /// Where the block is registered: the country when the database has no `country`.
+    #[serde(borrow, default)]
+    registered_country: Option<MmdbCountry<'a>>,
+    #[serde(default)]
+    location: Option<MmdbLocation>,
+    #[serde(default)]
+    autonomous_system_number: Option<u32>,
+    #[serde(borrow, default)]
+    autonomous_system_organization: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    isp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    organization: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    names: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+}
+
+impl Named<'_> {
+    /// The English name (databases name places in several languages; findings are in English).
+    fn english(&self) -> Option<String> {
+        self.names.get("en").map(|n| n.to_string())
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct MmdbCountry<'a> {
+    #[serde(borrow, default)]
+    iso_code: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    names: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct MmdbLocation {
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    accuracy_radius: Option<u16>,
+}
+
+fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
+    if slot.is_none() {
+        *slot = value;
+    }
+}
+
+impl GeoLookup for MaxMindGeo {
+    fn lookup(&self, ip: IpAddr) -> GeoInfo {
+        let mut info = GeoInfo::default();
+        for db in &self.databases {
+            // A lookup error (corrupt file) is treated as "not in this database": enrichment is
+            // best effort, and omitted members are never invented.
+            let Ok(Some(record)) = db.lookup(ip).and_then(|r| r.decode::<MmdbRecord<'_>>()) else { continue };
+            fill(&mut info.city_name, record.city.as_ref().and_then(Named::english));
+            let country = record.country.as_ref().or(record.registered_country.as_ref());
+            if let Some(country) = country {
+                fill(&mut info.country_code, country.iso_code.as_ref().map(|c| c.to_string()));
+                fill(&mut info.country_name, country.names.get("en").map(|n| n.to_string()));
+            }
+            if let Some(location) = &record.location
+                && let (Some(lat), Some(lon)) = (location.latitude, location.longitude)
+            {
+                fill(&mut info.lat, Some(lat));
+                fill(&mut info.lon, Some(lon));
+                fill(&mut info.accuracy_km, location.accuracy_radius.map(f64::from));
+            }
+            fill(&mut info.asn, record.autonomous_system_number);
+            fill(&mut info.asn_org, record.autonomous_system_organization.map(Cow::into_owned));
+            fill(&mut info.isp, record.isp.map(Cow::into_owned));
+            fill(&mut info.org, record.organization.map(Cow::into_owned));
+        }
+        info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_specs_parse_kind_path_and_optional_format() {
+        let spec: FeedSpec = "tor=/data/exits.txt".parse().unwrap();
+        assert_eq!((spec.kind.name, spec.path.as_path(), spec.format), ("tor", Path::new("/data/exits.txt"), ListFormat::Txt));
+        let spec: FeedSpec = "malicious=/data/a,b.csv,proof_point".parse().unwrap();
+        assert_eq!((spec.kind.name, spec.path.as_path(), spec.format), ("malicious", Path::new("/data/a,b.csv"), ListFormat::ProofPoint));
+        let spec: FeedSpec = "malicious=/data/a,b.csv".parse().unwrap();
+        assert_eq!(spec.path, Path::new("/data/a,b.csv"), "not a format: part of the path");
+        assert!("scanner=/x".parse::<FeedSpec>().unwrap_err().contains("unknown feed kind"));
+        assert!("/x".parse::<FeedSpec>().is_err());
+        assert!("tor=".parse::<FeedSpec>().is_err());
+    }
+}
