@@ -33,6 +33,8 @@ pub struct IngestArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub intel: crate::intel_args::IntelArgs,
 }
 
 pub fn run(args: IngestArgs) -> CliResult {
@@ -43,6 +45,7 @@ pub fn run(args: IngestArgs) -> CliResult {
         batch_records: args.batch_records,
         chunk_records: args.batch_records.min(IngestOptions::default().chunk_records),
         create_detectors: args.create_detectors,
+        intel: args.intel.load()?,
         ..Default::default()
     };
     let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {

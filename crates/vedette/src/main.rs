@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod explain;
 mod ingest_cmd;
+mod intel_args;
 mod remote_args;
 mod serve;
 

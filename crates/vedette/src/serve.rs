@@ -53,6 +53,9 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub remote: crate::remote_args::RemoteArgs,
+    /// Feeds, AWS ranges and GeoIP for the --watch ingest.
+    #[command(flatten)]
+    pub intel: crate::intel_args::IntelArgs,
 }
 
 /// Connection limits: what one client may hold or send (see vedette_wire::server).
@@ -135,7 +138,8 @@ pub fn run(args: ServeArgs) -> CliResult {
     let watcher = match &args.watch {
         Some(dir) => {
             let (dir, stop, store) = (dir.clone(), stop.clone(), store.clone());
-            let options = IngestOptions { create_detectors: args.watch_create_detectors, ..Default::default() };
+            let intel = args.intel.load()?;
+            let options = IngestOptions { create_detectors: args.watch_create_detectors, intel, ..Default::default() };
             let interval = std::time::Duration::from_millis(args.watch_interval_ms);
             Some(
                 std::thread::Builder::new()
