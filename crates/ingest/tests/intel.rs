@@ -1,0 +1,381 @@
+//! Detection from lists and feeds through the ingest pipeline and the real store (issue 4 items 4
+//! and 6): ThreatIntelSets and the IPSet activated in the store, operator feeds and AWS ranges
+//! loaded from files.
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use vedette_domain::criteria::{parse_sort, Criteria, Sort};
+use vedette_domain::finding_types as ft;
+use vedette_domain::{model, Detector, DetectorConfig, Occurrence, Scope};
+use vedette_ingest::intel::FeedSpec;
+use vedette_ingest::{ingest_paths, IngestOptions, IntelConfig, Intelligence};
+use vedette_store::lists::{ListOutcome, ListUpdate, NewList, Snapshot};
+use vedette_store::{ActiveList, Group, GroupBy, ListKind, ListStore, Page, Progress, SqliteStore, StateEntry, Store, UpsertStats};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "us-east-1";
+const NOW: i64 = 1_800_000_000_000;
+const THREAT_IP: &str = "185.220.101.50";
+const BOTH_IP: &str = "45.95.147.10";
+const CLEAN_IP: &str = "81.2.69.142";
+
+fn record(id: &str, name: &str, source: &str, ip: &str, extra: Value) -> Value {
+    let mut r = json!({
+        "eventVersion": "1.09", "eventTime": "2024-03-01T10:00:00Z", "eventSource": source, "eventName": name,
+        "awsRegion": REGION, "sourceIPAddress": ip, "userAgent": "aws-cli/2.15.0",
+        "requestParameters": null, "responseElements": null, "requestID": "r", "eventID": id,
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": ACCOUNT, "eventCategory": "Management",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAALICE", "arn": format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+            "accountId": ACCOUNT, "accessKeyId": "AKIAALICE", "userName": "alice"},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    r
+}
+
+fn deliver(dir: &Path, name: &str, records: &[Value]) -> PathBuf {
+    let path = dir.join(format!("{ACCOUNT}_CloudTrail_{REGION}_20240301T1000Z_{name}.json.gz"));
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(json!({"Records": records}).to_string().as_bytes()).unwrap();
+    std::fs::write(&path, enc.finish().unwrap()).unwrap();
+    path
+}
+
+fn scope() -> Scope {
+    Scope::new(ACCOUNT, REGION)
+}
+
+fn store_with_detector(dir: &Path) -> (SqliteStore, String) {
+    let store = SqliteStore::open(dir).unwrap();
+    let detector = store.create_detector(&scope(), DetectorConfig::default(), Default::default(), None).unwrap();
+    (store, detector.id)
+}
+
+fn sha(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Creates a list and activates it as the list API's worker would (file read and parsed).
+fn activate(store: &dyn Store, detector: &str, kind: ListKind, name: &str, entries: &[&str]) -> String {
+    let new = NewList {
+        kind,
+        name: name.into(),
+        format: "TXT".into(),
+        location: format!("file:///lists/{name}.txt"),
+        activate: true,
+        tags: BTreeMap::new(),
+        client_token: None,
+        expected_bucket_owner: None,
+    };
+    let record = store.create_list(&scope(), detector, new).unwrap();
+    settle_active(store, &record.list_id, record.generation, entries);
+    record.list_id
+}
+
+fn settle_active(store: &dyn Store, list_id: &str, generation: i64, entries: &[&str]) {
+    let canonical: Vec<String> = entries.iter().map(|e| e.parse::<vedette_domain::intel::IpNet>().unwrap().to_string()).collect();
+    let snapshot = Snapshot {
+        file_sha256: sha(&entries.join("\n")),
+        entries: canonical,
+        bad_lines: 0,
+        location: "file:///lists/x.txt".into(),
+        activated_at_ms: NOW + generation,
+    };
+    assert!(store.settle_list(list_id, generation, ListOutcome::Activated(snapshot)).unwrap());
+}
+
+fn reactivate(store: &dyn Store, detector: &str, kind: ListKind, list_id: &str, entries: &[&str]) {
+    let update = ListUpdate { activate: Some(true), ..Default::default() };
+    let record = store.update_list(&scope(), detector, kind, list_id, update).unwrap();
+    settle_active(store, list_id, record.generation, entries);
+}
+
+fn options(intel: Intelligence) -> IngestOptions {
+    IngestOptions { now_ms: Some(NOW), threads: 1, intel: Arc::new(intel), ..Default::default() }
+}
+
+fn findings(store: &dyn Store, detector: &str) -> Vec<model::Finding> {
+    let sort = parse_sort(None).unwrap();
+    let ids = store.list_findings(detector, &Criteria::default(), &sort, 50, None).unwrap().items;
+    store.get_findings(detector, &ids, None).unwrap()
+}
+
+fn api(f: &model::Finding) -> &model::AwsApiCallAction {
+    f.service.as_ref().unwrap().action.as_ref().unwrap().aws_api_call_action.as_ref().unwrap()
+}
+
+fn caller_ip(f: &model::Finding) -> &str {
+    api(f).remote_ip_details.as_ref().unwrap().ip_address_v4.as_deref().unwrap()
+}
+
+fn threat_list_name(f: &model::Finding) -> Option<String> {
+    let value = f.service.as_ref()?.additional_info.as_ref()?.value.as_deref()?;
+    serde_json::from_str::<Value>(value).ok()?["threatListName"].as_str().map(str::to_owned)
+}
+
+/// (type, caller IP, errorCode) of every finding, sorted.
+fn summary(all: &[model::Finding]) -> Vec<(String, String, Option<String>)> {
+    let mut out: Vec<_> = all.iter().map(|f| (f.r#type.clone().unwrap(), caller_ip(f).to_owned(), api(f).error_code.clone())).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn active_lists_in_the_store_raise_custom_findings_and_the_trusted_list_silences_its_ips() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    activate(&store, &detector, ListKind::Threat, "bad-actors", &[THREAT_IP, BOTH_IP]);
+    activate(&store, &detector, ListKind::Threat, "more-actors", &["185.220.101.0/24"]);
+    activate(&store, &detector, ListKind::Trusted, "office", &[BOTH_IP]);
+    let root = json!({"type": "Root", "principalId": ACCOUNT, "accountId": ACCOUNT, "accessKeyId": "ASIAROOT"});
+    let file = deliver(logs.path(), "a", &[
+        record("e1", "ListUsers", "iam.amazonaws.com", THREAT_IP, json!({})),
+        record("e2", "DeleteTrail", "cloudtrail.amazonaws.com", THREAT_IP, json!({"errorCode": "AccessDenied", "userIdentity":
+            {"type": "IAMUser", "principalId": "AIDABOB", "accountId": ACCOUNT, "accessKeyId": "AKIABOB", "userName": "bob"}})),
+        // On a threat list AND the trusted list: trusted wins, nothing at all (root usage included).
+        record("e3", "ListUsers", "iam.amazonaws.com", BOTH_IP, json!({})),
+        record("e4", "CreateUser", "iam.amazonaws.com", BOTH_IP, json!({"userIdentity": root})),
+        record("e5", "CreateUser", "iam.amazonaws.com", CLEAN_IP, json!({})),
+        // Not publicly routable: lists never apply.
+        record("e6", "CreateUser", "iam.amazonaws.com", "10.0.0.7", json!({})),
+    ]);
+    let summary_of_run = ingest_paths(&store, &[file], &options(Intelligence::default()), &mut |_| {}).unwrap();
+    assert_eq!(summary_of_run.events, 6);
+    let all = findings(&store, &detector);
+    assert_eq!(
+        summary(&all),
+        [
+            (ft::RECON_MALICIOUS_IP_CALLER_CUSTOM.to_owned(), THREAT_IP.to_owned(), None),
+            (ft::UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM.to_owned(), THREAT_IP.to_owned(), Some("AccessDenied".to_owned())),
+        ]
+    );
+    for f in &all {
+        assert_eq!(threat_list_name(f).as_deref(), Some("bad-actors"), "first list by name");
+        let details = f.service.as_ref().unwrap().evidence.as_ref().unwrap().threat_intelligence_details.as_ref().unwrap();
+        let names: Vec<&str> = details.iter().map(|d| d.threat_list_name.as_deref().unwrap()).collect();
+        assert_eq!(names, ["bad-actors", "more-actors"]);
+        assert_eq!(details[0].threat_file_sha256.as_deref(), Some(sha(&[THREAT_IP, BOTH_IP].join("\n")).as_str()));
+    }
+    // Filterable as GuardDuty's attribute.
+    let wire: model::FindingCriteria = serde_json::from_value(json!({"criterion": {"service.additionalInfo.threatListName": {"eq": ["bad-actors"]}}})).unwrap();
+    let criteria = vedette_domain::criteria::parse_criteria(Some(&wire)).unwrap();
+    let sort: Sort = parse_sort(None).unwrap();
+    assert_eq!(store.list_findings(&detector, &criteria, &sort, 50, None).unwrap().items.len(), 2);
+}
+
+#[test]
+fn a_reactivated_list_applies_its_new_entries_to_later_files_and_a_deactivated_one_stops_applying() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let list = activate(&store, &detector, ListKind::Threat, "bad-actors", &[THREAT_IP]);
+    // One Intelligence for all runs, as `serve --watch` keeps it: its cache must notice changes.
+    let opts = options(Intelligence::default());
+    let run = |name: &str, ip: &str| {
+        let file = deliver(logs.path(), name, &[record(name, "CreateUser", "iam.amazonaws.com", ip, json!({"userIdentity":
+            {"type": "IAMUser", "principalId": format!("AIDA{name}"), "accountId": ACCOUNT, "accessKeyId": format!("AKIA{name}")}}))]);
+        ingest_paths(&store, &[file], &opts, &mut |_| {}).unwrap();
+        findings(&store, &detector).iter().filter(|f| api(f).remote_ip_details.as_ref().unwrap().ip_address_v4.as_deref() == Some(ip)).count()
+    };
+    assert_eq!(run("one", THREAT_IP), 1);
+    assert_eq!(run("two", CLEAN_IP), 0);
+
+    // UpdateThreatIntelSet with a new file + re-activation: later events see the new entries.
+    reactivate(&store, &detector, ListKind::Threat, &list, &[CLEAN_IP]);
+    assert_eq!(run("three", CLEAN_IP), 1);
+    assert_eq!(run("four", THREAT_IP), 1, "no new finding for the old entry (the one from file one stays)");
+    let before = findings(&store, &detector).len();
+
+    let record = store.update_list(&scope(), &detector, ListKind::Threat, &list, ListUpdate { activate: Some(false), ..Default::default() }).unwrap();
+    assert!(store.settle_list(&list, record.generation, ListOutcome::Deactivated).unwrap());
+    assert_eq!(run("five", CLEAN_IP), 1, "inactive: nothing new");
+    assert_eq!(findings(&store, &detector).len(), before);
+}
+
+/// Runs `action` on the store when ingest first asks for the progress of `trigger`: that is the
+/// moment a worker starts reading that source.
+struct ChangeListsBefore {
+    store: SqliteStore,
+    trigger: String,
+    action: Mutex<Option<Box<dyn FnOnce(&SqliteStore) + Send>>>,
+}
+
+impl ListStore for ChangeListsBefore {
+    fn active_lists(&self, detector_id: &str) -> vedette_store::Result<Vec<ActiveList>> {
+        self.store.active_lists(detector_id)
+    }
+    fn active_lists_version(&self, detector_id: &str) -> vedette_store::Result<String> {
+        self.store.active_lists_version(detector_id)
+    }
+}
+impl vedette_store::StateStore for ChangeListsBefore {
+    fn load_state(&self, detector_id: &str, key_prefix: &str) -> vedette_store::Result<Vec<(String, String)>> {
+        self.store.load_state(detector_id, key_prefix)
+    }
+}
+impl vedette_store::FilterStore for ChangeListsBefore {}
+impl vedette_store::ExportStore for ChangeListsBefore {}
+impl vedette_store::DestinationStore for ChangeListsBefore {}
+
+impl Store for ChangeListsBefore {
+    fn progress(&self, source_key: &str) -> vedette_store::Result<Option<Progress>> {
+        if source_key == self.trigger
+            && let Some(action) = self.action.lock().unwrap().take()
+        {
+            action(&self.store);
+        }
+        self.store.progress(source_key)
+    }
+    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[StateEntry]) -> vedette_store::Result<UpsertStats> {
+        self.store.apply_with_state(occurrences, progress, state)
+    }
+    fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> vedette_store::Result<UpsertStats> {
+        self.store.apply(occurrences, progress)
+    }
+    fn create_detector(&self, scope: &Scope, config: DetectorConfig, tags: BTreeMap<String, String>, client_token: Option<&str>) -> vedette_store::Result<Detector> {
+        self.store.create_detector(scope, config, tags, client_token)
+    }
+    fn get_detector(&self, scope: &Scope, detector_id: &str) -> vedette_store::Result<Detector> {
+        self.store.get_detector(scope, detector_id)
+    }
+    fn list_detectors(&self, scope: &Scope, max_results: usize, next_token: Option<&str>) -> vedette_store::Result<Page<String>> {
+        self.store.list_detectors(scope, max_results, next_token)
+    }
+    fn update_detector(&self, scope: &Scope, detector_id: &str, config: DetectorConfig) -> vedette_store::Result<()> {
+        self.store.update_detector(scope, detector_id, config)
+    }
+    fn delete_detector(&self, scope: &Scope, detector_id: &str) -> vedette_store::Result<()> {
+        self.store.delete_detector(scope, detector_id)
+    }
+    fn detector_for(&self, scope: &Scope) -> vedette_store::Result<Option<Detector>> {
+        self.store.detector_for(scope)
+    }
+    fn tag_resource(&self, scope: &Scope, arn: &str, tags: &BTreeMap<String, String>) -> vedette_store::Result<()> {
+        self.store.tag_resource(scope, arn, tags)
+    }
+    fn untag_resource(&self, scope: &Scope, arn: &str, keys: &[String]) -> vedette_store::Result<()> {
+        self.store.untag_resource(scope, arn, keys)
+    }
+    fn list_tags(&self, scope: &Scope, arn: &str) -> vedette_store::Result<BTreeMap<String, String>> {
+        self.store.list_tags(scope, arn)
+    }
+    fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> vedette_store::Result<Page<String>> {
+        self.store.list_findings(detector_id, criteria, sort, max_results, next_token)
+    }
+    fn get_findings(&self, detector_id: &str, ids: &[String], sort: Option<&Sort>) -> vedette_store::Result<Vec<model::Finding>> {
+        self.store.get_findings(detector_id, ids, sort)
+    }
+    fn set_archived(&self, detector_id: &str, ids: &[String], archived: bool) -> vedette_store::Result<()> {
+        self.store.set_archived(detector_id, ids, archived)
+    }
+    fn set_feedback(&self, detector_id: &str, ids: &[String], feedback: &str, comments: Option<&str>) -> vedette_store::Result<()> {
+        self.store.set_feedback(detector_id, ids, feedback, comments)
+    }
+    fn count_by_severity(&self, detector_id: &str, criteria: &Criteria) -> vedette_store::Result<BTreeMap<String, i64>> {
+        self.store.count_by_severity(detector_id, criteria)
+    }
+    fn group_findings(&self, detector_id: &str, criteria: &Criteria, group_by: GroupBy, descending: bool, max_results: usize) -> vedette_store::Result<Vec<Group>> {
+        self.store.group_findings(detector_id, criteria, group_by, descending, max_results)
+    }
+    fn reset(&self) -> vedette_store::Result<()> {
+        self.store.reset()
+    }
+}
+
+#[test]
+fn a_list_activated_during_a_run_applies_to_the_sources_read_after_it() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let identity = |n: &str| json!({"userIdentity": {"type": "IAMUser", "principalId": format!("AIDA{n}"), "accountId": ACCOUNT, "accessKeyId": format!("AKIA{n}")}});
+    let first = deliver(logs.path(), "first", &[record("f1", "CreateUser", "iam.amazonaws.com", THREAT_IP, identity("F"))]);
+    let second = deliver(logs.path(), "second", &[record("s1", "CreateUser", "iam.amazonaws.com", THREAT_IP, identity("S"))]);
+    let trigger = format!("file:{}", std::fs::canonicalize(&second).unwrap().display());
+    let detector_for_action = detector.clone();
+    let wrapper = ChangeListsBefore {
+        store,
+        trigger,
+        action: Mutex::new(Some(Box::new(move |s: &SqliteStore| {
+            activate(s, &detector_for_action, ListKind::Threat, "arrived-mid-run", &[THREAT_IP]);
+        }))),
+    };
+    // One worker: the first file is read entirely before the second starts.
+    let summary = ingest_paths(&wrapper, &[first, second], &options(Intelligence::default()), &mut |_| {}).unwrap();
+    assert_eq!(summary.sources, 2);
+    let all = findings(&wrapper.store, &detector);
+    let keys: Vec<&str> = all.iter().map(|f| f.resource.as_ref().unwrap().access_key_details.as_ref().unwrap().access_key_id.as_deref().unwrap()).collect();
+    assert_eq!(keys, ["AKIAS"], "only the events read after the activation: {all:#?}");
+    assert_eq!(threat_list_name(&all[0]).as_deref(), Some("arrived-mid-run"));
+}
+
+#[test]
+fn operator_feeds_and_aws_ranges_loaded_from_files() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let tor = files.path().join("tor-exits.txt");
+    std::fs::write(&tor, format!("# Tor exit nodes\n{THREAT_IP}\nnot-an-address\n")).unwrap();
+    let malicious = files.path().join("malicious.csv");
+    std::fs::write(&malicious, format!("ip,category,score,first_seen,last_seen,ports\n{BOTH_IP},CnC,127,2024-01-01,2024-02-01,443\n")).unwrap();
+    let ranges = files.path().join("ip-ranges.json");
+    std::fs::write(&ranges, json!({"syncToken": "1", "createDate": "2024-03-01-00-00-00",
+        "prefixes": [{"ip_prefix": "18.236.0.0/15", "region": "us-west-2", "service": "AMAZON", "network_border_group": "us-west-2"}],
+        "ipv6_prefixes": []}).to_string()).unwrap();
+    let config = IntelConfig {
+        feeds: vec![
+            format!("tor={}", tor.display()).parse::<FeedSpec>().unwrap(),
+            format!("malicious={},PROOF_POINT", malicious.display()).parse::<FeedSpec>().unwrap(),
+        ],
+        ip_ranges: Some(ranges),
+        ..Default::default()
+    };
+    let intel = Intelligence::load(&config).unwrap();
+    let instance = |session: &str| json!({"userIdentity": {"type": "AssumedRole", "principalId": format!("AROAWEB:{session}"),
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/web/{session}"), "accountId": ACCOUNT, "accessKeyId": format!("ASIA{session}"),
+        "sessionContext": {"ec2RoleDelivery": "2.0", "sessionIssuer": {"type": "Role", "userName": "web"}}}});
+    let file = deliver(logs.path(), "a", &[
+        record("e1", "DescribeInstances", "ec2.amazonaws.com", THREAT_IP, json!({})),
+        record("e2", "GetSecretValue", "secretsmanager.amazonaws.com", BOTH_IP, json!({"errorCode": "AccessDeniedException"})),
+        record("e3", "ListBuckets", "s3.amazonaws.com", CLEAN_IP, instance("i-0123456789abcdef0")),
+        record("e4", "ListBuckets", "s3.amazonaws.com", "18.236.253.47", instance("i-0fedcba9876543210")),
+    ]);
+    ingest_paths(&store, &[file], &options(intel), &mut |_| {}).unwrap();
+    let all = findings(&store, &detector);
+    assert_eq!(
+        summary(&all),
+        [
+            (ft::RECON_TOR_IP_CALLER.to_owned(), THREAT_IP.to_owned(), None),
+            (ft::INSTANCE_CREDENTIAL_EXFILTRATION_OUTSIDE_AWS.to_owned(), CLEAN_IP.to_owned(), None),
+            (ft::UNAUTHORIZED_MALICIOUS_IP_CALLER.to_owned(), BOTH_IP.to_owned(), Some("AccessDeniedException".to_owned())),
+        ]
+    );
+    let named: BTreeMap<String, Option<String>> = all.iter().map(|f| (f.r#type.clone().unwrap(), threat_list_name(f))).collect();
+    assert_eq!(named[ft::RECON_TOR_IP_CALLER].as_deref(), Some("tor-exits.txt"));
+    assert_eq!(named[ft::UNAUTHORIZED_MALICIOUS_IP_CALLER].as_deref(), Some("malicious.csv"));
+    let exfil = all.iter().find(|f| f.r#type.as_deref() == Some(ft::INSTANCE_CREDENTIAL_EXFILTRATION_OUTSIDE_AWS)).unwrap();
+    assert_eq!(exfil.resource.as_ref().unwrap().instance_details.as_ref().unwrap().instance_id.as_deref(), Some("i-0123456789abcdef0"));
+}
+
+#[test]
+fn unreadable_or_malformed_intel_files_are_errors_naming_the_file() {
+    let files = tempfile::tempdir().unwrap();
+    let missing = files.path().join("missing.txt");
+    let config = IntelConfig { feeds: vec![format!("tor={}", missing.display()).parse().unwrap()], ..Default::default() };
+    let err = Intelligence::load(&config).unwrap_err().to_string();
+    assert!(err.contains("missing.txt") && err.contains("cannot read"), "{err}");
+    let ranges = files.path().join("ranges.json");
+    std::fs::write(&ranges, "secret-token-123 not json").unwrap();
+    let err = Intelligence::load(&IntelConfig { ip_ranges: Some(ranges), ..Default::default() }).unwrap_err().to_string();
+    assert!(err.contains("ranges.json") && !err.contains("secret-token-123"), "{err}");
+    let mmdb = files.path().join("city.mmdb");
+    std::fs::write(&mmdb, "not a database").unwrap();
+    let err = Intelligence::load(&IntelConfig { geoip_city: Some(mmdb), ..Default::default() }).unwrap_err().to_string();
+    assert!(err.contains("city.mmdb") && err.contains("MaxMind"), "{err}");
+}
