@@ -219,7 +219,7 @@ struct MmdbRecord<'a> {
     #[serde(default)]
     location: Option<MmdbLocation>,
     #[serde(default)]
-    autonomous_system_number: Option<u32>,
+    autonomous_system_number: Option<Number>,
     #[serde(borrow, default)]
     autonomous_system_organization: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -251,9 +251,52 @@ struct MmdbCountry<'a> {
 
 #[derive(Debug, Default, serde::Deserialize)]
 struct MmdbLocation {
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    accuracy_radius: Option<u16>,
+    #[serde(default)]
+    latitude: Option<Number>,
+    #[serde(default)]
+    longitude: Option<Number>,
+    #[serde(default)]
+    accuracy_radius: Option<Number>,
+}
+
+/// A number of whichever MMDB type the database used (MaxMind's own files use uint16/uint32 and
+/// double; other writers may use uint64 or float): one unexpected width must not hide a record.
+#[derive(Debug, Clone, Copy)]
+struct Number(f64);
+
+impl<'de> serde::Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NumberVisitor;
+        impl serde::de::Visitor<'_> for NumberVisitor {
+            type Value = Number;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_u128<E>(self, v: u128) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(v))
+            }
+            fn visit_f32<E>(self, v: f32) -> Result<Number, E> {
+                Ok(Number(f64::from(v)))
+            }
+        }
+        deserializer.deserialize_any(NumberVisitor)
+    }
+}
+
+impl Number {
+    /// As an AS number: a whole number in u32's range.
+    fn as_u32(self) -> Option<u32> {
+        (self.0.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&self.0)).then_some(self.0 as u32)
+    }
 }
 
 fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -278,11 +321,11 @@ impl GeoLookup for MaxMindGeo {
             if let Some(location) = &record.location
                 && let (Some(lat), Some(lon)) = (location.latitude, location.longitude)
             {
-                fill(&mut info.lat, Some(lat));
-                fill(&mut info.lon, Some(lon));
-                fill(&mut info.accuracy_km, location.accuracy_radius.map(f64::from));
+                fill(&mut info.lat, Some(lat.0));
+                fill(&mut info.lon, Some(lon.0));
+                fill(&mut info.accuracy_km, location.accuracy_radius.map(|r| r.0));
             }
-            fill(&mut info.asn, record.autonomous_system_number);
+            fill(&mut info.asn, record.autonomous_system_number.and_then(Number::as_u32));
             fill(&mut info.asn_org, record.autonomous_system_organization.map(Cow::into_owned));
             fill(&mut info.isp, record.isp.map(Cow::into_owned));
             fill(&mut info.org, record.organization.map(Cow::into_owned));
