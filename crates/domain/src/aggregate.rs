@@ -72,6 +72,14 @@ fn merge_parts(existing: &mut model::Finding, evidence: &mut Evidence, occ: &Occ
         if let Some(action) = incoming.service.as_ref().and_then(|s| s.action.clone()) {
             existing.service.get_or_insert_with(Default::default).action = Some(action);
         }
+        // The threat list the latest occurrence's caller was on goes with its details
+        // (`evidence.threatIntelligenceDetails`, `additionalInfo.threatListName`); the evidence
+        // key of `additionalInfo` is written back after the merge.
+        if let Some(incoming) = incoming.service.as_ref() {
+            let service = existing.service.get_or_insert_with(Default::default);
+            service.evidence = incoming.evidence.clone();
+            service.additional_info = incoming.additional_info.clone();
+        }
     }
     evidence.merge(&occ.evidence);
 

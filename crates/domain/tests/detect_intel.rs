@@ -314,3 +314,23 @@ fn remote_ip_details_are_enriched_from_geoip_and_omitted_without_it() {
     let bare = model::RemoteIpDetails { ip_address_v4: Some(BAD_IP.into()), ..Default::default() };
     assert_eq!(api(&without[0]).remote_ip_details.as_ref(), Some(&bare));
 }
+
+#[test]
+fn a_repeat_from_another_list_shows_the_latest_occurrences_list() {
+    use vedette_domain::aggregate;
+    let operator = OperatorIntel::default();
+    let lists = lists(&[], vec![threat("first-list", &[BAD_IP]), threat("second-list", &[OTHER_BAD_IP])]);
+    let early = detect_with(&record(json!({"eventTime": "2024-03-01T10:00:00Z", "eventID": "a"})), &operator, &lists).pop().unwrap();
+    let late = detect_with(&record(json!({"eventTime": "2024-03-01T11:00:00Z", "eventID": "b", "sourceIPAddress": OTHER_BAD_IP})), &operator, &lists).pop().unwrap();
+    assert_eq!(early.finding.id, late.finding.id, "one finding per caller (spec §3.3)");
+    for (first, second) in [(&early, &late), (&late, &early)] {
+        let mut stored = first.finding.clone();
+        aggregate::merge(&mut stored, second, 1_800_000_000_001);
+        let merged = Occurrence { finding: stored, ..late.clone() };
+        assert_eq!(additional_info(&merged)["threatListName"], "second-list");
+        assert_eq!(additional_info(&merged)["vedette"]["eventIds"], json!(["a", "b"]));
+        assert_eq!(threat_details(&merged)[0].threat_list_name.as_deref(), Some("second-list"));
+        assert_eq!(api(&merged).remote_ip_details.as_ref().unwrap().ip_address_v4.as_deref(), Some(OTHER_BAD_IP));
+        assert_eq!(merged.finding.service.as_ref().unwrap().count, Some(2));
+    }
+}
