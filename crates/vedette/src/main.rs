@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod explain;
+mod export_args;
 mod ingest_cmd;
 mod intel_args;
 mod remote_args;
@@ -19,6 +20,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8433";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, env = "VEDETTE_LOG_FORMAT", default_value = "text")]
+    log_format: export_args::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -40,15 +44,8 @@ pub struct DataDirArg {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VEDETTE_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: logs redirected to a file stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    export_args::init_logging(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Ingest(args) => ingest_cmd::run(args),

@@ -56,6 +56,8 @@ pub struct ServeArgs {
     /// Feeds, AWS ranges and GeoIP for the --watch ingest.
     #[command(flatten)]
     pub intel: crate::intel_args::IntelArgs,
+    #[command(flatten)]
+    pub export: crate::export_args::ExportArgs,
 }
 
 /// Connection limits: what one client may hold or send (see vedette_wire::server).
@@ -144,7 +146,7 @@ pub fn run(args: ServeArgs) -> CliResult {
             Some(
                 std::thread::Builder::new()
                     .name("vedette-watch".into())
-                    .spawn(move || watch::watch(store.as_ref(), &dir, &options, interval, stop))?,
+                    .spawn(move || crate::export_args::watch_recording_metrics(store.as_ref(), &dir, &options, interval, stop))?,
             )
         }
         None => None,
@@ -153,6 +155,8 @@ pub fn run(args: ServeArgs) -> CliResult {
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr()?;
+        // Sinks are registered before the server says it is up: what happens next is exported.
+        let exports = crate::export_args::Exports::start(&args.export, store.clone(), state.remote().clone()).await?;
         let mode = match args.auth {
             AuthModeArg::Sigv4 => "sigv4".to_string(),
             AuthModeArg::Any => format!("any (account {})", args.default_account),
@@ -177,7 +181,9 @@ pub fn run(args: ServeArgs) -> CliResult {
             shutdown_signal().await;
             signal_stop.store(true, Ordering::Relaxed);
         };
-        vedette_wire::run(listener, state, shutdown).await?;
+        let served = vedette_wire::run(listener, state, shutdown).await;
+        exports.stop().await;
+        served?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
     });
     // However the server ended, the watcher stops with it.
