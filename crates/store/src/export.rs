@@ -22,6 +22,7 @@
 //!     - An **archived** finding (manually, or suppressed by an ARCHIVE filter) is never handed
 //!       out: storing it archived drops its queued events, and the archived flag is checked again
 //!       when events are handed out (a finding archived by ArchiveFindings after queueing).
+//!
 //!   So the outbox holds at most two rows per finding (one log event, one pending update): it is
 //!   bounded by the number of findings, never by the number of updates.
 //! * **No consumer, no outbox.** `apply` records nothing for a detector no consumer wants. A

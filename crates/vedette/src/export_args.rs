@@ -45,8 +45,8 @@ pub enum LogFormat {
 
 /// Logs to standard error (standard output stays for data: `--export stdout`, command output).
 pub fn init_logging(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("VEDETTE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VEDETTE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -150,7 +150,13 @@ fn record_ingest(summary: &Summary) {
 
 /// `vedette_ingest::watch::watch` with each run's counters recorded for /metrics: polls `dir`
 /// every `interval` until `stop`.
-pub fn watch_recording_metrics(store: &dyn Store, dir: &Path, options: &IngestOptions, interval: Duration, stop: Arc<AtomicBool>) {
+pub fn watch_recording_metrics(
+    store: &dyn Store,
+    dir: &Path,
+    options: &IngestOptions,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) {
     vedette_wire::metrics::prometheus();
     let options = IngestOptions { stop: Some(stop.clone()), ..options.clone() };
     let mut watcher = Watcher::default();

@@ -136,9 +136,8 @@ pub(crate) fn operation_of(req: &Request) -> &'static str {
     if crate::RESET_PATHS.contains(&path.as_str()) {
         return "Reset";
     }
-    let by_route = BY_ROUTE.get_or_init(|| {
-        vedette_model::OPERATIONS.iter().map(|op| ((op.method, op.request_uri), op.name)).collect()
-    });
+    let by_route = BY_ROUTE
+        .get_or_init(|| vedette_model::OPERATIONS.iter().map(|op| ((op.method, op.request_uri), op.name)).collect());
     by_route.get(&(req.method().as_str(), path.as_str())).copied().unwrap_or("unknown")
 }
 
