@@ -97,7 +97,13 @@ pub trait FilterStore {
     /// Creates the filter and returns its name. A repeated `client_token` (for the same name)
     /// returns the name without creating anything; an existing name is `Conflict`; a 101st filter
     /// is `Invalid`; a rank past `n + 1` is `Invalid(RANK_OUT_OF_BOUNDS)`.
-    fn create_filter(&self, _scope: &Scope, _detector_id: &str, _filter: NewFilter, _client_token: Option<&str>) -> Result<String> {
+    fn create_filter(
+        &self,
+        _scope: &Scope,
+        _detector_id: &str,
+        _filter: NewFilter,
+        _client_token: Option<&str>,
+    ) -> Result<String> {
         unsupported("create_filter")
     }
 
@@ -106,7 +112,13 @@ pub trait FilterStore {
     }
 
     /// Names in name order (stable under concurrent changes).
-    fn list_filters(&self, _scope: &Scope, _detector_id: &str, _max_results: usize, _next_token: Option<&str>) -> Result<Page<String>> {
+    fn list_filters(
+        &self,
+        _scope: &Scope,
+        _detector_id: &str,
+        _max_results: usize,
+        _next_token: Option<&str>,
+    ) -> Result<Page<String>> {
         unsupported("list_filters")
     }
 

@@ -77,7 +77,9 @@ fn load_archive_rules(tx: &Transaction<'_>, did: i64) -> Result<Arc<[Criteria]>>
     let mut stmt = tx
         .prepare_cached("SELECT name, criteria FROM filters WHERE did = ?1 AND action = 'ARCHIVE' ORDER BY rank")
         .map_err(backend)?;
-    let rows = stmt.query_map([did], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
+    let rows = stmt
+        .query_map([did], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(backend)?;
     let mut rules = Vec::new();
     for row in rows {
         let (name, text) = row.map_err(backend)?;
@@ -86,7 +88,9 @@ fn load_archive_rules(tx: &Transaction<'_>, did: i64) -> Result<Arc<[Criteria]>>
             .and_then(|c| parse_criteria(Some(&c)).map_err(|e| e.to_string()));
         match parsed {
             Ok(criteria) => rules.push(criteria),
-            Err(error) => tracing::warn!(filter = %name, %error, "ARCHIVE filter skipped: its criteria no longer parse"),
+            Err(error) => {
+                tracing::warn!(filter = %name, %error, "ARCHIVE filter skipped: its criteria no longer parse")
+            }
         }
     }
     Ok(rules.into())
@@ -126,7 +130,8 @@ pub(super) fn suppress(
 
 pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &str) -> Result<()> {
     // Tags under the detector's ARN are removed by delete_detector itself.
-    tx.execute("DELETE FROM filters WHERE did = ?1", [did]).map_err(backend)?;
+    tx.execute("DELETE FROM filters WHERE did = ?1", [did])
+        .map_err(backend)?;
     // The detector key may be reused by a later detector: cached rules must not outlive it.
     bump_version(tx)
 }
@@ -171,7 +176,13 @@ fn criteria_json(criteria: &model::FindingCriteria) -> Result<String> {
 }
 
 impl FilterStore for SqliteStore {
-    fn create_filter(&self, scope: &Scope, detector_id: &str, filter: NewFilter, client_token: Option<&str>) -> Result<String> {
+    fn create_filter(
+        &self,
+        scope: &Scope,
+        detector_id: &str,
+        filter: NewFilter,
+        client_token: Option<&str>,
+    ) -> Result<String> {
         let criteria = criteria_json(&filter.criteria)?;
         let now = time::now_ms();
         self.write(|tx| {
@@ -253,7 +264,15 @@ impl FilterStore for SqliteStore {
                 )
                 .map_err(backend)?
                 .query_row(params![did, name], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
                 })
                 .optional()
                 .map_err(backend)?;
@@ -276,7 +295,13 @@ impl FilterStore for SqliteStore {
         })
     }
 
-    fn list_filters(&self, scope: &Scope, detector_id: &str, max_results: usize, next_token: Option<&str>) -> Result<Page<String>> {
+    fn list_filters(
+        &self,
+        scope: &Scope,
+        detector_id: &str,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<String>> {
         if max_results == 0 {
             return Err(StoreError::Invalid("maxResults must be at least 1".into()));
         }
@@ -288,15 +313,26 @@ impl FilterStore for SqliteStore {
                 .prepare_cached("SELECT name FROM filters WHERE did = ?1 AND name > ?2 ORDER BY name LIMIT ?3")
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(params![did, after.as_deref().unwrap_or(""), max_results as i64 + 1], |r| r.get(0))
+                .query_map(
+                    params![did, after.as_deref().unwrap_or(""), max_results as i64 + 1],
+                    |r| r.get(0),
+                )
                 .map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
         })?;
         let next_token = (names.len() > max_results).then(|| {
             names.truncate(max_results);
-            Cursor { query, value: None, id: names[max_results - 1].clone() }.encode()
+            Cursor {
+                query,
+                value: None,
+                id: names[max_results - 1].clone(),
+            }
+            .encode()
         });
-        Ok(Page { items: names, next_token })
+        Ok(Page {
+            items: names,
+            next_token,
+        })
     }
 
     fn update_filter(&self, scope: &Scope, detector_id: &str, name: &str, update: FilterUpdate) -> Result<()> {

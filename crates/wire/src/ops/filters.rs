@@ -22,23 +22,31 @@ const DEFAULT_MAX_RESULTS: i32 = 50;
 /// resource found.", "... rank is out-of-bounds.") go out verbatim.
 fn store_error(e: StoreError) -> ApiError {
     match e {
-        StoreError::Invalid(m) | StoreError::Conflict(m) if m.starts_with("The request is rejected") => ApiError::bad_request(m),
+        StoreError::Invalid(m) | StoreError::Conflict(m) if m.starts_with("The request is rejected") => {
+            ApiError::bad_request(m)
+        }
         other => other.into(),
     }
 }
 
 /// Filter names: 3..64 (checked by the model) of `[A-Za-z0-9._-]`.
 pub fn is_valid_filter_name(name: &str) -> bool {
-    name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    if is_valid_filter_name(name) { Ok(()) } else { Err(ApiError::invalid_parameter("name")) }
+    if is_valid_filter_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_parameter("name"))
+    }
 }
 
 fn action(text: Option<&str>) -> Result<Option<FilterAction>, ApiError> {
     // The model's enum check has run; anything else here is a server bug, still a 400.
-    text.map(|t| FilterAction::parse(t).ok_or_else(|| ApiError::invalid_parameter("action"))).transpose()
+    text.map(|t| FilterAction::parse(t).ok_or_else(|| ApiError::invalid_parameter("action")))
+        .transpose()
 }
 
 /// Validates criteria as ListFindings does and returns them in canonical spelling. A filter
@@ -47,7 +55,9 @@ fn action(text: Option<&str>) -> Result<Option<FilterAction>, ApiError> {
 fn checked_criteria(c: &model::FindingCriteria) -> Result<model::FindingCriteria, ApiError> {
     let parsed = criteria::parse_criteria(Some(c)).map_err(criteria_error)?;
     if parsed.is_empty() {
-        return Err(ApiError::invalid_value(Some("findingCriteria needs at least one criterion")));
+        return Err(ApiError::invalid_value(Some(
+            "findingCriteria needs at least one criterion",
+        )));
     }
     Ok(canonical(c))
 }
@@ -93,7 +103,9 @@ pub async fn create(ctx: OpContext) -> Result<Response, ApiError> {
     let mut req: model::CreateFilterRequest = rest::parse_body(&ctx.body)?;
     req.detector_id = ctx.label("DetectorId");
     rest::validate(&req)?;
-    let detector = ctx.owned_detector(req.detector_id.as_deref().unwrap_or_default()).await?;
+    let detector = ctx
+        .owned_detector(req.detector_id.as_deref().unwrap_or_default())
+        .await?;
     let name = req.name.unwrap_or_default();
     check_name(&name)?;
     if let Some(t) = &req.tags {
@@ -120,12 +132,20 @@ pub async fn create(ctx: OpContext) -> Result<Response, ApiError> {
 }
 
 pub async fn get(ctx: OpContext) -> Result<Response, ApiError> {
-    let req = model::GetFilterRequest { detector_id: ctx.label("DetectorId"), filter_name: ctx.label("FilterName") };
+    let req = model::GetFilterRequest {
+        detector_id: ctx.label("DetectorId"),
+        filter_name: ctx.label("FilterName"),
+    };
     rest::validate(&req)?;
-    let detector = ctx.owned_detector(req.detector_id.as_deref().unwrap_or_default()).await?;
+    let detector = ctx
+        .owned_detector(req.detector_id.as_deref().unwrap_or_default())
+        .await?;
     let scope = ctx.scope().clone();
     let name = req.filter_name.unwrap_or_default();
-    let f = ctx.store_raw(move |s| s.get_filter(&scope, &detector.id, &name)).await.map_err(store_error)?;
+    let f = ctx
+        .store_raw(move |s| s.get_filter(&scope, &detector.id, &name))
+        .await
+        .map_err(store_error)?;
     rest::json(&model::GetFilterResponse {
         name: Some(f.name),
         description: f.description,
@@ -147,7 +167,9 @@ pub async fn list(ctx: OpContext) -> Result<Response, ApiError> {
         next_token: rest::query_string(&ctx.query, "nextToken").filter(|t| !t.is_empty()),
     };
     rest::validate(&req)?;
-    let detector = ctx.owned_detector(req.detector_id.as_deref().unwrap_or_default()).await?;
+    let detector = ctx
+        .owned_detector(req.detector_id.as_deref().unwrap_or_default())
+        .await?;
     let scope = ctx.scope().clone();
     let max = req.max_results.unwrap_or(DEFAULT_MAX_RESULTS) as usize;
     let token = req.next_token;
@@ -155,7 +177,10 @@ pub async fn list(ctx: OpContext) -> Result<Response, ApiError> {
         .store_raw(move |s| s.list_filters(&scope, &detector.id, max, token.as_deref()))
         .await
         .map_err(store_error)?;
-    rest::json(&model::ListFiltersResponse { filter_names: Some(page.items), next_token: page.next_token })
+    rest::json(&model::ListFiltersResponse {
+        filter_names: Some(page.items),
+        next_token: page.next_token,
+    })
 }
 
 pub async fn update(ctx: OpContext) -> Result<Response, ApiError> {
@@ -163,7 +188,9 @@ pub async fn update(ctx: OpContext) -> Result<Response, ApiError> {
     req.detector_id = ctx.label("DetectorId");
     req.filter_name = ctx.label("FilterName");
     rest::validate(&req)?;
-    let detector = ctx.owned_detector(req.detector_id.as_deref().unwrap_or_default()).await?;
+    let detector = ctx
+        .owned_detector(req.detector_id.as_deref().unwrap_or_default())
+        .await?;
     let update = FilterUpdate {
         description: req.description,
         action: action(req.action.as_deref())?,
@@ -173,24 +200,35 @@ pub async fn update(ctx: OpContext) -> Result<Response, ApiError> {
     let scope = ctx.scope().clone();
     let name = req.filter_name.unwrap_or_default();
     let updated = name.clone();
-    ctx.store_raw(move |s| s.update_filter(&scope, &detector.id, &updated, update)).await.map_err(store_error)?;
+    ctx.store_raw(move |s| s.update_filter(&scope, &detector.id, &updated, update))
+        .await
+        .map_err(store_error)?;
     rest::json(&model::UpdateFilterResponse { name: Some(name) })
 }
 
 pub async fn delete(ctx: OpContext) -> Result<Response, ApiError> {
-    let req = model::DeleteFilterRequest { detector_id: ctx.label("DetectorId"), filter_name: ctx.label("FilterName") };
+    let req = model::DeleteFilterRequest {
+        detector_id: ctx.label("DetectorId"),
+        filter_name: ctx.label("FilterName"),
+    };
     rest::validate(&req)?;
-    let detector = ctx.owned_detector(req.detector_id.as_deref().unwrap_or_default()).await?;
+    let detector = ctx
+        .owned_detector(req.detector_id.as_deref().unwrap_or_default())
+        .await?;
     let scope = ctx.scope().clone();
     let name = req.filter_name.unwrap_or_default();
-    ctx.store_raw(move |s| s.delete_filter(&scope, &detector.id, &name)).await.map_err(store_error)?;
+    ctx.store_raw(move |s| s.delete_filter(&scope, &detector.id, &name))
+        .await
+        .map_err(store_error)?;
     Ok(rest::empty(StatusCode::OK))
 }
 
 /// Whether the caller's detector has this filter (tagging a filter ARN needs one).
 pub async fn exists(ctx: &OpContext, detector_id: String, name: String) -> Result<(), ApiError> {
     let scope = ctx.scope().clone();
-    ctx.store_raw(move |s| s.get_filter(&scope, &detector_id, &name).map(|_| ())).await.map_err(store_error)
+    ctx.store_raw(move |s| s.get_filter(&scope, &detector_id, &name).map(|_| ()))
+        .await
+        .map_err(store_error)
 }
 
 #[cfg(test)]
@@ -222,7 +260,9 @@ mod tests {
             gte: Some(1),
             ..Default::default()
         };
-        let c = model::FindingCriteria { criterion: Some(BTreeMap::from([("type".to_string(), legacy)])) };
+        let c = model::FindingCriteria {
+            criterion: Some(BTreeMap::from([("type".to_string(), legacy)])),
+        };
         let got = canonical(&c).criterion.unwrap().remove("type").unwrap();
         assert_eq!(
             got,
