@@ -51,7 +51,7 @@ fn set(entries: &[&str]) -> IpSet {
 }
 
 fn named(name: &str, entries: &[&str]) -> NamedSet {
-    NamedSet { name: name.into(), file_sha256: sha(name), set: set(entries) }
+    NamedSet { name: name.into(), file_sha256: sha(name), set: set(entries).into() }
 }
 
 fn threat(name: &str, entries: &[&str]) -> ListNets {

@@ -8,21 +8,22 @@
 //! * GeoIP: MaxMind-format `.mmdb` files (GeoLite2/GeoIP2 City or Country, ASN or ISP; DB-IP's
 //!   lite databases share those layouts). Every database given is asked and the first answer for
 //!   each member wins, so one file holding both location and ASN also works.
-//! * Lists: [`Intelligence::lists`] compares [`vedette_store::ListStore::active_lists_version`]
+//! * Lists: [`Intelligence::lists`] compares [`vedette_store::ListStore::active_list_heads`]
 //!   with what it built last; the ingester asks for every file and every chunk it hands over, so
 //!   a list (re-)activated during a run applies to the events analysed after it became ACTIVE.
+//!   Detectors holding the same file share its set.
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use sha2::{Digest, Sha256};
 use vedette_domain::detect::intel::feed_kind;
-use vedette_domain::detect::{DetectorLists, Feed, FeedKind, ListNets, NamedSet, OperatorIntel, FEED_KINDS};
+use vedette_domain::detect::{DetectorLists, Feed, FeedKind, NamedSet, OperatorIntel, FEED_KINDS};
 use vedette_domain::geo::{GeoInfo, GeoLookup};
-use vedette_domain::intel::{parse_aws_ip_ranges, parse_list, IpNet, ListFormat};
-use vedette_store::{ListKind, Store, StoreError};
+use vedette_domain::intel::{parse_aws_ip_ranges, parse_list, IpNet, IpSet, ListFormat};
+use vedette_store::{ActiveList, ActiveListHead, ListKind, Store, StoreError};
 
 /// What the operator asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -112,50 +113,140 @@ impl Intelligence {
     }
 }
 
+/// Each detector's lists as last built, and the sets they are made of, shared between detectors
+/// whose lists hold the same file (an organisation commonly loads the same threat lists in every
+/// account and Region: one set in memory, built once).
 #[derive(Default)]
 struct ListsCache {
-    /// detector id → (version, lists built from it).
-    built: Mutex<HashMap<String, (String, Arc<DetectorLists>)>>,
+    inner: Mutex<CacheInner>,
 }
+
+/// What identifies a list's entries: the file, how it was parsed, and how many entries that gave.
+/// A store that cannot say the format gets no sharing (the list id is part of the key).
+type ContentKey = (String, String, u64);
+
+#[derive(Default)]
+struct CacheInner {
+    /// detector id → (the heads the lists were built from, the lists).
+    detectors: HashMap<String, (Vec<ActiveListHead>, Arc<DetectorLists>)>,
+    /// Sets still used by some detector's lists.
+    sets: HashMap<ContentKey, Weak<IpSet>>,
+    /// Unions of several threat lists, by their sorted keys.
+    unions: HashMap<Vec<ContentKey>, Weak<IpSet>>,
+}
+
+fn content_key(head: &ActiveListHead) -> ContentKey {
+    let format = head.format.clone().unwrap_or_else(|| format!("list {}", head.list_id));
+    (head.file_sha256.clone(), format, head.entry_count)
+}
+
+/// How many times the heads may change under a build before it gives up (each change is a list
+/// activated while the previous one was being read).
+const MAX_BUILD_ATTEMPTS: usize = 5;
 
 impl ListsCache {
     fn get(&self, store: &dyn Store, detector_id: &str) -> Result<Arc<DetectorLists>, StoreError> {
-        let version = store.active_lists_version(detector_id)?;
-        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((v, lists)) = built.get(detector_id)
-            && *v == version
+        let mut heads = store.active_list_heads(detector_id)?;
+        // Built under the lock: the other workers want the same lists, not a second copy.
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((built_from, lists)) = inner.detectors.get(detector_id)
+            && *built_from == heads
         {
             return Ok(lists.clone());
         }
-        // Built under the lock: the other workers want the same lists, not a second copy.
-        let lists = Arc::new(build_lists(store, detector_id)?);
-        if !lists.is_empty() {
-            tracing::info!(
-                detector = detector_id,
-                trusted = lists.trusted.len(),
-                threat_lists = lists.threat.len(),
-                "active trusted/threat lists loaded"
-            );
+        for _ in 0..MAX_BUILD_ATTEMPTS {
+            match inner.build(store, detector_id, &heads)? {
+                Some(lists) => {
+                    let lists = Arc::new(lists);
+                    if !heads.is_empty() {
+                        tracing::info!(detector = detector_id, lists = heads.len(), "active trusted/threat lists loaded");
+                    }
+                    inner.detectors.insert(detector_id.to_owned(), (heads, lists.clone()));
+                    inner.sets.retain(|_, set| set.strong_count() > 0);
+                    inner.unions.retain(|_, set| set.strong_count() > 0);
+                    return Ok(lists);
+                }
+                // A list changed between the heads and the entries: read the heads again.
+                None => heads = store.active_list_heads(detector_id)?,
+            }
         }
-        built.insert(detector_id.to_owned(), (version, lists.clone()));
-        Ok(lists)
+        Err(StoreError::Backend(format!("the lists of detector {detector_id} kept changing while being read")))
     }
 }
 
-fn build_lists(store: &dyn Store, detector_id: &str) -> Result<DetectorLists, StoreError> {
-    let mut trusted: Vec<IpNet> = Vec::new();
-    let mut threat: Vec<ListNets> = Vec::new();
-    for list in store.active_lists(detector_id)? {
-        // The store keeps canonical text written from parsed entries: anything else is skipped.
-        let nets = list.entries.iter().filter_map(|e| e.parse::<IpNet>().ok());
-        match list.kind {
-            ListKind::Trusted => trusted.extend(nets),
-            ListKind::Threat => {
-                threat.push(ListNets { name: list.name, file_sha256: list.file_sha256, nets: nets.collect() })
+impl CacheInner {
+    /// The lists `heads` describe, from shared sets where possible. None when the entries read
+    /// are not those of `heads` (a list was re-activated meanwhile).
+    fn build(&mut self, store: &dyn Store, detector_id: &str, heads: &[ActiveListHead]) -> Result<Option<DetectorLists>, StoreError> {
+        let mut fetched: Option<HashMap<String, ActiveList>> = None;
+        // The entries of `head`, read from the store at most once per build.
+        let mut entries_of = |head: &ActiveListHead| -> Result<Option<Vec<IpNet>>, StoreError> {
+            if fetched.is_none() {
+                let all = store.active_lists(detector_id)?;
+                fetched = Some(all.into_iter().map(|l| (l.list_id.clone(), l)).collect());
+            }
+            let list = fetched.as_ref().and_then(|f| f.get(&head.list_id));
+            Ok(list.filter(|l| l.file_sha256 == head.file_sha256 && l.activated_at_ms == head.activated_at_ms).map(|l| {
+                // The store keeps canonical text written from parsed entries: anything else is skipped.
+                l.entries.iter().filter_map(|e| e.parse::<IpNet>().ok()).collect()
+            }))
+        };
+
+        let mut trusted_sets: Vec<Arc<IpSet>> = Vec::new();
+        let mut threat: Vec<NamedSet> = Vec::new();
+        let mut threat_keys: Vec<ContentKey> = Vec::new();
+        for head in heads {
+            let key = content_key(head);
+            let set = match self.sets.get(&key).and_then(Weak::upgrade) {
+                Some(set) => set,
+                None => {
+                    let Some(nets) = entries_of(head)? else { return Ok(None) };
+                    let set = Arc::new(IpSet::from_nets(nets));
+                    self.sets.insert(key.clone(), Arc::downgrade(&set));
+                    set
+                }
+            };
+            match head.kind {
+                ListKind::Trusted => trusted_sets.push(set),
+                ListKind::Threat => {
+                    threat_keys.push(key);
+                    threat.push(NamedSet { name: head.name.clone(), file_sha256: head.file_sha256.clone(), set });
+                }
             }
         }
+        // GuardDuty allows one trusted list; should a store hold several, they are merged.
+        let trusted = match trusted_sets.len() {
+            0 => Arc::default(),
+            1 => trusted_sets.pop().expect("one"),
+            _ => {
+                let mut nets = Vec::new();
+                for head in heads.iter().filter(|h| h.kind == ListKind::Trusted) {
+                    let Some(list) = entries_of(head)? else { return Ok(None) };
+                    nets.extend(list);
+                }
+                Arc::new(IpSet::from_nets(nets))
+            }
+        };
+        let any_threat = if threat.len() > 1 {
+            threat_keys.sort();
+            match self.unions.get(&threat_keys).and_then(Weak::upgrade) {
+                Some(union) => Some(union),
+                None => {
+                    let mut nets = Vec::new();
+                    for head in heads.iter().filter(|h| h.kind == ListKind::Threat) {
+                        let Some(list) = entries_of(head)? else { return Ok(None) };
+                        nets.extend(list);
+                    }
+                    let union = Arc::new(IpSet::from_nets(nets));
+                    self.unions.insert(threat_keys, Arc::downgrade(&union));
+                    Some(union)
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Some(DetectorLists::from_sets(trusted, threat, any_threat)))
     }
-    Ok(DetectorLists::build(trusted, threat))
 }
 
 /// Reads the feeds, ranges and databases `config` names.
@@ -195,7 +286,7 @@ fn load_feed(spec: &FeedSpec) -> Result<Feed, IntelError> {
     let list = NamedSet {
         name,
         file_sha256: hex::encode(Sha256::digest(&bytes)),
-        set: vedette_domain::intel::IpSet::from_nets(parsed.entries),
+        set: Arc::new(IpSet::from_nets(parsed.entries)),
     };
     tracing::info!(kind = spec.kind.name, path = %spec.path.display(), entries = list.set.len(), "feed loaded");
     Ok(Feed { kind: spec.kind, list })

@@ -210,8 +210,8 @@ impl ListStore for ChangeListsBefore {
     fn active_lists(&self, detector_id: &str) -> vedette_store::Result<Vec<ActiveList>> {
         self.store.active_lists(detector_id)
     }
-    fn active_lists_version(&self, detector_id: &str) -> vedette_store::Result<String> {
-        self.store.active_lists_version(detector_id)
+    fn active_list_heads(&self, detector_id: &str) -> vedette_store::Result<Vec<vedette_store::ActiveListHead>> {
+        self.store.active_list_heads(detector_id)
     }
 }
 impl vedette_store::StateStore for ChangeListsBefore {
@@ -378,4 +378,42 @@ fn unreadable_or_malformed_intel_files_are_errors_naming_the_file() {
     std::fs::write(&mmdb, "not a database").unwrap();
     let err = Intelligence::load(&IntelConfig { geoip_city: Some(mmdb), ..Default::default() }).unwrap_err().to_string();
     assert!(err.contains("city.mmdb") && err.contains("MaxMind"), "{err}");
+}
+
+#[test]
+fn detectors_holding_the_same_file_share_its_sets_and_unchanged_lists_are_not_rebuilt() {
+    let data = tempfile::tempdir().unwrap();
+    let (store, first) = store_with_detector(data.path());
+    let second = store.create_detector(&Scope::new(ACCOUNT, "eu-west-1"), DetectorConfig::default(), Default::default(), None).unwrap().id;
+    let other_scope = Scope::new(ACCOUNT, "eu-west-1");
+    let activate_in = |scope: &Scope, detector: &str, name: &str, entries: &[&str]| {
+        let new = NewList { kind: ListKind::Threat, name: name.into(), format: "TXT".into(), location: "file:///lists/x.txt".into(),
+            activate: true, tags: BTreeMap::new(), client_token: None, expected_bucket_owner: None };
+        let record = store.create_list(scope, detector, new).unwrap();
+        settle_active(&store, &record.list_id, record.generation, entries);
+        record.list_id
+    };
+    activate_in(&scope(), &first, "a", &[THREAT_IP]);
+    activate_in(&scope(), &first, "b", &[BOTH_IP]);
+    activate_in(&other_scope, &second, "a-copy", &[THREAT_IP]);
+    let b_copy = activate_in(&other_scope, &second, "b-copy", &[BOTH_IP]);
+
+    let intel = Intelligence::default();
+    let one = intel.lists(&store, &first).unwrap();
+    let two = intel.lists(&store, &second).unwrap();
+    assert!(Arc::ptr_eq(&one.threat[0].set, &two.threat[0].set), "same file: one set");
+    assert!(Arc::ptr_eq(&one.threat[1].set, &two.threat[1].set));
+    assert_eq!(two.threat.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["a-copy", "b-copy"], "names stay per detector");
+    assert!(Arc::ptr_eq(&one, &intel.lists(&store, &first).unwrap()), "unchanged: not rebuilt");
+
+    // Re-activated with another file: only that detector's list changes.
+    let update = ListUpdate { activate: Some(true), ..Default::default() };
+    let record = store.update_list(&other_scope, &second, ListKind::Threat, &b_copy, update).unwrap();
+    settle_active(&store, &b_copy, record.generation, &[CLEAN_IP]);
+    let two = intel.lists(&store, &second).unwrap();
+    assert!(!Arc::ptr_eq(&one.threat[1].set, &two.threat[1].set));
+    assert!(two.threat[1].set.contains(CLEAN_IP.parse().unwrap()));
+    assert_eq!(two.threat_lists_with(CLEAN_IP.parse().unwrap()).count(), 1, "the union was rebuilt too");
+    assert_eq!(two.threat_lists_with(BOTH_IP.parse().unwrap()).count(), 0);
+    assert_eq!(one.threat_lists_with(BOTH_IP.parse().unwrap()).count(), 1, "the first detector's lists are untouched");
 }

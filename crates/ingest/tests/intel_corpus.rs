@@ -78,7 +78,7 @@ fn list_findings_follow_the_corpus_ip_threat_family_labels() {
         let tor = OperatorIntel {
             feeds: vec![Feed {
                 kind: FEED_KINDS.iter().find(|k| k.name == "tor").unwrap(),
-                list: NamedSet { name: "tor".into(), file_sha256: String::new(), set: IpSet::from_nets(nets.clone()) },
+                list: NamedSet { name: "tor".into(), file_sha256: String::new(), set: IpSet::from_nets(nets.clone()).into() },
             }],
             ..Default::default()
         };

@@ -15,7 +15,7 @@ pub mod state;
 pub use destinations::DestinationStore;
 pub use export::ExportStore;
 pub use filters::FilterStore;
-pub use lists::{ActiveList, ListKind, ListStore};
+pub use lists::{ActiveList, ActiveListHead, ListKind, ListStore};
 pub use state::{StateEntry, StateStore};
 
 pub use sqlite::SqliteStore;

@@ -272,18 +272,43 @@ pub struct ActiveList {
     pub activated_at_ms: i64,
 }
 
+/// An ACTIVE list as [`ListStore::active_list_heads`] describes it: everything but the entries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ActiveListHead {
+    pub kind: ListKind,
+    pub list_id: String,
+    pub name: String,
+    /// The API's format value the file was parsed as (None: the store cannot say).
+    pub format: Option<String>,
+    pub file_sha256: String,
+    pub entry_count: u64,
+    pub activated_at_ms: i64,
+}
+
 /// Persistence of IPSets and ThreatIntelSets (the rest of the operations are added by the list API).
 pub trait ListStore {
     /// The detector's ACTIVE lists (trusted and threat), for detection.
     fn active_lists(&self, detector_id: &str) -> Result<Vec<ActiveList>>;
-    /// A value that changes whenever [`Self::active_lists`] would answer differently (a list
-    /// activated, re-activated with a new file, renamed, deactivated or deleted): detection
-    /// checks it for every file it reads and re-reads the lists only when it moved. The default
-    /// derives it from `active_lists` (correct but not cheap); stores answer from list metadata.
+    /// The detector's ACTIVE lists without their entries, in [`Self::active_lists`]'s order:
+    /// detection asks for every file it reads and re-reads the entries only when these changed,
+    /// and shares what it built between detectors holding the same file. The default derives
+    /// them from `active_lists` (correct but not cheap, and without the format); stores answer
+    /// from list metadata.
     // Added for detection (intel helper).
-    fn active_lists_version(&self, detector_id: &str) -> Result<String> {
-        let lists = self.active_lists(detector_id)?;
-        Ok(lists.iter().map(|l| format!("{}:{}:{}:{}\n", l.list_id, l.file_sha256, l.activated_at_ms, l.name)).collect())
+    fn active_list_heads(&self, detector_id: &str) -> Result<Vec<ActiveListHead>> {
+        Ok(self
+            .active_lists(detector_id)?
+            .into_iter()
+            .map(|l| ActiveListHead {
+                kind: l.kind,
+                list_id: l.list_id,
+                name: l.name,
+                format: None,
+                file_sha256: l.file_sha256,
+                entry_count: l.entries.len() as u64,
+                activated_at_ms: l.activated_at_ms,
+            })
+            .collect())
     }
     // Methods added later get a default body (`Err(StoreError::Backend("... not supported"))`)
     // so that wrapper stores in tests keep compiling.

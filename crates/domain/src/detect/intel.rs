@@ -12,7 +12,7 @@
 //! trusted list gets no CloudTrail finding at all (spec §5: "no VPC-flow or CloudTrail finding is
 //! generated for a listed remote IP"), which also makes the trusted list win over threat lists.
 use std::net::IpAddr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types as ft;
@@ -70,7 +70,8 @@ pub struct NamedSet {
     pub name: String,
     /// SHA-256 (hex) of the file the entries came from.
     pub file_sha256: String,
-    pub set: IpSet,
+    /// Shared: detectors holding the same file share one set.
+    pub set: Arc<IpSet>,
 }
 
 /// An operator feed loaded at start-up.
@@ -113,12 +114,12 @@ impl OperatorIntel {
 #[derive(Debug, Clone, Default)]
 pub struct DetectorLists {
     /// The trusted list's entries (empty when the detector has none).
-    pub trusted: IpSet,
+    pub trusted: Arc<IpSet>,
     /// Threat lists, ordered by name (the first matching one names the finding's list).
     pub threat: Vec<NamedSet>,
-    /// Every threat list's entries in one set: one lookup answers "on none of them" for the
-    /// vast majority of callers (with a single list, empty: that list is searched directly).
-    any_threat: IpSet,
+    /// With more than one threat list, all their entries in one set: one lookup answers "on
+    /// none of them" for the vast majority of callers.
+    any_threat: Option<Arc<IpSet>>,
 }
 
 /// A list's networks before they become a set.
@@ -130,18 +131,22 @@ pub struct ListNets {
 }
 
 impl DetectorLists {
-    pub fn build(trusted: Vec<IpNet>, mut threat: Vec<ListNets>) -> Self {
-        threat.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.file_sha256.cmp(&b.file_sha256)));
-        let any_threat = if threat.len() > 1 {
-            IpSet::from_nets(threat.iter().flat_map(|l| l.nets.iter().copied()))
-        } else {
-            IpSet::default()
-        };
+    /// From the lists' networks.
+    pub fn build(trusted: Vec<IpNet>, threat: Vec<ListNets>) -> Self {
+        let any_threat = (threat.len() > 1).then(|| Arc::new(IpSet::from_nets(threat.iter().flat_map(|l| l.nets.iter().copied()))));
         let threat = threat
             .into_iter()
-            .map(|l| NamedSet { name: l.name, file_sha256: l.file_sha256, set: IpSet::from_nets(l.nets) })
+            .map(|l| NamedSet { name: l.name, file_sha256: l.file_sha256, set: Arc::new(IpSet::from_nets(l.nets)) })
             .collect();
-        DetectorLists { trusted: IpSet::from_nets(trusted), threat, any_threat }
+        Self::from_sets(Arc::new(IpSet::from_nets(trusted)), threat, any_threat)
+    }
+
+    /// From sets already built (and perhaps shared with other detectors). `any_threat` must hold
+    /// every threat list's entries (needed only with more than one list).
+    pub fn from_sets(trusted: Arc<IpSet>, mut threat: Vec<NamedSet>, any_threat: Option<Arc<IpSet>>) -> Self {
+        threat.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.file_sha256.cmp(&b.file_sha256)));
+        let any_threat = if threat.len() > 1 { any_threat } else { None };
+        DetectorLists { trusted, threat, any_threat }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -150,10 +155,10 @@ impl DetectorLists {
 
     /// The threat lists holding `ip`, in name order.
     pub fn threat_lists_with(&self, ip: IpAddr) -> impl Iterator<Item = &NamedSet> {
-        let maybe = match self.threat.len() {
-            0 => false,
-            1 => true,
-            _ => self.any_threat.contains(ip),
+        let maybe = match (&self.any_threat, self.threat.len()) {
+            (_, 0) => false,
+            (Some(all), _) => all.contains(ip),
+            (None, _) => true,
         };
         self.threat.iter().filter(move |list| maybe && list.set.contains(ip))
     }

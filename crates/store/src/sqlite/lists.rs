@@ -9,7 +9,7 @@ use vedette_domain::{Scope, ids, time};
 use super::query::Cursor;
 use super::{SqliteStore, backend, put_tags, tags_of};
 use crate::lists::{
-    ActiveList, DELETED_RETENTION_MS, ListKind, ListOutcome, ListRecord, ListStatus, ListStore, ListUpdate, ListWork,
+    ActiveList, ActiveListHead, DELETED_RETENTION_MS, ListKind, ListOutcome, ListRecord, ListStatus, ListStore, ListUpdate, ListWork,
     NewList, SnapshotInfo,
 };
 use crate::{Page, Result, StoreError};
@@ -220,28 +220,38 @@ impl ListStore for SqliteStore {
         })
     }
 
-    fn active_lists_version(&self, detector_id: &str) -> Result<String> {
-        // The same rows as `active_lists`, without their entries (detection asks once per file).
+    fn active_list_heads(&self, detector_id: &str) -> Result<Vec<ActiveListHead>> {
+        // The rows of `active_lists` without their entries (detection asks once per file).
         self.read(|tx| {
             let mut stmt = tx
                 .prepare_cached(
-                    "SELECT l.id, s.file_sha256, s.activated_at_ms, l.name
+                    "SELECT l.kind, l.id, l.name, l.format, s.file_sha256, s.entry_count, s.activated_at_ms
                      FROM lists l JOIN detectors d ON d.did = l.did JOIN list_snapshots s ON s.lid = l.lid
                      WHERE d.id = ?1 AND l.status = 'ACTIVE' ORDER BY l.kind, l.id",
                 )
                 .map_err(backend)?;
             let rows = stmt
                 .query_map([detector_id], |r| {
-                    Ok(format!(
-                        "{}:{}:{}:{}\n",
+                    Ok((
                         r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, String>(3)?
+                        ActiveListHead {
+                            kind: ListKind::Trusted,
+                            list_id: r.get(1)?,
+                            name: r.get(2)?,
+                            format: Some(r.get(3)?),
+                            file_sha256: r.get(4)?,
+                            entry_count: r.get::<_, i64>(5)? as u64,
+                            activated_at_ms: r.get(6)?,
+                        },
                     ))
                 })
                 .map_err(backend)?;
-            rows.map(|r| r.map_err(backend)).collect()
+            let mut out = Vec::new();
+            for row in rows {
+                let (kind, head) = row.map_err(backend)?;
+                out.push(ActiveListHead { kind: kind_of(&kind)?, ..head });
+            }
+            Ok(out)
         })
     }
 
