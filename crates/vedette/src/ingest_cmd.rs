@@ -72,6 +72,18 @@ pub fn run(args: IngestArgs) -> CliResult {
     }
     let summary = summary?;
     let elapsed = started.elapsed();
+    // The run's counters as one structured log record (`--log-format json`), beside the summary.
+    tracing::info!(
+        files = summary.sources,
+        events = summary.events,
+        skipped = summary.skipped.values().sum::<u64>() + summary.skipped_scopes.values().sum::<u64>(),
+        bad_records = summary.bad_records,
+        findings_created = summary.findings_created,
+        findings_updated = summary.findings_updated,
+        problems = summary.problems_total,
+        seconds = elapsed.as_secs_f64(),
+        "ingest: done"
+    );
     if args.json {
         let _ = writeln!(std::io::stdout().lock(), "{}", summary_json(&summary, elapsed));
     } else {
