@@ -71,6 +71,16 @@ struct Args {
     /// are substituted. Without `{input}` the NDJSON goes to stdin.
     #[arg(long, allow_hyphen_values = true, default_value = "--rules {rules}")]
     rsigma_args: String,
+    /// Also ingest the full data with this many active threat lists in every detector (issue 4:
+    /// 6), on 1 and 2 cores, and compare with the runs without lists.
+    #[arg(long, default_value_t = 0)]
+    threat_lists: usize,
+    /// Entries per threat list (issue 4: 250,000).
+    #[arg(long, default_value_t = 250_000)]
+    list_entries: usize,
+    /// Different list files in every detector (default: the same files everywhere, shared).
+    #[arg(long)]
+    distinct_lists: bool,
 }
 
 struct Run {
@@ -204,11 +214,16 @@ fn main() {
     results["baseline"] = json!({"full1": b1, "full2": b2, "domain1": bd, "half1": bh});
 
     if !args.skip_vedette {
-        for (label, cpus, cores, paths, n, size, floor) in [
+        let mut configurations = vec![
             ("half", "0", 1, &half_paths, half_events, half_mb, eps(&bh)),
             ("full", "0", 1, &full_paths, events, mb, floor1),
             ("full", "0,1", 2, &full_paths, events, mb, floor2),
-        ] {
+        ];
+        if args.threat_lists > 0 {
+            configurations.push(("lists", "0", 1, &full_paths, events, mb, floor1));
+            configurations.push(("lists", "0,1", 2, &full_paths, events, mb, floor2));
+        }
+        for (label, cpus, cores, paths, n, size, floor) in configurations {
             eprintln!("vedette ingest, {label} data, {cores} core(s) ...");
             let dir = args.work.join(format!("vedette-{label}-{cores}"));
             let _ = std::fs::remove_dir_all(&dir);
@@ -218,6 +233,18 @@ fn main() {
             mk.push(manifest["regions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect::<Vec<_>>().join(","));
             let r = run("0,1", &mk, None, &args.work.join("time-mk.txt"));
             assert!(r.ok, "create_detectors failed: {}", r.stderr);
+            if label == "lists" {
+                // The same accounts and Regions: every detector gets the lists.
+                let mut mk = mk.clone();
+                mk[0] = s(&args.bin_dir.join("create_lists"));
+                mk.extend(["--lists".into(), args.threat_lists.to_string(), "--entries".into(), args.list_entries.to_string()]);
+                if args.distinct_lists {
+                    mk.push("--distinct".into());
+                }
+                eprintln!("activating {} threat lists of {} entries in every detector ...", args.threat_lists, args.list_entries);
+                let r = run("0,1", &mk, None, &args.work.join("time-lists.txt"));
+                assert!(r.ok, "create_lists failed: {}", r.stderr);
+            }
             // Worker threads = cores (the writer is one more thread), summary as JSON on stdout.
             let mut argv = vec![s(&args.bin_dir.join("vedette")), "ingest".into(), "--threads".into(), cores.to_string(), "--no-progress".into(), "--json".into(), "--data-dir".into(), s(&dir)];
             argv.extend(paths.iter().cloned());
@@ -227,8 +254,18 @@ fn main() {
             eprintln!("{summary}");
             let db_bytes: u64 = std::fs::read_dir(&dir).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
             results[format!("vedette_{label}_{cores}")] = json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "events": n, "summary": summary, "dataDirBytes": db_bytes});
+            let name = match label {
+                "half" => "vedette ingest, half data".to_owned(),
+                "lists" => format!(
+                    "vedette ingest, {} x {}k{} lists",
+                    args.threat_lists,
+                    args.list_entries / 1000,
+                    if args.distinct_lists { " distinct" } else { "" }
+                ),
+                _ => "vedette ingest".to_owned(),
+            };
             rows.push(Row {
-                name: format!("vedette ingest{}", if label == "half" { ", half data" } else { "" }),
+                name,
                 cores,
                 events: n,
                 seconds: r.seconds,
@@ -325,6 +362,16 @@ fn main() {
     }
     if let (Some(a), Some(b)) = (find("vedette ingest", 1), find("vedette ingest", 2)) {
         println!("speed-up 1 -> 2 cores: vedette ingest x{:.2}", b / a);
+    }
+    for cores in [1, 2] {
+        let with_lists = rows.iter().find(|r| r.name.starts_with("vedette ingest, ") && r.name.ends_with("lists") && r.cores == cores);
+        let without = rows.iter().find(|r| r.name == "vedette ingest" && r.cores == cores);
+        if let (Some(l), Some(w)) = (with_lists, without) {
+            let ratio = (l.events as f64 / l.seconds) / (w.events as f64 / w.seconds);
+            let cpu_ratio = (l.events as f64 / l.cpu_seconds) / (w.events as f64 / w.cpu_seconds);
+            println!("with lists / without, {cores} core(s): events/s x{ratio:.3}, events/CPU-s x{cpu_ratio:.3}");
+            results[format!("listsRatio_{cores}")] = json!({"eventsPerSec": ratio, "eventsPerCpuSec": cpu_ratio});
+        }
     }
     if let (Some(v), Some(p)) = (find("vedette ingest", 1), find("rsigma engine eval (57 Sigma rules)", 1)) {
         println!("vedette ingest / rsigma, 1 core: x{:.2}", v / p);
