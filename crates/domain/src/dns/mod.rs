@@ -1,0 +1,7 @@
+//! DNS query logs (spec §4.4, §6.3): Route 53 Resolver query-log records in, EC2 findings with a
+//! `DNS_REQUEST` action out. Pure: no I/O; the ingester reads files and drives it.
+//!
+//! * [`record`]: the query-log record, parsed tolerantly.
+pub mod record;
+
+pub use record::{parse_query_record, QueryLogRecord};
