@@ -2,6 +2,9 @@
 //! `DNS_REQUEST` action out. Pure: no I/O; the ingester reads files and drives it.
 //!
 //! * [`record`]: the query-log record, parsed tolerantly.
+//! * [`domain`]: names, registrable domains (Public Suffix List), domain feeds and their parser.
+pub mod domain;
 pub mod record;
 
+pub use domain::{normalize_domain, parse_domain_feed, registrable_domain, DomainSet, ParsedDomainFeed};
 pub use record::{parse_query_record, QueryLogRecord};
