@@ -54,6 +54,13 @@ pub static FEED_KINDS: &[FeedKind] = &[
         about: "Tor exit nodes",
         cloudtrail: Some(CallerTypes { recon: ft::RECON_TOR_IP_CALLER, other: ft::UNAUTHORIZED_TOR_IP_CALLER }),
     },
+    // Flow-log feeds (issue 5): what each raises is `crate::flow::detect::FLOW_FEED_USES`.
+    FeedKind { name: "scanner", about: "known internet scanners", cloudtrail: None },
+    FeedKind { name: "c2", about: "known command and control servers", cloudtrail: None },
+    FeedKind { name: "bitcoin", about: "Bitcoin and cryptocurrency mining hosts", cloudtrail: None },
+    FeedKind { name: "blackhole", about: "black hole (sink hole) addresses", cloudtrail: None },
+    FeedKind { name: "droppoint", about: "drop points holding stolen credentials", cloudtrail: None },
+    FeedKind { name: "tor-relay", about: "Tor relays (guards, directory authorities and other relays)", cloudtrail: None },
 ];
 
 /// The types a customer threat list raises (the `.Custom` ones).

@@ -1,4 +1,8 @@
 //! VPC flow logs (spec §4.3, §6.2): records, and the findings they raise about EC2 instances.
+pub mod detect;
 pub mod record;
+pub mod state;
 
+pub use detect::{detect, FlowContext};
 pub use record::{FlowAction, FlowDirection, FlowError, FlowField, FlowLayout, FlowLine, FlowReader, FlowRecord, LogStatus, ReadLine};
+pub use state::FlowState;
