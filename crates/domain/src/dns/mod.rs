@@ -2,9 +2,13 @@
 //! `DNS_REQUEST` action out. Pure: no I/O; the ingester reads files and drives it.
 //!
 //! * [`record`]: the query-log record, parsed tolerantly.
+//! * [`detect`]: the stateless rules (domain feeds, AWS's test domain, metadata rebinding) and
+//!   the finding mapping every DNS finding uses.
 //! * [`domain`]: names, registrable domains (Public Suffix List), domain feeds and their parser.
+pub mod detect;
 pub mod domain;
 pub mod record;
 
+pub use detect::{detect_query, dns_hits, DnsContext, DnsIntel, DomainFeed, DomainFeedKind, DNS_RULES, DOMAIN_FEED_KINDS};
 pub use domain::{normalize_domain, parse_domain_feed, registrable_domain, DomainSet, ParsedDomainFeed};
 pub use record::{parse_query_record, QueryLogRecord};

@@ -1,0 +1,327 @@
+//! DNS detection (spec §4.4): one query-log record in, finding occurrences out. No I/O.
+//!
+//! [`DNS_RULES`] is the table of stateless DNS rules, like CloudTrail's [`crate::detect::RULES`]:
+//! each row names the catalogue types it may raise and the check that decides. The heuristic
+//! types (DGA.B, DNSDataExfiltration) need state across queries and live in
+//! [`super::heuristics`]; they build their findings with [`build_dns_occurrence`] too.
+//!
+//! Every DNS finding is about the EC2 instance that asked (`srcids.instance`), which is the
+//! ACTOR, with a `DNS_REQUEST` action. A query without an instance id (from an inbound Resolver
+//! endpoint, say) raises nothing: there is no instance to name (spec §6.3 decision). The
+//! detector's trusted IP list and threat lists do not apply to DNS findings (spec §5): only the
+//! operator's domain feeds ([`DnsIntel`]) do.
+use std::sync::Arc;
+
+use crate::detect::ThreatMatch;
+use crate::finding_types::{self as ft, FindingType};
+use crate::time::iso_ms;
+use crate::{ids, model, Evidence, Occurrence, Scope};
+
+use super::domain::{normalize_domain, registrable_domain, DomainSet};
+use super::record::QueryLogRecord;
+
+/// A kind of operator domain feed (`KIND=PATH`): the finding type its domains raise.
+#[derive(Debug)]
+pub struct DomainFeedKind {
+    /// The name on the command line.
+    pub name: &'static str,
+    /// What the feed lists, for `--help` and error messages.
+    pub about: &'static str,
+    pub finding_type: &'static str,
+}
+
+pub const C2_DNS: &str = "Backdoor:EC2/C&CActivity.B!DNS";
+pub const BITCOIN_DNS: &str = "CryptoCurrency:EC2/BitcoinTool.B!DNS";
+pub const BLACKHOLE_DNS: &str = "Trojan:EC2/BlackholeTraffic!DNS";
+pub const DROP_POINT_DNS: &str = "Trojan:EC2/DropPoint!DNS";
+pub const PHISHING_DNS: &str = "Trojan:EC2/PhishingDomainRequest!DNS";
+pub const DRIVE_BY_DNS: &str = "Trojan:EC2/DriveBySourceTraffic!DNS";
+pub const DGA_KNOWN_DNS: &str = "Trojan:EC2/DGADomainRequest.C!DNS";
+
+/// Every domain-feed kind the operator may load.
+pub static DOMAIN_FEED_KINDS: &[DomainFeedKind] = &[
+    DomainFeedKind { name: "c2", about: "command-and-control domains", finding_type: C2_DNS },
+    DomainFeedKind { name: "bitcoin", about: "cryptocurrency mining and wallet domains", finding_type: BITCOIN_DNS },
+    DomainFeedKind { name: "blackhole", about: "domains redirected to black-hole (sinkhole) addresses", finding_type: BLACKHOLE_DNS },
+    DomainFeedKind { name: "droppoint", about: "credential drop-point domains", finding_type: DROP_POINT_DNS },
+    DomainFeedKind { name: "phishing", about: "phishing domains", finding_type: PHISHING_DNS },
+    DomainFeedKind { name: "driveby", about: "drive-by download source domains", finding_type: DRIVE_BY_DNS },
+    DomainFeedKind { name: "dga", about: "algorithmically generated domains known to intelligence", finding_type: DGA_KNOWN_DNS },
+];
+
+pub fn domain_feed_kind(name: &str) -> Option<&'static DomainFeedKind> {
+    DOMAIN_FEED_KINDS.iter().find(|k| k.name == name)
+}
+
+/// An operator domain feed loaded at start-up.
+#[derive(Debug, Clone)]
+pub struct DomainFeed {
+    pub kind: &'static DomainFeedKind,
+    /// What findings show as `threatListName`.
+    pub name: String,
+    /// SHA-256 (hex) of the file the entries came from.
+    pub file_sha256: String,
+    pub set: Arc<DomainSet>,
+}
+
+/// The operator's domain intelligence: the same for every detector, loaded once.
+#[derive(Debug, Clone, Default)]
+pub struct DnsIntel {
+    pub feeds: Vec<DomainFeed>,
+}
+
+/// What DNS detection needs besides the record (cf. [`crate::detect::DetectContext`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DnsContext<'c> {
+    /// The enabled detector the record is routed to (by its `account_id` and `region`).
+    pub detector_id: &'c str,
+    /// Wall-clock time: `createdAt` / `updatedAt` of new findings.
+    pub now_ms: i64,
+    /// Where the record came from and its line (1-based): evidence `source` = `"{source}:{position}"`.
+    pub source: &'c str,
+    pub position: u64,
+    pub intel: &'c DnsIntel,
+}
+
+/// AWS's documented GuardDuty test domain: querying it raises C&CActivity.B!DNS with no feed.
+pub const AWS_TEST_C2_DOMAIN: &str = "guarddutyc2activityb.com";
+
+/// The instance metadata service's addresses (IPv4, and the Nitro IPv6 endpoint).
+pub const METADATA_ADDRESSES: &[&str] = &["169.254.169.254", "fd00:ec2::254"];
+
+/// A query as the rules see it: the record and its normalised name, computed once.
+#[derive(Debug)]
+pub struct Query<'q, 'a> {
+    pub record: &'q QueryLogRecord<'a>,
+    /// `dnsRequestAction.domain`.
+    pub domain: String,
+    /// `dnsRequestAction.domainWithSuffix`.
+    pub registrable: Option<String>,
+}
+
+impl<'q, 'a> Query<'q, 'a> {
+    /// `None` when the record names no instance or its `query_name` is not a DNS name.
+    pub fn new(record: &'q QueryLogRecord<'a>) -> Option<Self> {
+        record.instance_id()?;
+        let domain = normalize_domain(record.query_name.get()?)?;
+        let registrable = registrable_domain(&domain).map(str::to_owned);
+        Some(Query { record, domain, registrable })
+    }
+}
+
+/// What a rule found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DnsHit {
+    pub finding_type: &'static str,
+    /// One sentence appended to the catalogue description.
+    pub detail: Option<String>,
+    /// The feeds the domain is on: `additionalInfo.threatListName` (the first) and
+    /// `evidence.threatIntelligenceDetails` (all).
+    pub threats: Vec<ThreatMatch>,
+}
+
+pub struct DnsRule {
+    /// Stable rule id, recorded in every finding's evidence.
+    pub id: &'static str,
+    /// Catalogue types this rule may raise.
+    pub finding_types: &'static [&'static str],
+    pub check: fn(&Query<'_, '_>, &DnsIntel) -> Vec<DnsHit>,
+}
+
+/// Every stateless DNS rule.
+pub static DNS_RULES: &[DnsRule] = &[
+    DnsRule {
+        id: "dns-domain-feed",
+        finding_types: &[C2_DNS, BITCOIN_DNS, BLACKHOLE_DNS, DROP_POINT_DNS, PHISHING_DNS, DRIVE_BY_DNS, DGA_KNOWN_DNS],
+        check: feed_domain,
+    },
+    DnsRule { id: "dns-aws-test-c2-domain", finding_types: &[C2_DNS], check: aws_test_domain },
+    DnsRule { id: "dns-metadata-rebind", finding_types: &[ft::METADATA_DNS_REBIND], check: metadata_rebind },
+];
+
+/// One hit per feed kind holding the domain (or a parent of it), naming every such feed.
+fn feed_domain(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
+    let mut hits: Vec<DnsHit> = Vec::new();
+    for feed in &intel.feeds {
+        let Some(entry) = feed.set.matching(&query.domain) else { continue };
+        let threat = ThreatMatch { list_name: feed.name.clone(), file_sha256: feed.file_sha256.clone() };
+        match hits.iter_mut().find(|h| h.finding_type == feed.kind.finding_type) {
+            Some(hit) => hit.threats.push(threat),
+            None => hits.push(DnsHit {
+                finding_type: feed.kind.finding_type,
+                detail: Some(format!("The domain {} is on the {} feed {} (entry {entry}).", query.domain, feed.kind.name, feed.name)),
+                threats: vec![threat],
+            }),
+        }
+    }
+    hits
+}
+
+fn aws_test_domain(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
+    if query.registrable.as_deref() != Some(AWS_TEST_C2_DOMAIN) {
+        return Vec::new();
+    }
+    vec![DnsHit {
+        finding_type: C2_DNS,
+        detail: Some(format!("{AWS_TEST_C2_DOMAIN} is the domain AWS documents for testing this finding.")),
+        threats: Vec::new(),
+    }]
+}
+
+/// An answer of the metadata service's address for a name that is not AWS's own alias of it
+/// (`instance-data`, `instance-data.ec2.internal`, `instance-data.<region>.compute.internal`
+/// resolve there by design).
+fn metadata_rebind(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
+    let aws_alias = query.domain == "instance-data"
+        || query.domain.strip_prefix("instance-data.").is_some_and(|rest| rest.ends_with("internal"));
+    if aws_alias || query.domain.parse::<std::net::IpAddr>().is_ok() {
+        return Vec::new();
+    }
+    let rebound = query.record.answers().any(|a| METADATA_ADDRESSES.iter().any(|m| a.rdata.as_str().trim().eq_ignore_ascii_case(m)));
+    if !rebound {
+        return Vec::new();
+    }
+    vec![DnsHit {
+        finding_type: ft::METADATA_DNS_REBIND,
+        detail: Some(format!("The domain {} resolved to the instance metadata address.", query.domain)),
+        threats: Vec::new(),
+    }]
+}
+
+/// Every stateless rule's verdicts on one record (nothing without an instance or a valid name).
+/// One hit per finding type: the first rule to raise a type wins.
+pub fn dns_hits<'q, 'a>(record: &'q QueryLogRecord<'a>, intel: &DnsIntel) -> Option<(Query<'q, 'a>, Vec<(&'static DnsRule, DnsHit)>)> {
+    let query = Query::new(record)?;
+    let mut out: Vec<(&'static DnsRule, DnsHit)> = Vec::new();
+    for rule in DNS_RULES {
+        for hit in (rule.check)(&query, intel) {
+            if !out.iter().any(|(_, h)| h.finding_type == hit.finding_type) {
+                out.push((rule, hit));
+            }
+        }
+    }
+    Some((query, out))
+}
+
+/// Runs every stateless DNS rule on `record` and builds the occurrences it raises.
+pub fn detect_query(record: &QueryLogRecord<'_>, ctx: &DnsContext<'_>) -> Vec<Occurrence> {
+    let Some((query, hits)) = dns_hits(record, ctx.intel) else { return Vec::new() };
+    hits.into_iter().filter_map(|(rule, hit)| build_dns_occurrence(&query, ctx, rule.id, hit)).collect()
+}
+
+/// The aggregation key of DNS findings (spec §3.3 default): type, role (always ACTOR) and the
+/// instance. The domain is NOT part of it: an instance querying ten C&C domains has one
+/// C&CActivity.B!DNS finding whose count grows and whose action shows the latest domain, as
+/// §3.3 says GuardDuty replaces action details with the latest occurrence's.
+pub fn dns_aggregation_key(ty: &FindingType, instance_id: &str) -> String {
+    format!("{}\u{1f}{}\u{1f}Instance:{instance_id}", ty.name, ty.role.as_str())
+}
+
+/// A synthetic event id for a query (query logs carry none): stable for the same record, so
+/// re-ingesting a file does not grow the evidence.
+pub fn query_event_id(record: &QueryLogRecord<'_>) -> String {
+    format!(
+        "dns:{}:{}:{}:{}:{}",
+        record.query_timestamp.as_str(),
+        record.srcaddr.as_str(),
+        record.srcport.as_str(),
+        record.query_type.as_str(),
+        record.query_name.as_str()
+    )
+}
+
+/// The occurrence for `hit` on `query`. `None` when the type is not in the catalogue or the
+/// record lacks `account_id`, `region` or a parseable `query_timestamp`.
+pub fn build_dns_occurrence(query: &Query<'_, '_>, ctx: &DnsContext<'_>, rule_id: &str, hit: DnsHit) -> Option<Occurrence> {
+    let record = query.record;
+    let ty = ft::lookup(hit.finding_type)?;
+    let instance_id = record.instance_id()?;
+    let event_time_ms = record.time_ms()?;
+    let account_id = record.account_id.get()?;
+    let region = record.region.get()?;
+    let scope = Scope::new(account_id, region);
+    let id = ids::finding_id(ctx.detector_id, &dns_aggregation_key(ty, instance_id));
+    let now = iso_ms(ctx.now_ms);
+    let seen = iso_ms(event_time_ms);
+
+    let source_ip = record.srcaddr.get().and_then(|s| s.parse::<std::net::IpAddr>().ok());
+    let interface = model::NetworkInterface {
+        private_ip_address: source_ip.filter(|ip| ip.is_ipv4()).map(|ip| ip.to_string()),
+        ipv6_addresses: source_ip.filter(|ip| ip.is_ipv6()).map(|ip| vec![ip.to_string()]),
+        vpc_id: record.vpc_id.get().map(str::to_owned),
+        ..Default::default()
+    };
+    let has_interface = interface != model::NetworkInterface::default();
+    let resource = model::Resource {
+        resource_type: Some(ty.resource.as_str().to_owned()),
+        instance_details: Some(model::InstanceDetails {
+            instance_id: Some(instance_id.to_owned()),
+            network_interfaces: has_interface.then(|| vec![interface]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let action = model::DnsRequestAction {
+        domain: Some(query.domain.clone()),
+        domain_with_suffix: query.registrable.clone(),
+        protocol: record.transport.get().map(str::to_ascii_uppercase),
+        blocked: Some(record.blocked()),
+        vpc_owner_account_id: Some(account_id.to_owned()),
+    };
+
+    let description = match &hit.detail {
+        Some(detail) => format!("{} {detail}", ty.description),
+        None => ty.description.to_owned(),
+    };
+    let evidence = Evidence::single(rule_id, &query_event_id(record), event_time_ms, format!("{}:{}", ctx.source, ctx.position));
+    let mut finding = model::Finding {
+        schema_version: Some("2.0".into()),
+        account_id: Some(account_id.to_owned()),
+        region: Some(region.to_owned()),
+        partition: Some(scope.partition().to_owned()),
+        arn: Some(scope.finding_arn(ctx.detector_id, &id)),
+        id: Some(id),
+        r#type: Some(ty.name.to_owned()),
+        severity: Some(ty.severity),
+        title: Some(ty.title.to_owned()),
+        description: Some(description),
+        created_at: Some(now.clone()),
+        updated_at: Some(now),
+        resource: Some(resource),
+        service: Some(model::Service {
+            service_name: Some("guardduty".into()),
+            detector_id: Some(ctx.detector_id.to_owned()),
+            action: Some(model::Action {
+                action_type: Some(ty.action.as_str().to_owned()),
+                dns_request_action: Some(action),
+                ..Default::default()
+            }),
+            resource_role: Some(ty.role.as_str().to_owned()),
+            event_first_seen: Some(seen.clone()),
+            event_last_seen: Some(seen),
+            count: Some(1),
+            archived: Some(false),
+            evidence: (!hit.threats.is_empty()).then(|| model::Evidence {
+                threat_intelligence_details: Some(
+                    hit.threats
+                        .iter()
+                        .map(|t| model::ThreatIntelligenceDetail {
+                            threat_list_name: Some(t.list_name.clone()),
+                            // Feeds carry domains, not threat names.
+                            threat_names: Some(Vec::new()),
+                            threat_file_sha256: Some(t.file_sha256.clone()).filter(|s| !s.is_empty()),
+                        })
+                        .collect(),
+                ),
+            }),
+            additional_info: hit.threats.first().map(|t| model::ServiceAdditionalInfo {
+                value: Some(serde_json::json!({ "threatListName": t.list_name }).to_string()),
+                r#type: Some("default".into()),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    evidence.store_in(&mut finding);
+    Some(Occurrence { detector_id: ctx.detector_id.to_owned(), finding, event_time_ms, evidence })
+}
