@@ -5,10 +5,13 @@
 //! * [`detect`]: the stateless rules (domain feeds, AWS's test domain, metadata rebinding) and
 //!   the finding mapping every DNS finding uses.
 //! * [`domain`]: names, registrable domains (Public Suffix List), domain feeds and their parser.
+//! * [`heuristics`]: DGADomainRequest.B and DNSDataExfiltration, with bounded windowed state.
 pub mod detect;
 pub mod domain;
+pub mod heuristics;
 pub mod record;
 
 pub use detect::{detect_query, dns_hits, DnsContext, DnsIntel, DomainFeed, DomainFeedKind, DNS_RULES, DOMAIN_FEED_KINDS};
 pub use domain::{normalize_domain, parse_domain_feed, registrable_domain, DomainSet, ParsedDomainFeed};
+pub use heuristics::DnsHeuristics;
 pub use record::{parse_query_record, QueryLogRecord};

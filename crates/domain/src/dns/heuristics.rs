@@ -1,0 +1,227 @@
+//! The stateful DNS heuristics (spec §4.4, class H): Trojan:EC2/DGADomainRequest.B and
+//! Trojan:EC2/DNSDataExfiltration. AWS does not publish its thresholds; ours are the named
+//! constants below, chosen so that ordinary traffic (CDN-heavy clients, software updates, AWS
+//! service endpoints, long but word-like names) raises nothing — see tests/dns_heuristics.rs.
+//!
+//! State ([`DnsHeuristics`]) is serde-serializable (for `serve --watch` to persist) and bounded:
+//! at most [`MAX_TRACKED_KEYS`] windows per heuristic, each holding at most its threshold's worth
+//! of 64-bit hashes. Windows are tumbling, aligned on event time (not arrival), so a day of logs
+//! gives the same counts whether it arrives as one file or many, in any order within
+//! [`WINDOW_GRACE`] windows of the newest event seen.
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::domain::has_private_suffix;
+use super::detect::{build_dns_occurrence, DnsContext, DnsHit, Query};
+use super::record::QueryLogRecord;
+use crate::Occurrence;
+
+pub const DGA_B: &str = "Trojan:EC2/DGADomainRequest.B";
+pub const DNS_EXFILTRATION: &str = "Trojan:EC2/DNSDataExfiltration";
+
+/// Shortest registrable label (the label left of the public suffix) judged for DGA: shorter
+/// labels (`bit.ly`, `t.co`, `x.com`) carry too little signal and many real ones look random.
+pub const DGA_MIN_LABEL_LEN: usize = 10;
+/// Points ([`dga_score`]) from which a label looks algorithmically generated. Each of these
+/// gives a point: vowel share under 30 % (English words ≈ 40 %), under 20 % (a second point),
+/// a run of 5+ consonants (6+: a second point; English tops out near 5, as in `lengthwise`), character entropy of 3.3+ bits, letters mixed
+/// with 20–80 % digits, 16+ characters. Real names rarely pass 2; random ones usually reach 4.
+pub const DGA_MIN_SCORE: u32 = 4;
+/// Distinct generated-looking registrable domains one instance must query within
+/// [`DGA_WINDOW_MS`]: one odd name is a typo or a tracker; malware cycles through many until
+/// one resolves.
+pub const DGA_MIN_DISTINCT_DOMAINS: usize = 5;
+pub const DGA_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// Shortest subdomain part (the name left of the registrable domain, dots excluded) that can
+/// carry exfiltrated data: tunnels pack 30–60 encoded bytes per label; CDN and hash host names
+/// (`d3c33hcgiwev3.cloudfront.net`) stay under 20.
+pub const EXFIL_MIN_SUBDOMAIN_LEN: usize = 20;
+/// Character entropy (bits) a subdomain part needs to count: hex and base32/64 encodings reach
+/// 3.7–4.5 over 20+ characters; word-like names (`my-app-frontend-prod`) stay lower.
+pub const EXFIL_MIN_SUBDOMAIN_ENTROPY: f64 = 3.6;
+/// Distinct such subdomains under one registrable domain, from one instance, within
+/// [`EXFIL_WINDOW_MS`]: 40 × 20+ characters is at least 800 bytes moved out in queries alone.
+pub const EXFIL_MIN_DISTINCT_SUBDOMAINS: usize = 40;
+pub const EXFIL_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// Most windows each heuristic tracks at once; past it, new keys are not tracked until older
+/// windows expire (memory stays bounded whatever the input).
+pub const MAX_TRACKED_KEYS: usize = 100_000;
+/// Windows this many window lengths older than the newest event seen are dropped.
+pub const WINDOW_GRACE: i64 = 2;
+
+/// Shannon entropy of `s`'s characters, in bits per character.
+pub fn char_entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    let mut n = 0u32;
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let n = f64::from(n);
+    counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
+}
+
+fn is_vowel(b: u8) -> bool {
+    matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y')
+}
+
+/// How generated a registrable label looks (0 for labels shorter than [`DGA_MIN_LABEL_LEN`]);
+/// see [`DGA_MIN_SCORE`] for the points.
+pub fn dga_score(label: &str) -> u32 {
+    let bytes = label.as_bytes();
+    if bytes.len() < DGA_MIN_LABEL_LEN {
+        return 0;
+    }
+    let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    let vowels = bytes.iter().filter(|b| is_vowel(**b)).count();
+    let mut run = 0;
+    let mut longest_run = 0;
+    for &b in bytes {
+        if b.is_ascii_alphabetic() && !is_vowel(b) {
+            run += 1;
+            longest_run = longest_run.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let mut score = 0;
+    if letters > 0 {
+        let vowel_share = vowels as f64 / letters as f64;
+        score += u32::from(vowel_share < 0.30) + u32::from(vowel_share < 0.20);
+    }
+    score += u32::from(longest_run >= 5) + u32::from(longest_run >= 6);
+    score += u32::from(char_entropy(label) >= 3.3);
+    let digit_share = digits as f64 / bytes.len() as f64;
+    score += u32::from(letters > 0 && (0.2..=0.8).contains(&digit_share));
+    score += u32::from(bytes.len() >= 16);
+    score
+}
+
+/// The label left of the public suffix in a registrable domain (`example` of `example.co.uk`).
+pub fn registrable_label(registrable: &str) -> &str {
+    registrable.split('.').next().unwrap_or_default()
+}
+
+/// Deterministic across runs and builds (state is persisted): FNV-1a.
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// One tumbling window of one key: the distinct items seen (hashes, capped at the threshold)
+/// and whether it already raised its finding.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub start_ms: i64,
+    pub distinct: BTreeSet<u64>,
+    pub fired: bool,
+}
+
+/// Windows keyed by `"{key}\u{1f}{window start ms}"` (a string: the state is JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Windows {
+    windows: BTreeMap<String, Window>,
+    /// The newest event time seen (drives expiry).
+    newest_ms: i64,
+}
+
+impl Windows {
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Adds `item` to `key`'s window at `time_ms`; true when that makes the window reach
+    /// `threshold` distinct items for the first time.
+    fn add(&mut self, key: &str, time_ms: i64, window_ms: i64, item: u64, threshold: usize) -> bool {
+        let start = time_ms - time_ms.rem_euclid(window_ms);
+        if time_ms > self.newest_ms {
+            self.newest_ms = time_ms;
+            let horizon = self.newest_ms - WINDOW_GRACE * window_ms;
+            if self.windows.len() >= MAX_TRACKED_KEYS / 2 {
+                self.windows.retain(|_, w| w.start_ms >= horizon);
+            }
+        }
+        if start < self.newest_ms - WINDOW_GRACE * window_ms {
+            return false; // too late: that window is gone
+        }
+        let slot = format!("{key}\u{1f}{start}");
+        if !self.windows.contains_key(&slot) && self.windows.len() >= MAX_TRACKED_KEYS {
+            return false;
+        }
+        let window = self.windows.entry(slot).or_insert_with(|| Window { start_ms: start, ..Default::default() });
+        if window.fired || window.distinct.len() >= threshold {
+            return false;
+        }
+        window.distinct.insert(item);
+        if window.distinct.len() >= threshold {
+            window.fired = true;
+            return true;
+        }
+        false
+    }
+}
+
+/// The heuristics' state across queries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DnsHeuristics {
+    /// Key: instance id; items: generated-looking registrable domains.
+    pub dga: Windows,
+    /// Key: instance id + registrable domain; items: long high-entropy subdomain parts.
+    pub exfil: Windows,
+}
+
+impl DnsHeuristics {
+    /// Feeds one query; returns the occurrences it completes (at most one per heuristic).
+    pub fn observe(&mut self, record: &QueryLogRecord<'_>, ctx: &DnsContext<'_>) -> Vec<Occurrence> {
+        let mut out = Vec::new();
+        let (Some(query), Some(time_ms)) = (Query::new(record), record.time_ms()) else { return out };
+        let Some(registrable) = query.registrable.as_deref() else { return out };
+        let instance = record.instance_id().unwrap_or_default();
+
+        // Hosting platforms' names (PSL private section) are not registered domains: DGAs
+        // register theirs under ICANN suffixes.
+        if !has_private_suffix(&query.domain)
+            && dga_score(registrable_label(registrable)) >= DGA_MIN_SCORE
+            && self.dga.add(instance, time_ms, DGA_WINDOW_MS, stable_hash(registrable), DGA_MIN_DISTINCT_DOMAINS)
+        {
+            let hit = DnsHit {
+                finding_type: DGA_B,
+                detail: Some(format!(
+                    "The instance queried {DGA_MIN_DISTINCT_DOMAINS} or more generated-looking domains within {} minutes, the latest {}.",
+                    DGA_WINDOW_MS / 60_000,
+                    query.domain
+                )),
+                threats: Vec::new(),
+            };
+            out.extend(build_dns_occurrence(&query, ctx, "dns-dga-heuristic", hit));
+        }
+
+        let prefix = query.domain.strip_suffix(registrable).and_then(|p| p.strip_suffix('.')).unwrap_or_default();
+        let payload: String = prefix.chars().filter(|c| *c != '.').collect();
+        if payload.len() >= EXFIL_MIN_SUBDOMAIN_LEN && char_entropy(&payload) >= EXFIL_MIN_SUBDOMAIN_ENTROPY {
+            let key = format!("{instance}\u{1f}{registrable}");
+            if self.exfil.add(&key, time_ms, EXFIL_WINDOW_MS, stable_hash(prefix), EXFIL_MIN_DISTINCT_SUBDOMAINS) {
+                let hit = DnsHit {
+                    finding_type: DNS_EXFILTRATION,
+                    detail: Some(format!(
+                        "The instance queried {EXFIL_MIN_DISTINCT_SUBDOMAINS} or more distinct long, high-entropy subdomains of {registrable} within {} minutes.",
+                        EXFIL_WINDOW_MS / 60_000
+                    )),
+                    threats: Vec::new(),
+                };
+                out.extend(build_dns_occurrence(&query, ctx, "dns-exfiltration-heuristic", hit));
+            }
+        }
+        out
+    }
+}
