@@ -249,7 +249,7 @@ pub struct FlowHit {
 }
 
 impl FlowHit {
-    fn new(finding_type: &'static str, rule: &'static str) -> Self {
+    pub(crate) fn new(finding_type: &'static str, rule: &'static str) -> Self {
         let role = ft::lookup(finding_type).map_or(ResourceRole::Actor, |t| t.role);
         FlowHit { finding_type, rule, role, severity: None, threats: Vec::new(), detail: None, probes: None }
     }
@@ -280,6 +280,7 @@ pub fn detect(record: &FlowRecord<'_>, ctx: &FlowContext<'_>, state: &mut FlowSt
         let list = state.record_probe(&resource_key, probe.finding_type, time_ms, probe_detail(&sides, ctx));
         hits.push(FlowHit { probes: Some(list), ..probe });
     }
+    hits.extend(state.heuristics.hits(record, &sides, &resource_key, time_ms));
     hits.into_iter()
         .filter_map(|hit| build_occurrence(record, ctx, instance, &sides, &resource_key, hit))
         .collect()

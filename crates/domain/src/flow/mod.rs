@@ -1,5 +1,6 @@
 //! VPC flow logs (spec §4.3, §6.2): records, and the findings they raise about EC2 instances.
 pub mod detect;
+pub mod heuristics;
 pub mod record;
 pub mod state;
 

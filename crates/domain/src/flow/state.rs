@@ -17,6 +17,9 @@ pub struct FlowState {
     /// (finding type, resource key) → the probes to list, latest last.
     #[serde(default)]
     probes: BTreeMap<String, ProbeList>,
+    /// Brute force, scans and floods ([`super::heuristics`]).
+    #[serde(default)]
+    pub heuristics: super::heuristics::HeuristicState,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,9 +39,8 @@ impl FlowState {
     pub fn record_probe(&mut self, resource_key: &str, finding_type: &str, time_ms: i64, detail: model::PortProbeDetail) -> Vec<model::PortProbeDetail> {
         let key = format!("{finding_type}\u{1f}{resource_key}");
         if !self.probes.contains_key(&key) && self.probes.len() >= MAX_PROBE_FINDINGS {
-            if let Some(oldest) = self.probes.iter().min_by_key(|(k, l)| (l.last_seen_ms, (*k).clone())).map(|(k, _)| k.clone()) {
-                self.probes.remove(&oldest);
-            }
+            // Probe lists have no window: only the least recently probed make room.
+            super::heuristics::make_room(&mut self.probes, MAX_PROBE_FINDINGS, i64::MIN, |l| l.last_seen_ms);
         }
         let list = self.probes.entry(key).or_default();
         list.last_seen_ms = list.last_seen_ms.max(time_ms);

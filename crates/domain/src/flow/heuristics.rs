@@ -1,0 +1,298 @@
+//! Behavioural flow rules over windowed, bounded state (spec §4.3, class H): brute force (SSH,
+//! RDP, WinRM), outbound port scans and sweeps, outbound denial of service.
+//!
+//! Every threshold is a named constant below, chosen so ordinary traffic (a busy web server, a
+//! CDN-heavy client, software updates, a recursive DNS resolver, bulk downloads) stays under it.
+//! State is keyed by (instance, ...) and bounded twice: each entry holds at most what its
+//! threshold needs, and each table holds at most [`MAX_TRACKED`] keys (expired ones are dropped
+//! first, then the least recently seen). It is serde-serializable so the ingester can persist it
+//! between runs; the same records in the same order give the same findings however they are
+//! split into batches.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::detect::{ConnectionDirection, FlowHit, Sides};
+use super::record::{FlowAction, FlowRecord};
+use crate::finding_types::{self as ft, ResourceRole};
+
+pub const SSH_BRUTE_FORCE: &str = "UnauthorizedAccess:EC2/SSHBruteForce";
+pub const RDP_BRUTE_FORCE: &str = "UnauthorizedAccess:EC2/RDPBruteForce";
+pub const WINRM_BRUTE_FORCE: &str = "Impact:EC2/WinRMBruteForce";
+pub const PORTSCAN: &str = "Recon:EC2/Portscan";
+pub const PORT_SWEEP: &str = "Impact:EC2/PortSweep";
+pub const DOS_TCP: &str = "Backdoor:EC2/DenialOfService.Tcp";
+pub const DOS_UDP: &str = "Backdoor:EC2/DenialOfService.Udp";
+pub const DOS_DNS: &str = "Backdoor:EC2/DenialOfService.Dns";
+pub const DOS_UDP_ON_TCP_PORTS: &str = "Backdoor:EC2/DenialOfService.UdpOnTcpPorts";
+pub const DOS_UNUSUAL_PROTOCOL: &str = "Backdoor:EC2/DenialOfService.UnusualProtocol";
+
+pub const HEURISTIC_TYPES: &[&str] = &[
+    SSH_BRUTE_FORCE,
+    RDP_BRUTE_FORCE,
+    WINRM_BRUTE_FORCE,
+    PORTSCAN,
+    PORT_SWEEP,
+    DOS_TCP,
+    DOS_UDP,
+    DOS_DNS,
+    DOS_UDP_ON_TCP_PORTS,
+    DOS_UNUSUAL_PROTOCOL,
+];
+
+pub const RULE_BRUTE_FORCE: &str = "flow-brute-force";
+pub const RULE_PORTSCAN: &str = "flow-portscan";
+pub const RULE_PORT_SWEEP: &str = "flow-port-sweep";
+pub const RULE_DOS: &str = "flow-denial-of-service";
+
+/// Login attempts (flow records toward the service port, each a new connection) from one remote
+/// host against one instance's service, or from the instance to one remote host, within
+/// [`BRUTE_FORCE_WINDOW_MS`]. An operator logging in a few times an hour, or a deployment tool
+/// reusing its connection, stays far below; password-guessing tools make hundreds a minute.
+pub const BRUTE_FORCE_MIN_ATTEMPTS: usize = 20;
+pub const BRUTE_FORCE_WINDOW_MS: i64 = 10 * 60_000;
+/// Flows bigger than this (packets in the record) are working sessions (a shell, a file copy),
+/// not login attempts, and are not counted.
+pub const BRUTE_FORCE_MAX_PACKETS: u64 = 100;
+
+/// Distinct ports of one remote host the instance tries within [`SCAN_WINDOW_MS`] (Portscan),
+/// and distinct public hosts it tries on one port (PortSweep). Only TCP connection attempts count:
+/// records of at most [`SCAN_MAX_PACKETS`] packets (a SYN and its retries) — real sessions, to a
+/// CDN or an update mirror, carry far more.
+pub const PORTSCAN_MIN_PORTS: usize = 30;
+pub const PORT_SWEEP_MIN_HOSTS: usize = 50;
+pub const SCAN_WINDOW_MS: i64 = 10 * 60_000;
+pub const SCAN_MAX_PACKETS: u64 = 3;
+/// Ports many hosts are legitimately asked on with tiny flows (DNS and NTP clients, resolvers):
+/// never a sweep.
+pub const SWEEP_EXEMPT_PORTS: &[u16] = &[53, 123];
+
+/// Outbound packets to one public host within [`DOS_WINDOW_MS`] (≈ 830 packets/s sustained),
+/// with an average packet no bigger than [`DOS_MAX_AVG_PACKET_BYTES`]: floods are many small
+/// packets, while a bulk upload of the same packet count averages ~1,400 bytes per packet.
+pub const DOS_MIN_PACKETS: u64 = 500_000;
+pub const DOS_WINDOW_MS: i64 = 10 * 60_000;
+pub const DOS_MAX_AVG_PACKET_BYTES: u64 = 200;
+/// Ports normally served over TCP: a UDP flood to one is `UdpOnTcpPorts`. 443 is left out (QUIC).
+pub const TCP_TYPICAL_PORTS: &[u16] = &[21, 22, 23, 25, 80, 110, 143, 445, 1433, 3306, 3389, 5432, 8080];
+/// Protocols ordinary traffic uses (ICMP, TCP, UDP, GRE, ESP, AH, ICMPv6): anything else in
+/// flood volume is `UnusualProtocol`.
+pub const USUAL_PROTOCOLS: &[u8] = &[1, 6, 17, 47, 50, 51, 58];
+
+/// Keys each table tracks at most.
+pub const MAX_TRACKED: usize = 50_000;
+
+/// Brute-force services: (port, type).
+const BRUTE_FORCE_SERVICES: &[(u16, &str)] = &[(22, SSH_BRUTE_FORCE), (3389, RDP_BRUTE_FORCE), (5985, WINRM_BRUTE_FORCE), (5986, WINRM_BRUTE_FORCE)];
+
+/// The heuristics' memory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeuristicState {
+    /// (instance, type, role, remote) → the latest attempt times, sorted, at most the threshold.
+    #[serde(default)]
+    attempts: BTreeMap<String, Times>,
+    /// (instance, remote host) → remote port → last time (Portscan).
+    #[serde(default)]
+    scanned_ports: BTreeMap<String, Distinct>,
+    /// (instance, remote port) → remote host → last time (PortSweep).
+    #[serde(default)]
+    swept_hosts: BTreeMap<String, Distinct>,
+    /// (instance, remote host, type) → minute → (packets, bytes).
+    #[serde(default)]
+    volume: BTreeMap<String, Volume>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Times {
+    last_ms: i64,
+    times: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Distinct {
+    last_ms: i64,
+    items: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Volume {
+    last_ms: i64,
+    minutes: BTreeMap<i64, (u64, u64)>,
+}
+
+trait LastSeen {
+    fn last_ms(&self) -> i64;
+}
+impl LastSeen for Times {
+    fn last_ms(&self) -> i64 {
+        self.last_ms
+    }
+}
+impl LastSeen for Distinct {
+    fn last_ms(&self) -> i64 {
+        self.last_ms
+    }
+}
+impl LastSeen for Volume {
+    fn last_ms(&self) -> i64 {
+        self.last_ms
+    }
+}
+
+/// The entry for `key`, making room first when the table is full.
+fn entry<'m, T: LastSeen + Default>(table: &'m mut BTreeMap<String, T>, key: String, now_ms: i64, window_ms: i64) -> &'m mut T {
+    if !table.contains_key(&key) && table.len() >= MAX_TRACKED {
+        make_room(table, MAX_TRACKED, now_ms - window_ms, |v| v.last_ms());
+    }
+    table.entry(key).or_default()
+}
+
+/// Frees room in a full table: drops entries last seen before `expired_before`, then, if that
+/// was not enough, the least recently seen tenth in one go (so a stream of new keys costs
+/// O(log n) each on average, not a scan per key). Ties break on the key: deterministic.
+pub(crate) fn make_room<T>(table: &mut BTreeMap<String, T>, max: usize, expired_before: i64, last_ms: impl Fn(&T) -> i64) {
+    table.retain(|_, v| last_ms(v) >= expired_before);
+    if table.len() < max {
+        return;
+    }
+    let mut ages: Vec<(i64, String)> = table.iter().map(|(k, v)| (last_ms(v), k.clone())).collect();
+    let drop = (max / 10).max(1).min(ages.len());
+    ages.select_nth_unstable(drop - 1);
+    for (_, key) in &ages[..drop] {
+        table.remove(key);
+    }
+}
+
+impl HeuristicState {
+    /// Keys held across all tables.
+    pub fn tracked(&self) -> usize {
+        self.attempts.len() + self.scanned_ports.len() + self.swept_hosts.len() + self.volume.len()
+    }
+
+    /// The heuristic rules' verdicts on one record (remote already known public and untrusted).
+    pub fn hits(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Vec<FlowHit> {
+        let mut hits = Vec::new();
+        hits.extend(self.brute_force(record, sides, resource_key, time_ms));
+        hits.extend(self.scans(record, sides, resource_key, time_ms));
+        hits.extend(self.denial_of_service(record, sides, resource_key, time_ms));
+        hits
+    }
+
+    fn brute_force(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Option<FlowHit> {
+        if record.protocol != Some(6) || record.packets.is_some_and(|p| p > BRUTE_FORCE_MAX_PACKETS) {
+            return None;
+        }
+        // One record per attempt: the one carrying the opener's packets.
+        let (role, port) = match sides.direction {
+            ConnectionDirection::Inbound if sides.packets_inbound => (ResourceRole::Target, sides.local_port?),
+            ConnectionDirection::Outbound if !sides.packets_inbound => (ResourceRole::Actor, sides.remote_port?),
+            _ => return None,
+        };
+        // A refused connection cannot try a password against the instance.
+        if role == ResourceRole::Target && record.action != Some(FlowAction::Accept) {
+            return None;
+        }
+        let finding_type = BRUTE_FORCE_SERVICES.iter().find(|(p, _)| *p == port).map(|(_, t)| *t)?;
+        let key = format!("{resource_key}\u{1f}{finding_type}\u{1f}{}\u{1f}{}", role.as_str(), sides.remote_ip);
+        let entry = entry(&mut self.attempts, key, time_ms, BRUTE_FORCE_WINDOW_MS);
+        entry.last_ms = entry.last_ms.max(time_ms);
+        let at = entry.times.partition_point(|t| *t <= time_ms);
+        entry.times.insert(at, time_ms);
+        if entry.times.len() > BRUTE_FORCE_MIN_ATTEMPTS {
+            entry.times.remove(0);
+        }
+        let span = entry.times.last()? - entry.times.first()?;
+        if entry.times.len() < BRUTE_FORCE_MIN_ATTEMPTS || span > BRUTE_FORCE_WINDOW_MS {
+            return None;
+        }
+        let mut hit = FlowHit::new(finding_type, RULE_BRUTE_FORCE);
+        hit.role = role;
+        if role == ResourceRole::Actor {
+            hit.severity = Some(ft::HIGH);
+        }
+        hit.detail = Some(match role {
+            ResourceRole::Target => format!("{} connection attempts on port {port} from {} within {} minutes.", entry.times.len(), sides.remote_ip, BRUTE_FORCE_WINDOW_MS / 60_000),
+            ResourceRole::Actor => format!("The instance made {} connection attempts to port {port} of {} within {} minutes.", entry.times.len(), sides.remote_ip, BRUTE_FORCE_WINDOW_MS / 60_000),
+        });
+        Some(hit)
+    }
+
+    fn scans(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Vec<FlowHit> {
+        let attempt = record.protocol == Some(6)
+            && sides.direction == ConnectionDirection::Outbound
+            && !sides.packets_inbound
+            && record.packets.is_some_and(|p| p <= SCAN_MAX_PACKETS);
+        let Some(port) = sides.remote_port.filter(|_| attempt) else { return Vec::new() };
+        let mut hits = Vec::new();
+        let scan_key = format!("{resource_key}\u{1f}{}", sides.remote_ip);
+        let ports = note_distinct(entry(&mut self.scanned_ports, scan_key, time_ms, SCAN_WINDOW_MS), port.to_string(), time_ms, PORTSCAN_MIN_PORTS);
+        if ports >= PORTSCAN_MIN_PORTS {
+            let mut hit = FlowHit::new(PORTSCAN, RULE_PORTSCAN);
+            hit.detail = Some(format!("The instance tried {ports} ports of {} within {} minutes.", sides.remote_ip, SCAN_WINDOW_MS / 60_000));
+            hits.push(hit);
+        }
+        if !SWEEP_EXEMPT_PORTS.contains(&port) {
+            let sweep_key = format!("{resource_key}\u{1f}{port}");
+            let hosts = note_distinct(entry(&mut self.swept_hosts, sweep_key, time_ms, SCAN_WINDOW_MS), sides.remote_ip.to_string(), time_ms, PORT_SWEEP_MIN_HOSTS);
+            if hosts >= PORT_SWEEP_MIN_HOSTS {
+                let mut hit = FlowHit::new(PORT_SWEEP, RULE_PORT_SWEEP);
+                hit.detail = Some(format!("The instance tried port {port} on {hosts} public hosts within {} minutes.", SCAN_WINDOW_MS / 60_000));
+                hits.push(hit);
+            }
+        }
+        hits
+    }
+
+    fn denial_of_service(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Option<FlowHit> {
+        if sides.direction != ConnectionDirection::Outbound || sides.packets_inbound {
+            return None;
+        }
+        let (packets, bytes, protocol) = (record.packets?, record.bytes.unwrap_or(0), record.protocol?);
+        let finding_type = match (protocol, sides.remote_port) {
+            (17, Some(53)) => DOS_DNS,
+            (17, Some(port)) if TCP_TYPICAL_PORTS.contains(&port) => DOS_UDP_ON_TCP_PORTS,
+            (17, _) => DOS_UDP,
+            (6, _) => DOS_TCP,
+            (p, _) if !USUAL_PROTOCOLS.contains(&p) => DOS_UNUSUAL_PROTOCOL,
+            _ => return None,
+        };
+        let key = format!("{resource_key}\u{1f}{}\u{1f}{finding_type}", sides.remote_ip);
+        let volume = entry(&mut self.volume, key, time_ms, DOS_WINDOW_MS);
+        volume.last_ms = volume.last_ms.max(time_ms);
+        let minute = time_ms.div_euclid(60_000);
+        let slot = volume.minutes.entry(minute).or_default();
+        slot.0 = slot.0.saturating_add(packets);
+        slot.1 = slot.1.saturating_add(bytes);
+        let newest = *volume.minutes.keys().next_back()?;
+        let oldest_kept = newest - DOS_WINDOW_MS / 60_000 + 1;
+        volume.minutes.retain(|m, _| *m >= oldest_kept);
+        if minute < oldest_kept {
+            return None;
+        }
+        let (total_packets, total_bytes) = volume.minutes.values().fold((0u64, 0u64), |(p, b), (sp, sb)| (p.saturating_add(*sp), b.saturating_add(*sb)));
+        if total_packets < DOS_MIN_PACKETS || total_bytes / total_packets.max(1) > DOS_MAX_AVG_PACKET_BYTES {
+            return None;
+        }
+        let mut hit = FlowHit::new(finding_type, RULE_DOS);
+        hit.detail = Some(format!("The instance sent {total_packets} packets to {} within {} minutes.", sides.remote_ip, DOS_WINDOW_MS / 60_000));
+        Some(hit)
+    }
+}
+
+/// Notes `item` at `time_ms`, forgets items older than the window, keeps at most `cap` items (the
+/// most recent), and returns how many distinct items the window holds.
+fn note_distinct(entry: &mut Distinct, item: String, time_ms: i64, cap: usize) -> usize {
+    entry.last_ms = entry.last_ms.max(time_ms);
+    let seen = entry.items.entry(item).or_insert(time_ms);
+    *seen = (*seen).max(time_ms);
+    let horizon = entry.last_ms - SCAN_WINDOW_MS;
+    entry.items.retain(|_, t| *t >= horizon);
+    while entry.items.len() > cap {
+        let Some(oldest) = entry.items.iter().min_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0))).map(|(k, _)| k.clone()) else { break };
+        entry.items.remove(&oldest);
+    }
+    if time_ms < horizon {
+        return 0;
+    }
+    entry.items.len()
+}
