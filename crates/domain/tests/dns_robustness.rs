@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use vedette_domain::dns::detect::{self, DnsContext, DnsIntel, DomainFeed};
-use vedette_domain::dns::{normalize_domain, parse_domain_feed, parse_query_record, DomainSet};
+use vedette_domain::dns::{DomainSet, normalize_domain, parse_domain_feed, parse_query_record};
 
 fn intel() -> DnsIntel {
     let feeds = detect::DOMAIN_FEED_KINDS
@@ -21,8 +21,19 @@ fn intel() -> DnsIntel {
 /// JSON-ish text built from the record's own field names, so the fuzzer reaches the rules.
 fn recordish() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "account_id", "region", "vpc_id", "query_timestamp", "query_name", "answers", "srcaddr", "srcport", "transport",
-        "srcids", "instance", "Rdata", "firewall_rule_action",
+        "account_id",
+        "region",
+        "vpc_id",
+        "query_timestamp",
+        "query_name",
+        "answers",
+        "srcaddr",
+        "srcport",
+        "transport",
+        "srcids",
+        "instance",
+        "Rdata",
+        "firewall_rule_action",
     ]);
     let value = prop_oneof![
         Just("\"2024-01-01T00:00:00Z\"".to_owned()),
@@ -34,8 +45,15 @@ fn recordish() -> impl Strategy<Value = String> {
         Just("12".to_owned()),
         Just("\"BLOCK\"".to_owned()),
     ];
-    prop::collection::vec((key, value), 0..14)
-        .prop_map(|kv| format!("{{{}}}", kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(",")))
+    prop::collection::vec((key, value), 0..14).prop_map(|kv| {
+        format!(
+            "{{{}}}",
+            kv.iter()
+                .map(|(k, v)| format!("\"{k}\":{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    })
 }
 
 proptest! {

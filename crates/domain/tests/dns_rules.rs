@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use vedette_domain::dns::detect::{self, DnsContext, DnsIntel, DomainFeed};
-use vedette_domain::dns::{parse_domain_feed, parse_query_record, DomainSet};
+use vedette_domain::dns::{DomainSet, parse_domain_feed, parse_query_record};
 use vedette_domain::finding_types as ft;
 use vedette_domain::{Evidence, Occurrence};
 
@@ -23,7 +23,12 @@ fn load_feeds() -> DnsIntel {
     for kind in detect::DOMAIN_FEED_KINDS {
         let bytes = std::fs::read(data().join("feeds").join(format!("{}.txt", kind.name))).unwrap();
         let parsed = parse_domain_feed(&bytes).unwrap();
-        assert_eq!((parsed.bad_lines, parsed.domains.len()), (0, 1), "feed {}: {parsed:?}", kind.name);
+        assert_eq!(
+            (parsed.bad_lines, parsed.domains.len()),
+            (0, 1),
+            "feed {}: {parsed:?}",
+            kind.name
+        );
         feeds.push(DomainFeed {
             kind,
             name: format!("{}-feed", kind.name),
@@ -40,7 +45,13 @@ fn run(intel: &DnsIntel) -> BTreeMap<String, Vec<Occurrence>> {
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let record = parse_query_record(line.as_bytes()).unwrap();
-        let ctx = DnsContext { detector_id: DETECTOR, now_ms: NOW_MS, source: "query_log.jsonl", position: i as u64 + 1, intel };
+        let ctx = DnsContext {
+            detector_id: DETECTOR,
+            now_ms: NOW_MS,
+            source: "query_log.jsonl",
+            position: i as u64 + 1,
+            intel,
+        };
         let occurrences = detect::detect_query(&record, &ctx);
         out.insert(record.query_name.as_str().to_owned(), occurrences);
     }
@@ -48,7 +59,10 @@ fn run(intel: &DnsIntel) -> BTreeMap<String, Vec<Occurrence>> {
 }
 
 fn types(occurrences: &[Occurrence]) -> Vec<&str> {
-    occurrences.iter().map(|o| o.finding.r#type.as_deref().unwrap()).collect()
+    occurrences
+        .iter()
+        .map(|o| o.finding.r#type.as_deref().unwrap())
+        .collect()
 }
 
 #[test]
@@ -57,15 +71,78 @@ fn each_rule_raises_its_type_with_the_instance_and_dns_request_shape() {
     let found = run(&intel);
     // (query name, type, instance, srcaddr, domainWithSuffix, feed)
     let expected = [
-        ("x1.beacon.c2host-vedette.net.", detect::C2_DNS, "i-0aaaaaaaaaaaaaaa1", "172.31.45.44", "c2host-vedette.net", Some("c2")),
-        ("guarddutyc2activityb.com.", detect::C2_DNS, "i-0aaaaaaaaaaaaaaa2", "172.31.45.45", "guarddutyc2activityb.com", None),
-        ("pool.coinmine-vedette.org.", detect::BITCOIN_DNS, "i-0aaaaaaaaaaaaaaa3", "172.31.45.46", "coinmine-vedette.org", Some("bitcoin")),
-        ("sinkholed-vedette.info.", detect::BLACKHOLE_DNS, "i-0aaaaaaaaaaaaaaa3", "172.31.45.46", "sinkholed-vedette.info", Some("blackhole")),
-        ("upload.drop.stolen-vedette.biz.", detect::DROP_POINT_DNS, "i-0aaaaaaaaaaaaaaa4", "172.31.45.47", "stolen-vedette.biz", Some("droppoint")),
-        ("login.phish-vedette.co.uk.", detect::PHISHING_DNS, "i-0aaaaaaaaaaaaaaa4", "172.31.45.47", "phish-vedette.co.uk", Some("phishing")),
-        ("cdn.driveby-vedette.xyz.", detect::DRIVE_BY_DNS, "i-0aaaaaaaaaaaaaaa5", "172.31.45.48", "driveby-vedette.xyz", Some("driveby")),
-        ("qxkzjvbwplrtd.com.", detect::DGA_KNOWN_DNS, "i-0aaaaaaaaaaaaaaa5", "172.31.45.48", "qxkzjvbwplrtd.com", Some("dga")),
-        ("rebind.attacker-vedette.net.", ft::METADATA_DNS_REBIND, "i-0aaaaaaaaaaaaaaa6", "172.31.45.49", "attacker-vedette.net", None),
+        (
+            "x1.beacon.c2host-vedette.net.",
+            detect::C2_DNS,
+            "i-0aaaaaaaaaaaaaaa1",
+            "172.31.45.44",
+            "c2host-vedette.net",
+            Some("c2"),
+        ),
+        (
+            "guarddutyc2activityb.com.",
+            detect::C2_DNS,
+            "i-0aaaaaaaaaaaaaaa2",
+            "172.31.45.45",
+            "guarddutyc2activityb.com",
+            None,
+        ),
+        (
+            "pool.coinmine-vedette.org.",
+            detect::BITCOIN_DNS,
+            "i-0aaaaaaaaaaaaaaa3",
+            "172.31.45.46",
+            "coinmine-vedette.org",
+            Some("bitcoin"),
+        ),
+        (
+            "sinkholed-vedette.info.",
+            detect::BLACKHOLE_DNS,
+            "i-0aaaaaaaaaaaaaaa3",
+            "172.31.45.46",
+            "sinkholed-vedette.info",
+            Some("blackhole"),
+        ),
+        (
+            "upload.drop.stolen-vedette.biz.",
+            detect::DROP_POINT_DNS,
+            "i-0aaaaaaaaaaaaaaa4",
+            "172.31.45.47",
+            "stolen-vedette.biz",
+            Some("droppoint"),
+        ),
+        (
+            "login.phish-vedette.co.uk.",
+            detect::PHISHING_DNS,
+            "i-0aaaaaaaaaaaaaaa4",
+            "172.31.45.47",
+            "phish-vedette.co.uk",
+            Some("phishing"),
+        ),
+        (
+            "cdn.driveby-vedette.xyz.",
+            detect::DRIVE_BY_DNS,
+            "i-0aaaaaaaaaaaaaaa5",
+            "172.31.45.48",
+            "driveby-vedette.xyz",
+            Some("driveby"),
+        ),
+        (
+            "qxkzjvbwplrtd.com.",
+            detect::DGA_KNOWN_DNS,
+            "i-0aaaaaaaaaaaaaaa5",
+            "172.31.45.48",
+            "qxkzjvbwplrtd.com",
+            Some("dga"),
+        ),
+        (
+            "rebind.attacker-vedette.net.",
+            ft::METADATA_DNS_REBIND,
+            "i-0aaaaaaaaaaaaaaa6",
+            "172.31.45.49",
+            "attacker-vedette.net",
+            None,
+        ),
     ];
     for (name, ty, instance, srcaddr, registrable, feed) in expected {
         let occurrences = &found[name];
@@ -73,8 +150,17 @@ fn each_rule_raises_its_type_with_the_instance_and_dns_request_shape() {
         let f = &occurrences[0].finding;
         let catalogue = ft::lookup(ty).unwrap();
         assert_eq!(f.severity, Some(catalogue.severity), "{name}");
-        assert_eq!((f.account_id.as_deref(), f.region.as_deref()), (Some("111122223333"), Some("us-west-2")));
-        assert!(f.arn.as_deref().unwrap().starts_with("arn:aws:guardduty:us-west-2:111122223333:detector/"), "{name}");
+        assert_eq!(
+            (f.account_id.as_deref(), f.region.as_deref()),
+            (Some("111122223333"), Some("us-west-2"))
+        );
+        assert!(
+            f.arn
+                .as_deref()
+                .unwrap()
+                .starts_with("arn:aws:guardduty:us-west-2:111122223333:detector/"),
+            "{name}"
+        );
         let resource = f.resource.as_ref().unwrap();
         assert_eq!(resource.resource_type.as_deref(), Some("Instance"));
         assert!(resource.access_key_details.is_none(), "{name}");
@@ -102,7 +188,11 @@ fn each_rule_raises_its_type_with_the_instance_and_dns_request_shape() {
             .flat_map(|e| e.threat_intelligence_details.iter().flatten())
             .map(|d| d.threat_list_name.clone().unwrap())
             .collect();
-        assert_eq!(threat_lists, feed.map(|k| format!("{k}-feed")).into_iter().collect::<Vec<_>>(), "{name}");
+        assert_eq!(
+            threat_lists,
+            feed.map(|k| format!("{k}-feed")).into_iter().collect::<Vec<_>>(),
+            "{name}"
+        );
         if let Some(kind) = feed {
             let info = service.additional_info.as_ref().unwrap().value.as_deref().unwrap();
             assert!(info.contains(&format!("\"threatListName\":\"{kind}-feed\"")), "{info}");
@@ -118,7 +208,17 @@ fn a_firewall_block_is_reported_as_blocked_with_the_transport() {
     let found = run(&load_feeds());
     let occurrences = &found["www.c2host-vedette.net."];
     assert_eq!(types(occurrences), [detect::C2_DNS]);
-    let dns = occurrences[0].finding.service.as_ref().unwrap().action.as_ref().unwrap().dns_request_action.clone().unwrap();
+    let dns = occurrences[0]
+        .finding
+        .service
+        .as_ref()
+        .unwrap()
+        .action
+        .as_ref()
+        .unwrap()
+        .dns_request_action
+        .clone()
+        .unwrap();
     assert_eq!((dns.blocked, dns.protocol.as_deref()), (Some(true), Some("TCP")));
 }
 
@@ -126,7 +226,7 @@ fn a_firewall_block_is_reported_as_blocked_with_the_transport() {
 fn benign_queries_and_queries_without_an_instance_raise_nothing() {
     let found = run(&load_feeds());
     for name in [
-        "beacon.c2host-vedette.net.",         // from a Resolver endpoint: no instance
+        "beacon.c2host-vedette.net.", // from a Resolver endpoint: no instance
         "amazon.com.",
         "instance-data.ec2.internal.",        // AWS's own alias of the metadata service
         "c2host-vedette.net.other-site.com.", // a feed entry inside another domain
@@ -141,11 +241,17 @@ fn benign_queries_and_queries_without_an_instance_raise_nothing() {
 #[test]
 fn without_feeds_only_the_feed_free_rules_fire() {
     let found = run(&DnsIntel::default());
-    let raised: Vec<(&str, Vec<&str>)> =
-        found.iter().filter(|(_, o)| !o.is_empty()).map(|(n, o)| (n.as_str(), types(o))).collect();
+    let raised: Vec<(&str, Vec<&str>)> = found
+        .iter()
+        .filter(|(_, o)| !o.is_empty())
+        .map(|(n, o)| (n.as_str(), types(o)))
+        .collect();
     assert_eq!(
         raised,
-        [("guarddutyc2activityb.com.", vec![detect::C2_DNS]), ("rebind.attacker-vedette.net.", vec![ft::METADATA_DNS_REBIND])]
+        [
+            ("guarddutyc2activityb.com.", vec![detect::C2_DNS]),
+            ("rebind.attacker-vedette.net.", vec![ft::METADATA_DNS_REBIND])
+        ]
     );
 }
 
@@ -159,7 +265,13 @@ fn findings_aggregate_per_type_and_instance_not_per_domain() {
     };
     let detect_line = |text: String| {
         let record = parse_query_record(text.as_bytes()).unwrap();
-        let ctx = DnsContext { detector_id: DETECTOR, now_ms: NOW_MS, source: "t", position: 1, intel: &intel };
+        let ctx = DnsContext {
+            detector_id: DETECTOR,
+            now_ms: NOW_MS,
+            source: "t",
+            position: 1,
+            intel: &intel,
+        };
         let mut o = detect::detect_query(&record, &ctx);
         assert_eq!(o.len(), 1, "{text}");
         o.remove(0)
@@ -175,7 +287,15 @@ fn findings_aggregate_per_type_and_instance_not_per_domain() {
     let bare = detect_line(
         r#"{"account_id":"1","region":"r","query_timestamp":"2024-01-01T00:00:00Z","query_name":"guarddutyc2activityb.com","srcids":{"instance":"i-3"}}"#.into(),
     );
-    assert_eq!(bare.finding.resource.unwrap().instance_details.unwrap().network_interfaces, None);
+    assert_eq!(
+        bare.finding
+            .resource
+            .unwrap()
+            .instance_details
+            .unwrap()
+            .network_interfaces,
+        None
+    );
 }
 
 #[test]
@@ -188,7 +308,13 @@ fn records_missing_routing_fields_raise_nothing() {
         r#"{"account_id":"1","region":"r","query_timestamp":"2024-01-01T00:00:00Z","query_name":"bad name.com","srcids":{"instance":"i-3"}}"#,
     ] {
         let record = parse_query_record(text.as_bytes()).unwrap();
-        let ctx = DnsContext { detector_id: DETECTOR, now_ms: NOW_MS, source: "t", position: 1, intel: &intel };
+        let ctx = DnsContext {
+            detector_id: DETECTOR,
+            now_ms: NOW_MS,
+            source: "t",
+            position: 1,
+            intel: &intel,
+        };
         assert!(detect::detect_query(&record, &ctx).is_empty(), "{text}");
     }
 }

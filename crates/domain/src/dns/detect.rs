@@ -15,9 +15,9 @@ use std::sync::Arc;
 use crate::detect::ThreatMatch;
 use crate::finding_types::{self as ft, FindingType};
 use crate::time::iso_ms;
-use crate::{ids, model, Evidence, Occurrence, Scope};
+use crate::{Evidence, Occurrence, Scope, ids, model};
 
-use super::domain::{normalize_domain, registrable_domain, DomainSet};
+use super::domain::{DomainSet, normalize_domain, registrable_domain};
 use super::record::QueryLogRecord;
 
 /// A kind of operator domain feed (`KIND=PATH`): the finding type its domains raise.
@@ -40,13 +40,41 @@ pub const DGA_KNOWN_DNS: &str = "Trojan:EC2/DGADomainRequest.C!DNS";
 
 /// Every domain-feed kind the operator may load.
 pub static DOMAIN_FEED_KINDS: &[DomainFeedKind] = &[
-    DomainFeedKind { name: "c2", about: "command-and-control domains", finding_type: C2_DNS },
-    DomainFeedKind { name: "bitcoin", about: "cryptocurrency mining and wallet domains", finding_type: BITCOIN_DNS },
-    DomainFeedKind { name: "blackhole", about: "domains redirected to black-hole (sinkhole) addresses", finding_type: BLACKHOLE_DNS },
-    DomainFeedKind { name: "droppoint", about: "credential drop-point domains", finding_type: DROP_POINT_DNS },
-    DomainFeedKind { name: "phishing", about: "phishing domains", finding_type: PHISHING_DNS },
-    DomainFeedKind { name: "driveby", about: "drive-by download source domains", finding_type: DRIVE_BY_DNS },
-    DomainFeedKind { name: "dga", about: "algorithmically generated domains known to intelligence", finding_type: DGA_KNOWN_DNS },
+    DomainFeedKind {
+        name: "c2",
+        about: "command-and-control domains",
+        finding_type: C2_DNS,
+    },
+    DomainFeedKind {
+        name: "bitcoin",
+        about: "cryptocurrency mining and wallet domains",
+        finding_type: BITCOIN_DNS,
+    },
+    DomainFeedKind {
+        name: "blackhole",
+        about: "domains redirected to black-hole (sinkhole) addresses",
+        finding_type: BLACKHOLE_DNS,
+    },
+    DomainFeedKind {
+        name: "droppoint",
+        about: "credential drop-point domains",
+        finding_type: DROP_POINT_DNS,
+    },
+    DomainFeedKind {
+        name: "phishing",
+        about: "phishing domains",
+        finding_type: PHISHING_DNS,
+    },
+    DomainFeedKind {
+        name: "driveby",
+        about: "drive-by download source domains",
+        finding_type: DRIVE_BY_DNS,
+    },
+    DomainFeedKind {
+        name: "dga",
+        about: "algorithmically generated domains known to intelligence",
+        finding_type: DGA_KNOWN_DNS,
+    },
 ];
 
 pub fn domain_feed_kind(name: &str) -> Option<&'static DomainFeedKind> {
@@ -105,7 +133,11 @@ impl<'q, 'a> Query<'q, 'a> {
         record.instance_id()?;
         let domain = normalize_domain(record.query_name.get()?)?;
         let registrable = registrable_domain(&domain).map(str::to_owned);
-        Some(Query { record, domain, registrable })
+        Some(Query {
+            record,
+            domain,
+            registrable,
+        })
     }
 }
 
@@ -132,24 +164,48 @@ pub struct DnsRule {
 pub static DNS_RULES: &[DnsRule] = &[
     DnsRule {
         id: "dns-domain-feed",
-        finding_types: &[C2_DNS, BITCOIN_DNS, BLACKHOLE_DNS, DROP_POINT_DNS, PHISHING_DNS, DRIVE_BY_DNS, DGA_KNOWN_DNS],
+        finding_types: &[
+            C2_DNS,
+            BITCOIN_DNS,
+            BLACKHOLE_DNS,
+            DROP_POINT_DNS,
+            PHISHING_DNS,
+            DRIVE_BY_DNS,
+            DGA_KNOWN_DNS,
+        ],
         check: feed_domain,
     },
-    DnsRule { id: "dns-aws-test-c2-domain", finding_types: &[C2_DNS], check: aws_test_domain },
-    DnsRule { id: "dns-metadata-rebind", finding_types: &[ft::METADATA_DNS_REBIND], check: metadata_rebind },
+    DnsRule {
+        id: "dns-aws-test-c2-domain",
+        finding_types: &[C2_DNS],
+        check: aws_test_domain,
+    },
+    DnsRule {
+        id: "dns-metadata-rebind",
+        finding_types: &[ft::METADATA_DNS_REBIND],
+        check: metadata_rebind,
+    },
 ];
 
 /// One hit per feed kind holding the domain (or a parent of it), naming every such feed.
 fn feed_domain(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
     let mut hits: Vec<DnsHit> = Vec::new();
     for feed in &intel.feeds {
-        let Some(entry) = feed.set.matching(&query.domain) else { continue };
-        let threat = ThreatMatch { list_name: feed.name.clone(), file_sha256: feed.file_sha256.clone() };
+        let Some(entry) = feed.set.matching(&query.domain) else {
+            continue;
+        };
+        let threat = ThreatMatch {
+            list_name: feed.name.clone(),
+            file_sha256: feed.file_sha256.clone(),
+        };
         match hits.iter_mut().find(|h| h.finding_type == feed.kind.finding_type) {
             Some(hit) => hit.threats.push(threat),
             None => hits.push(DnsHit {
                 finding_type: feed.kind.finding_type,
-                detail: Some(format!("The domain {} is on the {} feed {} (entry {entry}).", query.domain, feed.kind.name, feed.name)),
+                detail: Some(format!(
+                    "The domain {} is on the {} feed {} (entry {entry}).",
+                    query.domain, feed.kind.name, feed.name
+                )),
                 threats: vec![threat],
             }),
         }
@@ -163,7 +219,9 @@ fn aws_test_domain(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
     }
     vec![DnsHit {
         finding_type: C2_DNS,
-        detail: Some(format!("{AWS_TEST_C2_DOMAIN} is the domain AWS documents for testing this finding.")),
+        detail: Some(format!(
+            "{AWS_TEST_C2_DOMAIN} is the domain AWS documents for testing this finding."
+        )),
         threats: Vec::new(),
     }]
 }
@@ -173,24 +231,37 @@ fn aws_test_domain(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
 /// resolve there by design).
 fn metadata_rebind(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
     let aws_alias = query.domain == "instance-data"
-        || query.domain.strip_prefix("instance-data.").is_some_and(|rest| rest.ends_with("internal"));
+        || query
+            .domain
+            .strip_prefix("instance-data.")
+            .is_some_and(|rest| rest.ends_with("internal"));
     if aws_alias || query.domain.parse::<std::net::IpAddr>().is_ok() {
         return Vec::new();
     }
-    let rebound = query.record.answers().any(|a| METADATA_ADDRESSES.iter().any(|m| a.rdata.as_str().trim().eq_ignore_ascii_case(m)));
+    let rebound = query.record.answers().any(|a| {
+        METADATA_ADDRESSES
+            .iter()
+            .any(|m| a.rdata.as_str().trim().eq_ignore_ascii_case(m))
+    });
     if !rebound {
         return Vec::new();
     }
     vec![DnsHit {
         finding_type: ft::METADATA_DNS_REBIND,
-        detail: Some(format!("The domain {} resolved to the instance metadata address.", query.domain)),
+        detail: Some(format!(
+            "The domain {} resolved to the instance metadata address.",
+            query.domain
+        )),
         threats: Vec::new(),
     }]
 }
 
 /// Every stateless rule's verdicts on one record (nothing without an instance or a valid name).
 /// One hit per finding type: the first rule to raise a type wins.
-pub fn dns_hits<'q, 'a>(record: &'q QueryLogRecord<'a>, intel: &DnsIntel) -> Option<(Query<'q, 'a>, Vec<(&'static DnsRule, DnsHit)>)> {
+pub fn dns_hits<'q, 'a>(
+    record: &'q QueryLogRecord<'a>,
+    intel: &DnsIntel,
+) -> Option<(Query<'q, 'a>, Vec<(&'static DnsRule, DnsHit)>)> {
     let query = Query::new(record)?;
     let mut out: Vec<(&'static DnsRule, DnsHit)> = Vec::new();
     for rule in DNS_RULES {
@@ -203,10 +274,25 @@ pub fn dns_hits<'q, 'a>(record: &'q QueryLogRecord<'a>, intel: &DnsIntel) -> Opt
     Some((query, out))
 }
 
-/// Runs every stateless DNS rule on `record` and builds the occurrences it raises.
+/// Runs every stateless DNS rule on `record` and builds the occurrences it raises. An ingester
+/// that also runs the heuristics calls [`dns_hits`] + [`build_occurrences`] and hands the same
+/// [`Query`] to [`super::heuristics::DnsHeuristics::observe_query`] (the name is normalised once).
 pub fn detect_query(record: &QueryLogRecord<'_>, ctx: &DnsContext<'_>) -> Vec<Occurrence> {
-    let Some((query, hits)) = dns_hits(record, ctx.intel) else { return Vec::new() };
-    hits.into_iter().filter_map(|(rule, hit)| build_dns_occurrence(&query, ctx, rule.id, hit)).collect()
+    let Some((query, hits)) = dns_hits(record, ctx.intel) else {
+        return Vec::new();
+    };
+    build_occurrences(&query, ctx, hits)
+}
+
+/// The occurrences for `hits` (from [`dns_hits`] on the same query).
+pub fn build_occurrences(
+    query: &Query<'_, '_>,
+    ctx: &DnsContext<'_>,
+    hits: Vec<(&'static DnsRule, DnsHit)>,
+) -> Vec<Occurrence> {
+    hits.into_iter()
+        .filter_map(|(rule, hit)| build_dns_occurrence(query, ctx, rule.id, hit))
+        .collect()
 }
 
 /// The aggregation key of DNS findings (spec §3.3 default): type, role (always ACTOR) and the
@@ -232,7 +318,12 @@ pub fn query_event_id(record: &QueryLogRecord<'_>) -> String {
 
 /// The occurrence for `hit` on `query`. `None` when the type is not in the catalogue or the
 /// record lacks `account_id`, `region` or a parseable `query_timestamp`.
-pub fn build_dns_occurrence(query: &Query<'_, '_>, ctx: &DnsContext<'_>, rule_id: &str, hit: DnsHit) -> Option<Occurrence> {
+pub fn build_dns_occurrence(
+    query: &Query<'_, '_>,
+    ctx: &DnsContext<'_>,
+    rule_id: &str,
+    hit: DnsHit,
+) -> Option<Occurrence> {
     let record = query.record;
     let ty = ft::lookup(hit.finding_type)?;
     let instance_id = record.instance_id()?;
@@ -273,7 +364,12 @@ pub fn build_dns_occurrence(query: &Query<'_, '_>, ctx: &DnsContext<'_>, rule_id
         Some(detail) => format!("{} {detail}", ty.description),
         None => ty.description.to_owned(),
     };
-    let evidence = Evidence::single(rule_id, &query_event_id(record), event_time_ms, format!("{}:{}", ctx.source, ctx.position));
+    let evidence = Evidence::single(
+        rule_id,
+        &query_event_id(record),
+        event_time_ms,
+        format!("{}:{}", ctx.source, ctx.position),
+    );
     let mut finding = model::Finding {
         schema_version: Some("2.0".into()),
         account_id: Some(account_id.to_owned()),
@@ -323,5 +419,10 @@ pub fn build_dns_occurrence(query: &Query<'_, '_>, ctx: &DnsContext<'_>, rule_id
         ..Default::default()
     };
     evidence.store_in(&mut finding);
-    Some(Occurrence { detector_id: ctx.detector_id.to_owned(), finding, event_time_ms, evidence })
+    Some(Occurrence {
+        detector_id: ctx.detector_id.to_owned(),
+        finding,
+        event_time_ms,
+        evidence,
+    })
 }

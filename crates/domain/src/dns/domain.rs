@@ -25,7 +25,10 @@ pub fn normalize_domain(name: &str) -> Option<String> {
         if label.is_empty() || label.len() > MAX_LABEL_LEN {
             return None;
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*')) {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*'))
+        {
             return None;
         }
     }
@@ -60,7 +63,9 @@ pub struct DomainSet {
 
 impl DomainSet {
     pub fn from_names(names: impl IntoIterator<Item = String>) -> Self {
-        DomainSet { names: names.into_iter().collect() }
+        DomainSet {
+            names: names.into_iter().collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -176,7 +181,10 @@ fn feed_entry(line: &str) -> Option<String> {
         token = token.rsplit('@').next().unwrap_or_default();
         token = token.split(':').next().unwrap_or_default();
     }
-    let token = token.strip_prefix("*.").or_else(|| token.strip_prefix('.')).unwrap_or(token);
+    let token = token
+        .strip_prefix("*.")
+        .or_else(|| token.strip_prefix('.'))
+        .unwrap_or(token);
     let domain = normalize_domain(token)?;
     if domain.contains('*') || domain.parse::<std::net::IpAddr>().is_ok() || registrable_domain(&domain).is_none() {
         return None;
@@ -191,8 +199,19 @@ mod tests {
     #[test]
     fn normalises_query_names() {
         assert_eq!(normalize_domain("WWW.Example.COM.").as_deref(), Some("www.example.com"));
-        assert_eq!(normalize_domain("_sip._tcp.example.com").as_deref(), Some("_sip._tcp.example.com"));
-        for bad in ["", ".", "a..b", "exa mple.com", "ex\u{e9}.com", &"a".repeat(64), &"a.".repeat(130)] {
+        assert_eq!(
+            normalize_domain("_sip._tcp.example.com").as_deref(),
+            Some("_sip._tcp.example.com")
+        );
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "exa mple.com",
+            "ex\u{e9}.com",
+            &"a".repeat(64),
+            &"a.".repeat(130),
+        ] {
             assert_eq!(normalize_domain(bad), None, "{bad:?}");
         }
     }
@@ -200,8 +219,15 @@ mod tests {
     #[test]
     fn registrable_domains_follow_the_public_suffix_list() {
         assert_eq!(registrable_domain("www.example.co.uk"), Some("example.co.uk"));
-        assert_eq!(registrable_domain("guarddutyc2activityb.com"), Some("guarddutyc2activityb.com"));
-        assert_eq!(registrable_domain("a.b.s3.amazonaws.com"), Some("b.s3.amazonaws.com"), "private section");
+        assert_eq!(
+            registrable_domain("guarddutyc2activityb.com"),
+            Some("guarddutyc2activityb.com")
+        );
+        assert_eq!(
+            registrable_domain("a.b.s3.amazonaws.com"),
+            Some("b.s3.amazonaws.com"),
+            "private section"
+        );
         assert_eq!(registrable_domain("co.uk"), None);
         assert_eq!(registrable_domain("com"), None);
         assert_eq!(registrable_domain("169.254.169.254"), None);
@@ -210,7 +236,11 @@ mod tests {
 
     #[test]
     fn sets_match_the_entry_and_its_subdomains_only() {
-        let set = DomainSet::from_names(["evil.example".to_owned(), "bad.example.co.uk".to_owned(), "sub.host.test".to_owned()]);
+        let set = DomainSet::from_names([
+            "evil.example".to_owned(),
+            "bad.example.co.uk".to_owned(),
+            "sub.host.test".to_owned(),
+        ]);
         assert_eq!(set.matching("evil.example"), Some("evil.example"));
         assert_eq!(set.matching("a.b.evil.example"), Some("evil.example"));
         assert_eq!(set.matching("notevil.example"), None);
@@ -231,7 +261,15 @@ mod tests {
         let parsed = parse_domain_feed(feed.as_bytes()).unwrap();
         assert_eq!(
             parsed.domains,
-            ["evil.example", "wild.example", "dot.example", "hosts.example", "loop.example", "url.example", "ok.example"]
+            [
+                "evil.example",
+                "wild.example",
+                "dot.example",
+                "hosts.example",
+                "loop.example",
+                "url.example",
+                "ok.example"
+            ]
         );
         assert_eq!(parsed.bad_lines, 3);
         assert_eq!(parsed.first_bad_lines, [11, 12, 13]);

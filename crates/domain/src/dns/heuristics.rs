@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::detect::{DnsContext, DnsHit, Query, build_dns_occurrence};
 use super::domain::has_private_suffix;
-use super::detect::{build_dns_occurrence, DnsContext, DnsHit, Query};
 use super::record::QueryLogRecord;
 use crate::Occurrence;
 
@@ -64,7 +64,12 @@ pub fn char_entropy(s: &str) -> f64 {
         return 0.0;
     }
     let n = f64::from(n);
-    counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| f64::from(c) / n)
+        .map(|p| -p * p.log2())
+        .sum()
 }
 
 fn is_vowel(b: u8) -> bool {
@@ -111,7 +116,9 @@ pub fn registrable_label(registrable: &str) -> &str {
 
 /// Deterministic across runs and builds (state is persisted): FNV-1a.
 fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// One tumbling window of one key: the distinct items seen (hashes, capped at the threshold)
@@ -129,6 +136,10 @@ pub struct Windows {
     windows: BTreeMap<String, Window>,
     /// The newest event time seen (drives expiry).
     newest_ms: i64,
+    /// Start of the newest window at the last expiry sweep: one sweep per window length of
+    /// event time, not one per event.
+    #[serde(default)]
+    swept_ms: i64,
 }
 
 impl Windows {
@@ -146,8 +157,9 @@ impl Windows {
         let start = time_ms - time_ms.rem_euclid(window_ms);
         if time_ms > self.newest_ms {
             self.newest_ms = time_ms;
-            let horizon = self.newest_ms - WINDOW_GRACE * window_ms;
-            if self.windows.len() >= MAX_TRACKED_KEYS / 2 {
+            if start > self.swept_ms {
+                self.swept_ms = start;
+                let horizon = self.newest_ms - WINDOW_GRACE * window_ms;
                 self.windows.retain(|_, w| w.start_ms >= horizon);
             }
         }
@@ -158,7 +170,10 @@ impl Windows {
         if !self.windows.contains_key(&slot) && self.windows.len() >= MAX_TRACKED_KEYS {
             return false;
         }
-        let window = self.windows.entry(slot).or_insert_with(|| Window { start_ms: start, ..Default::default() });
+        let window = self.windows.entry(slot).or_insert_with(|| Window {
+            start_ms: start,
+            ..Default::default()
+        });
         if window.fired || window.distinct.len() >= threshold {
             return false;
         }
@@ -183,16 +198,33 @@ pub struct DnsHeuristics {
 impl DnsHeuristics {
     /// Feeds one query; returns the occurrences it completes (at most one per heuristic).
     pub fn observe(&mut self, record: &QueryLogRecord<'_>, ctx: &DnsContext<'_>) -> Vec<Occurrence> {
+        match Query::new(record) {
+            Some(query) => self.observe_query(&query, ctx),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`Self::observe`] for a query already prepared (by [`super::detect::dns_hits`]).
+    pub fn observe_query(&mut self, query: &Query<'_, '_>, ctx: &DnsContext<'_>) -> Vec<Occurrence> {
         let mut out = Vec::new();
-        let (Some(query), Some(time_ms)) = (Query::new(record), record.time_ms()) else { return out };
-        let Some(registrable) = query.registrable.as_deref() else { return out };
+        let record = query.record;
+        let Some(time_ms) = record.time_ms() else { return out };
+        let Some(registrable) = query.registrable.as_deref() else {
+            return out;
+        };
         let instance = record.instance_id().unwrap_or_default();
 
         // Hosting platforms' names (PSL private section) are not registered domains: DGAs
         // register theirs under ICANN suffixes.
         if !has_private_suffix(&query.domain)
             && dga_score(registrable_label(registrable)) >= DGA_MIN_SCORE
-            && self.dga.add(instance, time_ms, DGA_WINDOW_MS, stable_hash(registrable), DGA_MIN_DISTINCT_DOMAINS)
+            && self.dga.add(
+                instance,
+                time_ms,
+                DGA_WINDOW_MS,
+                stable_hash(registrable),
+                DGA_MIN_DISTINCT_DOMAINS,
+            )
         {
             let hit = DnsHit {
                 finding_type: DGA_B,
@@ -203,14 +235,24 @@ impl DnsHeuristics {
                 )),
                 threats: Vec::new(),
             };
-            out.extend(build_dns_occurrence(&query, ctx, "dns-dga-heuristic", hit));
+            out.extend(build_dns_occurrence(query, ctx, "dns-dga-heuristic", hit));
         }
 
-        let prefix = query.domain.strip_suffix(registrable).and_then(|p| p.strip_suffix('.')).unwrap_or_default();
+        let prefix = query
+            .domain
+            .strip_suffix(registrable)
+            .and_then(|p| p.strip_suffix('.'))
+            .unwrap_or_default();
         let payload: String = prefix.chars().filter(|c| *c != '.').collect();
         if payload.len() >= EXFIL_MIN_SUBDOMAIN_LEN && char_entropy(&payload) >= EXFIL_MIN_SUBDOMAIN_ENTROPY {
             let key = format!("{instance}\u{1f}{registrable}");
-            if self.exfil.add(&key, time_ms, EXFIL_WINDOW_MS, stable_hash(prefix), EXFIL_MIN_DISTINCT_SUBDOMAINS) {
+            if self.exfil.add(
+                &key,
+                time_ms,
+                EXFIL_WINDOW_MS,
+                stable_hash(prefix),
+                EXFIL_MIN_DISTINCT_SUBDOMAINS,
+            ) {
                 let hit = DnsHit {
                     finding_type: DNS_EXFILTRATION,
                     detail: Some(format!(
@@ -219,9 +261,49 @@ impl DnsHeuristics {
                     )),
                     threats: Vec::new(),
                 };
-                out.extend(build_dns_occurrence(&query, ctx, "dns-exfiltration-heuristic", hit));
+                out.extend(build_dns_occurrence(query, ctx, "dns-exfiltration-heuristic", hit));
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_and_score_basics() {
+        assert_eq!(char_entropy(""), 0.0);
+        assert_eq!(char_entropy("aaaa"), 0.0);
+        assert!((char_entropy("abcd") - 2.0).abs() < 1e-9);
+        assert_eq!(dga_score("xkqzvbnm"), 0, "too short to judge");
+        assert!(dga_score("xkqzvbnmwtrplhgf") >= DGA_MIN_SCORE);
+        assert!(dga_score("internationalbusiness") < DGA_MIN_SCORE);
+    }
+
+    #[test]
+    fn windows_refuse_new_keys_past_the_cap_and_fire_once() {
+        let mut w = Windows::default();
+        for i in 0..MAX_TRACKED_KEYS + 10 {
+            w.add(&format!("k{i}"), 1_000, 60_000, 1, 3);
+        }
+        assert_eq!(w.len(), MAX_TRACKED_KEYS);
+        assert!(!w.add("k0", 1_000, 60_000, 2, 3));
+        assert!(
+            w.add("k0", 1_000, 60_000, 3, 3),
+            "third distinct item reaches the threshold"
+        );
+        assert!(!w.add("k0", 1_000, 60_000, 4, 3), "fires once per window");
+        assert!(!w.add("new", 61_000, 60_000, 1, 1), "full: a new window is not tracked");
+        assert!(
+            w.add("new", 181_000, 60_000, 1, 1),
+            "time moved past the grace: old windows expired"
+        );
+        assert_eq!(w.len(), 1);
+        assert!(
+            !w.add("k0", 1_000, 60_000, 9, 1),
+            "a window older than the grace is gone"
+        );
     }
 }

@@ -11,7 +11,9 @@ pub mod domain;
 pub mod heuristics;
 pub mod record;
 
-pub use detect::{detect_query, dns_hits, DnsContext, DnsIntel, DomainFeed, DomainFeedKind, DNS_RULES, DOMAIN_FEED_KINDS};
-pub use domain::{normalize_domain, parse_domain_feed, registrable_domain, DomainSet, ParsedDomainFeed};
+pub use detect::{
+    DNS_RULES, DOMAIN_FEED_KINDS, DnsContext, DnsIntel, DomainFeed, DomainFeedKind, detect_query, dns_hits,
+};
+pub use domain::{DomainSet, ParsedDomainFeed, normalize_domain, parse_domain_feed, registrable_domain};
 pub use heuristics::DnsHeuristics;
-pub use record::{parse_query_record, QueryLogRecord};
+pub use record::{QueryLogRecord, parse_query_record};

@@ -17,7 +17,9 @@ pub use crate::cloudtrail::{Obj, Text};
 pub fn parse_query_record(json: &[u8]) -> Result<QueryLogRecord<'_>, sonic_rs::Error> {
     // serde would read a JSON array as a struct's fields in order: a record is an object.
     if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(<sonic_rs::Error as de::Error>::custom("a Route 53 Resolver query-log record must be a JSON object"));
+        return Err(<sonic_rs::Error as de::Error>::custom(
+            "a Route 53 Resolver query-log record must be a JSON object",
+        ));
     }
     sonic_rs::from_slice(json)
 }
@@ -220,7 +222,10 @@ mod tests {
         assert_eq!(r.query_name.get(), None);
         assert_eq!(r.missing_field(), Some("region"));
         let r = parse_query_record(br#"{"answers":[1,{"Rdata":"169.254.169.254"},null]}"#).unwrap();
-        assert_eq!(r.answers().map(|a| a.rdata.as_str()).collect::<Vec<_>>(), ["", "169.254.169.254", ""]);
+        assert_eq!(
+            r.answers().map(|a| a.rdata.as_str()).collect::<Vec<_>>(),
+            ["", "169.254.169.254", ""]
+        );
     }
 
     #[test]
