@@ -6,6 +6,22 @@
 //!   the finding mapping every DNS finding uses.
 //! * [`domain`]: names, registrable domains (Public Suffix List), domain feeds and their parser.
 //! * [`heuristics`]: DGADomainRequest.B and DNSDataExfiltration, with bounded windowed state.
+//!
+//! Decisions where the spec is silent (see each item's module for details):
+//! * No `srcids.instance` (a query through an inbound Resolver endpoint) ⇒ no finding.
+//! * Aggregation key = (type, ACTOR, instance id), the spec §3.3 default; the domain is not in
+//!   it, so repeated or different matching domains update one finding (count, latest action).
+//! * `domain` = `query_name` lower-cased without its trailing dot; `domainWithSuffix` = its
+//!   registrable domain under the full PSL (private section included, so
+//!   `bucket.s3.amazonaws.com` is its own); `protocol` = `transport`; `blocked` = a DNS Firewall
+//!   `BLOCK`; `vpcOwnerAccountId` = `account_id`; the instance's one network interface carries
+//!   `srcaddr` (as `privateIpAddress`, or in `ipv6Addresses`) and `vpc_id` — nothing invented.
+//! * Feeds match the listed name and its subdomains, never its parents; a feed entry that is a
+//!   bare public suffix or an IP is rejected as a bad line.
+//! * MetadataDNSRebind: an answer `Rdata` of 169.254.169.254 or fd00:ec2::254, except AWS's own
+//!   `instance-data[.…internal]` aliases. BlackholeTraffic!DNS comes from the `blackhole` domain
+//!   feed only (answers are not checked against IP feeds yet).
+//! * Detector trusted/threat IP lists never apply (spec §5); blocked queries still raise.
 pub mod detect;
 pub mod domain;
 pub mod heuristics;

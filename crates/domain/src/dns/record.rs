@@ -208,6 +208,60 @@ mod tests {
         assert_eq!(r.missing_field(), None);
     }
 
+    /// The example record of the Route 53 Developer Guide page "Route 53 VPC Resolver query log
+    /// example" (resolver-query-logs-example-json), pretty-printed as there.
+    const AWS_DOCUMENTED_EXAMPLE: &str = r#"{
+        "srcaddr": "4.5.64.102",
+        "vpc_id": "vpc-7example",
+        "answers": [
+            {
+                "Rdata": "203.0.113.9",
+                "Type": "PTR",
+                "Class": "IN"
+            }
+        ],
+        "firewall_rule_group_id": "rslvr-frg-01234567890abcdef",
+        "firewall_rule_action": "BLOCK",
+        "query_name": "15.3.4.32.in-addr.arpa.",
+        "firewall_domain_list_id": "rslvr-fdl-01234567890abcdef",
+        "query_class": "IN",
+        "srcids": {
+            "instance": "i-0d15cd0d3example"
+        },
+        "rcode": "NOERROR",
+        "query_type": "PTR",
+        "transport": "UDP",
+        "version": "1.100000",
+        "account_id": "111122223333",
+        "srcport": "56067",
+        "query_timestamp": "2021-02-04T17:51:55Z",
+        "region": "us-east-1"
+    }"#;
+
+    #[test]
+    fn reads_the_documented_example() {
+        let r = parse_query_record(AWS_DOCUMENTED_EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(r.version.get(), Some("1.100000"));
+        assert_eq!(r.region.get(), Some("us-east-1"));
+        assert_eq!(r.query_type.get(), Some("PTR"));
+        assert_eq!(
+            r.answers()
+                .map(|a| (a.rdata.as_str(), a.record_type.as_str(), a.class.as_str()))
+                .collect::<Vec<_>>(),
+            [("203.0.113.9", "PTR", "IN")]
+        );
+        assert_eq!(r.instance_id(), Some("i-0d15cd0d3example"));
+        assert_eq!(r.srcids.0.resolver_endpoint.get(), None);
+        assert!(r.blocked());
+        assert_eq!(r.firewall_rule_group_id.get(), Some("rslvr-frg-01234567890abcdef"));
+        assert_eq!(r.firewall_domain_list_id.get(), Some("rslvr-fdl-01234567890abcdef"));
+        assert_eq!(
+            (r.srcaddr.get(), r.srcport.get(), r.transport.get()),
+            (Some("4.5.64.102"), Some("56067"), Some("UDP"))
+        );
+        assert_eq!(r.missing_field(), None);
+    }
+
     #[test]
     fn tolerates_odd_types() {
         let r = parse_query_record(
