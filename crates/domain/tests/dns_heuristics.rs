@@ -441,3 +441,57 @@ fn state_stays_bounded_whatever_the_input() {
     feed(&mut state, &[later]);
     assert_eq!(state.dga.len(), 1, "yesterday's windows expired");
 }
+
+/// Standard base64 (RFC 4648) without padding, enough for test payloads.
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The shape AWS's GuardDuty tester uses to raise this type: a text base64-encoded in 38-character
+/// labels under one domain, the whole sequence queried 10 times (here our own text and domain;
+/// `+` and `/` are not DNS characters, so they are dropped as tunnels do with a DNS-safe alphabet).
+#[test]
+fn a_base64_tunnel_repeated_ten_times_raises_exfiltration_once() {
+    let text = "Vedette reads Route 53 Resolver query logs and raises GuardDuty findings for the instances \
+                that ask. This paragraph stands for a file leaving the network one DNS label at a time, \
+                encoded so that every label looks like noise and no two labels are the same. "
+        .repeat(8);
+    let encoded: String = base64(text.as_bytes())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let labels: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(38)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let distinct: std::collections::BTreeSet<&&str> = labels.iter().collect();
+    assert!(
+        distinct.len() > heuristics::EXFIL_MIN_DISTINCT_SUBDOMAINS,
+        "{}",
+        distinct.len()
+    );
+    let mut lines = Vec::new();
+    for round in 0..10u32 {
+        for (i, label) in labels.iter().enumerate() {
+            lines.push(line(
+                round * 30 + i as u32 % 30,
+                &format!("{label}.exfil-vedette.com"),
+                "i-0tunnel",
+            ));
+        }
+    }
+    let found = feed(&mut DnsHeuristics::default(), &lines);
+    assert_eq!(types(&found), [heuristics::DNS_EXFILTRATION]);
+}
