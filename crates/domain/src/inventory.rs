@@ -143,7 +143,12 @@ impl Inventory {
     pub fn from_json(json: &str) -> Result<Inventory, InventoryError> {
         let parsed: DescribeInstances = serde_json::from_str(json).map_err(|e| {
             // Position and category only: never the document's content.
-            InventoryError(format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()))
+            InventoryError(format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
         })?;
         let mut inventory = Inventory::default();
         for instance in parsed.reservations.into_iter().flat_map(|r| r.instances) {
@@ -165,7 +170,12 @@ impl Inventory {
             let addresses = eni
                 .private_ip_address
                 .iter()
-                .chain(eni.private_ip_addresses.iter().flatten().filter_map(|p| p.private_ip_address.as_ref()))
+                .chain(
+                    eni.private_ip_addresses
+                        .iter()
+                        .flatten()
+                        .filter_map(|p| p.private_ip_address.as_ref()),
+                )
                 .chain(eni.public_ip.iter())
                 .chain(eni.ipv6_addresses.iter().flatten());
             for address in addresses {
@@ -198,7 +208,12 @@ impl Inventory {
     }
 
     /// The instance a flow record belongs to: by instance id, else ENI, else local address.
-    pub fn find(&self, instance_id: Option<&str>, eni: Option<&str>, ip: Option<IpAddr>) -> Option<&model::InstanceDetails> {
+    pub fn find(
+        &self,
+        instance_id: Option<&str>,
+        eni: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Option<&model::InstanceDetails> {
         instance_id
             .and_then(|id| self.by_instance_id(id))
             .or_else(|| eni.and_then(|e| self.by_eni(e)))
@@ -211,7 +226,12 @@ pub fn owns_address(details: &model::InstanceDetails, ip: IpAddr) -> bool {
     details.network_interfaces.iter().flatten().any(|eni| {
         let matches = |s: &String| s.parse::<IpAddr>().is_ok_and(|a| a == ip);
         eni.private_ip_address.iter().any(matches)
-            || eni.private_ip_addresses.iter().flatten().filter_map(|p| p.private_ip_address.as_ref()).any(matches)
+            || eni
+                .private_ip_addresses
+                .iter()
+                .flatten()
+                .filter_map(|p| p.private_ip_address.as_ref())
+                .any(matches)
             || eni.public_ip.iter().any(matches)
             || eni.ipv6_addresses.iter().flatten().any(matches)
     })
@@ -219,7 +239,13 @@ pub fn owns_address(details: &model::InstanceDetails, ip: IpAddr) -> bool {
 
 fn groups(groups: Vec<Ec2Group>) -> Option<Vec<model::SecurityGroup>> {
     (!groups.is_empty()).then(|| {
-        groups.into_iter().map(|g| model::SecurityGroup { group_id: g.group_id, group_name: g.group_name }).collect()
+        groups
+            .into_iter()
+            .map(|g| model::SecurityGroup {
+                group_id: g.group_id,
+                group_name: g.group_name,
+            })
+            .collect()
     })
 }
 
@@ -265,7 +291,10 @@ fn instance_details(i: Ec2Instance) -> model::InstanceDetails {
             private_ip_address: i.private_ip_address.clone(),
             private_dns_name: i.private_dns_name.clone(),
             private_ip_addresses: i.private_ip_address.map(|ip| {
-                vec![model::PrivateIpAddressDetails { private_ip_address: Some(ip), private_dns_name: i.private_dns_name }]
+                vec![model::PrivateIpAddressDetails {
+                    private_ip_address: Some(ip),
+                    private_dns_name: i.private_dns_name,
+                }]
             }),
             public_ip: i.public_ip_address,
             public_dns_name: i.public_dns_name,
@@ -279,16 +308,28 @@ fn instance_details(i: Ec2Instance) -> model::InstanceDetails {
         image_id: i.image_id,
         instance_state: i.state.and_then(|s| s.name),
         availability_zone: i.placement.and_then(|p| p.availability_zone),
-        iam_instance_profile: i.iam_instance_profile.map(|p| model::IamInstanceProfile { arn: p.arn, id: p.id }),
+        iam_instance_profile: i
+            .iam_instance_profile
+            .map(|p| model::IamInstanceProfile { arn: p.arn, id: p.id }),
         launch_time: i.launch_time.map(launch_time),
         platform: i.platform,
         outpost_arn: i.outpost_arn,
-        tags: (!i.tags.is_empty())
-            .then(|| i.tags.into_iter().map(|t| model::Tag { key: t.key, value: t.value }).collect()),
+        tags: (!i.tags.is_empty()).then(|| {
+            i.tags
+                .into_iter()
+                .map(|t| model::Tag {
+                    key: t.key,
+                    value: t.value,
+                })
+                .collect()
+        }),
         product_codes: (!i.product_codes.is_empty()).then(|| {
             i.product_codes
                 .into_iter()
-                .map(|c| model::ProductCode { code: c.product_code_id, product_type: c.product_code_type })
+                .map(|c| model::ProductCode {
+                    code: c.product_code_id,
+                    product_type: c.product_code_type,
+                })
                 .collect()
         }),
         network_interfaces: (!interfaces.is_empty()).then_some(interfaces),

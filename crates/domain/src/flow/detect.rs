@@ -12,9 +12,9 @@ use std::net::IpAddr;
 use crate::detect::{Intel, ThreatMatch};
 use crate::finding_types::{self as ft, ResourceRole};
 use crate::intel::is_publicly_routable;
-use crate::inventory::{owns_address, Inventory};
+use crate::inventory::{Inventory, owns_address};
 use crate::time::iso_ms;
-use crate::{ids, model, Evidence, Occurrence, Scope};
+use crate::{Evidence, Occurrence, Scope, ids, model};
 
 use super::record::{FlowAction, FlowDirection, FlowRecord};
 use super::state::FlowState;
@@ -208,7 +208,14 @@ pub fn sides(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>)
         None if packets_inbound => ConnectionDirection::Inbound,
         None => ConnectionDirection::Outbound,
     };
-    Some(Sides { local_ip, remote_ip, local_port, remote_port, packets_inbound, direction })
+    Some(Sides {
+        local_ip,
+        remote_ip,
+        local_port,
+        remote_port,
+        packets_inbound,
+        direction,
+    })
 }
 
 /// True when the record's source opened the connection, false when its destination did, `None`
@@ -216,14 +223,14 @@ pub fn sides(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>)
 fn opener_is_src(record: &FlowRecord<'_>) -> Option<bool> {
     const SYN: u16 = 2;
     const ACK: u16 = 16;
-    if record.protocol == Some(6) {
-        if let Some(flags) = record.tcp_flags {
-            if flags & (SYN | ACK) == SYN | ACK {
-                return Some(false);
-            }
-            if flags & SYN == SYN {
-                return Some(true);
-            }
+    if record.protocol == Some(6)
+        && let Some(flags) = record.tcp_flags
+    {
+        if flags & (SYN | ACK) == SYN | ACK {
+            return Some(false);
+        }
+        if flags & SYN == SYN {
+            return Some(true);
         }
     }
     let (sport, dport) = (record.srcport?, record.dstport?);
@@ -251,17 +258,31 @@ pub struct FlowHit {
 impl FlowHit {
     pub(crate) fn new(finding_type: &'static str, rule: &'static str) -> Self {
         let role = ft::lookup(finding_type).map_or(ResourceRole::Actor, |t| t.role);
-        FlowHit { finding_type, rule, role, severity: None, threats: Vec::new(), detail: None, probes: None }
+        FlowHit {
+            finding_type,
+            rule,
+            role,
+            severity: None,
+            threats: Vec::new(),
+            detail: None,
+            probes: None,
+        }
     }
 }
 
 /// The instance a record is about, from the inventory.
-pub fn instance_of<'i>(record: &FlowRecord<'_>, inventory: Option<&'i Inventory>) -> Option<&'i model::InstanceDetails> {
+pub fn instance_of<'i>(
+    record: &FlowRecord<'_>,
+    inventory: Option<&'i Inventory>,
+) -> Option<&'i model::InstanceDetails> {
     let inventory = inventory?;
     let local_guess = match record.flow_direction {
         Some(FlowDirection::Ingress) => record.dstaddr,
         Some(FlowDirection::Egress) => record.srcaddr,
-        None => [record.srcaddr, record.dstaddr].into_iter().flatten().find(|ip| !is_publicly_routable(*ip)),
+        None => [record.srcaddr, record.dstaddr]
+            .into_iter()
+            .flatten()
+            .find(|ip| !is_publicly_routable(*ip)),
     };
     inventory.find(record.instance_id, record.interface_id, local_guess)
 }
@@ -269,16 +290,23 @@ pub fn instance_of<'i>(record: &FlowRecord<'_>, inventory: Option<&'i Inventory>
 /// Runs every flow rule on `record`; `state` carries what the stateful rules remember.
 pub fn detect(record: &FlowRecord<'_>, ctx: &FlowContext<'_>, state: &mut FlowState) -> Vec<Occurrence> {
     let instance = instance_of(record, ctx.inventory);
-    let Some(sides) = sides(record, instance) else { return Vec::new() };
+    let Some(sides) = sides(record, instance) else {
+        return Vec::new();
+    };
     if !is_publicly_routable(sides.remote_ip) || ctx.intel.trusts(sides.remote_ip) {
         return Vec::new();
     }
-    let Some(time_ms) = record.event_time_ms() else { return Vec::new() };
+    let Some(time_ms) = record.event_time_ms() else {
+        return Vec::new();
+    };
     let resource_key = resource_key(record, instance, &sides);
     let mut hits = intel_hits(record, &sides, &ctx.intel);
     if let Some(probe) = probe_hit(record, &sides, ctx, instance) {
         let list = state.record_probe(&resource_key, probe.finding_type, time_ms, probe_detail(&sides, ctx));
-        hits.push(FlowHit { probes: Some(list), ..probe });
+        hits.push(FlowHit {
+            probes: Some(list),
+            ..probe
+        });
     }
     hits.extend(state.heuristics.hits(record, &sides, &resource_key, time_ms));
     hits.into_iter()
@@ -293,7 +321,10 @@ pub fn intel_hits(record: &FlowRecord<'_>, sides: &Sides, intel: &Intel<'_>) -> 
     let lists: Vec<ThreatMatch> = intel
         .lists
         .threat_lists_with(ip)
-        .map(|l| ThreatMatch { list_name: l.name.clone(), file_sha256: l.file_sha256.clone() })
+        .map(|l| ThreatMatch {
+            list_name: l.name.clone(),
+            file_sha256: l.file_sha256.clone(),
+        })
         .collect();
     if let Some(first) = lists.first() {
         let mut hit = FlowHit::new(MALICIOUS_IP_CALLER_CUSTOM, RULE_THREAT_LIST);
@@ -301,13 +332,18 @@ pub fn intel_hits(record: &FlowRecord<'_>, sides: &Sides, intel: &Intel<'_>) -> 
         if sides.direction == ConnectionDirection::Inbound {
             hit.role = ResourceRole::Target;
         }
-        hit.detail = Some(format!("The remote IP address {ip} is on the threat list {}.", first.list_name));
+        hit.detail = Some(format!(
+            "The remote IP address {ip} is on the threat list {}.",
+            first.list_name
+        ));
         hit.threats = lists;
         hits.push(hit);
     }
     let accepted = record.action != Some(FlowAction::Reject);
     for feed in &intel.operator.feeds {
-        let Some(usage) = feed_use(feed.kind.name) else { continue };
+        let Some(usage) = feed_use(feed.kind.name) else {
+            continue;
+        };
         let finding_type = match (usage, sides.direction) {
             (FeedUse::Outbound(ty), ConnectionDirection::Outbound | ConnectionDirection::Unknown) => ty,
             (FeedUse::TorRelays, ConnectionDirection::Outbound | ConnectionDirection::Unknown) => TOR_CLIENT,
@@ -317,12 +353,18 @@ pub fn intel_hits(record: &FlowRecord<'_>, sides: &Sides, intel: &Intel<'_>) -> 
         if !feed.list.set.contains(ip) {
             continue;
         }
-        let threat = ThreatMatch { list_name: feed.list.name.clone(), file_sha256: feed.list.file_sha256.clone() };
+        let threat = ThreatMatch {
+            list_name: feed.list.name.clone(),
+            file_sha256: feed.list.file_sha256.clone(),
+        };
         match hits.iter_mut().find(|h| h.finding_type == finding_type) {
             Some(hit) => hit.threats.push(threat),
             None => {
                 let mut hit = FlowHit::new(finding_type, RULE_FEED);
-                hit.detail = Some(format!("The remote IP address {ip} is listed as one of the {}.", feed.kind.about));
+                hit.detail = Some(format!(
+                    "The remote IP address {ip} is listed as one of the {}.",
+                    feed.kind.about
+                ));
                 hit.threats.push(threat);
                 hits.push(hit);
             }
@@ -332,7 +374,12 @@ pub fn intel_hits(record: &FlowRecord<'_>, sides: &Sides, intel: &Intel<'_>) -> 
 }
 
 /// A port probe: an accepted inbound connection from a listed scanner (before the probe list).
-fn probe_hit(record: &FlowRecord<'_>, sides: &Sides, ctx: &FlowContext<'_>, instance: Option<&model::InstanceDetails>) -> Option<FlowHit> {
+fn probe_hit(
+    record: &FlowRecord<'_>,
+    sides: &Sides,
+    ctx: &FlowContext<'_>,
+    instance: Option<&model::InstanceDetails>,
+) -> Option<FlowHit> {
     if sides.direction != ConnectionDirection::Inbound || record.action != Some(FlowAction::Accept) {
         return None;
     }
@@ -344,23 +391,39 @@ fn probe_hit(record: &FlowRecord<'_>, sides: &Sides, ctx: &FlowContext<'_>, inst
         .find(|f| feed_use(f.kind.name) == Some(FeedUse::Scanners) && f.list.set.contains(sides.remote_ip))?;
     let port = sides.local_port?;
     let emr_node = instance.is_some_and(|i| i.tags.iter().flatten().any(|t| t.key.as_deref() == Some(EMR_NODE_TAG)));
-    let finding_type = if emr_node && EMR_SENSITIVE_PORTS.contains(&port) { PORT_PROBE_EMR_UNPROTECTED_PORT } else { PORT_PROBE_UNPROTECTED_PORT };
+    let finding_type = if emr_node && EMR_SENSITIVE_PORTS.contains(&port) {
+        PORT_PROBE_EMR_UNPROTECTED_PORT
+    } else {
+        PORT_PROBE_UNPROTECTED_PORT
+    };
     let mut hit = FlowHit::new(finding_type, RULE_PORT_PROBE);
-    hit.detail = Some(format!("Port {port} is open to the internet and was probed by {}.", sides.remote_ip));
-    hit.threats.push(ThreatMatch { list_name: scanner.list.name.clone(), file_sha256: scanner.list.file_sha256.clone() });
+    hit.detail = Some(format!(
+        "Port {port} is open to the internet and was probed by {}.",
+        sides.remote_ip
+    ));
+    hit.threats.push(ThreatMatch {
+        list_name: scanner.list.name.clone(),
+        file_sha256: scanner.list.file_sha256.clone(),
+    });
     Some(hit)
 }
 
 fn probe_detail(sides: &Sides, ctx: &FlowContext<'_>) -> model::PortProbeDetail {
     model::PortProbeDetail {
-        local_port_details: sides.local_port.map(|p| model::LocalPortDetails { port: Some(p.into()), port_name: Some(port_name(p).into()) }),
+        local_port_details: sides.local_port.map(|p| model::LocalPortDetails {
+            port: Some(p.into()),
+            port_name: Some(port_name(p).into()),
+        }),
         local_ip_details: Some(local_ip_details(sides.local_ip)),
         remote_ip_details: Some(remote_ip_details(sides.remote_ip, &ctx.intel)),
     }
 }
 
 fn local_ip_details(ip: IpAddr) -> model::LocalIpDetails {
-    model::LocalIpDetails { ip_address_v4: ip.is_ipv4().then(|| ip.to_string()), ip_address_v6: ip.is_ipv6().then(|| ip.to_string()) }
+    model::LocalIpDetails {
+        ip_address_v4: ip.is_ipv4().then(|| ip.to_string()),
+        ip_address_v6: ip.is_ipv6().then(|| ip.to_string()),
+    }
 }
 
 fn remote_ip_details(ip: IpAddr, intel: &Intel<'_>) -> model::RemoteIpDetails {
@@ -386,7 +449,11 @@ pub fn resource_key(record: &FlowRecord<'_>, instance: Option<&model::InstanceDe
 }
 
 /// `instanceDetails`: the inventory's entry, else only what the record carries.
-fn instance_details(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>, sides: &Sides) -> model::InstanceDetails {
+fn instance_details(
+    record: &FlowRecord<'_>,
+    instance: Option<&model::InstanceDetails>,
+    sides: &Sides,
+) -> model::InstanceDetails {
     if let Some(known) = instance {
         return known.clone();
     }
@@ -396,8 +463,12 @@ fn instance_details(record: &FlowRecord<'_>, instance: Option<&model::InstanceDe
         vpc_id: record.vpc_id.map(str::to_owned),
         subnet_id: record.subnet_id.map(str::to_owned),
         private_ip_address: local_private.clone(),
-        private_ip_addresses: local_private
-            .map(|ip| vec![model::PrivateIpAddressDetails { private_ip_address: Some(ip), private_dns_name: None }]),
+        private_ip_addresses: local_private.map(|ip| {
+            vec![model::PrivateIpAddressDetails {
+                private_ip_address: Some(ip),
+                private_dns_name: None,
+            }]
+        }),
         ..Default::default()
     };
     model::InstanceDetails {
@@ -438,7 +509,10 @@ fn build_occurrence(
     let now = iso_ms(ctx.now_ms);
     let blocked = Some(record.action == Some(FlowAction::Reject));
 
-    let mut action = model::Action { action_type: Some(ty.action.as_str().to_owned()), ..Default::default() };
+    let mut action = model::Action {
+        action_type: Some(ty.action.as_str().to_owned()),
+        ..Default::default()
+    };
     let severity = match &hit.probes {
         Some(probes) => {
             let high = probes.iter().any(|p| {
@@ -447,15 +521,24 @@ fn build_occurrence(
                     .and_then(|l| l.port)
                     .is_some_and(|port| u16::try_from(port).is_ok_and(|port| HIGH_SEVERITY_PROBE_PORTS.contains(&port)))
             });
-            action.port_probe_action = Some(model::PortProbeAction { blocked, port_probe_details: Some(probes.clone()) });
+            action.port_probe_action = Some(model::PortProbeAction {
+                blocked,
+                port_probe_details: Some(probes.clone()),
+            });
             (high && ty.name == PORT_PROBE_UNPROTECTED_PORT).then_some(ft::HIGH)
         }
         None => {
             action.network_connection_action = Some(model::NetworkConnectionAction {
                 blocked,
                 connection_direction: Some(sides.direction.as_str().to_owned()),
-                local_port_details: sides.local_port.map(|p| model::LocalPortDetails { port: Some(p.into()), port_name: Some(port_name(p).into()) }),
-                remote_port_details: sides.remote_port.map(|p| model::RemotePortDetails { port: Some(p.into()), port_name: Some(port_name(p).into()) }),
+                local_port_details: sides.local_port.map(|p| model::LocalPortDetails {
+                    port: Some(p.into()),
+                    port_name: Some(port_name(p).into()),
+                }),
+                remote_port_details: sides.remote_port.map(|p| model::RemotePortDetails {
+                    port: Some(p.into()),
+                    port_name: Some(port_name(p).into()),
+                }),
                 protocol: record.protocol.map(protocol_name),
                 local_ip_details: Some(local_ip_details(sides.local_ip)),
                 local_network_interface: record.interface_id.map(str::to_owned),
@@ -469,7 +552,11 @@ fn build_occurrence(
     if let Some(t) = hit.threats.first() {
         info.insert("threatListName".into(), t.list_name.clone().into());
     }
-    let (bytes_key, packets_key) = if sides.packets_inbound { ("inBytes", "inPackets") } else { ("outBytes", "outPackets") };
+    let (bytes_key, packets_key) = if sides.packets_inbound {
+        ("inBytes", "inPackets")
+    } else {
+        ("outBytes", "outPackets")
+    };
     if let Some(bytes) = record.bytes {
         info.insert(bytes_key.into(), bytes.into());
     }
@@ -481,7 +568,12 @@ fn build_occurrence(
         Some(detail) => format!("{} {detail}", ty.description),
         None => ty.description.to_owned(),
     };
-    let evidence = Evidence::single(hit.rule, &event_id(record), event_time_ms, format!("{}:{}", ctx.source, ctx.position));
+    let evidence = Evidence::single(
+        hit.rule,
+        &event_id(record),
+        event_time_ms,
+        format!("{}:{}", ctx.source, ctx.position),
+    );
     let mut finding = model::Finding {
         schema_version: Some("2.0".into()),
         account_id: Some(ctx.scope.account_id.clone()),
@@ -530,5 +622,10 @@ fn build_occurrence(
         ..Default::default()
     };
     evidence.store_in(&mut finding);
-    Some(Occurrence { detector_id: ctx.detector_id.to_owned(), finding, event_time_ms, evidence })
+    Some(Occurrence {
+        detector_id: ctx.detector_id.to_owned(),
+        finding,
+        event_time_ms,
+        evidence,
+    })
 }

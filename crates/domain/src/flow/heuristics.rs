@@ -83,7 +83,12 @@ pub const USUAL_PROTOCOLS: &[u8] = &[1, 6, 17, 47, 50, 51, 58];
 pub const MAX_TRACKED: usize = 50_000;
 
 /// Brute-force services: (port, type).
-const BRUTE_FORCE_SERVICES: &[(u16, &str)] = &[(22, SSH_BRUTE_FORCE), (3389, RDP_BRUTE_FORCE), (5985, WINRM_BRUTE_FORCE), (5986, WINRM_BRUTE_FORCE)];
+const BRUTE_FORCE_SERVICES: &[(u16, &str)] = &[
+    (22, SSH_BRUTE_FORCE),
+    (3389, RDP_BRUTE_FORCE),
+    (5985, WINRM_BRUTE_FORCE),
+    (5986, WINRM_BRUTE_FORCE),
+];
 
 /// The heuristics' memory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -140,7 +145,7 @@ impl LastSeen for Volume {
 }
 
 /// The entry for `key`, making room first when the table is full.
-fn entry<'m, T: LastSeen + Default>(table: &'m mut BTreeMap<String, T>, key: String, now_ms: i64, window_ms: i64) -> &'m mut T {
+fn entry<T: LastSeen + Default>(table: &mut BTreeMap<String, T>, key: String, now_ms: i64, window_ms: i64) -> &mut T {
     if !table.contains_key(&key) && table.len() >= MAX_TRACKED {
         make_room(table, MAX_TRACKED, now_ms - window_ms, |v| v.last_ms());
     }
@@ -150,7 +155,12 @@ fn entry<'m, T: LastSeen + Default>(table: &'m mut BTreeMap<String, T>, key: Str
 /// Frees room in a full table: drops entries last seen before `expired_before`, then, if that
 /// was not enough, the least recently seen tenth in one go (so a stream of new keys costs
 /// O(log n) each on average, not a scan per key). Ties break on the key: deterministic.
-pub(crate) fn make_room<T>(table: &mut BTreeMap<String, T>, max: usize, expired_before: i64, last_ms: impl Fn(&T) -> i64) {
+pub(crate) fn make_room<T>(
+    table: &mut BTreeMap<String, T>,
+    max: usize,
+    expired_before: i64,
+    last_ms: impl Fn(&T) -> i64,
+) {
     table.retain(|_, v| last_ms(v) >= expired_before);
     if table.len() < max {
         return;
@@ -178,7 +188,13 @@ impl HeuristicState {
         hits
     }
 
-    fn brute_force(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Option<FlowHit> {
+    fn brute_force(
+        &mut self,
+        record: &FlowRecord<'_>,
+        sides: &Sides,
+        resource_key: &str,
+        time_ms: i64,
+    ) -> Option<FlowHit> {
         if record.protocol != Some(6) || record.packets.is_some_and(|p| p > BRUTE_FORCE_MAX_PACKETS) {
             return None;
         }
@@ -193,7 +209,11 @@ impl HeuristicState {
             return None;
         }
         let finding_type = BRUTE_FORCE_SERVICES.iter().find(|(p, _)| *p == port).map(|(_, t)| *t)?;
-        let key = format!("{resource_key}\u{1f}{finding_type}\u{1f}{}\u{1f}{}", role.as_str(), sides.remote_ip);
+        let key = format!(
+            "{resource_key}\u{1f}{finding_type}\u{1f}{}\u{1f}{}",
+            role.as_str(),
+            sides.remote_ip
+        );
         let entry = entry(&mut self.attempts, key, time_ms, BRUTE_FORCE_WINDOW_MS);
         entry.last_ms = entry.last_ms.max(time_ms);
         let at = entry.times.partition_point(|t| *t <= time_ms);
@@ -211,8 +231,18 @@ impl HeuristicState {
             hit.severity = Some(ft::HIGH);
         }
         hit.detail = Some(match role {
-            ResourceRole::Target => format!("{} connection attempts on port {port} from {} within {} minutes.", entry.times.len(), sides.remote_ip, BRUTE_FORCE_WINDOW_MS / 60_000),
-            ResourceRole::Actor => format!("The instance made {} connection attempts to port {port} of {} within {} minutes.", entry.times.len(), sides.remote_ip, BRUTE_FORCE_WINDOW_MS / 60_000),
+            ResourceRole::Target => format!(
+                "{} connection attempts on port {port} from {} within {} minutes.",
+                entry.times.len(),
+                sides.remote_ip,
+                BRUTE_FORCE_WINDOW_MS / 60_000
+            ),
+            ResourceRole::Actor => format!(
+                "The instance made {} connection attempts to port {port} of {} within {} minutes.",
+                entry.times.len(),
+                sides.remote_ip,
+                BRUTE_FORCE_WINDOW_MS / 60_000
+            ),
         });
         Some(hit)
     }
@@ -222,28 +252,53 @@ impl HeuristicState {
             && sides.direction == ConnectionDirection::Outbound
             && !sides.packets_inbound
             && record.packets.is_some_and(|p| p <= SCAN_MAX_PACKETS);
-        let Some(port) = sides.remote_port.filter(|_| attempt) else { return Vec::new() };
+        let Some(port) = sides.remote_port.filter(|_| attempt) else {
+            return Vec::new();
+        };
         let mut hits = Vec::new();
         let scan_key = format!("{resource_key}\u{1f}{}", sides.remote_ip);
-        let ports = note_distinct(entry(&mut self.scanned_ports, scan_key, time_ms, SCAN_WINDOW_MS), port.to_string(), time_ms, PORTSCAN_MIN_PORTS);
+        let ports = note_distinct(
+            entry(&mut self.scanned_ports, scan_key, time_ms, SCAN_WINDOW_MS),
+            port.to_string(),
+            time_ms,
+            PORTSCAN_MIN_PORTS,
+        );
         if ports >= PORTSCAN_MIN_PORTS {
             let mut hit = FlowHit::new(PORTSCAN, RULE_PORTSCAN);
-            hit.detail = Some(format!("The instance tried {ports} ports of {} within {} minutes.", sides.remote_ip, SCAN_WINDOW_MS / 60_000));
+            hit.detail = Some(format!(
+                "The instance tried {ports} ports of {} within {} minutes.",
+                sides.remote_ip,
+                SCAN_WINDOW_MS / 60_000
+            ));
             hits.push(hit);
         }
         if !SWEEP_EXEMPT_PORTS.contains(&port) {
             let sweep_key = format!("{resource_key}\u{1f}{port}");
-            let hosts = note_distinct(entry(&mut self.swept_hosts, sweep_key, time_ms, SCAN_WINDOW_MS), sides.remote_ip.to_string(), time_ms, PORT_SWEEP_MIN_HOSTS);
+            let hosts = note_distinct(
+                entry(&mut self.swept_hosts, sweep_key, time_ms, SCAN_WINDOW_MS),
+                sides.remote_ip.to_string(),
+                time_ms,
+                PORT_SWEEP_MIN_HOSTS,
+            );
             if hosts >= PORT_SWEEP_MIN_HOSTS {
                 let mut hit = FlowHit::new(PORT_SWEEP, RULE_PORT_SWEEP);
-                hit.detail = Some(format!("The instance tried port {port} on {hosts} public hosts within {} minutes.", SCAN_WINDOW_MS / 60_000));
+                hit.detail = Some(format!(
+                    "The instance tried port {port} on {hosts} public hosts within {} minutes.",
+                    SCAN_WINDOW_MS / 60_000
+                ));
                 hits.push(hit);
             }
         }
         hits
     }
 
-    fn denial_of_service(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Option<FlowHit> {
+    fn denial_of_service(
+        &mut self,
+        record: &FlowRecord<'_>,
+        sides: &Sides,
+        resource_key: &str,
+        time_ms: i64,
+    ) -> Option<FlowHit> {
         if sides.direction != ConnectionDirection::Outbound || sides.packets_inbound {
             return None;
         }
@@ -269,12 +324,18 @@ impl HeuristicState {
         if minute < oldest_kept {
             return None;
         }
-        let (total_packets, total_bytes) = volume.minutes.values().fold((0u64, 0u64), |(p, b), (sp, sb)| (p.saturating_add(*sp), b.saturating_add(*sb)));
+        let (total_packets, total_bytes) = volume.minutes.values().fold((0u64, 0u64), |(p, b), (sp, sb)| {
+            (p.saturating_add(*sp), b.saturating_add(*sb))
+        });
         if total_packets < DOS_MIN_PACKETS || total_bytes / total_packets.max(1) > DOS_MAX_AVG_PACKET_BYTES {
             return None;
         }
         let mut hit = FlowHit::new(finding_type, RULE_DOS);
-        hit.detail = Some(format!("The instance sent {total_packets} packets to {} within {} minutes.", sides.remote_ip, DOS_WINDOW_MS / 60_000));
+        hit.detail = Some(format!(
+            "The instance sent {total_packets} packets to {} within {} minutes.",
+            sides.remote_ip,
+            DOS_WINDOW_MS / 60_000
+        ));
         Some(hit)
     }
 }
@@ -288,7 +349,14 @@ fn note_distinct(entry: &mut Distinct, item: String, time_ms: i64, cap: usize) -
     let horizon = entry.last_ms - SCAN_WINDOW_MS;
     entry.items.retain(|_, t| *t >= horizon);
     while entry.items.len() > cap {
-        let Some(oldest) = entry.items.iter().min_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0))).map(|(k, _)| k.clone()) else { break };
+        let Some(oldest) = entry
+            .items
+            .iter()
+            .min_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)))
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
         entry.items.remove(&oldest);
     }
     if time_ms < horizon {

@@ -4,6 +4,8 @@ pub mod heuristics;
 pub mod record;
 pub mod state;
 
-pub use detect::{detect, FlowContext};
-pub use record::{FlowAction, FlowDirection, FlowError, FlowField, FlowLayout, FlowLine, FlowReader, FlowRecord, LogStatus, ReadLine};
+pub use detect::{FlowContext, detect};
+pub use record::{
+    FlowAction, FlowDirection, FlowError, FlowField, FlowLayout, FlowLine, FlowReader, FlowRecord, LogStatus, ReadLine,
+};
 pub use state::FlowState;

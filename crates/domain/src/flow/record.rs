@@ -116,12 +116,18 @@ impl FlowField {
     }
 
     pub fn name(self) -> &'static str {
-        FIELD_NAMES.iter().find(|(_, f, _)| *f == self).map_or("?", |(n, _, _)| n)
+        FIELD_NAMES
+            .iter()
+            .find(|(_, f, _)| *f == self)
+            .map_or("?", |(n, _, _)| n)
     }
 
     /// The flow-log version that introduced the field.
     pub fn version(self) -> u8 {
-        FIELD_NAMES.iter().find(|(_, f, _)| *f == self).map_or(2, |(_, _, v)| *v)
+        FIELD_NAMES
+            .iter()
+            .find(|(_, f, _)| *f == self)
+            .map_or(2, |(_, _, v)| *v)
     }
 }
 
@@ -164,7 +170,9 @@ impl FlowLayout {
     /// The layout a header line declares (`version account-id ...`, or the `${field}` form of a
     /// `--log-format`). `None` when the line is not a header (its first token is no field name).
     pub fn from_header(line: &str) -> Option<Result<FlowLayout, FlowError>> {
-        let mut tokens = line.split_ascii_whitespace().map(|t| t.trim_start_matches("${").trim_end_matches('}'));
+        let mut tokens = line
+            .split_ascii_whitespace()
+            .map(|t| t.trim_start_matches("${").trim_end_matches('}'));
         let first = tokens.next()?;
         if FlowField::from_name(first).is_none() && !IGNORED_FIELD_NAMES.contains(&first) {
             return None;
@@ -173,7 +181,7 @@ impl FlowLayout {
         for (column, token) in std::iter::once(first).chain(tokens).enumerate() {
             match FlowField::from_name(token) {
                 Some(field) if columns.contains(&Some(field)) => {
-                    return Some(Err(FlowError::DuplicateHeaderField { field: field.name() }))
+                    return Some(Err(FlowError::DuplicateHeaderField { field: field.name() }));
                 }
                 Some(field) => columns.push(Some(field)),
                 None if IGNORED_FIELD_NAMES.contains(&token) => columns.push(None),
@@ -205,7 +213,10 @@ impl FlowLayout {
             found -= 1;
         }
         if found != self.columns.len() {
-            return Err(FlowError::FieldCount { expected: self.columns.len(), found });
+            return Err(FlowError::FieldCount {
+                expected: self.columns.len(),
+                found,
+            });
         }
         let mut record = FlowRecord::default();
         for (column, token) in self.columns.iter().zip(tokens) {
@@ -225,10 +236,16 @@ impl FlowLayout {
 /// `2021-03-01T12:00:00.000Z`: the first token of a CloudWatch Logs export line.
 fn is_export_timestamp(token: &str) -> bool {
     let b = token.as_bytes();
-    b.len() >= 20 && b[4] == b'-' && b[10] == b'T' && b[..4].iter().all(u8::is_ascii_digit) && crate::time::parse_iso_ms(token).is_some()
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && crate::time::parse_iso_ms(token).is_some()
 }
 
 /// What one line holds.
+// The record stays inline: boxing it would cost an allocation per line on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum FlowLine<'a> {
     Record(FlowRecord<'a>),
@@ -296,7 +313,10 @@ pub struct FlowRecord<'a> {
 impl<'a> FlowRecord<'a> {
     fn set(&mut self, field: FlowField, token: &'a str) -> Result<(), FlowError> {
         fn num<T: std::str::FromStr>(field: FlowField, token: &str) -> Result<Option<T>, FlowError> {
-            token.parse().map(Some).map_err(|_| FlowError::InvalidField { field: field.name() })
+            token
+                .parse()
+                .map(Some)
+                .map_err(|_| FlowError::InvalidField { field: field.name() })
         }
         fn ip(field: FlowField, token: &str) -> Result<Option<IpAddr>, FlowError> {
             num(field, token)
@@ -375,6 +395,7 @@ pub struct FlowReader {
 }
 
 /// One line's outcome.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadLine<'a> {
     Header,

@@ -36,7 +36,13 @@ fn same_probe(a: &model::PortProbeDetail, b: &model::PortProbeDetail) -> bool {
 
 impl FlowState {
     /// Adds a probe to the finding's list and returns the list as the finding should show it.
-    pub fn record_probe(&mut self, resource_key: &str, finding_type: &str, time_ms: i64, detail: model::PortProbeDetail) -> Vec<model::PortProbeDetail> {
+    pub fn record_probe(
+        &mut self,
+        resource_key: &str,
+        finding_type: &str,
+        time_ms: i64,
+        detail: model::PortProbeDetail,
+    ) -> Vec<model::PortProbeDetail> {
         let key = format!("{finding_type}\u{1f}{resource_key}");
         if !self.probes.contains_key(&key) && self.probes.len() >= MAX_PROBE_FINDINGS {
             // Probe lists have no window: only the least recently probed make room.
