@@ -529,6 +529,12 @@ fn scanner_probes_list_ports_and_remotes_and_high_severity_for_elasticsearch() {
         .collect();
     assert_eq!(remotes, vec![BAD_IP, OTHER_IP]);
 
+    // The instance's answer to a probe is the same probe, not another occurrence.
+    let answer = setup.run(
+        &v2(WEB_ENI, "10.0.1.10", OTHER_IP, 9200, 51001, "ACCEPT", 1_709_288_500),
+        &mut state,
+    );
+    assert!(answer.is_empty(), "{answer:?}");
     // Refused probes and the instance's own connections to a scanner are not port probes.
     assert!(
         setup

@@ -380,7 +380,11 @@ fn probe_hit(
     ctx: &FlowContext<'_>,
     instance: Option<&model::InstanceDetails>,
 ) -> Option<FlowHit> {
-    if sides.direction != ConnectionDirection::Inbound || record.action != Some(FlowAction::Accept) {
+    // The scanner's own packets (not the instance's answers, which would count each probe twice).
+    if sides.direction != ConnectionDirection::Inbound
+        || !sides.packets_inbound
+        || record.action != Some(FlowAction::Accept)
+    {
         return None;
     }
     let scanner = ctx
