@@ -696,3 +696,123 @@ fn same_findings_in_one_batch_or_many_with_the_state_persisted_between() {
     };
     assert_eq!(fold(one_batch), fold(many));
 }
+
+/// A fixed table standing in for the MaxMind reader (the ingest tests use real .mmdb files).
+struct OnePlace;
+
+impl vedette_domain::geo::GeoLookup for OnePlace {
+    fn lookup(&self, ip: IpAddr) -> vedette_domain::geo::GeoInfo {
+        if ip.to_string() != BAD_IP {
+            return Default::default();
+        }
+        vedette_domain::geo::GeoInfo {
+            city_name: Some("Berlin".into()),
+            country_code: Some("DE".into()),
+            country_name: Some("Germany".into()),
+            lat: Some(52.52),
+            lon: Some(13.405),
+            asn: Some(208294),
+            asn_org: Some("Example Hosting".into()),
+            ..Default::default()
+        }
+    }
+}
+
+#[test]
+fn remote_ip_details_are_enriched_from_geoip_in_connections_and_probes() {
+    let operator = OperatorIntel {
+        feeds: vec![feed("scanner", &[BAD_IP])],
+        geo: Some(Box::new(OnePlace)),
+        ..Default::default()
+    };
+    let setup = Setup::new(operator, lists(&[], &[("bad-actors", &[BAD_IP])]), Some(inventory()));
+    let text = v2(WEB_ENI, "10.0.1.10", BAD_IP, 40001, 443, "ACCEPT", 1_709_288_400)
+        + &v2(WEB_ENI, BAD_IP, "10.0.1.10", 51000, 8080, "ACCEPT", 1_709_288_400);
+    let occs = setup.once(&text);
+    assert_eq!(
+        types(&occs),
+        vec![
+            fd::PORT_PROBE_UNPROTECTED_PORT,
+            fd::MALICIOUS_IP_CALLER_CUSTOM,
+            fd::MALICIOUS_IP_CALLER_CUSTOM
+        ]
+    );
+    for o in &occs {
+        let action = service(o).action.as_ref().unwrap();
+        let remote = match &action.network_connection_action {
+            Some(c) => c.remote_ip_details.clone().unwrap(),
+            None => probes(o).port_probe_details.as_ref().unwrap()[0]
+                .remote_ip_details
+                .clone()
+                .unwrap(),
+        };
+        assert_eq!(remote.city.and_then(|c| c.city_name).as_deref(), Some("Berlin"));
+        assert_eq!(remote.country.and_then(|c| c.country_code).as_deref(), Some("DE"));
+        assert_eq!(remote.organization.and_then(|o| o.asn).as_deref(), Some("208294"));
+    }
+}
+
+#[test]
+fn ipv6_flows_and_trimmed_inventories() {
+    // describe-instances output trimmed to top-level members (no NetworkInterfaces).
+    let trimmed = r#"{"Reservations":[{"Instances":[{"InstanceId":"i-0ccc","InstanceType":"c6g.large",
+        "PrivateIpAddress":"10.0.5.5","VpcId":"vpc-5","SubnetId":"subnet-5",
+        "SecurityGroups":[{"GroupId":"sg-5","GroupName":"db"}]}]}]}"#;
+    let inv = Inventory::from_json(trimmed).unwrap();
+    let eni = &inv
+        .by_ip("10.0.5.5".parse().unwrap())
+        .unwrap()
+        .network_interfaces
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(
+        (eni.vpc_id.as_deref(), eni.subnet_id.as_deref()),
+        (Some("vpc-5"), Some("subnet-5"))
+    );
+    assert_eq!(
+        eni.security_groups.as_ref().unwrap()[0].group_name.as_deref(),
+        Some("db")
+    );
+    let setup = Setup::new(
+        OperatorIntel::default(),
+        lists(&[], &[("bad-actors", &[BAD_IP])]),
+        Some(inv),
+    );
+    assert_eq!(
+        types(&setup.once(&v2("eni-x", "10.0.5.5", BAD_IP, 40001, 443, "ACCEPT", 1_709_288_400))),
+        vec![fd::MALICIOUS_IP_CALLER_CUSTOM]
+    );
+
+    let v6_bad = "2a01:4f8:c17:b8f::2";
+    let setup = Setup::new(
+        OperatorIntel::default(),
+        lists(&[], &[("v6", &["2a01:4f8::/32"])]),
+        None,
+    );
+    let occs = setup.once(&v2(
+        "eni-6",
+        "2600:1f18:abc::10",
+        v6_bad,
+        40001,
+        443,
+        "ACCEPT",
+        1_709_288_400,
+    ));
+    // Both sides are public IPv6 without flow-direction or an inventory: which is local is unknown.
+    assert!(occs.is_empty());
+    let header =
+        "version interface-id srcaddr dstaddr srcport dstport protocol start end action log-status flow-direction\n";
+    let egress =
+        format!("{header}5 eni-6 2600:1f18:abc::10 {v6_bad} 40001 443 6 1709288400 1709288460 ACCEPT OK egress\n");
+    let occs = setup.once(&egress);
+    let c = connection(&occs[0]);
+    assert_eq!(
+        c.remote_ip_details.as_ref().unwrap().ip_address_v6.as_deref(),
+        Some(v6_bad)
+    );
+    assert_eq!(
+        c.local_ip_details.as_ref().unwrap().ip_address_v6.as_deref(),
+        Some("2600:1f18:abc::10")
+    );
+    assert_eq!(c.remote_ip_details.as_ref().unwrap().ip_address_v4, None);
+}
