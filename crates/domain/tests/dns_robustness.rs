@@ -15,7 +15,10 @@ fn intel() -> DnsIntel {
             set: Arc::new(DomainSet::from_names(["evil.example".to_owned(), "a.b".to_owned()])),
         })
         .collect();
-    DnsIntel { feeds }
+    DnsIntel {
+        feeds,
+        ..Default::default()
+    }
 }
 
 /// JSON-ish text built from the record's own field names, so the fuzzer reaches the rules.

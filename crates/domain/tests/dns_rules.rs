@@ -36,7 +36,10 @@ fn load_feeds() -> DnsIntel {
             set: Arc::new(DomainSet::from_names(parsed.domains)),
         });
     }
-    DnsIntel { feeds }
+    DnsIntel {
+        feeds,
+        ..Default::default()
+    }
 }
 
 /// Every occurrence the file raises, by the query name of its line.
@@ -325,4 +328,47 @@ fn every_feed_kind_raises_a_catalogued_dns_type() {
         let ty = ft::lookup(kind.finding_type).unwrap_or_else(|| panic!("{} not catalogued", kind.finding_type));
         assert_eq!(ty.source, ft::LogSource::Dns, "{}", ty.name);
     }
+}
+
+#[test]
+fn an_answer_on_a_black_hole_ip_feed_raises_blackhole_traffic() {
+    use vedette_domain::detect::NamedSet;
+    use vedette_domain::intel::{IpNet, IpSet};
+    let sinkhole = NamedSet {
+        name: "sinkholes".into(),
+        file_sha256: "ab".repeat(32),
+        set: Arc::new(IpSet::from_nets(
+            [IpNet::new("192.0.2.0".parse().unwrap(), 24).unwrap()],
+        )),
+    };
+    let intel = DnsIntel {
+        blackhole_ips: vec![sinkhole],
+        ..Default::default()
+    };
+    let detect_text = |text: &str| {
+        let record = parse_query_record(text.as_bytes()).unwrap();
+        let ctx = DnsContext {
+            detector_id: DETECTOR,
+            now_ms: NOW_MS,
+            source: "t",
+            position: 1,
+            intel: &intel,
+        };
+        detect::detect_query(&record, &ctx)
+    };
+    let record = |rdata: &str| {
+        format!(
+            r#"{{"account_id":"1","region":"r","query_timestamp":"2024-01-01T00:00:00Z","query_name":"old-botnet.example.org.","answers":[{{"Rdata":"old.example.org.","Type":"CNAME"}},{{"Rdata":"{rdata}","Type":"A"}}],"srcids":{{"instance":"i-1"}}}}"#
+        )
+    };
+    let found = detect_text(&record("192.0.2.53"));
+    assert_eq!(types(&found), [detect::BLACKHOLE_DNS]);
+    let details = found[0].finding.service.as_ref().unwrap().evidence.as_ref().unwrap();
+    let detail = &details.threat_intelligence_details.as_ref().unwrap()[0];
+    assert_eq!(detail.threat_list_name.as_deref(), Some("sinkholes"));
+    assert_eq!(detail.threat_file_sha256.as_deref(), Some("ab".repeat(32).as_str()));
+    assert!(
+        detect_text(&record("198.51.100.53")).is_empty(),
+        "an answer off the feed"
+    );
 }

@@ -12,7 +12,7 @@
 //! operator's domain feeds ([`DnsIntel`]) do.
 use std::sync::Arc;
 
-use crate::detect::ThreatMatch;
+use crate::detect::{NamedSet, ThreatMatch};
 use crate::finding_types::{self as ft, FindingType};
 use crate::time::iso_ms;
 use crate::{Evidence, Occurrence, Scope, ids, model};
@@ -96,6 +96,9 @@ pub struct DomainFeed {
 #[derive(Debug, Clone, Default)]
 pub struct DnsIntel {
     pub feeds: Vec<DomainFeed>,
+    /// Black-hole (sinkhole) IP feeds: a query answered with one of their addresses raises
+    /// BlackholeTraffic!DNS (spec §6.3 maps `answers[].Rdata` to it) whatever the domain.
+    pub blackhole_ips: Vec<NamedSet>,
 }
 
 /// What DNS detection needs besides the record (cf. [`crate::detect::DetectContext`]).
@@ -176,6 +179,11 @@ pub static DNS_RULES: &[DnsRule] = &[
         check: feed_domain,
     },
     DnsRule {
+        id: "dns-blackhole-answer",
+        finding_types: &[BLACKHOLE_DNS],
+        check: blackhole_answer,
+    },
+    DnsRule {
         id: "dns-aws-test-c2-domain",
         finding_types: &[C2_DNS],
         check: aws_test_domain,
@@ -211,6 +219,38 @@ fn feed_domain(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
         }
     }
     hits
+}
+
+/// An A/AAAA answer on a black-hole IP feed: one hit naming every feed that holds one of them.
+fn blackhole_answer(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
+    if intel.blackhole_ips.is_empty() {
+        return Vec::new();
+    }
+    let addresses: Vec<std::net::IpAddr> = query
+        .record
+        .answers()
+        .filter_map(|a| a.rdata.as_str().trim().parse().ok())
+        .collect();
+    let mut threats = Vec::new();
+    let mut first_hit = None;
+    for feed in &intel.blackhole_ips {
+        if let Some(ip) = addresses.iter().find(|ip| feed.set.contains(**ip)) {
+            first_hit.get_or_insert(*ip);
+            threats.push(ThreatMatch {
+                list_name: feed.name.clone(),
+                file_sha256: feed.file_sha256.clone(),
+            });
+        }
+    }
+    let Some(ip) = first_hit else { return Vec::new() };
+    vec![DnsHit {
+        finding_type: BLACKHOLE_DNS,
+        detail: Some(format!(
+            "The domain {} resolved to the black-hole address {ip} ({}).",
+            query.domain, threats[0].list_name
+        )),
+        threats,
+    }]
 }
 
 fn aws_test_domain(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {

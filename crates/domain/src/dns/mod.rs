@@ -19,8 +19,8 @@
 //! * Feeds match the listed name and its subdomains, never its parents; a feed entry that is a
 //!   bare public suffix or an IP is rejected as a bad line.
 //! * MetadataDNSRebind: an answer `Rdata` of 169.254.169.254 or fd00:ec2::254, except AWS's own
-//!   `instance-data[.…internal]` aliases. BlackholeTraffic!DNS comes from the `blackhole` domain
-//!   feed only (answers are not checked against IP feeds yet).
+//!   `instance-data[.…internal]` aliases. BlackholeTraffic!DNS: the domain is on a `blackhole`
+//!   domain feed, or an A/AAAA answer is on a black-hole IP feed ([`DnsIntel::blackhole_ips`]).
 //! * Detector trusted/threat IP lists never apply (spec §5); blocked queries still raise.
 pub mod detect;
 pub mod domain;
