@@ -170,6 +170,11 @@ impl FlowLayout {
     /// The layout a header line declares (`version account-id ...`, or the `${field}` form of a
     /// `--log-format`). `None` when the line is not a header (its first token is no field name).
     pub fn from_header(line: &str) -> Option<Result<FlowLayout, FlowError>> {
+        // Fast path for records: field names start with a lowercase letter (or `${`).
+        let first_byte = line.trim_start().bytes().next()?;
+        if !(first_byte.is_ascii_lowercase() || first_byte == b'$') {
+            return None;
+        }
         let mut tokens = line
             .split_ascii_whitespace()
             .map(|t| t.trim_start_matches("${").trim_end_matches('}'));
