@@ -4,6 +4,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use vedette_domain::dns::detect::{self, DnsContext, DnsIntel, DomainFeed};
 use vedette_domain::dns::{DomainSet, normalize_domain, parse_domain_feed, parse_query_record};
+use vedette_domain::intel::{IpNet, IpSet};
 
 fn intel() -> DnsIntel {
     let feeds = detect::DOMAIN_FEED_KINDS
@@ -15,9 +16,16 @@ fn intel() -> DnsIntel {
             set: Arc::new(DomainSet::from_names(["evil.example".to_owned(), "a.b".to_owned()])),
         })
         .collect();
+    let sinkholes = vedette_domain::detect::NamedSet {
+        name: "sinkholes".into(),
+        file_sha256: String::new(),
+        set: Arc::new(IpSet::from_nets([
+            IpNet::new("169.254.0.0".parse().unwrap(), 16).unwrap()
+        ])),
+    };
     DnsIntel {
         feeds,
-        ..Default::default()
+        blackhole_ips: vec![sinkholes],
     }
 }
 
