@@ -208,11 +208,16 @@ pub struct ThreatMatch {
     pub file_sha256: String,
 }
 
+/// The caller's IP when `sourceIPAddress` is an IP literal (not an AWS service name or
+/// `AWS Internal`).
+pub fn caller_ip(record: &CloudTrailRecord<'_>) -> Option<IpAddr> {
+    record.source_ip_address.get()?.parse().ok()
+}
+
 /// The caller's IP when it is an IP literal on the public internet (not an AWS service name,
 /// `AWS Internal`, or private/documentation space).
 pub fn public_caller_ip(record: &CloudTrailRecord<'_>) -> Option<IpAddr> {
-    let ip: IpAddr = record.source_ip_address.get()?.parse().ok()?;
-    is_publicly_routable(ip).then_some(ip)
+    caller_ip(record).filter(|ip| is_publicly_routable(*ip))
 }
 
 /// Reconnaissance-style API names: the calls GuardDuty files under `Recon:IAMUser/*`.

@@ -76,8 +76,9 @@ pub struct Rule {
 pub enum Check {
     /// From the record alone.
     Record(fn(&CloudTrailRecord<'_>) -> Option<Hit>),
-    /// From the caller's IP (publicly routable: spec §5) and the intelligence; runs only when the
-    /// record's `sourceIPAddress` is such an IP and [`Intel::checks_callers`].
+    /// From the caller's IP and the intelligence; runs only when the record's `sourceIPAddress` is
+    /// an IP literal and [`Intel::checks_callers`]. Its hits count only for a publicly routable
+    /// IP (spec §5: checked by the engine, after the rule's own lookups).
     Caller(fn(&CloudTrailRecord<'_>, IpAddr, &Intel<'_>) -> Vec<Hit>),
     /// Needs state across records: [`hits`] never runs it; the ingester does (see the module
     /// named in the rule).
@@ -226,8 +227,11 @@ pub fn hits_with(record: &CloudTrailRecord<'_>, intel: &Intel<'_>) -> Vec<(&'sta
     if !is_management_event(record) {
         return out;
     }
-    // Parsed once, and only when some rule will look it up.
+    // Parsed once, and only when some rule will look it up. Whether it is publicly routable is
+    // asked only of an IP some list holds (lists apply to public IPs only, spec §5): nearly
+    // every caller is on no list, and the lookup is cheaper than the routability table.
     let mut caller: Option<Option<IpAddr>> = None;
+    let mut public: Option<bool> = None;
     for rule in RULES {
         if !rule.trigger.admits(record) {
             continue;
@@ -238,8 +242,10 @@ pub fn hits_with(record: &CloudTrailRecord<'_>, intel: &Intel<'_>) -> Vec<(&'sta
                 if !intel.checks_callers() {
                     continue;
                 }
-                if let Some(ip) = *caller.get_or_insert_with(|| intel::public_caller_ip(record)) {
-                    out.extend(check(record, ip, intel).into_iter().map(|hit| (rule, hit)));
+                let Some(ip) = *caller.get_or_insert_with(|| intel::caller_ip(record)) else { continue };
+                let hits = check(record, ip, intel);
+                if !hits.is_empty() && *public.get_or_insert_with(|| crate::intel::is_publicly_routable(ip)) {
+                    out.extend(hits.into_iter().map(|hit| (rule, hit)));
                 }
             }
             Check::Stateful => {}
