@@ -378,6 +378,9 @@ struct Shared<'a> {
     logins: Logins,
 }
 
+/// A state entry with its place in the order the workers changed state (see [`Chunk::state`]).
+type OrderedState = (u64, StateEntry);
+
 /// The console-login histories of the run, per (detector, user key): shared by the workers so
 /// that logins of one user in different files meet.
 #[derive(Default)]
@@ -403,7 +406,7 @@ impl Logins {
         detector: &Arc<str>,
         user_key: String,
         login: console_login::Login,
-    ) -> Result<(Vec<console_login::Journey>, Option<(u64, StateEntry)>), StoreError> {
+    ) -> Result<(Vec<console_login::Journey>, Option<OrderedState>), StoreError> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if !inner.loaded.contains(detector) {
             for (key, value) in store.load_state(detector, console_login::STATE_PREFIX)? {

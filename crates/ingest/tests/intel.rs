@@ -203,8 +203,10 @@ fn a_reactivated_list_applies_its_new_entries_to_later_files_and_a_deactivated_o
 struct ChangeListsBefore {
     store: SqliteStore,
     trigger: String,
-    action: Mutex<Option<Box<dyn FnOnce(&SqliteStore) + Send>>>,
+    action: Mutex<Option<StoreAction>>,
 }
+
+type StoreAction = Box<dyn FnOnce(&SqliteStore) + Send>;
 
 impl ListStore for ChangeListsBefore {
     fn active_lists(&self, detector_id: &str) -> vedette_store::Result<Vec<ActiveList>> {

@@ -194,7 +194,7 @@ fn logins_ingested_in_either_order_give_the_same_finding() {
         let data = tempfile::tempdir().unwrap();
         let (store, detector) = store_with_detector(data.path());
         for file in order {
-            ingest_paths(&store, &[file.clone()], &options(Intelligence::load(&config).unwrap()), &mut |_| {}).unwrap();
+            ingest_paths(&store, std::slice::from_ref(file), &options(Intelligence::load(&config).unwrap()), &mut |_| {}).unwrap();
         }
         let all = findings(&store, &detector);
         let found = of_type(&all, ft::CONSOLE_LOGIN_SUCCESS_B);
