@@ -22,6 +22,10 @@ pub fn parse_record(json: &[u8]) -> Result<CloudTrailRecord<'_>, sonic_rs::Error
     if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(<sonic_rs::Error as de::Error>::custom("a CloudTrail record must be a JSON object"));
     }
+    // sonic-rs does not check the raw text it keeps for lazily parsed members: it must be UTF-8.
+    if std::str::from_utf8(json).is_err() {
+        return Err(<sonic_rs::Error as de::Error>::custom("a CloudTrail record must be UTF-8"));
+    }
     sonic_rs::from_slice(json)
 }
 

@@ -160,6 +160,15 @@ fn read_error_message(e: &io::Error) -> String {
     }
 }
 
+/// CloudTrail writes UTF-8; bytes that are not (damage, or hostile input) read as U+FFFD, so a bad
+/// byte costs only the string it is in. sonic-rs must only ever see valid UTF-8: it does not check
+/// the raw JSON it keeps of lazily parsed members (`requestParameters`...), found by fuzzing.
+fn make_utf8(buf: &mut Vec<u8>) {
+    if std::str::from_utf8(buf).is_err() {
+        *buf = String::from_utf8_lossy(buf).into_owned().into_bytes();
+    }
+}
+
 /// `{ "Records"` (whitespace allowed): a CloudTrail log file.
 fn starts_with_records_key(bytes: &[u8]) -> bool {
     let rest = bytes.strip_prefix(b"{").unwrap_or(bytes);
@@ -178,6 +187,7 @@ fn read_document<E>(
     json.clear();
     // On a read error the bytes read so far are kept: the records they hold are still read.
     let read_error = reader.read_to_end(json).err();
+    make_utf8(json);
     let mut end = deliver_document(json, 0, start, sink)?;
     if let Some(e) = read_error {
         end.truncated = is_truncation(&e);
@@ -419,6 +429,7 @@ fn read_lines<E>(
             continue;
         }
         let unterminated = line.last() != Some(&b'\n');
+        make_utf8(line);
         let text = line.trim_ascii();
         if text.is_empty() {
             continue;
@@ -447,6 +458,7 @@ fn read_lines<E>(
                 // An object that does not end on its first line: one pretty-printed document.
                 let mut document = text.to_vec();
                 let read_error = reader.read_to_end(&mut document).err();
+                make_utf8(&mut document);
                 let parsed = parse_record(&document);
                 let item = match &parsed {
                     Ok(record) => Item::Record(record),
@@ -643,6 +655,19 @@ mod tests {
         assert_eq!(end.position, 3);
         let (seen, _) = read_all(br#"{"Records":[{"eventName":"A"}],"Records":[{"eventName":"B"}]}"#, 0);
         assert_eq!(seen, [(1, Ok("A".to_owned()))], "a second Records member is not read");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_cost_only_their_string() {
+        // Found by fuzzing: an invalid byte inside a lazily kept member (requestParameters) used
+        // to reach sonic-rs unchecked (a debug assertion, undefined behaviour in release).
+        let record = b"{\"eventName\":\"A\",\"requestParameters\":{\"bucketName\":\"b\xadx\"}}";
+        let document = [b"{\"Records\":[".as_slice(), record, b",{\"eventName\":\"B\"}]}"].concat();
+        let lines = [record.as_slice(), b"\n{\"eventName\":\"B\"}\n"].concat();
+        for input in [document.clone(), gzip(&document), lines] {
+            let (seen, end) = read_all(&input, 0);
+            assert_eq!(seen, [(1, Ok("A".to_owned())), (2, Ok("B".to_owned()))], "{end:?}");
+        }
     }
 
     #[test]
