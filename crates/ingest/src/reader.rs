@@ -92,20 +92,21 @@ pub(crate) fn open<'a>(input: &SourceInput, stdin_data: &'a [u8], bytes_read: &'
 /// Reads records from `reader`, skipping positions up to `start`, calling `sink` for each later
 /// position. The sink's error aborts reading and is returned.
 pub(crate) fn read_records<E>(
-    mut reader: Box<dyn BufRead + '_>,
+    reader: Box<dyn BufRead + '_>,
     start: u64,
     bufs: &mut Buffers,
     mut sink: impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
 ) -> Result<ReadEnd, E> {
-    // Skip a UTF-8 byte-order mark and leading whitespace, then look at the first byte.
-    let first = loop {
-        let buf = match reader.fill_buf() {
-            Ok(buf) => buf,
-            Err(e) => {
-                let problem = Some(read_error_message(&e));
-                return Ok(ReadEnd { position: start, problem, truncated: is_truncation(&e), ..Default::default() });
-            }
-        };
+    // Skip a UTF-8 byte-order mark and leading whitespace, then look at the first bytes.
+    let (first, rest) = match read_head(reader) {
+        Ok(Some(head)) => head,
+        Ok(None) => return Ok(ReadEnd { position: start, empty: true, ..Default::default() }),
+        Err(e) => {
+            let problem = Some(read_error_message(&e));
+            return Ok(ReadEnd { position: start, problem, truncated: is_truncation(&e), ..Default::default() });
+        }
+    };
+    let reader: Box<dyn BufRead + '_> = Box::new(io::Cursor::new(first.clone()).chain(rest));
         if buf.is_empty() {
             return Ok(ReadEnd { position: start, empty: true, ..Default::default() });
         }
@@ -145,6 +146,59 @@ pub fn read_bytes_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64
         Ok(end) => end,
         Err(never) => match never {},
     }
+}
+
+/// How much of the start the layout is told from.
+const HEAD_BYTES: u64 = 4096;
+
+/// The first bytes of the content (after a byte-order mark and whitespace; up to [`HEAD_BYTES`],
+/// fewer only at the end of the input) and the reader of the rest; `None`: no content. A read
+/// may return a few bytes only (at a gzip member boundary, say): the head is gathered over as many
+/// reads as it takes, so the layout never depends on where a read happened to stop (found by
+/// fuzzing: a multi-member gzip log file was read as JSON lines). An error after some content is
+/// kept for the rest's reader, so what precedes it is still read.
+fn read_head<'a>(mut reader: Box<dyn BufRead + 'a>) -> io::Result<Option<(Vec<u8>, Box<dyn BufRead + 'a>)>> {
+    let mut head = Vec::new();
+    let mut at_start = true;
+    loop {
+        let want = HEAD_BYTES - head.len() as u64;
+        let before = head.len();
+        let read = reader.by_ref().take(want).read_to_end(&mut head);
+        let at_end = read.is_ok() && ((head.len() - before) as u64) < want;
+        if at_start && head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            head.drain(..3);
+        }
+        at_start = false;
+        let blank = head.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        head.drain(..blank);
+        match read {
+            Err(e) if head.is_empty() => return Err(e),
+            Err(e) => return Ok(Some((head, Box::new(Failing(Some(e)))))),
+            Ok(_) if !head.is_empty() => return Ok(Some((head, reader))),
+            Ok(_) if at_end => return Ok(None),
+            // Whitespace only so far: read on.
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A reader that fails with the error it holds (then reads as empty).
+struct Failing(Option<io::Error>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
+    }
+}
+
+impl BufRead for Failing {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(&[]),
+        }
+    }
+    fn consume(&mut self, _: usize) {}
 }
 
 /// The stream ended early (as opposed to holding bad data).
@@ -668,6 +722,23 @@ mod tests {
             let (seen, end) = read_all(&input, 0);
             assert_eq!(seen, [(1, Ok("A".to_owned())), (2, Ok("B".to_owned()))], "{end:?}");
         }
+    }
+
+    #[test]
+    fn the_layout_does_not_depend_on_where_a_read_stops() {
+        // Found by fuzzing: gzip members concatenated (as `cat a.gz b.gz` makes) end a read at
+        // each boundary; a first member of a few bytes made a log file look like JSON lines.
+        let pretty = b"{\n  \"Records\": [\n    {\"eventName\": \"A\"},\n    {\"eventName\": \"B\"}\n  ]\n}\n";
+        for cut in [1, 2, 5, 12, 20] {
+            let members = [gzip(&pretty[..cut]), gzip(&pretty[cut..])].concat();
+            let (seen, end) = read_all(&members, 0);
+            assert_eq!(seen, [(1, Ok("A".to_owned())), (2, Ok("B".to_owned()))], "cut at {cut}: {end:?}");
+            assert!(!end.json_lines && end.problem.is_none(), "cut at {cut}: {end:?}");
+        }
+        // A byte-order mark and a long run of blank lines before the content.
+        let padded = [b"\xef\xbb\xbf".as_slice(), &[b' '; 10_000], pretty].concat();
+        let (seen, _) = read_all(&gzip(&padded), 0);
+        assert_eq!(seen.len(), 2);
     }
 
     #[test]
