@@ -56,6 +56,8 @@ use vedette_store::{Progress, StateEntry, Store, StoreError};
 
 pub mod discover;
 pub mod intel;
+mod dns;
+mod flow;
 mod reader;
 pub mod watch;
 
@@ -102,6 +104,14 @@ pub struct IngestOptions {
     /// Feeds, AWS ranges, GeoIP, and the cache of each detector's lists (kept across runs when
     /// the same options are reused, as `serve --watch` does).
     pub intel: Arc<Intelligence>,
+    /// The Region of flow records that carry none (versions 2-3 have no `region` field; a v4+
+    /// `region` field wins). Without either, a flow record cannot be routed: a bad record.
+    pub flow_region: Option<String>,
+    /// The operator's EC2 inventory (`aws ec2 describe-instances` JSON): instance details of
+    /// flow and DNS findings.
+    pub inventory: Option<Arc<vedette_domain::inventory::Inventory>>,
+    /// The operator's domain feeds (DNS findings).
+    pub dns_intel: Arc<vedette_domain::dns::DnsIntel>,
 }
 
 impl Default for IngestOptions {
@@ -117,6 +127,9 @@ impl Default for IngestOptions {
             create_detectors: false,
             growing_files: false,
             intel: Arc::default(),
+            flow_region: None,
+            inventory: None,
+            dns_intel: Arc::default(),
         }
     }
 }
@@ -376,6 +389,8 @@ struct Shared<'a> {
     /// Per source: another process got there first (set by the writer); its worker stops.
     abandoned: Vec<AtomicBool>,
     logins: Logins,
+    /// Per detector: flow and DNS detection state.
+    network_state: flow::NetworkState,
 }
 
 /// A state entry with its place in the order the workers changed state (see [`Chunk::state`]).
@@ -455,6 +470,7 @@ pub fn ingest_paths(
         scopes: Mutex::new(BTreeMap::new()),
         abandoned: sources.iter().map(|_| AtomicBool::new(false)).collect(),
         logins: Logins::default(),
+        network_state: flow::NetworkState::default(),
     };
     let mut update = ProgressUpdate { bytes_total, sources_total: sources.len() as u64, ..Default::default() };
     let (tx, rx) = mpsc::sync_channel::<Message>(4);
@@ -892,6 +908,7 @@ fn ingest_source(
         records_in_chunk: 0,
         last_position: start,
         writer_gone: false,
+        network_dirty: flow::Dirty::default(),
     };
     let stop = &shared.stop;
     let abandoned = &shared.abandoned[index];
@@ -981,6 +998,8 @@ struct SourceState<'a, 's> {
     records_in_chunk: u64,
     last_position: u64,
     writer_gone: bool,
+    /// Flow / DNS detection state this source changed since its last chunk.
+    network_dirty: flow::Dirty,
 }
 
 /// Per-source cap on listed problems (a garbage file is one line of the summary, not thousands).
@@ -1006,6 +1025,8 @@ impl SourceState<'_, '_> {
         self.records_in_chunk += 1;
         let record = match item {
             Item::Record(record) => record,
+            Item::Flow(record) => return self.take_flow(position, record, router, source),
+            Item::Query(record) => return self.take_query(position, record, router, source),
             Item::Bad(why) => {
                 self.bad(position, || why);
                 return Ok(());
@@ -1015,29 +1036,10 @@ impl SourceState<'_, '_> {
             self.bad(position, || format!("not a CloudTrail record: no {field}"));
             return Ok(());
         }
-        self.chunk.events += 1;
-        let route = router.route(record.recipient_account_id.as_str(), record.aws_region.as_str())?;
         let fresh = position > self.scanned;
-        if fresh {
-            self.fresh_events += 1;
-            match self.scopes_new.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &route.scope)) {
-                Some((_, n)) => *n += 1,
-                None => self.scopes_new.push((route.scope.clone(), 1)),
-            }
-        }
-        let detector_id = match &route.target {
-            Target::Enabled(id) => id.clone(),
-            Target::Disabled | Target::Missing => {
-                let reason = if matches!(route.target, Target::Disabled) { SKIP_DETECTOR_DISABLED } else { SKIP_NO_DETECTOR };
-                *self.chunk.skipped.entry(reason).or_default() += 1;
-                *self.chunk.skipped_scopes.entry(route.scope.clone()).or_default() += 1;
-                return Ok(());
-            }
-        };
-        if position <= self.detectors.get_or_load(self.shared.store, &detector_id, self.key)? {
-            self.chunk.already_analysed += 1;
+        let Some(detector_id) = self.route_to(position, record.recipient_account_id.as_str(), record.aws_region.as_str(), router)? else {
             return Ok(());
-        }
+        };
         let intel = &self.shared.options.intel;
         let hits = {
             let lists = self.detectors.lists(self.shared.store, intel, &detector_id)?;
@@ -1081,6 +1083,47 @@ impl SourceState<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Counts a usable record and finds its enabled detector: None when it has none (counted as
+    /// skipped) or the detector has analysed this position already.
+    fn route_to(&mut self, position: u64, account: &str, region: &str, router: &mut Router<'_>) -> Result<Option<Arc<str>>, IngestError> {
+        self.chunk.events += 1;
+        let route = router.route(account, region)?;
+        if position > self.scanned {
+            self.fresh_events += 1;
+            match self.scopes_new.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &route.scope)) {
+                Some((_, n)) => *n += 1,
+                None => self.scopes_new.push((route.scope.clone(), 1)),
+            }
+        }
+        let detector_id = match &route.target {
+            Target::Enabled(id) => id.clone(),
+            Target::Disabled | Target::Missing => {
+                let reason = if matches!(route.target, Target::Disabled) { SKIP_DETECTOR_DISABLED } else { SKIP_NO_DETECTOR };
+                *self.chunk.skipped.entry(reason).or_default() += 1;
+                *self.chunk.skipped_scopes.entry(route.scope.clone()).or_default() += 1;
+                return Ok(None);
+            }
+        };
+        if position <= self.detectors.get_or_load(self.shared.store, &detector_id, self.key)? {
+            self.chunk.already_analysed += 1;
+            return Ok(None);
+        }
+        Ok(Some(detector_id))
+    }
+
+    /// Pre-merges occurrences into the chunk's findings.
+    fn add_occurrences(&mut self, occurrences: Vec<Occurrence>) {
+        for occ in occurrences {
+            self.chunk.occurrences_raised += 1;
+            match self.findings.get_mut(occ.finding_id()) {
+                Some(existing) => aggregate::merge_occurrence_deferred(existing, &occ, self.shared.now_ms),
+                None => {
+                    self.findings.insert(occ.finding_id().to_owned(), occ);
+                }
+            }
+        }
     }
 
     /// Adds a successful console login to its user's history; the occurrences of the impossible
@@ -1141,6 +1184,8 @@ impl SourceState<'_, '_> {
                 });
             }
         }
+        // Flow and DNS detection state as it stands with this chunk's records applied.
+        chunk.state.extend(self.shared.network_state.snapshots(&mut self.network_dirty));
         chunk.finished = outcome;
         self.send(chunk);
         // The next chunk checks whether the detectors' lists changed meanwhile.

@@ -13,12 +13,18 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use vedette_domain::cloudtrail::{parse_record, CloudTrailRecord};
+use vedette_domain::dns::{parse_query_record, QueryLogRecord};
+use vedette_domain::flow::{FlowLayout, FlowLine, FlowReader, FlowRecord, ReadLine};
 
 use crate::discover::SourceInput;
 
 /// One position of a source, handed to the sink.
 pub(crate) enum Item<'r, 'a> {
     Record(&'r CloudTrailRecord<'a>),
+    /// A VPC flow-log record (a line of a flow-log file).
+    Flow(&'r FlowRecord<'a>),
+    /// A Route 53 Resolver query-log record (a line of a query-log file).
+    Query(&'r QueryLogRecord<'a>),
     /// Not a record: what is wrong with it.
     Bad(String),
 }
@@ -107,19 +113,13 @@ pub(crate) fn read_records<E>(
         }
     };
     let reader: Box<dyn BufRead + '_> = Box::new(io::Cursor::new(first.clone()).chain(rest));
-        if buf.is_empty() {
-            return Ok(ReadEnd { position: start, empty: true, ..Default::default() });
-        }
-        let skip = if buf.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { buf.iter().take_while(|b| b.is_ascii_whitespace()).count() };
-        if skip == 0 {
-            break buf.to_vec();
-        }
-        reader.consume(skip);
-    };
+    let first_line = first.split(|b| *b == b'\n').next().unwrap_or_default();
     match first[0] {
         b'[' => read_document(reader, start, bufs, &mut sink),
         b'{' if starts_with_records_key(&first) => read_document(reader, start, bufs, &mut sink),
+        b'{' if is_query_log_line(first_line) => read_text_lines(reader, start, bufs, LineKind::Query, &mut sink),
         b'{' => read_lines(reader, start, bufs, &mut sink),
+        _ if is_flow_log_line(first_line) => read_text_lines(reader, start, bufs, LineKind::Flow(FlowReader::default()), &mut sink),
         _ => Ok(ReadEnd { position: start, problem: Some("not CloudTrail: the input is not JSON".into()), ..Default::default() }),
     }
 }
@@ -139,6 +139,8 @@ pub fn read_bytes_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64
         let go_on = match item {
             Item::Record(record) => each(position, Ok(record)),
             Item::Bad(why) => each(position, Err(&why)),
+            // Not CloudTrail: the fuzz targets look at CloudTrail only.
+            Item::Flow(_) | Item::Query(_) => each(position, Err("not CloudTrail")),
         };
         Ok(if go_on { Flow::Continue } else { Flow::Stop })
     });
@@ -542,6 +544,99 @@ fn read_lines<E>(
     }
 }
 
+/// A Route 53 Resolver query-log line: JSON with `query_name` and `srcids` or `query_timestamp`
+/// (CloudTrail records have neither).
+fn is_query_log_line(line: &[u8]) -> bool {
+    let has = |needle: &[u8]| line.windows(needle.len()).any(|w| w == needle);
+    has(b"\"query_name\"") && (has(b"\"srcids\"") || has(b"\"query_timestamp\""))
+}
+
+/// A VPC flow-log line: a header naming flow-log fields, or a record in the default v2 order.
+fn is_flow_log_line(line: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(line) else { return false };
+    let text = text.trim_end_matches(['\r', '\n']);
+    match FlowLayout::from_header(text) {
+        Some(layout) => layout.is_ok(),
+        None => matches!(FlowLayout::default().parse(text), Ok(FlowLine::Record(_))),
+    }
+}
+
+/// How the lines of a flow-log or query-log file are read.
+enum LineKind {
+    /// Flow logs: the reader keeps the layout its header lines declare.
+    Flow(FlowReader),
+    Query,
+}
+
+/// Flow-log or query-log lines (positions are line numbers). Lines skipped as already read still
+/// pass through the flow reader when they are headers, so a resumed read keeps the file's layout.
+/// NODATA / SKIPDATA rows and headers hand nothing to the sink.
+fn read_text_lines<E>(
+    mut reader: Box<dyn BufRead + '_>,
+    start: u64,
+    bufs: &mut Buffers,
+    mut kind: LineKind,
+    sink: &mut impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
+) -> Result<ReadEnd, E> {
+    let line = &mut bufs.line;
+    let mut number = 0u64;
+    let lines_end = |position: u64| ReadEnd { position, json_lines: true, ..Default::default() };
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', line) {
+            Ok(0) => return Ok(lines_end(number.max(start))),
+            Ok(_) => {}
+            Err(e) => {
+                let problem = Some(read_error_message(&e));
+                return Ok(ReadEnd { problem, truncated: is_truncation(&e), ..lines_end(number.max(start)) });
+            }
+        }
+        number += 1;
+        let unterminated = line.last() != Some(&b'\n');
+        make_utf8(line);
+        let text = std::str::from_utf8(line.trim_ascii()).unwrap_or_default();
+        if number <= start {
+            if let LineKind::Flow(flow) = &mut kind
+                && FlowLayout::from_header(text).is_some()
+            {
+                let _ = flow.read(text);
+            }
+            continue;
+        }
+        if text.is_empty() {
+            continue;
+        }
+        let flow = match &mut kind {
+            LineKind::Flow(flow) => flow.read(text),
+            LineKind::Query => {
+                let parsed = parse_query_record(text.as_bytes());
+                let item = match &parsed {
+                    Ok(record) => match record.missing_field() {
+                        None => Item::Query(record),
+                        Some(field) => Item::Bad(format!("not a query-log record: no {field}")),
+                    },
+                    Err(e) if e.is_eof() && unterminated => return Ok(unfinished_last_line(number)),
+                    Err(e) => Item::Bad(format!("not a query-log record: {e}")),
+                };
+                if sink(number, item)? == Flow::Stop {
+                    return Ok(ReadEnd { position: number - 1, stopped: true, json_lines: true, ..Default::default() });
+                }
+                continue;
+            }
+        };
+        let item = match &flow {
+            Ok(ReadLine::Line(FlowLine::Record(record))) => Item::Flow(record),
+            Ok(ReadLine::Header | ReadLine::Blank | ReadLine::Line(FlowLine::Skipped(_))) => continue,
+            // The writer has not finished the line yet: not a bad record.
+            Err(_) if unterminated => return Ok(unfinished_last_line(number)),
+            Err(e) => Item::Bad(format!("not a flow-log record: {e}")),
+        };
+        if sink(number, item)? == Flow::Stop {
+            return Ok(ReadEnd { position: number - 1, stopped: true, json_lines: true, ..Default::default() });
+        }
+    }
+}
+
 /// The last line ends inside its JSON: the source ends before it.
 fn unfinished_last_line(number: u64) -> ReadEnd {
     ReadEnd {
@@ -570,6 +665,8 @@ mod tests {
                 pos,
                 match item {
                     Item::Record(r) => Ok(r.event_name.as_str().to_owned()),
+                    Item::Flow(r) => Ok(format!("flow:{}", r.dstport.unwrap_or_default())),
+                    Item::Query(r) => Ok(format!("query:{}", r.query_name.as_str())),
                     Item::Bad(why) => Err(why),
                 },
             ));
@@ -586,6 +683,37 @@ mod tests {
     }
 
     const FILE: &[u8] = br#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventName":"C"}]}"#;
+
+    const FLOW_V2: &[u8] = b"2 123456789012 eni-1 198.51.100.7 10.0.0.5 40000 22 6 3 180 1700000000 1700000060 REJECT OK\n\
+2 123456789012 eni-1 - - - - - - - 1700000000 1700000060 - NODATA\n\
+garbage line\n\
+2 123456789012 eni-1 198.51.100.7 10.0.0.5 40001 3389 6 3 180 1700000000 1700000060 ACCEPT OK\n";
+
+    #[test]
+    fn flow_logs_are_sniffed_with_or_without_header_and_resume_keeps_the_layout() {
+        let (seen, end) = read_all(FLOW_V2, 0);
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(seen[0], (1, Ok("flow:22".into())));
+        assert!(seen[1].0 == 3 && seen[1].1.as_ref().is_err_and(|e| e.starts_with("not a flow-log record")));
+        assert_eq!(seen[2], (4, Ok("flow:3389".into())));
+        assert_eq!(end.position, 4);
+        // A custom order declared by its header; gzip; resumed after line 2.
+        let custom = b"dstport srcaddr dstaddr account-id\n80 198.51.100.7 10.0.0.5 123456789012\n443 198.51.100.7 10.0.0.5 123456789012\n";
+        let (seen, end) = read_all(&gzip(custom), 2);
+        assert_eq!(seen, vec![(3, Ok("flow:443".into()))]);
+        assert_eq!(end.position, 3);
+    }
+
+    #[test]
+    fn query_logs_are_sniffed_and_cloudtrail_lines_are_not() {
+        let lines = b"{\"version\":\"1.1\",\"account_id\":\"123456789012\",\"region\":\"us-east-1\",\"query_timestamp\":\"2021-02-04T17:51:55Z\",\"query_name\":\"example.com.\",\"srcids\":{\"instance\":\"i-1\"}}\n{\"query_name\":\"x.com.\",\"srcids\":{}}\n";
+        let (seen, _) = read_all(lines, 0);
+        assert_eq!(seen[0], (1, Ok("query:example.com.".into())));
+        assert!(seen[1].1.as_ref().is_err_and(|e| e.contains("no account_id")), "{seen:?}");
+        // CloudTrail JSON lines stay CloudTrail even when a member is called query_name.
+        let (seen, _) = read_all(b"{\"eventName\":\"A\",\"requestParameters\":{\"query_name\":1}}\n", 0);
+        assert_eq!(seen, vec![(1, Ok("A".into()))]);
+    }
 
     #[test]
     fn cloudtrail_file_plain_and_gzipped() {
