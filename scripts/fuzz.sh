@@ -34,10 +34,13 @@ if ((${#TARGETS[@]} == 0)); then
 fi
 
 FUZZ=(nice -n 19 cargo +nightly fuzz)
+TRIPLE=$(rustc +nightly -vV | sed -n 's/^host: //p')
+BIN=fuzz/target/$TRIPLE/release
 for target in "${TARGETS[@]}"; do
     [[ -f fuzz/fuzz_targets/$target.rs ]] || { echo "no such target: $target" >&2; exit 2; }
 done
-# Build every target first, so the timed runs only fuzz.
+# Build every target once, then run the binaries themselves: `cargo fuzz run` would rebuild
+# whenever the sources change meanwhile (other work goes on in the tree), eating the time budget.
 "${FUZZ[@]}" build
 
 printf '%-12s %12s %8s %14s %8s %s\n' target executions seconds corpus rss_mb findings
@@ -49,15 +52,15 @@ for target in "${TARGETS[@]}"; do
     status=0
     started=$SECONDS
     # One process, one job (libFuzzer's -jobs/-workers would fork more): other builds share the
-    # machine. Artifacts (crash-*, timeout-*, oom-*) land in fuzz/artifacts/<target>/.
-    "${FUZZ[@]}" run "$target" "$work" "fuzz/corpus/$target" -- \
+    # machine. Artifacts (crash-*, timeout-*, oom-*, slow-unit-*) land in fuzz/artifacts/<target>/.
+    nice -n 19 "$BIN/$target" "$work" "fuzz/corpus/$target" -artifact_prefix="$artifacts/" \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
     took=$((SECONDS - started))
-    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
-    rss=$(grep -oE 'stat::peak_rss_mb: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1 || true)
+    rss=$(grep -oE 'stat::peak_rss_mb: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1 || true)
     # libFuzzer's last status line: "corp: <units>/<bytes>".
-    corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 | cut -d' ' -f2)
+    corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 | cut -d' ' -f2 || true)
     found=()
     for f in "$artifacts"/*; do
         [[ -f $f ]] || continue
@@ -68,7 +71,7 @@ for target in "${TARGETS[@]}"; do
     done
     if ((MINIMIZE)); then
         fresh=$(mktemp -d)
-        "${FUZZ[@]}" run "$target" "$fresh" "fuzz/corpus/$target" "$work" -- -merge=1 -rss_limit_mb=2048 -timeout=10 \
+        nice -n 19 "$BIN/$target" "$fresh" "fuzz/corpus/$target" "$work" -merge=1 -rss_limit_mb=2048 -timeout=10 \
             >>"$log" 2>&1 && { rm -rf "fuzz/corpus/$target"; mv "$fresh" "fuzz/corpus/$target"; } || rm -rf "$fresh"
     fi
     note=${found[*]:-none}
