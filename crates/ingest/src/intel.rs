@@ -46,6 +46,54 @@ pub struct FeedSpec {
     pub format: ListFormat,
 }
 
+/// `KIND=PATH`: a domain feed of a [`vedette_domain::dns::DOMAIN_FEED_KINDS`] kind (one domain
+/// a line; DNS findings).
+#[derive(Debug, Clone)]
+pub struct DomainFeedSpec {
+    pub kind: &'static vedette_domain::dns::DomainFeedKind,
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for DomainFeedSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let kinds = || vedette_domain::dns::DOMAIN_FEED_KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+        let (kind, path) = s.split_once('=').ok_or_else(|| format!("expected KIND=PATH (kinds: {})", kinds()))?;
+        let kind = vedette_domain::dns::detect::domain_feed_kind(kind.trim())
+            .ok_or_else(|| format!("unknown domain feed kind {kind:?} (kinds: {})", kinds()))?;
+        if path.is_empty() {
+            return Err("the feed's PATH is empty".into());
+        }
+        Ok(DomainFeedSpec { kind, path: PathBuf::from(path) })
+    }
+}
+
+/// The operator's domain intelligence: the domain feeds, and the black-hole IP feeds already
+/// loaded in `operator` (a query answered with one of their addresses is black-hole traffic).
+pub fn load_dns_intel(specs: &[DomainFeedSpec], operator: &OperatorIntel) -> Result<vedette_domain::dns::DnsIntel, String> {
+    let mut intel = vedette_domain::dns::DnsIntel::default();
+    for spec in specs {
+        let bytes = std::fs::read(&spec.path).map_err(|e| format!("domain feed {}: {e}", spec.path.display()))?;
+        let parsed = vedette_domain::dns::parse_domain_feed(&bytes).map_err(|e| format!("domain feed {}: {e}", spec.path.display()))?;
+        let name = spec.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| spec.path.display().to_string());
+        intel.feeds.push(vedette_domain::dns::DomainFeed {
+            kind: spec.kind,
+            name,
+            file_sha256: hex::encode(Sha256::digest(&bytes)),
+            set: Arc::new(vedette_domain::dns::DomainSet::from_names(parsed.domains)),
+        });
+    }
+    intel.blackhole_ips = operator.feeds.iter().filter(|f| f.kind.name == "blackhole").map(|f| f.list.clone()).collect();
+    Ok(intel)
+}
+
+/// The operator's EC2 inventory (what `aws ec2 describe-instances` prints).
+pub fn load_inventory(path: &Path) -> Result<vedette_domain::inventory::Inventory, String> {
+    let json = std::fs::read_to_string(path).map_err(|e| format!("inventory {}: {e}", path.display()))?;
+    vedette_domain::inventory::Inventory::from_json(&json).map_err(|e| format!("inventory {}: {e}", path.display()))
+}
+
 impl std::str::FromStr for FeedSpec {
     type Err = String;
 
@@ -495,5 +543,11 @@ mod tests {
         assert!("nonsense=/x".parse::<FeedSpec>().unwrap_err().contains("unknown feed kind"));
         assert!("/x".parse::<FeedSpec>().is_err());
         assert!("tor=".parse::<FeedSpec>().is_err());
+        for kind in ["scanner", "c2", "bitcoin", "blackhole", "droppoint", "tor-relay"] {
+            assert_eq!(format!("{kind}=/f").parse::<FeedSpec>().unwrap().kind.name, kind);
+        }
+        assert_eq!("phishing=/d.txt".parse::<DomainFeedSpec>().unwrap().kind.name, "phishing");
+        assert!("scanner=/d.txt".parse::<DomainFeedSpec>().unwrap_err().contains("unknown domain feed kind"));
+        assert!("dga=".parse::<DomainFeedSpec>().is_err());
     }
 }

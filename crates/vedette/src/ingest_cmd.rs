@@ -40,14 +40,13 @@ pub struct IngestArgs {
 pub fn run(args: IngestArgs) -> CliResult {
     let data_dir = &args.data.data_dir;
     let store = SqliteStore::open(data_dir).map_err(|e| format!("cannot open the store in {}: {e}", data_dir.display()))?;
-    let options = IngestOptions {
+    let options = args.intel.apply(IngestOptions {
         threads: args.threads.into(),
         batch_records: args.batch_records,
         chunk_records: args.batch_records.min(IngestOptions::default().chunk_records),
         create_detectors: args.create_detectors,
-        intel: args.intel.load()?,
         ..Default::default()
-    };
+    })?;
     let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(

@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vedette_ingest::intel::FeedSpec;
-use vedette_ingest::{IntelConfig, Intelligence};
+use vedette_ingest::intel::{load_dns_intel, load_inventory, DomainFeedSpec, FeedSpec};
+use vedette_ingest::{IngestOptions, IntelConfig, Intelligence};
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct IntelArgs {
     /// An IP feed whose addresses raise the non-custom caller findings: KIND=PATH[,FORMAT].
-    /// Kinds: `malicious` (Recon/UnauthorizedAccess:IAMUser/MaliciousIPCaller) and `tor`
-    /// (.../TorIPCaller). FORMAT is a list format (TXT, the default, STIX, OTX_CSV, ALIEN_VAULT,
+    /// Kinds: see the error of an unknown kind (the FEED_KINDS table: `malicious`, `tor`, and
+    /// the flow-log kinds scanner, c2, bitcoin, blackhole, droppoint, tor-relay). FORMAT is a list format (TXT, the default, STIX, OTX_CSV, ALIEN_VAULT,
     /// PROOF_POINT, FIRE_EYE). Repeatable; findings name the feed by its file name.
     #[arg(long = "feed", value_name = "KIND=PATH[,FORMAT]")]
     pub feeds: Vec<FeedSpec>,
@@ -28,6 +28,19 @@ pub struct IntelArgs {
     /// A MaxMind-format ASN (or ISP) database (.mmdb, e.g. GeoLite2-ASN): remoteIpDetails.organization.
     #[arg(long, value_name = "PATH")]
     pub geoip_asn: Option<PathBuf>,
+    /// A domain feed for DNS query logs: KIND=PATH, one domain a line (it and its subdomains
+    /// match). Kinds: c2, bitcoin, blackhole, droppoint, phishing, driveby, dga (the !DNS types).
+    /// Repeatable.
+    #[arg(long = "domain-feed", value_name = "KIND=PATH")]
+    pub domain_feeds: Vec<DomainFeedSpec>,
+    /// The JSON `aws ec2 describe-instances` prints: instance details of flow-log and DNS findings
+    /// (matched by ENI, private IP or instance id).
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+    /// The Region of flow-log records that carry none (versions 2-3); a v4+ `region` field wins.
+    /// Without either a flow record is reported as bad.
+    #[arg(long, value_name = "REGION")]
+    pub flow_region: Option<String>,
 }
 
 impl IntelArgs {
@@ -39,5 +52,13 @@ impl IntelArgs {
             geoip_asn: self.geoip_asn.clone(),
         };
         Intelligence::load(&config).map(Arc::new).map_err(|e| e.to_string())
+    }
+
+    /// `options` with the intelligence and the flow / DNS inputs of these flags.
+    pub fn apply(&self, options: IngestOptions) -> Result<IngestOptions, String> {
+        let intel = self.load()?;
+        let dns_intel = Arc::new(load_dns_intel(&self.domain_feeds, &intel.operator)?);
+        let inventory = self.inventory.as_deref().map(load_inventory).transpose()?.map(Arc::new);
+        Ok(IngestOptions { intel, dns_intel, inventory, flow_region: self.flow_region.clone(), ..options })
     }
 }

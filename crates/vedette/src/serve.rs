@@ -140,8 +140,7 @@ pub fn run(args: ServeArgs) -> CliResult {
     let watcher = match &args.watch {
         Some(dir) => {
             let (dir, stop, store) = (dir.clone(), stop.clone(), store.clone());
-            let intel = args.intel.load()?;
-            let options = IngestOptions { create_detectors: args.watch_create_detectors, intel, ..Default::default() };
+            let options = args.intel.apply(IngestOptions { create_detectors: args.watch_create_detectors, ..Default::default() })?;
             let interval = std::time::Duration::from_millis(args.watch_interval_ms);
             Some(
                 std::thread::Builder::new()
