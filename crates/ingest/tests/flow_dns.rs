@@ -215,3 +215,19 @@ fn query_logs_raise_dns_findings_and_read_once() {
     assert_eq!(again.sources_already_ingested, 1);
     assert_eq!(findings(&store, &detector), all);
 }
+
+#[test]
+fn an_inventory_fills_the_instance_details_of_flow_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(&dir.path().join("db"));
+    let inventory = concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/data/flow/describe_instances.json");
+    let inventory = vedette_ingest::intel::load_inventory(Path::new(inventory)).unwrap();
+    let text = ssh_attempts(0, 25).replace("eni-0a1b2c3d", "eni-0aaaaaaaaaaaaaaa1").replace("10.0.0.5", "10.0.1.10");
+    let file = write(dir.path(), "flow.log", text.as_bytes());
+    ingest(&store, &[file], &IngestOptions { inventory: Some(std::sync::Arc::new(inventory)), ..options() });
+    let all = findings(&store, &detector);
+    assert_eq!(types(&all), vec!["UnauthorizedAccess:EC2/SSHBruteForce"]);
+    let details = field(field(&all[0], "resource"), "instanceDetails");
+    assert_eq!(field(details, "instanceId"), "i-0aaaaaaaaaaaaaaa1");
+    assert_eq!(field(details, "instanceType"), "t3.micro");
+}
