@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use vedette_domain::cloudtrail::CloudTrailRecord;
-use vedette_domain::detect::{self, DetectContext, Intel};
+use vedette_domain::detect::{self, DetectContext};
 use vedette_domain::{aggregate, attributes, Occurrence};
 use vedette_ingest::{read_bytes_for_fuzzing as read, ReadEnd};
 
-use crate::fixtures::{DETECTOR_ID, NOW_MS};
+use crate::fixtures::{self, DETECTOR_ID, NOW_MS};
 
 /// What a read delivered at one position: a record (by the fields that identify it) or a bad one.
 type Seen = (u64, Option<[String; 3]>);
@@ -109,7 +109,7 @@ fn detect_into(record: &CloudTrailRecord<'_>, position: u64, findings: &mut Hash
     if hits.is_empty() || detect::event_time_ms(record).is_none() {
         return;
     }
-    let ctx = DetectContext { detector_id: DETECTOR_ID, now_ms: NOW_MS, source: "fuzz", position, intel: Intel::none() };
+    let ctx = DetectContext { detector_id: DETECTOR_ID, now_ms: NOW_MS, source: "fuzz", position, intel: fixtures::intel() };
     for occurrence in detect::build_occurrences(record, &ctx, hits) {
         match findings.get_mut(occurrence.finding_id()) {
             Some(existing) => aggregate::merge_occurrence_deferred(existing, &occurrence, NOW_MS),
