@@ -66,7 +66,10 @@ fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, String) {
 
 /// Finding ids of the event lines in `text`.
 fn ids(text: &str) -> Vec<String> {
-    text.lines()
+    // Complete lines only: the pump may be mid-append while a test polls the file.
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
+        .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             assert_eq!(v["detail-type"], "GuardDuty Finding");
@@ -107,13 +110,15 @@ async fn the_file_sink_appends_every_event_once_across_restarts() {
     // Registered before findings are raised (as serve does).
     store.register_consumer(&spec.consumer_name(), None).unwrap();
     raise(&store, &d, 1..=10);
-    pump_until(&store, &spec, "ten events", || ids(&read()).len() >= 10).await;
+    // Until written AND acknowledged: a pump stopped between the two redelivers (at-least-once).
+    let acked = || store.outbox_stats().unwrap().depth() == 0;
+    pump_until(&store, &spec, "ten events", || ids(&read()).len() >= 10 && acked()).await;
     let expected: Vec<String> = (1..=10).map(|n| format!("{n:032x}")).collect();
     assert_eq!(ids(&read()), expected, "in order, each once (batches of 4)");
 
     // Another start: nothing again; new findings after it.
     raise(&store, &d, 11..=12);
-    pump_until(&store, &spec, "two more", || ids(&read()).len() >= 12).await;
+    pump_until(&store, &spec, "two more", || ids(&read()).len() >= 12 && acked()).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(ids(&read()).len(), 12);
     assert_eq!(store.outbox_stats().unwrap().depth(), 0);
@@ -133,8 +138,10 @@ async fn a_file_sink_that_cannot_write_keeps_its_events() {
     assert_eq!(store.outbox_stats().unwrap().queued, 3);
     // Fixed: everything arrives.
     std::fs::remove_dir(&path).unwrap();
-    pump_until(&store, &spec, "three events", || std::fs::read_to_string(&path).is_ok_and(|t| ids(&t).len() == 3))
-        .await;
+    pump_until(&store, &spec, "three events", || {
+        std::fs::read_to_string(&path).is_ok_and(|t| ids(&t).len() == 3) && store.outbox_stats().unwrap().depth() == 0
+    })
+    .await;
     assert_eq!(store.outbox_stats().unwrap().depth(), 0);
 }
 
@@ -204,9 +211,12 @@ async fn the_webhook_retries_failures_and_delivers_in_order() {
     let spec = SinkSpec::parse(&format!("webhook:{url}")).unwrap();
     store.register_consumer(&spec.consumer_name(), None).unwrap();
     raise(&store, &d, 1..=6);
-    pump_until(&store, &spec, "six events", || got.lock().unwrap().len() >= 6).await;
+    pump_until(&store, &spec, "six events", || {
+        got.lock().unwrap().len() >= 6 && store.outbox_stats().unwrap().depth() == 0
+    })
+    .await;
     let bodies = got.lock().unwrap().clone();
-    let delivered = ids(&bodies.join("\n"));
+    let delivered = ids(&(bodies.join("\n") + "\n"));
     let expected: Vec<String> = (1..=6).map(|n| format!("{n:032x}")).collect();
     assert_eq!(delivered, expected, "each once: the acknowledged prefix is not sent again");
     assert_eq!(store.outbox_stats().unwrap().depth(), 0);
