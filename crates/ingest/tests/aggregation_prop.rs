@@ -184,7 +184,9 @@ proptest! {
         }
 
         let expected = normalized(&reference, &reference_detector, &located);
-        prop_assert!(!expected.is_empty() || specs.iter().all(|s| s.0 % 6 == 5), "the activities raise findings");
+        // Activity 5 raises nothing, nor does a failed StopLogging (trail rules fire on successful calls only).
+        let raises_nothing = |s: &Spec| s.0 % 6 == 5 || (s.0 % 6 == 2 && ERRORS[s.3].is_some());
+        prop_assert!(!expected.is_empty() || specs.iter().all(raises_nothing), "the activities raise findings");
         prop_assert_eq!(normalized(&split, &split_detector, &located), expected);
     }
 }
