@@ -11,7 +11,8 @@
 # -rss_limit_mb=2048 (a leak or blow-up is a crash) and -timeout=10 (a hang is a crash). Crash,
 # timeout and OOM reproducers are copied to fuzz/regressions/<target>/ (commit them with the fix;
 # the replay tests run them). --minimize merges the working corpus back into a minimal
-# fuzz/corpus/<target> (libFuzzer -merge=1: the smallest set keeping all coverage).
+# fuzz/corpus/<target> (libFuzzer -set_cover_merge=1 -use_counters=0: a small set of inputs that
+# keeps every covered edge, hit counts aside, so the committed corpus stays small).
 # Prints executions, corpus size and findings per target.
 set -euo pipefail
 
@@ -71,7 +72,8 @@ for target in "${TARGETS[@]}"; do
     done
     if ((MINIMIZE)); then
         fresh=$(mktemp -d)
-        nice -n 19 "$BIN/$target" "$fresh" "fuzz/corpus/$target" "$work" -merge=1 -rss_limit_mb=2048 -timeout=10 \
+        nice -n 19 "$BIN/$target" "$fresh" "fuzz/corpus/$target" "$work" -set_cover_merge=1 -use_counters=0 \
+            -rss_limit_mb=2048 -timeout=10 \
             >>"$log" 2>&1 && { rm -rf "fuzz/corpus/$target"; mv "$fresh" "fuzz/corpus/$target"; } || rm -rf "$fresh"
     fi
     note=${found[*]:-none}
