@@ -122,7 +122,11 @@ fn signed_by_the_sdk_is_accepted(input: &Input<'_>, config: &AuthConfig) {
     // In GuardDuty's API only a URI label that is `.` or `..` makes one.
     let dot_end = input.path.rsplit('/').next().is_some_and(|last| last == "." || last == "..");
     let path_ok = input.path.starts_with('/') && !dot_end && input.path.bytes().all(|b| plain_uri_byte(b, false));
-    let query_ok = input.query.is_none_or(|q| q.bytes().all(|b| plain_uri_byte(b, true)));
+    // Percent escapes that decode to bytes which are not UTF-8: aws-sigv4 re-encodes them as
+    // U+FFFD, botocore cannot produce them (its parameters are strings); no oracle there.
+    let query_ok = input.query.is_none_or(|q| {
+        q.bytes().all(|b| plain_uri_byte(b, true)) && percent_encoding::percent_decode_str(q).decode_utf8().is_ok()
+    });
     // Headers the signer adds or the server derives itself are left to them.
     let reserved = ["authorization", "x-amz-date", "date", "x-amz-content-sha256", "x-amz-security-token", "host"];
     let headers_ok = input.headers.iter().all(|(name, value)| {
