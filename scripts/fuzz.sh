@@ -74,7 +74,13 @@ for target in "${TARGETS[@]}"; do
         fresh=$(mktemp -d)
         nice -n 19 "$BIN/$target" "$fresh" "fuzz/corpus/$target" "$work" -set_cover_merge=1 -use_counters=0 \
             -rss_limit_mb=2048 -timeout=10 \
-            >>"$log" 2>&1 && { rm -rf "fuzz/corpus/$target"; mv "$fresh" "fuzz/corpus/$target"; } || rm -rf "$fresh"
+            >>"$log" 2>&1 && {
+            # Named inputs (seeds, documented cases) stay whatever their coverage; the merge names
+            # its picks by content hash.
+            find "fuzz/corpus/$target" -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$fresh/" \;
+            rm -rf "fuzz/corpus/$target"
+            mv "$fresh" "fuzz/corpus/$target"
+        } || rm -rf "$fresh"
     fi
     note=${found[*]:-none}
     ((status == 0)) || note="exit $status: $note (log $log)"
