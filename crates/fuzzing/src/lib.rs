@@ -20,8 +20,11 @@ pub use intel::intel_list;
 pub use rest::{rest_body, rest_uri};
 pub use sigv4::sigv4;
 
+/// A target body.
+pub type Target = fn(&[u8]);
+
 /// Every target by the name its fuzz binary, corpus and regression directories carry.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("cloudtrail", cloudtrail),
     ("criteria", criteria),
     ("rest_body", rest_body),

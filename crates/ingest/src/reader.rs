@@ -153,13 +153,16 @@ pub fn read_bytes_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64
 /// How much of the start the layout is told from.
 const HEAD_BYTES: u64 = 4096;
 
+/// The head of a source, and the reader of the rest.
+type Head<'a> = (Vec<u8>, Box<dyn BufRead + 'a>);
+
 /// The first bytes of the content (after a byte-order mark and whitespace; up to [`HEAD_BYTES`],
 /// fewer only at the end of the input) and the reader of the rest; `None`: no content. A read
 /// may return a few bytes only (at a gzip member boundary, say): the head is gathered over as many
 /// reads as it takes, so the layout never depends on where a read happened to stop (found by
 /// fuzzing: a multi-member gzip log file was read as JSON lines). An error after some content is
 /// kept for the rest's reader, so what precedes it is still read.
-fn read_head<'a>(mut reader: Box<dyn BufRead + 'a>) -> io::Result<Option<(Vec<u8>, Box<dyn BufRead + 'a>)>> {
+fn read_head<'a>(mut reader: Box<dyn BufRead + 'a>) -> io::Result<Option<Head<'a>>> {
     let mut head = Vec::new();
     let mut at_start = true;
     loop {
