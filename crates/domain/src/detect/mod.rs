@@ -409,19 +409,7 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
             event_last_seen: Some(seen),
             count: Some(1),
             archived: Some(false),
-            evidence: (!hit.threats.is_empty()).then(|| model::Evidence {
-                threat_intelligence_details: Some(
-                    hit.threats
-                        .iter()
-                        .map(|t| model::ThreatIntelligenceDetail {
-                            threat_list_name: Some(t.list_name.clone()),
-                            // Lists carry addresses, not threat names.
-                            threat_names: Some(Vec::new()),
-                            threat_file_sha256: Some(t.file_sha256.clone()).filter(|s| !s.is_empty()),
-                        })
-                        .collect(),
-                ),
-            }),
+            evidence: ThreatMatch::evidence(&hit.threats),
             additional_info: hit.threats.first().map(|t| model::ServiceAdditionalInfo {
                 value: Some(serde_json::json!({ "threatListName": t.list_name }).to_string()),
                 r#type: Some("default".into()),

@@ -437,19 +437,7 @@ pub fn build_dns_occurrence(
             event_last_seen: Some(seen),
             count: Some(1),
             archived: Some(false),
-            evidence: (!hit.threats.is_empty()).then(|| model::Evidence {
-                threat_intelligence_details: Some(
-                    hit.threats
-                        .iter()
-                        .map(|t| model::ThreatIntelligenceDetail {
-                            threat_list_name: Some(t.list_name.clone()),
-                            // Feeds carry domains, not threat names.
-                            threat_names: Some(Vec::new()),
-                            threat_file_sha256: Some(t.file_sha256.clone()).filter(|s| !s.is_empty()),
-                        })
-                        .collect(),
-                ),
-            }),
+            evidence: ThreatMatch::evidence(&hit.threats),
             additional_info: hit.threats.first().map(|t| model::ServiceAdditionalInfo {
                 value: Some(serde_json::json!({ "threatListName": t.list_name }).to_string()),
                 r#type: Some("default".into()),

@@ -605,18 +605,7 @@ fn build_occurrence(
             event_last_seen: Some(iso_ms(event_time_ms)),
             count: Some(1),
             archived: Some(false),
-            evidence: (!hit.threats.is_empty()).then(|| model::Evidence {
-                threat_intelligence_details: Some(
-                    hit.threats
-                        .iter()
-                        .map(|t| model::ThreatIntelligenceDetail {
-                            threat_list_name: Some(t.list_name.clone()),
-                            threat_names: Some(Vec::new()),
-                            threat_file_sha256: Some(t.file_sha256.clone()).filter(|s| !s.is_empty()),
-                        })
-                        .collect(),
-                ),
-            }),
+            evidence: ThreatMatch::evidence(&hit.threats),
             additional_info: (!info.is_empty()).then(|| model::ServiceAdditionalInfo {
                 value: Some(serde_json::Value::Object(info).to_string()),
                 r#type: Some("default".into()),
