@@ -31,14 +31,23 @@ pub fn is_digest(path: &Path) -> bool {
     path.components().any(|c| c.as_os_str().to_string_lossy().contains("CloudTrail-Digest"))
 }
 
-/// Log file names a directory walk picks up. Explicitly named files are read whatever their name.
+/// Log file names a directory walk picks up, plain or gzipped: CloudTrail's `.json`, JSON lines,
+/// the `.log` objects VPC flow logs and Resolver query logs deliver to S3, and the numbered
+/// `000000.gz` objects a CloudWatch Logs export task writes. The content, not the name, decides
+/// how a file is read. Explicitly named files are read whatever their name.
 fn looks_like_log(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     if name.starts_with('.') {
         return false;
     }
+    if let Some(stem) = name.strip_suffix(".gz")
+        && !stem.is_empty()
+        && stem.bytes().all(|b| b.is_ascii_digit())
+    {
+        return true;
+    }
     let name = name.strip_suffix(".gz").unwrap_or(&name);
-    name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson")
+    [".json", ".jsonl", ".ndjson", ".log"].iter().any(|ext| name.ends_with(ext))
 }
 
 /// Expands `paths` into sources, in a stable order (directory entries sorted by name).
@@ -118,5 +127,43 @@ mod tests {
         assert_eq!(names, ["a_CloudTrail_us-east-1_y.json", "b_CloudTrail_us-east-1_x.json.gz", "-"]);
         assert_eq!(digests, 1);
         assert_eq!(problems.len(), 1);
+    }
+
+    /// Flow logs and query logs as delivered to S3, and a CloudWatch Logs export task's objects
+    /// (with the permission-check object it leaves beside them).
+    #[test]
+    fn walks_flow_log_query_log_and_cloudwatch_export_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let flow = dir.path().join("AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/03/01");
+        let dns = dir.path().join("AWSLogs/111122223333/vpcdnsquerylogs/vpc-0abc/2024/03/01");
+        let export = dir.path().join("exportedlogs/0c1a2b3c-task/eni-0a1b2c3d-all");
+        for d in [&flow, &dns, &export] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(flow.join("111122223333_vpcflowlogs_us-east-1_fl-0a1b_20240301T1000Z_1a2b3c4d.log.gz"), b"").unwrap();
+        std::fs::write(dns.join("111122223333_vpcdnsquerylogs_vpc-0abc_20240301T1000Z_5e6f7a8b.log.gz"), b"").unwrap();
+        std::fs::write(export.join("000000.gz"), b"").unwrap();
+        std::fs::write(export.join("000001.gz"), b"").unwrap();
+        std::fs::write(dir.path().join("exportedlogs/aws-logs-write-test"), b"Permission Check Successful").unwrap();
+        std::fs::write(export.join("notes.gz"), b"").unwrap();
+        let (sources, problems, _) = discover(&[dir.path().to_owned()]);
+        let mut names: Vec<String> = sources
+            .iter()
+            .map(|s| match s {
+                SourceInput::File { path, .. } => path.file_name().unwrap().to_string_lossy().into_owned(),
+                SourceInput::Stdin => "-".into(),
+            })
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "000000.gz",
+                "000001.gz",
+                "111122223333_vpcdnsquerylogs_vpc-0abc_20240301T1000Z_5e6f7a8b.log.gz",
+                "111122223333_vpcflowlogs_us-east-1_fl-0a1b_20240301T1000Z_1a2b3c4d.log.gz",
+            ]
+        );
+        assert!(problems.is_empty());
     }
 }
