@@ -65,7 +65,7 @@ pub use discover::{discover, SourceInput};
 pub use intel::{IntelConfig, Intelligence};
 use reader::{Buffers, Flow, Item};
 #[doc(hidden)]
-pub use reader::{read_bytes_for_fuzzing, ReadEnd};
+pub use reader::{read_bytes_for_fuzzing, read_items_for_fuzzing, FuzzItem, ReadEnd};
 
 /// Reasons a record is skipped (keys of [`Summary::skipped`]).
 pub const SKIP_NO_DETECTOR: &str = "no detector for the account and Region";

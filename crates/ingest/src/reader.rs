@@ -130,6 +130,26 @@ pub(crate) fn read_records<E>(
 /// stop flag does (only ever at the first item of a position).
 #[doc(hidden)]
 pub fn read_bytes_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64, Result<&CloudTrailRecord<'_>, &str>) -> bool) -> ReadEnd {
+    read_items_for_fuzzing(bytes, start, |position, item| match item {
+        FuzzItem::CloudTrail(record) => each(position, Ok(record)),
+        FuzzItem::Bad(why) => each(position, Err(why)),
+        // Not CloudTrail: the CloudTrail target looks at CloudTrail only.
+        FuzzItem::Flow(_) | FuzzItem::Query(_) => each(position, Err("not CloudTrail")),
+    })
+}
+
+/// What [`read_items_for_fuzzing`] hands over at a position.
+#[doc(hidden)]
+pub enum FuzzItem<'r, 'a> {
+    CloudTrail(&'r CloudTrailRecord<'a>),
+    Flow(&'r FlowRecord<'a>),
+    Query(&'r QueryLogRecord<'a>),
+    Bad(&'r str),
+}
+
+/// [`read_bytes_for_fuzzing`] for every layout (the flow-log and query-log targets).
+#[doc(hidden)]
+pub fn read_items_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64, FuzzItem<'_, '_>) -> bool) -> ReadEnd {
     let counter = AtomicU64::new(0);
     let reader = match open(&SourceInput::Stdin, bytes, &counter) {
         Ok(reader) => reader,
@@ -137,10 +157,10 @@ pub fn read_bytes_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64
     };
     let read = read_records::<std::convert::Infallible>(reader, start, &mut Buffers::default(), |position, item| {
         let go_on = match item {
-            Item::Record(record) => each(position, Ok(record)),
-            Item::Bad(why) => each(position, Err(&why)),
-            // Not CloudTrail: the fuzz targets look at CloudTrail only.
-            Item::Flow(_) | Item::Query(_) => each(position, Err("not CloudTrail")),
+            Item::Record(record) => each(position, FuzzItem::CloudTrail(record)),
+            Item::Flow(record) => each(position, FuzzItem::Flow(record)),
+            Item::Query(record) => each(position, FuzzItem::Query(record)),
+            Item::Bad(why) => each(position, FuzzItem::Bad(&why)),
         };
         Ok(if go_on { Flow::Continue } else { Flow::Stop })
     });
