@@ -50,6 +50,22 @@ fn looks_like_log(path: &Path) -> bool {
     [".json", ".jsonl", ".ndjson", ".log"].iter().any(|ext| name.ends_with(ext))
 }
 
+/// The Region in a flow-log object's S3 delivery key, `…/AWSLogs/<account>/vpcflowlogs/<region>/…`
+/// (with or without an `aws-account-id=`-style Hive prefix it is the segment after
+/// `vpcflowlogs`), when the path has that shape: default-format records carry no Region.
+pub fn flow_delivery_region(path: &Path) -> Option<String> {
+    let parts: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let at = parts.iter().rposition(|p| p == "vpcflowlogs")?;
+    let account = parts.get(at.checked_sub(1)?)?;
+    let region = parts.get(at + 1)?;
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    // The last segment is the object itself: a Region is a directory.
+    let region_ok = at + 2 < parts.len()
+        && region.split('-').count() >= 3
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (account_ok && region_ok && parts.get(at.checked_sub(2)?).is_some_and(|p| p == "AWSLogs")).then(|| region.clone())
+}
+
 /// Expands `paths` into sources, in a stable order (directory entries sorted by name).
 pub fn discover(paths: &[PathBuf]) -> (Vec<SourceInput>, Vec<DiscoverProblem>, u64) {
     let mut sources = Vec::new();
@@ -155,6 +171,11 @@ mod tests {
             })
             .collect();
         names.sort();
+        let flow_object = flow.join("111122223333_vpcflowlogs_us-east-1_fl-0a1b_20240301T1000Z_1a2b3c4d.log.gz");
+        assert_eq!(flow_delivery_region(&flow_object).as_deref(), Some("us-east-1"));
+        assert_eq!(flow_delivery_region(&dns.join("x.log.gz")), None);
+        assert_eq!(flow_delivery_region(Path::new("/logs/vpcflowlogs/us-east-1/x.log")), None, "no AWSLogs/<account>");
+        assert_eq!(flow_delivery_region(Path::new("/AWSLogs/111122223333/vpcflowlogs/us-east-1")), None, "the object, not a directory");
         assert_eq!(
             names,
             [

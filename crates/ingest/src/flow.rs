@@ -1,9 +1,10 @@
 //! VPC flow-log records in the pipeline, and the flow / DNS detection state of each detector.
 //!
 //! Routing: a flow record goes to the detector of its `account-id` and Region. The Region is the
-//! record's own v4+ `region` field when the layout has one, else [`IngestOptions::flow_region`]
+//! record's own v4+ `region` field when the layout has one, else the Region of the object's S3
+//! delivery key (`AWSLogs/<account>/vpcflowlogs/<region>/…`), else [`IngestOptions::flow_region`]
 //! (`--flow-region`): v2/v3 records do not say where they were logged, and guessing would route
-//! them to a detector of the wrong Region. A record with neither is a bad record.
+//! them to a detector of the wrong Region. A record with none of these is a bad record.
 //!
 //! State: brute-force counts, scan fan-out and probe lists ([`FlowState`]) and the DNS heuristics'
 //! windows ([`DnsHeuristics`]) are kept per detector, shared by the workers (so records of one
@@ -119,8 +120,9 @@ impl SourceState<'_, '_> {
             self.bad(position, || "not a usable flow-log record: no account-id".into());
             return Ok(());
         };
-        let Some(region) = record.region.or(self.shared.options.flow_region.as_deref()) else {
-            self.bad(position, || "flow-log record without a Region: no v4 region field and no --flow-region".into());
+        let region = record.region.or(self.delivery_region).or(self.shared.options.flow_region.as_deref());
+        let Some(region) = region else {
+            self.bad(position, || "flow-log record without a Region: no v4 region field, no AWSLogs/<account>/vpcflowlogs/<region>/ path and no --flow-region".into());
             return Ok(());
         };
         let Some(detector_id) = self.route_to(position, account, region, router)? else { return Ok(()) };

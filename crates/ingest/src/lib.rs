@@ -889,6 +889,10 @@ fn ingest_source(
     };
 
     let ctx_source = name.clone();
+    let delivery_region = match input {
+        SourceInput::File { path, .. } => discover::flow_delivery_region(path),
+        SourceInput::Stdin => None,
+    };
     let mut state = SourceState {
         shared,
         index,
@@ -909,6 +913,7 @@ fn ingest_source(
         last_position: start,
         writer_gone: false,
         network_dirty: flow::Dirty::default(),
+        delivery_region: delivery_region.as_deref(),
     };
     let stop = &shared.stop;
     let abandoned = &shared.abandoned[index];
@@ -1000,6 +1005,8 @@ struct SourceState<'a, 's> {
     writer_gone: bool,
     /// Flow / DNS detection state this source changed since its last chunk.
     network_dirty: flow::Dirty,
+    /// The Region a flow-log object's S3 delivery key names (`AWSLogs/<acct>/vpcflowlogs/<region>/`).
+    delivery_region: Option<&'a str>,
 }
 
 /// Per-source cap on listed problems (a garbage file is one line of the summary, not thousands).

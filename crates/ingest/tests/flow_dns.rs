@@ -115,6 +115,28 @@ fn without_a_region_flow_records_are_bad_records_and_raise_nothing() {
     assert!(findings(&store, &detector).is_empty());
 }
 
+/// Default-format records carry no Region; an object in the S3 delivery tree names it, and a
+/// directory walk finds `.log.gz` objects there without `--flow-region`.
+#[test]
+fn the_delivery_key_gives_default_format_records_their_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(&dir.path().join("db"));
+    let tree = dir.path().join(format!("logs/AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/2024/03/01"));
+    std::fs::create_dir_all(&tree).unwrap();
+    let name = format!("{ACCOUNT}_vpcflowlogs_{REGION}_fl-0a1b2c3d_20240301T1000Z_1a2b3c4d.log.gz");
+    write(&tree, &name, &gzip(ssh_attempts(0, 25).as_bytes()));
+    // Another Region's tree: routed there (no detector: skipped, not bad).
+    let other = dir.path().join(format!("logs/AWSLogs/{ACCOUNT}/vpcflowlogs/eu-west-1/2024/03/01"));
+    std::fs::create_dir_all(&other).unwrap();
+    write(&other, "elsewhere.log", ssh_attempts(0, 3).as_bytes());
+    let no_region = IngestOptions { now_ms: Some(NOW), ..Default::default() };
+    let summary = ingest(&store, &[dir.path().join("logs")], &no_region);
+    assert_eq!(summary.sources, 2, "{summary:#?}");
+    assert_eq!((summary.events, summary.bad_records), (28, 0), "{summary:#?}");
+    assert_eq!(summary.skipped_scopes.get(&format!("{ACCOUNT}/eu-west-1")), Some(&3), "{summary:#?}");
+    assert_eq!(types(&findings(&store, &detector)), vec!["UnauthorizedAccess:EC2/SSHBruteForce"]);
+}
+
 #[test]
 fn a_day_split_over_files_and_runs_gives_the_findings_of_one_file() {
     let dir = tempfile::tempdir().unwrap();
