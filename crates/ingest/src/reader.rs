@@ -13,6 +13,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use vedette_domain::cloudtrail::{parse_record, CloudTrailRecord};
+use vedette_domain::dns::record::query_json;
 use vedette_domain::dns::{parse_query_record, QueryLogRecord};
 use vedette_domain::flow::{FlowLayout, FlowLine, FlowReader, FlowRecord, ReadLine};
 
@@ -119,6 +120,8 @@ pub(crate) fn read_records<E>(
         b'{' if starts_with_records_key(&first) => read_document(reader, start, bufs, &mut sink),
         b'{' if is_query_log_line(first_line) => read_text_lines(reader, start, bufs, LineKind::Query, &mut sink),
         b'{' => read_lines(reader, start, bufs, &mut sink),
+        // A CloudWatch Logs export of query logs: `<timestamp> {...}` lines.
+        _ if is_query_log_line(first_line) => read_text_lines(reader, start, bufs, LineKind::Query, &mut sink),
         _ if is_flow_log_line(first_line) => read_text_lines(reader, start, bufs, LineKind::Flow(FlowReader::default()), &mut sink),
         _ => Ok(ReadEnd { position: start, problem: Some("not CloudTrail: the input is not JSON".into()), ..Default::default() }),
     }
@@ -568,8 +571,12 @@ fn read_lines<E>(
 }
 
 /// A Route 53 Resolver query-log line: JSON with `query_name` and `srcids` or `query_timestamp`
-/// (CloudTrail records have neither).
+/// (CloudTrail records have neither), alone or after a CloudWatch Logs export timestamp.
 fn is_query_log_line(line: &[u8]) -> bool {
+    let line = query_json(line);
+    if line.first() != Some(&b'{') {
+        return false;
+    }
     let has = |needle: &[u8]| line.windows(needle.len()).any(|w| w == needle);
     has(b"\"query_name\"") && (has(b"\"srcids\"") || has(b"\"query_timestamp\""))
 }
@@ -736,6 +743,42 @@ garbage line\n\
         // CloudTrail JSON lines stay CloudTrail even when a member is called query_name.
         let (seen, _) = read_all(b"{\"eventName\":\"A\",\"requestParameters\":{\"query_name\":1}}\n", 0);
         assert_eq!(seen, vec![(1, Ok("A".into()))]);
+    }
+
+    /// Resolver query logs sent to CloudWatch Logs and exported to S3 (`000000.gz` objects): each
+    /// line is the event's timestamp, a space and the record.
+    #[test]
+    fn query_logs_exported_from_cloudwatch_logs_are_sniffed_plain_and_gzipped() {
+        let record = |name: &str| {
+            format!("{{\"version\":\"1.100000\",\"account_id\":\"123456789012\",\"region\":\"us-east-1\",\"query_timestamp\":\"2021-02-04T17:51:55Z\",\"query_name\":\"{name}\",\"srcids\":{{\"instance\":\"i-1\"}}}}")
+        };
+        let export = format!(
+            "2021-02-04T17:51:56.001Z {}\n2021-02-04T17:51:56.002Z {}\n2021-02-04T17:51:56.003Z not json\n\n2021-02-04T17:51:57.000Z {}",
+            record("a.example."),
+            record("b.example."),
+            record("c.example.")
+        );
+        for bytes in [export.clone().into_bytes(), gzip(export.as_bytes())] {
+            let (seen, end) = read_all(&bytes, 0);
+            assert_eq!(seen.len(), 4, "{seen:?}");
+            assert_eq!(seen[0], (1, Ok("query:a.example.".into())));
+            assert_eq!(seen[1], (2, Ok("query:b.example.".into())));
+            assert!(seen[2].0 == 3 && seen[2].1.as_ref().is_err_and(|e| e.starts_with("not a query-log record")));
+            assert_eq!(seen[3], (5, Ok("query:c.example.".into())), "last line without a newline");
+            assert!(end.json_lines && end.position == 5 && end.problem.is_none(), "{end:?}");
+        }
+        // Resumed after line 2 of the gzipped export.
+        let (seen, _) = read_all(&gzip(export.as_bytes()), 2);
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [3, 5]);
+        // A mixed file (plain lines, then exported ones) reads every line as a query.
+        let mixed = format!("{}\n2021-02-04T17:51:56.002Z {}\n", record("a.example."), record("b.example."));
+        let (seen, _) = read_all(mixed.as_bytes(), 0);
+        assert_eq!(seen, [(1, Ok("query:a.example.".into())), (2, Ok("query:b.example.".into()))]);
+        // A flow-log export stays a flow log; a timestamp before CloudTrail JSON is not a query log.
+        let flow = b"2021-02-04T17:51:56.001Z 2 123456789012 eni-1 198.51.100.7 10.0.0.5 40000 22 6 3 180 1700000000 1700000060 REJECT OK\n";
+        assert_eq!(read_all(flow, 0).0, [(1, Ok("flow:22".into()))]);
+        let (seen, end) = read_all(b"2021-02-04T17:51:56.001Z {\"eventName\":\"A\"}\n", 0);
+        assert!(seen.is_empty() && end.problem.is_some(), "{seen:?} {end:?}");
     }
 
     #[test]

@@ -13,8 +13,10 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 
 pub use crate::cloudtrail::{Obj, Text};
 
-/// Parses one query-log record (a JSON object) borrowing from `json`.
+/// Parses one query-log record (a JSON object) borrowing from `json`: a line of a query-log file
+/// as Resolver delivers it to S3, or a line of a CloudWatch Logs export (see [`query_json`]).
 pub fn parse_query_record(json: &[u8]) -> Result<QueryLogRecord<'_>, sonic_rs::Error> {
+    let json = query_json(json);
     // serde would read a JSON array as a struct's fields in order: a record is an object.
     if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(<sonic_rs::Error as de::Error>::custom(
@@ -22,6 +24,40 @@ pub fn parse_query_record(json: &[u8]) -> Result<QueryLogRecord<'_>, sonic_rs::E
         ));
     }
     sonic_rs::from_slice(json)
+}
+
+/// The JSON of a query-log line. Resolver query logs sent to CloudWatch Logs and exported from
+/// there (`aws logs create-export-task`) carry each event as `<ISO-8601 timestamp> <message>`
+/// (`2024-03-01T10:00:05.123Z {"version":...}`): the timestamp (when CloudWatch received the
+/// event; `query_timestamp` inside is the query's time) and its space are skipped. Any other line
+/// is returned as it is.
+pub fn query_json(line: &[u8]) -> &[u8] {
+    let line = line.trim_ascii_start();
+    if line.first() == Some(&b'{') {
+        return line;
+    }
+    // A timestamp is at most ~35 bytes (nanoseconds and an offset): never scan a long line.
+    let Some(space) = line.iter().take(EXPORT_TIMESTAMP_MAX_LEN + 1).position(|b| *b == b' ') else {
+        return line;
+    };
+    match std::str::from_utf8(&line[..space]) {
+        Ok(stamp) if is_export_timestamp(stamp) => line[space..].trim_ascii_start(),
+        _ => line,
+    }
+}
+
+/// Longest export timestamp accepted (`2024-03-01T10:00:05.123456789+00:00` is 35 bytes).
+const EXPORT_TIMESTAMP_MAX_LEN: usize = 40;
+
+/// `2024-03-01T10:00:05.123Z`: the first token of a CloudWatch Logs export line (the flow-log
+/// reader's test, crate::flow::record, applied to query logs).
+fn is_export_timestamp(token: &str) -> bool {
+    let b = token.as_bytes();
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && crate::time::parse_iso_ms(token).is_some()
 }
 
 /// One Route 53 Resolver query-log record.
@@ -280,6 +316,27 @@ mod tests {
             r.answers().map(|a| a.rdata.as_str()).collect::<Vec<_>>(),
             ["", "169.254.169.254", ""]
         );
+    }
+
+    #[test]
+    fn reads_a_cloudwatch_logs_export_line() {
+        let line = [b"2021-02-04T17:51:56.123Z ".as_slice(), AWS_EXAMPLE].concat();
+        let r = parse_query_record(&line).unwrap();
+        assert_eq!(r.query_name.get(), Some("amazon.com."));
+        assert_eq!(
+            r.time_ms(),
+            crate::time::parse_iso_ms("2021-02-04T17:51:55Z"),
+            "the query's own time, not CloudWatch's"
+        );
+        assert!(matches!(r.query_name.0, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(query_json(b"  {\"a\":1}"), b"{\"a\":1}");
+        assert_eq!(query_json(b"2021-02-04T17:51:56+00:00   {}"), b"{}");
+        // Not a timestamp: left alone, and not a record.
+        for odd in [&b"2021-02-04 {}"[..], b"yesterday {}", b"2021-02-04T17:51:56.123Z", b"2021-13-04T17:51:56.123Z {}"] {
+            assert_eq!(query_json(odd), odd);
+            assert!(parse_query_record(odd).is_err(), "{odd:?}");
+        }
+        assert!(parse_query_record(b"2021-02-04T17:51:56.123Z [1]").is_err());
     }
 
     #[test]
