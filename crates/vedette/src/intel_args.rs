@@ -37,8 +37,9 @@ pub struct IntelArgs {
     /// (matched by ENI, private IP or instance id).
     #[arg(long, value_name = "PATH")]
     pub inventory: Option<PathBuf>,
-    /// The Region of flow-log records that carry none (versions 2-3); a v4+ `region` field wins.
-    /// Without either a flow record is reported as bad.
+    /// The Region of flow-log records that carry none (versions 2-3) in files outside an S3
+    /// delivery tree: a v4+ `region` field wins, then the `AWSLogs/<account>/vpcflowlogs/<region>/`
+    /// of the file's path. Without any of these a flow record is reported as bad.
     #[arg(long, value_name = "REGION")]
     pub flow_region: Option<String>,
 }
