@@ -135,7 +135,9 @@ pub struct Inventory {
     instances: Vec<model::InstanceDetails>,
     by_instance_id: HashMap<String, usize>,
     by_eni: HashMap<String, usize>,
-    by_ip: HashMap<IpAddr, usize>,
+    /// Every instance holding the address, in inventory order: private ranges repeat across
+    /// VPCs, so an address alone may name several.
+    by_ip: HashMap<IpAddr, Vec<usize>>,
 }
 
 impl Inventory {
@@ -180,7 +182,10 @@ impl Inventory {
                 .chain(eni.ipv6_addresses.iter().flatten());
             for address in addresses {
                 if let Ok(ip) = address.parse::<IpAddr>() {
-                    self.by_ip.insert(ip, index);
+                    let owners = self.by_ip.entry(ip).or_default();
+                    if owners.last() != Some(&index) {
+                        owners.push(index);
+                    }
                 }
             }
         }
@@ -203,8 +208,22 @@ impl Inventory {
         self.by_eni.get(eni).map(|&i| &self.instances[i])
     }
 
+    /// The last instance in the inventory holding `ip` (any VPC).
     pub fn by_ip(&self, ip: IpAddr) -> Option<&model::InstanceDetails> {
-        self.by_ip.get(&ip).map(|&i| &self.instances[i])
+        self.by_ip.get(&ip).and_then(|owners| owners.last()).map(|&i| &self.instances[i])
+    }
+
+    /// The instance with a network interface in `vpc_id` holding `ip`: an address is an
+    /// instance's only within its VPC.
+    pub fn by_ip_in_vpc(&self, ip: IpAddr, vpc_id: &str) -> Option<&model::InstanceDetails> {
+        let owners = self.by_ip.get(&ip)?;
+        owners.iter().rev().map(|&i| &self.instances[i]).find(|details| {
+            details
+                .network_interfaces
+                .iter()
+                .flatten()
+                .any(|eni| eni.vpc_id.as_deref() == Some(vpc_id) && interface_owns(eni, ip))
+        })
     }
 
     /// The instance a flow record belongs to: by instance id, else ENI, else local address.
@@ -223,18 +242,20 @@ impl Inventory {
 
 /// True when `ip` is one of the instance's own addresses (private, public or IPv6).
 pub fn owns_address(details: &model::InstanceDetails, ip: IpAddr) -> bool {
-    details.network_interfaces.iter().flatten().any(|eni| {
-        let matches = |s: &String| s.parse::<IpAddr>().is_ok_and(|a| a == ip);
-        eni.private_ip_address.iter().any(matches)
-            || eni
-                .private_ip_addresses
-                .iter()
-                .flatten()
-                .filter_map(|p| p.private_ip_address.as_ref())
-                .any(matches)
-            || eni.public_ip.iter().any(matches)
-            || eni.ipv6_addresses.iter().flatten().any(matches)
-    })
+    details.network_interfaces.iter().flatten().any(|eni| interface_owns(eni, ip))
+}
+
+fn interface_owns(eni: &model::NetworkInterface, ip: IpAddr) -> bool {
+    let matches = |s: &String| s.parse::<IpAddr>().is_ok_and(|a| a == ip);
+    eni.private_ip_address.iter().any(matches)
+        || eni
+            .private_ip_addresses
+            .iter()
+            .flatten()
+            .filter_map(|p| p.private_ip_address.as_ref())
+            .any(matches)
+        || eni.public_ip.iter().any(matches)
+        || eni.ipv6_addresses.iter().flatten().any(matches)
 }
 
 fn groups(groups: Vec<Ec2Group>) -> Option<Vec<model::SecurityGroup>> {

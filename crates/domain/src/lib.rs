@@ -10,6 +10,7 @@ pub mod criteria;
 pub mod detect;
 pub mod detector;
 pub mod dns;
+pub mod envelope;
 pub mod finding_types;
 pub mod flow;
 pub mod geo;

@@ -153,6 +153,7 @@ fn feed(state: &mut DnsHeuristics, lines: &[String]) -> Vec<Occurrence> {
             source: "q",
             position: i as u64 + 1,
             intel: &intel,
+            inventory: None,
         };
         out.extend(state.observe(&record, &ctx));
     }

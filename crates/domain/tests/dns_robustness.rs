@@ -73,7 +73,7 @@ proptest! {
         let intel = intel();
         for input in [bytes.as_slice(), text.as_bytes()] {
             if let Ok(record) = parse_query_record(input) {
-                let ctx = DnsContext { detector_id: "d", now_ms: 0, source: "s", position: 1, intel: &intel };
+                let ctx = DnsContext { detector_id: "d", now_ms: 0, source: "s", position: 1, intel: &intel, inventory: None };
                 for o in detect::detect_query(&record, &ctx) {
                     prop_assert!(o.finding.r#type.is_some());
                 }

@@ -54,6 +54,7 @@ fn run(intel: &DnsIntel) -> BTreeMap<String, Vec<Occurrence>> {
             source: "query_log.jsonl",
             position: i as u64 + 1,
             intel,
+            inventory: None,
         };
         let occurrences = detect::detect_query(&record, &ctx);
         out.insert(record.query_name.as_str().to_owned(), occurrences);
@@ -274,6 +275,7 @@ fn findings_aggregate_per_type_and_instance_not_per_domain() {
             source: "t",
             position: 1,
             intel: &intel,
+            inventory: None,
         };
         let mut o = detect::detect_query(&record, &ctx);
         assert_eq!(o.len(), 1, "{text}");
@@ -317,6 +319,7 @@ fn records_missing_routing_fields_raise_nothing() {
             source: "t",
             position: 1,
             intel: &intel,
+            inventory: None,
         };
         assert!(detect::detect_query(&record, &ctx).is_empty(), "{text}");
     }
@@ -353,6 +356,7 @@ fn an_answer_on_a_black_hole_ip_feed_raises_blackhole_traffic() {
             source: "t",
             position: 1,
             intel: &intel,
+            inventory: None,
         };
         detect::detect_query(&record, &ctx)
     };

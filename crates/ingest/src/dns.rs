@@ -1,7 +1,9 @@
 //! Route 53 Resolver query-log records in the pipeline: routed by their `account_id` and `region`;
 //! the stateless rules and the heuristics (state in [`crate::flow::NetworkState`]) see each query.
-use vedette_domain::dns::detect::build_occurrences;
-use vedette_domain::dns::{DnsContext, QueryLogRecord, dns_hits};
+//! The operator's inventory (`--inventory`) fills the instance details of DNS findings as it does
+//! flow findings', and names the instance of a query logged without `srcids`.
+use vedette_domain::dns::detect::{Query, build_occurrences, query_hits};
+use vedette_domain::dns::{DnsContext, QueryLogRecord};
 
 use crate::{IngestError, Router, SourceState};
 
@@ -11,12 +13,17 @@ impl SourceState<'_, '_> {
         let (account, region) = (record.account_id.as_str(), record.region.as_str());
         let Some(detector_id) = self.route_to(position, account, region, router)? else { return Ok(()) };
         let intel = self.shared.options.dns_intel.clone();
-        let ctx = DnsContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position, intel: &intel };
-        let Some((query, hits)) = dns_hits(record, &intel) else { return Ok(()) };
-        let mut occurrences = build_occurrences(&query, &ctx, hits);
-        let store = self.shared.store;
-        occurrences.extend(self.shared.network_state.with_dns(store, &detector_id, |h| h.observe_query(&query, &ctx))?);
-        self.mark_dns_dirty(&detector_id);
+        let inventory = self.shared.options.inventory.clone();
+        let ctx = DnsContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position, intel: &intel, inventory: inventory.as_deref() };
+        let Some(query) = Query::resolve(record, ctx.inventory) else { return Ok(()) };
+        let mut occurrences = build_occurrences(&query, &ctx, query_hits(&query, &intel));
+        // The heuristics key their windows on `srcids.instance`: a query whose instance only the
+        // inventory names stays out of them rather than share one window with every such query.
+        if record.instance_id().is_some() {
+            let store = self.shared.store;
+            occurrences.extend(self.shared.network_state.with_dns(store, &detector_id, |h| h.observe_query(&query, &ctx))?);
+            self.mark_dns_dirty(&detector_id);
+        }
         self.add_occurrences(occurrences);
         Ok(())
     }

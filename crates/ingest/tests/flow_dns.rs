@@ -253,3 +253,51 @@ fn an_inventory_fills_the_instance_details_of_flow_findings() {
     assert_eq!(field(details, "instanceId"), "i-0aaaaaaaaaaaaaaa1");
     assert_eq!(field(details, "instanceType"), "t3.micro");
 }
+
+#[test]
+fn an_inventory_fills_the_instance_details_of_dns_findings_and_names_instances_without_srcids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(&dir.path().join("db"));
+    let inventory = concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/data/flow/describe_instances.json");
+    let inventory = vedette_ingest::intel::load_inventory(Path::new(inventory)).unwrap();
+    let line = |srcaddr: &str, srcids: &str| {
+        format!(
+            r#"{{"version":"1.100000","account_id":"{ACCOUNT}","region":"{REGION}","vpc_id":"vpc-0123456789abcdef0","query_timestamp":"2024-03-01T10:00:00Z","query_name":"guarddutyc2activityb.com.","query_type":"A","srcaddr":"{srcaddr}","srcport":"5353","transport":"UDP"{srcids}}}"#
+        ) + "\n"
+    };
+    // One query names its instance; the other, logged without srcids, is the second instance's
+    // address in the same VPC.
+    let text = line("10.0.1.10", r#","srcids":{"instance":"i-0aaaaaaaaaaaaaaa1"}"#) + &line("10.0.2.20", "");
+    let file = write(dir.path(), "resolver.log", text.as_bytes());
+    ingest(&store, &[file], &IngestOptions { inventory: Some(std::sync::Arc::new(inventory)), ..options() });
+    let all = findings(&store, &detector);
+    assert_eq!(types(&all), vec!["Backdoor:EC2/C&CActivity.B!DNS"; 2]);
+    let mut seen: Vec<(String, String, String)> = all
+        .iter()
+        .map(|f| {
+            let details = field(field(f, "resource"), "instanceDetails");
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (text(field(details, "instanceId")), text(field(details, "instanceType")), text(field(details, "availabilityZone")))
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("i-0aaaaaaaaaaaaaaa1".into(), "t3.micro".into(), "us-east-1a".into()),
+            ("i-0bbbbbbbbbbbbbbb2".into(), "m5.xlarge".into(), "us-east-1b".into()),
+        ]
+    );
+
+    // Without the inventory: the named instance only, with what the log says.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(&dir.path().join("db"));
+    let file = write(dir.path(), "resolver.log", text.as_bytes());
+    ingest(&store, &[file], &options());
+    let all = findings(&store, &detector);
+    assert_eq!(all.len(), 1);
+    let details = field(field(&all[0], "resource"), "instanceDetails");
+    assert_eq!(field(details, "instanceId"), "i-0aaaaaaaaaaaaaaa1");
+    assert!(field(details, "instanceType").is_null() && field(details, "availabilityZone").is_null(), "{details}");
+    assert_eq!(field(&field(details, "networkInterfaces")[0], "privateIpAddress"), "10.0.1.10");
+}

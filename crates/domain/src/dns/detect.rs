@@ -5,15 +5,23 @@
 //! types (DGA.B, DNSDataExfiltration) need state across queries and live in
 //! [`super::heuristics`]; they build their findings with [`build_dns_occurrence`] too.
 //!
-//! Every DNS finding is about the EC2 instance that asked (`srcids.instance`), which is the
-//! ACTOR, with a `DNS_REQUEST` action. A query without an instance id (from an inbound Resolver
-//! endpoint, say) raises nothing: there is no instance to name (spec §6.3 decision). The
-//! detector's trusted IP list and threat lists do not apply to DNS findings (spec §5): only the
-//! operator's domain feeds ([`DnsIntel`]) do.
+//! Every DNS finding is about the EC2 instance that asked, which is the ACTOR, with a
+//! `DNS_REQUEST` action. The instance is `srcids.instance`; when the record has no `srcids` at
+//! all, the operator's inventory may name it: the instance with a network interface in the
+//! record's `vpc_id` holding `srcaddr` (a private address means something only within its VPC,
+//! and VPC ids are unique, so this also keeps to the record's account). A query from an inbound
+//! Resolver endpoint (`srcids.resolver_endpoint`: `srcaddr` is a host outside the VPC), or one
+//! no instance can be named for, raises nothing (spec §6.3 decision). `instanceDetails` is the
+//! inventory's entry for the instance when there is one, else what the record says
+//! ([`crate::envelope::recorded_instance`], the flow findings' rule). The detector's trusted IP
+//! list and threat lists do not apply to DNS findings (spec §5): only the operator's domain feeds
+//! ([`DnsIntel`]) do.
 use std::sync::Arc;
 
 use crate::detect::{NamedSet, ThreatMatch};
+use crate::envelope::{RecordedInterface, recorded_instance};
 use crate::finding_types::{self as ft, FindingType};
+use crate::inventory::Inventory;
 use crate::time::iso_ms;
 use crate::{Evidence, Occurrence, Scope, ids, model};
 
@@ -112,6 +120,8 @@ pub struct DnsContext<'c> {
     pub source: &'c str,
     pub position: u64,
     pub intel: &'c DnsIntel,
+    /// The operator's instances, when supplied (`--inventory`): they fill `instanceDetails`.
+    pub inventory: Option<&'c Inventory>,
 }
 
 /// AWS's documented GuardDuty test domain: querying it raises C&CActivity.B!DNS with no feed.
@@ -124,6 +134,8 @@ pub const METADATA_ADDRESSES: &[&str] = &["169.254.169.254", "fd00:ec2::254"];
 #[derive(Debug)]
 pub struct Query<'q, 'a> {
     pub record: &'q QueryLogRecord<'a>,
+    /// The instance that asked: `srcids.instance`, or the inventory's (see [`Query::resolve`]).
+    pub instance_id: &'q str,
     /// `dnsRequestAction.domain`.
     pub domain: String,
     /// `dnsRequestAction.domainWithSuffix`.
@@ -133,15 +145,40 @@ pub struct Query<'q, 'a> {
 impl<'q, 'a> Query<'q, 'a> {
     /// `None` when the record names no instance or its `query_name` is not a DNS name.
     pub fn new(record: &'q QueryLogRecord<'a>) -> Option<Self> {
-        record.instance_id()?;
+        Self::resolve(record, None)
+    }
+
+    /// [`Query::new`], and when the record has no `srcids`, the instance the inventory places
+    /// at `srcaddr` in the record's `vpc_id` (see the module doc).
+    pub fn resolve(record: &'q QueryLogRecord<'a>, inventory: Option<&'q Inventory>) -> Option<Self> {
+        let instance_id = match record.instance_id() {
+            Some(id) => id,
+            None => inventory_instance_id(record, inventory?)?,
+        };
         let domain = normalize_domain(record.query_name.get()?)?;
         let registrable = registrable_domain(&domain).map(str::to_owned);
         Some(Query {
             record,
+            instance_id,
             domain,
             registrable,
         })
     }
+}
+
+/// The instance id of the inventory's instance at `srcaddr` in `vpc_id`, for a record without
+/// `srcids` (never for a Resolver endpoint's query).
+fn inventory_instance_id<'q>(record: &'q QueryLogRecord<'_>, inventory: &'q Inventory) -> Option<&'q str> {
+    let ids = &record.srcids.0;
+    if ids.resolver_endpoint.get().is_some() || ids.instance.get().is_some() {
+        return None;
+    }
+    let address: std::net::IpAddr = record.srcaddr.get()?.trim().parse().ok()?;
+    // The Resolver sees an instance's private IPv4 (or its IPv6), never its public IPv4.
+    if address.is_ipv4() && crate::intel::is_publicly_routable(address) {
+        return None;
+    }
+    inventory.by_ip_in_vpc(address, record.vpc_id.get()?)?.instance_id.as_deref()
 }
 
 /// What a rule found.
@@ -296,31 +333,40 @@ fn metadata_rebind(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
     }]
 }
 
-/// Every stateless rule's verdicts on one record (nothing without an instance or a valid name).
-/// One hit per finding type: the first rule to raise a type wins.
+/// Every stateless rule's verdicts on one record (nothing without an instance or a valid name;
+/// the instance from `srcids` only: [`query_hits`] with [`Query::resolve`] also asks the inventory).
 pub fn dns_hits<'q, 'a>(
     record: &'q QueryLogRecord<'a>,
     intel: &DnsIntel,
 ) -> Option<(Query<'q, 'a>, Vec<(&'static DnsRule, DnsHit)>)> {
     let query = Query::new(record)?;
+    let hits = query_hits(&query, intel);
+    Some((query, hits))
+}
+
+/// Every stateless rule's verdicts on a prepared query. One hit per finding type: the first rule
+/// to raise a type wins.
+pub fn query_hits(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<(&'static DnsRule, DnsHit)> {
     let mut out: Vec<(&'static DnsRule, DnsHit)> = Vec::new();
     for rule in DNS_RULES {
-        for hit in (rule.check)(&query, intel) {
+        for hit in (rule.check)(query, intel) {
             if !out.iter().any(|(_, h)| h.finding_type == hit.finding_type) {
                 out.push((rule, hit));
             }
         }
     }
-    Some((query, out))
+    out
 }
 
 /// Runs every stateless DNS rule on `record` and builds the occurrences it raises. An ingester
-/// that also runs the heuristics calls [`dns_hits`] + [`build_occurrences`] and hands the same
-/// [`Query`] to [`super::heuristics::DnsHeuristics::observe_query`] (the name is normalised once).
+/// that also runs the heuristics calls [`Query::resolve`] + [`query_hits`] + [`build_occurrences`]
+/// and hands the same [`Query`] to [`super::heuristics::DnsHeuristics::observe_query`] (the name
+/// is normalised once).
 pub fn detect_query(record: &QueryLogRecord<'_>, ctx: &DnsContext<'_>) -> Vec<Occurrence> {
-    let Some((query, hits)) = dns_hits(record, ctx.intel) else {
+    let Some(query) = Query::resolve(record, ctx.inventory) else {
         return Vec::new();
     };
+    let hits = query_hits(&query, ctx.intel);
     build_occurrences(&query, ctx, hits)
 }
 
@@ -356,6 +402,20 @@ pub fn query_event_id(record: &QueryLogRecord<'_>) -> String {
     )
 }
 
+/// `instanceDetails`: the inventory's entry for the instance, else what the record says.
+fn instance_details(query: &Query<'_, '_>, inventory: Option<&Inventory>) -> model::InstanceDetails {
+    if let Some(known) = inventory.and_then(|i| i.by_instance_id(query.instance_id)) {
+        return known.clone();
+    }
+    let record = query.record;
+    let interface = RecordedInterface {
+        vpc_id: record.vpc_id.get(),
+        address: record.srcaddr.get().and_then(|s| s.trim().parse().ok()),
+        ..Default::default()
+    };
+    recorded_instance(Some(query.instance_id), interface)
+}
+
 /// The occurrence for `hit` on `query`. `None` when the type is not in the catalogue or the
 /// record lacks `account_id`, `region` or a parseable `query_timestamp`.
 pub fn build_dns_occurrence(
@@ -366,7 +426,7 @@ pub fn build_dns_occurrence(
 ) -> Option<Occurrence> {
     let record = query.record;
     let ty = ft::lookup(hit.finding_type)?;
-    let instance_id = record.instance_id()?;
+    let instance_id = query.instance_id;
     let event_time_ms = record.time_ms()?;
     let account_id = record.account_id.get()?;
     let region = record.region.get()?;
@@ -375,21 +435,9 @@ pub fn build_dns_occurrence(
     let now = iso_ms(ctx.now_ms);
     let seen = iso_ms(event_time_ms);
 
-    let source_ip = record.srcaddr.get().and_then(|s| s.parse::<std::net::IpAddr>().ok());
-    let interface = model::NetworkInterface {
-        private_ip_address: source_ip.filter(|ip| ip.is_ipv4()).map(|ip| ip.to_string()),
-        ipv6_addresses: source_ip.filter(|ip| ip.is_ipv6()).map(|ip| vec![ip.to_string()]),
-        vpc_id: record.vpc_id.get().map(str::to_owned),
-        ..Default::default()
-    };
-    let has_interface = interface != model::NetworkInterface::default();
     let resource = model::Resource {
         resource_type: Some(ty.resource.as_str().to_owned()),
-        instance_details: Some(model::InstanceDetails {
-            instance_id: Some(instance_id.to_owned()),
-            network_interfaces: has_interface.then(|| vec![interface]),
-            ..Default::default()
-        }),
+        instance_details: Some(instance_details(query, ctx.inventory)),
         ..Default::default()
     };
     let action = model::DnsRequestAction {

@@ -8,14 +8,17 @@
 //! * [`heuristics`]: DGADomainRequest.B and DNSDataExfiltration, with bounded windowed state.
 //!
 //! Decisions where the spec is silent (see each item's module for details):
-//! * No `srcids.instance` (a query through an inbound Resolver endpoint) ⇒ no finding.
+//! * The instance is `srcids.instance`; for a record without `srcids`, the inventory's instance
+//!   holding `srcaddr` on an interface in the record's `vpc_id`. A query through an inbound
+//!   Resolver endpoint, or one no instance can be named for, ⇒ no finding.
 //! * Aggregation key = (type, ACTOR, instance id), the spec §3.3 default; the domain is not in
 //!   it, so repeated or different matching domains update one finding (count, latest action).
 //! * `domain` = `query_name` lower-cased without its trailing dot; `domainWithSuffix` = its
 //!   registrable domain under the full PSL (private section included, so
 //!   `bucket.s3.amazonaws.com` is its own); `protocol` = `transport`; `blocked` = a DNS Firewall
-//!   `BLOCK`; `vpcOwnerAccountId` = `account_id`; the instance's one network interface carries
-//!   `srcaddr` (as `privateIpAddress`, or in `ipv6Addresses`) and `vpc_id` — nothing invented.
+//!   `BLOCK`; `vpcOwnerAccountId` = `account_id`; `instanceDetails` is the inventory's entry, else (as
+//!   for flow findings) one network interface with `vpc_id` and `srcaddr` (a private IPv4 as
+//!   `privateIpAddress`, IPv6 in `ipv6Addresses`) — nothing invented.
 //! * Feeds match the listed name and its subdomains, never its parents; a feed entry that is a
 //!   bare public suffix or an IP is rejected as a bad line.
 //! * MetadataDNSRebind: an answer `Rdata` of 169.254.169.254 or fd00:ec2::254, except AWS's own

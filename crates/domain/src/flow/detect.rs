@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 
 use crate::detect::{Intel, ThreatMatch};
+use crate::envelope::{RecordedInterface, recorded_instance};
 use crate::finding_types::{self as ft, ResourceRole};
 use crate::intel::is_publicly_routable;
 use crate::inventory::{Inventory, owns_address};
@@ -461,25 +462,13 @@ fn instance_details(
     if let Some(known) = instance {
         return known.clone();
     }
-    let local_private = (!is_publicly_routable(sides.local_ip)).then(|| sides.local_ip.to_string());
-    let interface = model::NetworkInterface {
-        network_interface_id: record.interface_id.map(str::to_owned),
-        vpc_id: record.vpc_id.map(str::to_owned),
-        subnet_id: record.subnet_id.map(str::to_owned),
-        private_ip_address: local_private.clone(),
-        private_ip_addresses: local_private.map(|ip| {
-            vec![model::PrivateIpAddressDetails {
-                private_ip_address: Some(ip),
-                private_dns_name: None,
-            }]
-        }),
-        ..Default::default()
+    let interface = RecordedInterface {
+        network_interface_id: record.interface_id,
+        vpc_id: record.vpc_id,
+        subnet_id: record.subnet_id,
+        address: Some(sides.local_ip),
     };
-    model::InstanceDetails {
-        instance_id: record.instance_id.map(str::to_owned),
-        network_interfaces: Some(vec![interface]),
-        ..Default::default()
-    }
+    recorded_instance(record.instance_id, interface)
 }
 
 /// A stable id for the record in evidence (flow logs have no event ids).
