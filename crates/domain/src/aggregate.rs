@@ -8,6 +8,16 @@ use crate::model;
 use crate::time::{iso_ms, parse_iso_ms};
 use crate::{Evidence, Occurrence};
 
+/// GuardDuty keeps a finding 90 days after its last update, archived or not (not adjustable,
+/// spec §3.6). Past that it is deleted, and a new occurrence of the same activity starts a new
+/// finding instead of updating it (spec §3.3).
+pub const FINDING_RETENTION_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+
+/// Whether a finding last updated at `updated_at_ms` is past retention at `now_ms`.
+pub fn is_expired(updated_at_ms: i64, now_ms: i64) -> bool {
+    updated_at_ms < now_ms - FINDING_RETENTION_MS
+}
+
 /// Merges `occ` into `existing` (same id): count grows, first/last seen widen, `updatedAt` moves
 /// to `now`, and the action details become those of the latest occurrence by event time, so that
 /// out-of-order input converges on the same result. A manually archived finding is unarchived.

@@ -178,6 +178,13 @@ pub trait Store: ListStore + FilterStore + ExportStore + DestinationStore + Stat
     fn count_by_severity(&self, detector_id: &str, criteria: &Criteria) -> Result<BTreeMap<String, i64>>;
     fn group_findings(&self, detector_id: &str, criteria: &Criteria, group_by: GroupBy, descending: bool, max_results: usize) -> Result<Vec<Group>>;
 
+    /// Deletes at most `max` findings last updated before `updated_before_ms` (retention, spec
+    /// §3.6), with everything kept beside them (attribute rows, pending export events); returns
+    /// how many went. Callers repeat while it returns `max`.
+    fn expire_findings(&self, _updated_before_ms: i64, _max: usize) -> Result<u64> {
+        Err(StoreError::Backend("expire_findings is not supported by this store".into()))
+    }
+
     /// Wipes everything (`--auth any` test mode only).
     fn reset(&self) -> Result<()>;
 }

@@ -420,6 +420,19 @@ fn store_finding(
 }
 
 /// `(fid, document)` of the detector's findings among `ids`.
+/// Deletes one finding and what is kept beside it, keeping the detector's count right.
+fn delete_finding(tx: &Transaction<'_>, did: i64, fid: i64) -> Result<()> {
+    tx.prepare_cached("DELETE FROM finding_attrs WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
+    tx.prepare_cached("DELETE FROM finding_bodies WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
+    export::on_delete_finding(tx, fid)?;
+    let gone = tx.prepare_cached("DELETE FROM findings WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
+    tx.prepare_cached("UPDATE detectors SET finding_count = finding_count - ?1 WHERE did = ?2")
+        .map_err(backend)?
+        .execute(params![gone as i64, did])
+        .map_err(backend)?;
+    Ok(())
+}
+
 fn findings_by_id(tx: &Transaction<'_>, did: i64, ids: &[String]) -> Result<HashMap<String, (i64, String)>> {
     let mut out = HashMap::with_capacity(ids.len());
     let mut stmt = tx
@@ -932,7 +945,8 @@ impl Store for SqliteStore {
             let mut detectors: HashMap<&str, Option<i64>> = HashMap::new();
             let mut lookup = tx
                 .prepare_cached(
-                    "SELECT f.fid, b.body FROM findings f JOIN finding_bodies b USING (fid) WHERE f.did = ?1 AND f.id = ?2",
+                    "SELECT f.fid, b.body, f.updated_at_ms FROM findings f JOIN finding_bodies b USING (fid)
+                     WHERE f.did = ?1 AND f.id = ?2",
                 )
                 .map_err(backend)?;
             let mut created_in: HashMap<i64, i64> = HashMap::new();
@@ -948,10 +962,19 @@ impl Store for SqliteStore {
                 };
                 // The detector was deleted meanwhile: its findings are discarded with it.
                 let Some(did) = did else { continue };
-                let existing: Option<(i64, String)> = lookup
-                    .query_row(params![did, first.finding_id()], |r| Ok((r.get(0)?, r.get(1)?)))
+                let mut existing: Option<(i64, String, Option<i64>)> = lookup
+                    .query_row(params![did, first.finding_id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
                     .map_err(backend)?;
+                // Past retention (not swept yet): the activity starts a new finding. It keeps the
+                // id, which derives from the aggregation key: the old finding is gone for good.
+                if let Some((fid, _, Some(updated))) = &existing
+                    && aggregate::is_expired(*updated, now)
+                {
+                    delete_finding(tx, did, *fid)?;
+                    existing = None;
+                }
+                let existing = existing.map(|(fid, body, _)| (fid, body));
                 let (fid, finding) = match existing {
                     Some((fid, body)) => {
                         let mut finding = read_finding(&body)?;
@@ -1163,6 +1186,40 @@ impl Store for SqliteStore {
                 })
                 .map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        })
+    }
+
+    fn expire_findings(&self, updated_before_ms: i64, max: usize) -> Result<u64> {
+        self.write(|tx| {
+            // Per detector, oldest first along findings_by_updated: a range scan, not a table scan.
+            let dids: Vec<i64> = {
+                let mut stmt = tx.prepare_cached("SELECT did FROM detectors").map_err(backend)?;
+                stmt.query_map([], |r| r.get(0)).map_err(backend)?.collect::<rusqlite::Result<_>>().map_err(backend)?
+            };
+            let mut expired = 0u64;
+            for did in dids {
+                let room = max.saturating_sub(expired as usize);
+                if room == 0 {
+                    break;
+                }
+                let fids: Vec<i64> = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT fid FROM findings WHERE did = ?1 AND updated_at_ms < ?2
+                             ORDER BY updated_at_ms LIMIT ?3",
+                        )
+                        .map_err(backend)?;
+                    stmt.query_map(params![did, updated_before_ms, room as i64], |r| r.get(0))
+                        .map_err(backend)?
+                        .collect::<rusqlite::Result<_>>()
+                        .map_err(backend)?
+                };
+                for fid in fids {
+                    delete_finding(tx, did, fid)?;
+                    expired += 1;
+                }
+            }
+            Ok(expired)
         })
     }
 

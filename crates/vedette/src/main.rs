@@ -8,6 +8,7 @@ mod export_args;
 mod ingest_cmd;
 mod intel_args;
 mod remote_args;
+mod retention;
 mod serve;
 
 /// Default data directory: `./vedette-data` (override with --data-dir or VEDETTE_DATA_DIR).

@@ -176,6 +176,11 @@ pub fn run(args: ServeArgs) -> CliResult {
                     let _ = publisher_stop.await;
                 }),
         );
+        // Findings past the 90-day retention are deleted by their own task, ending with this block.
+        let (_retention_guard, retention_stop) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(crate::retention::run(store.clone(), async move {
+            let _ = retention_stop.await;
+        }));
         let shutdown = async move {
             shutdown_signal().await;
             signal_stop.store(true, Ordering::Relaxed);

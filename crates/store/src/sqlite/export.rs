@@ -100,6 +100,11 @@ pub(super) fn record(tx: &Transaction<'_>, did: i64, finding: &model::Finding, c
     Ok(())
 }
 
+/// A finding is deleted (retention): its queued events go with it.
+pub(super) fn on_delete_finding(tx: &Transaction<'_>, fid: i64) -> Result<()> {
+    drop_events(tx, fid)
+}
+
 fn drop_events(tx: &Transaction<'_>, fid: i64) -> Result<()> {
     tx.prepare_cached("DELETE FROM outbox_pending WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
     tx.prepare_cached("DELETE FROM outbox_log WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
