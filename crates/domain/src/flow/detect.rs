@@ -119,6 +119,11 @@ pub fn port_name(port: u16) -> &'static str {
     }
 }
 
+/// TCP, UDP, SCTP, UDP-Lite: the protocols whose flow records carry ports.
+fn has_ports(protocol: u8) -> bool {
+    matches!(protocol, 6 | 17 | 132 | 136)
+}
+
 fn is_named_port(port: u16) -> bool {
     port_name(port) != "Unknown"
 }
@@ -196,11 +201,16 @@ pub fn sides(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>)
             },
         },
     };
-    let (local_ip, remote_ip, local_port, remote_port) = if local_is_dst {
+    let (local_ip, remote_ip, mut local_port, mut remote_port) = if local_is_dst {
         (record.pkt_dstaddr.unwrap_or(dst), src, record.dstport, record.srcport)
     } else {
         (record.pkt_srcaddr.unwrap_or(src), dst, record.srcport, record.dstport)
     };
+    // Flow logs write 0 in the port fields of protocols without ports (ICMP, IGMP, ...): no port
+    // details for those, rather than a port 0.
+    if !record.protocol.is_none_or(has_ports) {
+        (local_port, remote_port) = (None, None);
+    }
     let packets_inbound = local_is_dst;
     let src_opened = opener_is_src(record);
     let direction = match src_opened {
