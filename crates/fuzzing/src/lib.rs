@@ -9,13 +9,17 @@
 //! fuzzer reports as a crash.
 mod cloudtrail;
 mod criteria;
+mod dns;
 mod fixtures;
+mod flow;
 mod intel;
 mod rest;
 mod sigv4;
 
 pub use cloudtrail::cloudtrail;
 pub use criteria::criteria;
+pub use dns::dns_log;
+pub use flow::flow_log;
 pub use intel::intel_list;
 pub use rest::{rest_body, rest_uri};
 pub use sigv4::sigv4;
@@ -31,4 +35,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rest_uri", rest_uri),
     ("sigv4", sigv4),
     ("intel_list", intel_list),
+    ("flow_log", flow_log),
+    ("dns_log", dns_log),
 ];

@@ -56,4 +56,4 @@ macro_rules! replay_tests {
     };
 }
 
-replay_tests!(cloudtrail, criteria, rest_body, rest_uri, sigv4, intel_list);
+replay_tests!(cloudtrail, criteria, rest_body, rest_uri, sigv4, intel_list, flow_log, dns_log);

@@ -138,9 +138,14 @@ impl<'a> QueryLogRecord<'a> {
         self.firewall_rule_action.as_str().eq_ignore_ascii_case("BLOCK")
     }
 
-    /// The query time in epoch ms, if it parses.
+    /// The query time in epoch ms, if it parses to a time findings can show (an offset can push
+    /// `9999-12-31T23:59:59-01:00` into year 10000, which no finding time can hold: found by
+    /// fuzzing).
     pub fn time_ms(&self) -> Option<i64> {
-        self.query_timestamp.get().and_then(crate::time::parse_iso_ms)
+        self.query_timestamp
+            .get()
+            .and_then(crate::time::parse_iso_ms)
+            .and_then(crate::time::iso_range)
     }
 
     /// The first member routing and the finding mapping need that the record lacks, if any.
@@ -296,6 +301,16 @@ mod tests {
             (Some("4.5.64.102"), Some("56067"), Some("UDP"))
         );
         assert_eq!(r.missing_field(), None);
+    }
+
+    /// Regression (fuzz/regressions/dns_log/query-time-in-year-10000).
+    #[test]
+    fn a_time_past_year_9999_is_no_time() {
+        let record = |time: &str| format!(r#"{{"query_timestamp":"{time}"}}"#);
+        let time_ms = |time: &str| parse_query_record(record(time).as_bytes()).unwrap().time_ms();
+        assert_eq!(time_ms("9999-12-31T23:59:59-01:00"), None);
+        assert_eq!(time_ms("9999-12-31T23:59:59+01:00"), Some(crate::time::MAX_ISO_MS - 999 - 3_600_000));
+        assert_eq!(time_ms("9999-12-31T23:59:59.999Z"), Some(crate::time::MAX_ISO_MS));
     }
 
     #[test]

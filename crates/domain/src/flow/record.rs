@@ -380,15 +380,21 @@ impl<'a> FlowRecord<'a> {
         Ok(())
     }
 
-    /// `end` (else `start`) in epoch ms: the record's event time.
+    /// `end` (else `start`) in epoch ms: the record's event time. A time past the years findings
+    /// can show counts as absent (found by fuzzing: `end` 9223372036854775 made a finding last
+    /// seen in 1970).
     pub fn event_time_ms(&self) -> Option<i64> {
-        self.end.or(self.start).and_then(|s| s.checked_mul(1000))
+        self.end.and_then(seconds_to_ms).or_else(|| self.start.and_then(seconds_to_ms))
     }
 
-    /// `start` (else `end`) in epoch ms.
+    /// `start` (else `end`) in epoch ms (the same bounds).
     pub fn start_ms(&self) -> Option<i64> {
-        self.start.or(self.end).and_then(|s| s.checked_mul(1000))
+        self.start.and_then(seconds_to_ms).or_else(|| self.end.and_then(seconds_to_ms))
     }
+}
+
+fn seconds_to_ms(seconds: i64) -> Option<i64> {
+    seconds.checked_mul(1000).and_then(crate::time::iso_range)
 }
 
 /// Reads a flow-log file line by line: a header line (re)defines the layout, blank lines are
@@ -432,5 +438,28 @@ impl FlowReader {
             return Ok(ReadLine::Header);
         }
         self.layout.parse(line).map(ReadLine::Line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (fuzz/regressions/flow_log/event-time-past-year-9999): times no ISO-8601 date can
+    /// show are no event time, so no finding claims 1970 or a five-digit year.
+    #[test]
+    fn times_past_year_9999_are_no_event_time() {
+        let line = |start: i64, end: i64| {
+            format!("2 111122223333 eni-1 10.0.1.10 64.9.9.9 1 2 6 1 1 {start} {end} ACCEPT OK")
+        };
+        let parse = |text: &str| match FlowLayout::default().parse(text) {
+            Ok(FlowLine::Record(record)) => (record.start_ms(), record.event_time_ms()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parse(&line(9_223_372_036_854_775, 9_223_372_036_854_775)), (None, None));
+        assert_eq!(parse(&line(253_402_300_800, 253_402_300_800)), (None, None));
+        assert_eq!(parse(&line(1_700_000_000, 253_402_300_800)), (Some(1_700_000_000_000), Some(1_700_000_000_000)));
+        assert_eq!(parse(&line(1_700_000_000, 1_700_000_060)), (Some(1_700_000_000_000), Some(1_700_000_060_000)));
+        assert_eq!(parse(&line(-62_167_219_201, -1)), (Some(-1_000), Some(-1_000)));
     }
 }
