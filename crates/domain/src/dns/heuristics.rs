@@ -49,8 +49,14 @@ pub const EXFIL_WINDOW_MS: i64 = 10 * 60 * 1000;
 /// Most windows each heuristic tracks at once; past it, new keys are not tracked until older
 /// windows expire (memory stays bounded whatever the input).
 pub const MAX_TRACKED_KEYS: usize = 100_000;
-/// Windows this many window lengths older than the newest event seen are dropped.
-pub const WINDOW_GRACE: i64 = 2;
+/// Windows this many window lengths older than the newest event seen are dropped, and events
+/// that old are too late to count: 143 ten-minute windows, just under a day (yesterday's
+/// windows go when today's events arrive). Ingest workers read files in
+/// parallel, so events arrive hours out of order when a day comes as many files (one worker at
+/// 04:00 while the other is at 14:00); a shorter grace made such a day miss what one file of it
+/// raises. Memory stays bounded by [`MAX_TRACKED_KEYS`] whatever the grace: windows open only
+/// for generated-looking names and long high-entropy subdomains.
+pub const WINDOW_GRACE: i64 = 143;
 
 /// Shannon entropy of `s`'s characters, in bits per character.
 pub fn char_entropy(s: &str) -> f64 {
@@ -213,6 +219,12 @@ impl DnsHeuristics {
             return out;
         };
         let instance = record.instance_id().unwrap_or_default();
+        // Reverse-mapping names (`…in-addr.arpa`, `…ip6.arpa`) spell an address, not chosen
+        // data: an IPv6 one is 32 hex nibbles under one `<nibble>.ip6.arpa`, so a server
+        // resolving its visitors' names looks like a tunnel to the exfiltration test.
+        if registrable.ends_with(".arpa") {
+            return out;
+        }
 
         // Hosting platforms' names (PSL private section) are not registered domains: DGAs
         // register theirs under ICANN suffixes.
@@ -283,6 +295,57 @@ mod tests {
     }
 
     #[test]
+    fn reverse_lookups_of_many_ipv6_clients_are_not_exfiltration() {
+        let intel = super::super::detect::DnsIntel::default();
+        let ctx = DnsContext {
+            detector_id: "12abc34d567e8fa901bc2d34e56789f0",
+            now_ms: 0,
+            source: "test",
+            position: 1,
+            intel: &intel,
+            inventory: None,
+        };
+        let mut state = DnsHeuristics::default();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..200 {
+            let nibbles: String = (0..24)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    char::from(b"0123456789abcdef"[(seed % 16) as usize])
+                })
+                .chain("81f10062".chars())
+                .flat_map(|c| [c, '.'])
+                .collect();
+            let line = format!(
+                r#"{{"account_id":"111122223333","region":"us-east-1","query_timestamp":"2024-03-01T12:0{}:{:02}Z","query_name":"{nibbles}ip6.arpa.","query_type":"PTR","srcids":{{"instance":"i-0web"}}}}"#,
+                i / 60 % 10,
+                i % 60
+            );
+            let record = crate::dns::parse_query_record(line.as_bytes()).unwrap();
+            assert!(state.observe(&record, &ctx).is_empty(), "{line}");
+        }
+        assert!(state.exfil.is_empty() && state.dga.is_empty());
+    }
+
+    #[test]
+    fn events_hours_out_of_order_still_count() {
+        let mut w = Windows::default();
+        let hour = 3_600_000;
+        assert!(!w.add("k", 14 * hour, DGA_WINDOW_MS, 1, 2));
+        assert!(
+            !w.add("k", 4 * hour, DGA_WINDOW_MS, 1, 2),
+            "ten hours late: still counted"
+        );
+        assert!(w.add("k", 4 * hour + 1_000, DGA_WINDOW_MS, 2, 2));
+        assert!(
+            !w.add("k", 14 * hour - 25 * hour, DGA_WINDOW_MS, 1, 1),
+            "more than a day late: gone"
+        );
+    }
+
+    #[test]
     fn windows_refuse_new_keys_past_the_cap_and_fire_once() {
         let mut w = Windows::default();
         for i in 0..MAX_TRACKED_KEYS + 10 {
@@ -296,8 +359,9 @@ mod tests {
         );
         assert!(!w.add("k0", 1_000, 60_000, 4, 3), "fires once per window");
         assert!(!w.add("new", 61_000, 60_000, 1, 1), "full: a new window is not tracked");
+        let past_grace = 1_000 + (WINDOW_GRACE + 1) * 60_000;
         assert!(
-            w.add("new", 181_000, 60_000, 1, 1),
+            w.add("new", past_grace, 60_000, 1, 1),
             "time moved past the grace: old windows expired"
         );
         assert_eq!(w.len(), 1);
