@@ -7,7 +7,8 @@
 //! (`busy_timeout`). Methods are synchronous: async callers run them on a blocking thread.
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use rusqlite::types::Value;
@@ -48,7 +49,15 @@ const MMAP_BYTES: i64 = 1 << 40;
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Signalled whenever a group of writes ends (committed or not).
+    group_ended: Condvar,
+    /// Writers waiting for the write connection: while there are some, a finished write leaves
+    /// the transaction open for them (group commit).
+    writers_queued: AtomicUsize,
+    /// Group commit on (the default); `VEDETTE_GROUP_COMMIT=0` commits every write alone (the
+    /// baseline of `bench/api.sh`).
+    group_commit: bool,
     readers: Mutex<Vec<Connection>>,
     /// Attribute path ids; rows of `attr_paths` are never changed or removed, so this is safe to keep.
     paths: PathIds,
@@ -127,6 +136,66 @@ impl Drop for Reader<'_> {
     }
 }
 
+/// Most writes one group (one transaction, one fsync) carries.
+const MAX_GROUP: usize = 64;
+
+/// The write connection and the group commit's bookkeeping.
+///
+/// Group commit: every write runs in a savepoint of the open transaction. A write that finds
+/// other writers queued behind it leaves the transaction open for them and waits; the last one
+/// of the group (nobody queued, or the group full) commits for all and wakes them. Concurrent API
+/// writes then share one fsync instead of queueing for one each, and each still returns only
+/// after its own changes are durable. A write that fails is rolled back to its savepoint alone.
+struct Writer {
+    conn: Connection,
+    /// The open transaction's group (0: none open).
+    open_group: u64,
+    /// Groups handed out so far.
+    groups: u64,
+    /// Successful writes of the open group waiting for its commit.
+    waiting: usize,
+    /// Every group up to this one has ended.
+    ended: u64,
+    /// Groups whose commit failed: the error, and how many waiting writes have yet to read it.
+    failed: HashMap<u64, (String, usize)>,
+}
+
+impl Writer {
+    fn new(conn: Connection) -> Self {
+        Writer { conn, open_group: 0, groups: 0, waiting: 0, ended: 0, failed: HashMap::new() }
+    }
+
+    /// Commits the open group (rolls back if the commit fails) and tells its waiting writes.
+    fn end_group(&mut self, ended: &Condvar) -> Result<()> {
+        let group = self.open_group;
+        let committed = self.conn.execute_batch("COMMIT").map_err(backend);
+        if committed.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if let Err(e) = &committed
+            && self.waiting > 0
+        {
+            self.failed.insert(group, (e.to_string(), self.waiting));
+        }
+        self.open_group = 0;
+        self.waiting = 0;
+        self.ended = group;
+        ended.notify_all();
+        committed
+    }
+
+    /// The outcome of `group`'s commit for one of its waiting writes.
+    fn take_failure(&mut self, group: u64) -> Option<String> {
+        let (message, left) = self.failed.get_mut(&group)?;
+        let message = message.clone();
+        *left -= 1;
+        if *left == 0 {
+            self.failed.remove(&group);
+        }
+        Some(message)
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a connection leaves no transaction open (rusqlite rolls back on drop).
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -186,7 +255,10 @@ impl SqliteStore {
         let paths = register_paths(&mut writer)?;
         Ok(SqliteStore {
             path,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer::new(writer)),
+            group_ended: Condvar::new(),
+            writers_queued: AtomicUsize::new(0),
+            group_commit: std::env::var("VEDETTE_GROUP_COMMIT").map_or(true, |v| v != "0"),
             readers: Mutex::new(Vec::new()),
             paths,
             suppression: Default::default(),
@@ -222,13 +294,71 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Runs `f` in a write transaction holding the database's write lock from the start.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(backend)?;
-        Ok(out)
+    /// Runs `f` in a write transaction holding the database's write lock from the start, and
+    /// returns once its changes are committed (see [`Writer`] for the group commit). An error
+    /// from `f` undoes what `f` did and nothing else.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.writers_queued.fetch_add(1, Ordering::SeqCst);
+        let mut w = lock(&self.writer);
+        self.writers_queued.fetch_sub(1, Ordering::SeqCst);
+        if w.open_group == 0 {
+            w.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+            w.groups += 1;
+            w.open_group = w.groups;
+        }
+        let group = w.open_group;
+        if let Err(e) = w.conn.execute_batch("SAVEPOINT vedette_write") {
+            // This write cannot be isolated: end the group with what the others did.
+            let _ = w.end_group(&self.group_ended);
+            return Err(backend(e));
+        }
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn)));
+        let succeeded = matches!(out, Ok(Ok(_)));
+        let close = if succeeded { "RELEASE vedette_write" } else { "ROLLBACK TO vedette_write; RELEASE vedette_write" };
+        if let Err(e) = w.conn.execute_batch(close) {
+            // The savepoint is broken: nothing of the group can be trusted. Roll it all back.
+            let _ = w.conn.execute_batch("ROLLBACK");
+            let message = format!("write abandoned: {e}");
+            if w.waiting > 0 {
+                let waiting = w.waiting;
+                w.failed.insert(group, (message.clone(), waiting));
+            }
+            w.open_group = 0;
+            w.waiting = 0;
+            w.ended = group;
+            self.group_ended.notify_all();
+            return Err(StoreError::Backend(message));
+        }
+        let hand_over =
+            self.group_commit && self.writers_queued.load(Ordering::SeqCst) > 0 && w.waiting + 1 < MAX_GROUP;
+        let out = match out {
+            Ok(out) => out,
+            Err(panic) => {
+                if !hand_over {
+                    let _ = w.end_group(&self.group_ended);
+                }
+                drop(w);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        if hand_over {
+            if !succeeded {
+                return out; // nothing of this write to wait for
+            }
+            w.waiting += 1;
+            while w.ended < group {
+                w = self.group_ended.wait(w).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            return match w.take_failure(group) {
+                Some(message) => Err(StoreError::Backend(message)),
+                None => out,
+            };
+        }
+        let committed = w.end_group(&self.group_ended);
+        match (committed, out) {
+            (Err(e), Ok(_)) => Err(e),
+            (_, out) => out,
+        }
     }
 
     fn conflict_already_exists() -> StoreError {
@@ -243,7 +373,7 @@ impl SqliteStore {
 /// The compare part of `apply_batch`'s compare-and-set: every record must still be at the
 /// position its writer expects (run inside the write transaction, so no other process can move
 /// it between this check and the write).
-fn check_progress_expected(tx: &Transaction<'_>, progress: &[Progress]) -> Result<()> {
+fn check_progress_expected(tx: &Connection, progress: &[Progress]) -> Result<()> {
     let mut select = tx.prepare_cached("SELECT position FROM progress WHERE source_key = ?1").map_err(backend)?;
     let mut moved = Vec::new();
     for p in progress {
@@ -263,7 +393,7 @@ fn detector_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Scope, 
     Ok((r.get(0)?, Scope::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?), r.get(3)?, r.get(4)?, r.get(5)?))
 }
 
-fn load_detector(tx: &Transaction<'_>, scope: &Scope, detector_id: &str) -> Result<Option<Detector>> {
+fn load_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<Option<Detector>> {
     let row = tx
         .prepare_cached(&format!(
             "SELECT {DETECTOR_COLUMNS} FROM detectors WHERE id = ?1 AND account_id = ?2 AND region = ?3"
@@ -278,7 +408,7 @@ fn load_detector(tx: &Transaction<'_>, scope: &Scope, detector_id: &str) -> Resu
     Ok(Some(Detector { id, scope, created_at_ms, updated_at_ms, config: config.into(), tags }))
 }
 
-fn scope_detector(tx: &Transaction<'_>, scope: &Scope) -> Result<Option<Detector>> {
+fn scope_detector(tx: &Connection, scope: &Scope) -> Result<Option<Detector>> {
     let id: Option<String> = tx
         .prepare_cached("SELECT id FROM detectors WHERE account_id = ?1 AND region = ?2")
         .map_err(backend)?
@@ -291,13 +421,13 @@ fn scope_detector(tx: &Transaction<'_>, scope: &Scope) -> Result<Option<Detector
     }
 }
 
-fn tags_of(tx: &Transaction<'_>, arn: &str) -> Result<BTreeMap<String, String>> {
+fn tags_of(tx: &Connection, arn: &str) -> Result<BTreeMap<String, String>> {
     let mut stmt = tx.prepare_cached("SELECT key, value FROM tags WHERE arn = ?1").map_err(backend)?;
     let rows = stmt.query_map([arn], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
     rows.collect::<rusqlite::Result<_>>().map_err(backend)
 }
 
-fn put_tags(tx: &Transaction<'_>, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+fn put_tags(tx: &Connection, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO tags (arn, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
@@ -310,7 +440,7 @@ fn put_tags(tx: &Transaction<'_>, arn: &str, tags: &BTreeMap<String, String>) ->
 }
 
 /// The detector's internal key, if it exists (in any scope: callers check ownership first).
-fn detector_key(tx: &Transaction<'_>, detector_id: &str) -> Result<Option<i64>> {
+fn detector_key(tx: &Connection, detector_id: &str) -> Result<Option<i64>> {
     tx.prepare_cached("SELECT did FROM detectors WHERE id = ?1")
         .map_err(backend)?
         .query_row([detector_id], |r| r.get(0))
@@ -342,7 +472,7 @@ fn update_sql() -> &'static str {
 }
 
 /// The side rows a finding has in the table.
-fn side_rows(tx: &Transaction<'_>, fid: i64) -> Result<Vec<(i64, SideValue)>> {
+fn side_rows(tx: &Connection, fid: i64) -> Result<Vec<(i64, SideValue)>> {
     let mut stmt = tx.prepare_cached("SELECT path_id, v FROM finding_attrs WHERE fid = ?1").map_err(backend)?;
     let rows = stmt
         .query_map([fid], |r| {
@@ -363,7 +493,7 @@ fn side_rows(tx: &Transaction<'_>, fid: i64) -> Result<Vec<(i64, SideValue)>> {
 /// Inserts a new finding (`existing` = None) or rewrites one, keeping columns and side rows in
 /// step with the document.
 fn store_finding(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     did: i64,
     existing: Option<i64>,
     finding: &model::Finding,
@@ -421,7 +551,7 @@ fn store_finding(
 
 /// `(fid, document)` of the detector's findings among `ids`.
 /// Deletes one finding and what is kept beside it, keeping the detector's count right.
-fn delete_finding(tx: &Transaction<'_>, did: i64, fid: i64) -> Result<()> {
+fn delete_finding(tx: &Connection, did: i64, fid: i64) -> Result<()> {
     tx.prepare_cached("DELETE FROM finding_attrs WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
     tx.prepare_cached("DELETE FROM finding_bodies WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
     export::on_delete_finding(tx, fid)?;
@@ -433,7 +563,7 @@ fn delete_finding(tx: &Transaction<'_>, did: i64, fid: i64) -> Result<()> {
     Ok(())
 }
 
-fn findings_by_id(tx: &Transaction<'_>, did: i64, ids: &[String]) -> Result<HashMap<String, (i64, String)>> {
+fn findings_by_id(tx: &Connection, did: i64, ids: &[String]) -> Result<HashMap<String, (i64, String)>> {
     let mut out = HashMap::with_capacity(ids.len());
     let mut stmt = tx
         .prepare_cached(
@@ -608,7 +738,7 @@ impl<'a> Listing<'a> {
     /// fill a page when `k` of them match; starting from `k` candidates reads and sorts `k`
     /// (about twice the cost each): candidates win below k = √(wanted × total / 2). Each probe
     /// counts at most that many, so probing costs no more than the plan it might pick.
-    fn choose_driver(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Option<Sql>> {
+    fn choose_driver(&self, tx: &Connection, did: i64, wanted: usize) -> Result<Option<Sql>> {
         let exploited = self.exploited_by_walk();
         let mut candidates: Vec<Candidate> = candidate_drivers(self.criteria, self.paths, did)
             .into_iter()
@@ -728,7 +858,7 @@ impl<'a> Listing<'a> {
     }
 
     /// Every statement of the listing, as they run.
-    fn run(&self, tx: &Transaction<'_>, did: i64, wanted: usize) -> Result<Vec<(String, Value)>> {
+    fn run(&self, tx: &Connection, did: i64, wanted: usize) -> Result<Vec<(String, Value)>> {
         let driver = self.choose_driver(tx, did, wanted)?;
         let mut rows = Vec::with_capacity(wanted);
         for segment in self.first_segment..2 {
@@ -966,10 +1096,13 @@ impl Store for SqliteStore {
                     .query_row(params![did, first.finding_id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
                     .map_err(backend)?;
-                // Past retention (not swept yet): the activity starts a new finding. It keeps the
-                // id, which derives from the aggregation key: the old finding is gone for good.
+                // Past retention (not swept yet) when this occurrence was seen: the activity
+                // starts a new finding. It keeps the id, which derives from the aggregation key:
+                // the old finding is gone for good. (The occurrence's own time, not the clock, so
+                // that ingest with a fixed `now` stays deterministic.)
+                let seen_ms = first.finding.updated_at.as_deref().and_then(time::parse_iso_ms).unwrap_or(now);
                 if let Some((fid, _, Some(updated))) = &existing
-                    && aggregate::is_expired(*updated, now)
+                    && aggregate::is_expired(*updated, seen_ms)
                 {
                     delete_finding(tx, did, *fid)?;
                     existing = None;

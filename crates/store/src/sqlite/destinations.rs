@@ -1,7 +1,7 @@
 //! Publishing destinations in SQLite.
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use vedette_domain::{Scope, ids, time};
 
 use super::query::Cursor;
@@ -33,13 +33,13 @@ pub(super) const MIGRATION: &str = r#"
 "#;
 
 /// Called inside `delete_detector`'s transaction (tags under the detector ARN go with it).
-pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &str) -> Result<()> {
+pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
     tx.execute("DELETE FROM publishing_destinations WHERE did = ?1", [did])
         .map_err(backend)?;
     Ok(())
 }
 
-pub(super) fn on_reset(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn on_reset(tx: &Connection) -> Result<()> {
     tx.execute("DELETE FROM publishing_destinations", []).map_err(backend)?;
     Ok(())
 }
@@ -84,7 +84,7 @@ fn detector_enabled(config: &str) -> bool {
 }
 
 /// The scope's detector key, or `NotFound` (unknown and foreign detectors alike).
-fn owned_detector(tx: &Transaction<'_>, scope: &Scope, detector_id: &str) -> Result<i64> {
+fn owned_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i64> {
     tx.prepare_cached("SELECT did FROM detectors WHERE id = ?1 AND account_id = ?2 AND region = ?3")
         .map_err(backend)?
         .query_row(params![detector_id, scope.account_id, scope.region], |r| r.get(0))
@@ -93,7 +93,7 @@ fn owned_detector(tx: &Transaction<'_>, scope: &Scope, detector_id: &str) -> Res
         .ok_or(StoreError::NotFound)
 }
 
-fn load(tx: &Transaction<'_>, did: i64, destination_id: &str) -> Result<Option<Destination>> {
+fn load(tx: &Connection, did: i64, destination_id: &str) -> Result<Option<Destination>> {
     let found = tx
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM publishing_destinations p JOIN detectors d ON d.did = p.did WHERE p.did = ?1 AND p.id = ?2"

@@ -7,7 +7,7 @@
 //! publishing boundary. Both reference the finding by `fid`; the document is read when the event
 //! is handed out. No foreign keys: `on_delete_detector` removes the rows in the same transaction
 //! as the findings, and the hot insert skips the parent probe.
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use vedette_domain::{model, time};
 
 use super::{SqliteStore, backend};
@@ -52,7 +52,7 @@ const PROMOTE_BATCH: usize = 5_000;
 
 /// Called by `apply` after a finding was written (after suppression: `finding` is what is
 /// stored), inside the write transaction. `created`: the finding is new.
-pub(super) fn record(tx: &Transaction<'_>, did: i64, finding: &model::Finding, created: bool) -> Result<()> {
+pub(super) fn record(tx: &Connection, did: i64, finding: &model::Finding, created: bool) -> Result<()> {
     let Some(id) = finding.id.as_deref() else { return Ok(()) };
     let archived = finding.service.as_ref().and_then(|s| s.archived).unwrap_or(false);
     let now = time::now_ms();
@@ -101,17 +101,17 @@ pub(super) fn record(tx: &Transaction<'_>, did: i64, finding: &model::Finding, c
 }
 
 /// A finding is deleted (retention): its queued events go with it.
-pub(super) fn on_delete_finding(tx: &Transaction<'_>, fid: i64) -> Result<()> {
+pub(super) fn on_delete_finding(tx: &Connection, fid: i64) -> Result<()> {
     drop_events(tx, fid)
 }
 
-fn drop_events(tx: &Transaction<'_>, fid: i64) -> Result<()> {
+fn drop_events(tx: &Connection, fid: i64) -> Result<()> {
     tx.prepare_cached("DELETE FROM outbox_pending WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
     tx.prepare_cached("DELETE FROM outbox_log WHERE fid = ?1").map_err(backend)?.execute([fid]).map_err(backend)?;
     Ok(())
 }
 
-pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &str) -> Result<()> {
+pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
     // Rare: a scan of the outbox is fine (no per-detector index to maintain on every insert).
     tx.execute("DELETE FROM outbox_log WHERE did = ?1", [did]).map_err(backend)?;
     tx.execute("DELETE FROM outbox_pending WHERE did = ?1", [did]).map_err(backend)?;
@@ -119,7 +119,7 @@ pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &
     Ok(())
 }
 
-pub(super) fn on_reset(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn on_reset(tx: &Connection) -> Result<()> {
     // Global consumers (the configured sinks) survive a reset: the server still delivers.
     tx.execute_batch(
         "DELETE FROM outbox_log; DELETE FROM outbox_pending; DELETE FROM export_consumers WHERE did IS NOT NULL;",
@@ -128,7 +128,7 @@ pub(super) fn on_reset(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// The highest sequence number ever handed out (0 for none).
-fn log_end(tx: &Transaction<'_>) -> Result<i64> {
+fn log_end(tx: &Connection) -> Result<i64> {
     let end: Option<i64> = tx
         .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'outbox_log'")
         .map_err(backend)?
@@ -139,7 +139,7 @@ fn log_end(tx: &Transaction<'_>) -> Result<i64> {
 }
 
 /// (cid, did limit, cursor) of a consumer.
-fn consumer(tx: &Transaction<'_>, name: &str) -> Result<(i64, Option<i64>, i64)> {
+fn consumer(tx: &Connection, name: &str) -> Result<(i64, Option<i64>, i64)> {
     tx.prepare_cached("SELECT cid, did, cursor FROM export_consumers WHERE name = ?1")
         .map_err(backend)?
         .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -149,7 +149,7 @@ fn consumer(tx: &Transaction<'_>, name: &str) -> Result<(i64, Option<i64>, i64)>
 }
 
 /// Deletes the events in (after, up_to] that every consumer wanting them has acknowledged.
-fn collect(tx: &Transaction<'_>, after: i64, up_to: i64) -> Result<()> {
+fn collect(tx: &Connection, after: i64, up_to: i64) -> Result<()> {
     if up_to <= after {
         return Ok(());
     }
@@ -165,7 +165,7 @@ fn collect(tx: &Transaction<'_>, after: i64, up_to: i64) -> Result<()> {
 }
 
 /// Moves up to `PROMOTE_BATCH` updates due by `now_ms` into the log; whether more remain.
-fn promote(tx: &Transaction<'_>, now_ms: i64) -> Result<bool> {
+fn promote(tx: &Connection, now_ms: i64) -> Result<bool> {
     let due: Vec<(i64, i64, i64, i64)> = {
         let mut stmt = tx
             .prepare_cached(

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use vedette_domain::criteria::{Criteria, parse_criteria};
 use vedette_domain::{Scope, model, time};
 
@@ -56,14 +56,14 @@ struct CacheState {
     rules: HashMap<i64, Arc<[Criteria]>>,
 }
 
-fn filters_version(tx: &Transaction<'_>) -> Result<i64> {
+fn filters_version(tx: &Connection) -> Result<i64> {
     tx.prepare_cached("SELECT version FROM filters_version WHERE only_row = 1")
         .map_err(backend)?
         .query_row([], |r| r.get(0))
         .map_err(backend)
 }
 
-fn bump_version(tx: &Transaction<'_>) -> Result<()> {
+fn bump_version(tx: &Connection) -> Result<()> {
     tx.prepare_cached("UPDATE filters_version SET version = version + 1 WHERE only_row = 1")
         .map_err(backend)?
         .execute([])
@@ -73,7 +73,7 @@ fn bump_version(tx: &Transaction<'_>) -> Result<()> {
 
 /// The detector's ARCHIVE rules in rank order. A stored criteria document that no longer parses
 /// (an attribute this build dropped) is skipped rather than stopping ingest.
-fn load_archive_rules(tx: &Transaction<'_>, did: i64) -> Result<Arc<[Criteria]>> {
+fn load_archive_rules(tx: &Connection, did: i64) -> Result<Arc<[Criteria]>> {
     let mut stmt = tx
         .prepare_cached("SELECT name, criteria FROM filters WHERE did = ?1 AND action = 'ARCHIVE' ORDER BY rank")
         .map_err(backend)?;
@@ -101,7 +101,7 @@ fn load_archive_rules(tx: &Transaction<'_>, did: i64) -> Result<Arc<[Criteria]>>
 /// Not retroactive: findings are only judged when written (spec §3.4).
 pub(super) fn suppress(
     cache: &SuppressionCache,
-    tx: &Transaction<'_>,
+    tx: &Connection,
     did: i64,
     finding: &mut model::Finding,
     _created: bool,
@@ -128,7 +128,7 @@ pub(super) fn suppress(
     Ok(())
 }
 
-pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &str) -> Result<()> {
+pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
     // Tags under the detector's ARN are removed by delete_detector itself.
     tx.execute("DELETE FROM filters WHERE did = ?1", [did])
         .map_err(backend)?;
@@ -136,13 +136,13 @@ pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &
     bump_version(tx)
 }
 
-pub(super) fn on_reset(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn on_reset(tx: &Connection) -> Result<()> {
     tx.execute("DELETE FROM filters", []).map_err(backend)?;
     bump_version(tx)
 }
 
 /// The detector's key if it belongs to `scope`; `NotFound` otherwise.
-fn owned_detector(tx: &Transaction<'_>, scope: &Scope, detector_id: &str) -> Result<i64> {
+fn owned_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i64> {
     tx.prepare_cached("SELECT did FROM detectors WHERE id = ?1 AND account_id = ?2 AND region = ?3")
         .map_err(backend)?
         .query_row(params![detector_id, scope.account_id, scope.region], |r| r.get(0))
@@ -151,14 +151,14 @@ fn owned_detector(tx: &Transaction<'_>, scope: &Scope, detector_id: &str) -> Res
         .ok_or(StoreError::NotFound)
 }
 
-fn filter_count(tx: &Transaction<'_>, did: i64) -> Result<u32> {
+fn filter_count(tx: &Connection, did: i64) -> Result<u32> {
     tx.prepare_cached("SELECT COUNT(*) FROM filters WHERE did = ?1")
         .map_err(backend)?
         .query_row([did], |r| r.get(0))
         .map_err(backend)
 }
 
-fn filter_rank(tx: &Transaction<'_>, did: i64, name: &str) -> Result<u32> {
+fn filter_rank(tx: &Connection, did: i64, name: &str) -> Result<u32> {
     tx.prepare_cached("SELECT rank FROM filters WHERE did = ?1 AND name = ?2")
         .map_err(backend)?
         .query_row(params![did, name], |r| r.get(0))

@@ -3,7 +3,7 @@
 //! One row per list in `lists`; the activated snapshot (the entries detection uses) in
 //! `list_snapshots`, one row per list with the entries as one newline-separated text: a list
 //! is written and read whole (up to 250,000 entries), never entry by entry.
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use vedette_domain::{Scope, ids, time};
 
 use super::query::Cursor;
@@ -48,7 +48,7 @@ pub(super) const MIGRATION: &str = r#"
 
 /// Called inside `delete_detector`'s transaction: removes the detector's lists (their tags go
 /// with the detector's ARN prefix).
-pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &str) -> Result<()> {
+pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
     tx.execute(
         "DELETE FROM list_snapshots WHERE lid IN (SELECT lid FROM lists WHERE did = ?1)",
         [did],
@@ -59,7 +59,7 @@ pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &
 }
 
 /// Called inside `reset`'s transaction.
-pub(super) fn on_reset(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn on_reset(tx: &Connection) -> Result<()> {
     tx.execute_batch("DELETE FROM list_snapshots; DELETE FROM lists;")
         .map_err(backend)
 }
@@ -84,7 +84,7 @@ fn status_of(text: &str) -> Result<ListStatus> {
 }
 
 /// The scope's detector `detector_id`: (did, scope as stored).
-fn owned_did(tx: &Transaction<'_>, scope: &Scope, detector_id: &str) -> Result<i64> {
+fn owned_did(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i64> {
     tx.prepare_cached("SELECT did FROM detectors WHERE id = ?1 AND account_id = ?2 AND region = ?3")
         .map_err(backend)?
         .query_row(params![detector_id, scope.account_id, scope.region], |r| r.get(0))
@@ -138,7 +138,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ListRecord, Scope, 
 }
 
 /// Loads one list (any status) matching `condition` on `l`, with its tags.
-fn load(tx: &Transaction<'_>, condition: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Option<Row>> {
+fn load(tx: &Connection, condition: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Option<Row>> {
     let sql = format!("SELECT {LIST_COLUMNS} {LIST_FROM} WHERE {condition}");
     let raw = tx
         .prepare_cached(&sql)
@@ -156,7 +156,7 @@ fn load(tx: &Transaction<'_>, condition: &str, values: &[&dyn rusqlite::ToSql]) 
 }
 
 /// The scope's list `list_id` of `kind` in detector `detector_id`.
-fn owned_list(tx: &Transaction<'_>, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str) -> Result<Row> {
+fn owned_list(tx: &Connection, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str) -> Result<Row> {
     let did = owned_did(tx, scope, detector_id)?;
     load(
         tx,
@@ -166,7 +166,7 @@ fn owned_list(tx: &Transaction<'_>, scope: &Scope, detector_id: &str, kind: List
     .ok_or(StoreError::NotFound)
 }
 
-fn purge_old_tombstones(tx: &Transaction<'_>) -> Result<()> {
+fn purge_old_tombstones(tx: &Connection) -> Result<()> {
     tx.prepare_cached("DELETE FROM lists WHERE status = 'DELETED' AND updated_at_ms < ?1")
         .map_err(backend)?
         .execute([time::now_ms() - DELETED_RETENTION_MS])
@@ -174,7 +174,7 @@ fn purge_old_tombstones(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn set_status(tx: &Transaction<'_>, lid: i64, status: ListStatus, bump_generation: bool) -> Result<()> {
+fn set_status(tx: &Connection, lid: i64, status: ListStatus, bump_generation: bool) -> Result<()> {
     tx.prepare_cached("UPDATE lists SET status = ?1, generation = generation + ?2, updated_at_ms = ?3 WHERE lid = ?4")
         .map_err(backend)?
         .execute(params![status.as_str(), bump_generation as i64, time::now_ms(), lid])

@@ -1,6 +1,6 @@
 //! Detection state in SQLite: one row per (detector, key), written by `apply_with_state` in the
 //! same transaction as the findings it led to.
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{SqliteStore, backend, detector_key};
 use crate::state::{StateEntry, StateStore};
@@ -18,7 +18,7 @@ pub(super) const MIGRATION: &str = r#"
 
 /// Writes `entries` inside `apply`'s transaction, in order (a key written twice keeps the last
 /// value). Entries of detectors that no longer exist are dropped, like their findings.
-pub(super) fn write(tx: &Transaction<'_>, entries: &[StateEntry]) -> Result<()> {
+pub(super) fn write(tx: &Connection, entries: &[StateEntry]) -> Result<()> {
     let mut last: Option<(&str, Option<i64>)> = None;
     for entry in entries {
         let did = match last {
@@ -49,12 +49,12 @@ pub(super) fn write(tx: &Transaction<'_>, entries: &[StateEntry]) -> Result<()> 
     Ok(())
 }
 
-pub(super) fn on_delete_detector(tx: &Transaction<'_>, did: i64, _detector_id: &str) -> Result<()> {
+pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
     tx.execute("DELETE FROM detection_state WHERE did = ?1", [did]).map_err(backend)?;
     Ok(())
 }
 
-pub(super) fn on_reset(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn on_reset(tx: &Connection) -> Result<()> {
     tx.execute("DELETE FROM detection_state", []).map_err(backend)?;
     Ok(())
 }
