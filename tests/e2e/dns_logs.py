@@ -20,6 +20,7 @@ import datetime
 import gzip
 import hashlib
 import json
+import random
 import uuid
 from pathlib import Path
 from typing import Iterable
@@ -148,9 +149,14 @@ def write_layout(layout: str, root: Path, records: list[dict]) -> Path:
     raise ValueError(layout)
 
 
-def split_files(root: Path, records: list[dict], per_file: int) -> Path:
-    """`records` cut into many small gzipped files (the day delivered piecemeal)."""
+def split_files(root: Path, records: list[dict], per_file: int, shuffle_seed: int | None = None) -> Path:
+    """`records` cut into many small gzipped files (the day delivered piecemeal); with a seed, the
+    files' names (hence the order they are read in) are shuffled, so later hours come first."""
     root.mkdir(parents=True, exist_ok=True)
-    for i in range(0, len(records), per_file):
-        write_gzip(root / f"part-{i // per_file:05d}.log.gz", records[i:i + per_file])
+    chunks = [records[i:i + per_file] for i in range(0, len(records), per_file)]
+    order = list(range(len(chunks)))
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(order)
+    for name, chunk in zip(order, chunks):
+        write_gzip(root / f"part-{name:05d}.log.gz", chunk)
     return root

@@ -209,7 +209,9 @@ AWS_ENDPOINTS = ["ec2.us-east-1.amazonaws.com", "ssm.us-east-1.amazonaws.com", "
                  "vpce-0a1b2c3d4e5f67890-abcdefgh.s3.us-east-1.vpce.amazonaws.com",
                  "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com", "ec2-54-210-33-7.compute-1.amazonaws.com",
                  "instance-data.ec2.internal", "ip-10-0-1-10.ec2.internal"]
-SAAS = ["api.github.com", "github.com", "objects.githubusercontent.com", "codeload.github.com", "hooks.slack.com",
+SAAS = ["rhythmxchange.com", "xn--80adxhks.xn--p1ai", "xn--j6w193g.com", "pixel.rubiconproject.com", "ib.adnxs.com",
+        "googleads.g.doubleclick.net", "pagead2.googlesyndication.com", "sb.scorecardresearch.com",
+        "api.github.com", "github.com", "objects.githubusercontent.com", "codeload.github.com", "hooks.slack.com",
         "api.datadoghq.com", "http-intake.logs.datadoghq.com", "o450123.ingest.sentry.io", "api.stripe.com",
         "login.microsoftonline.com", "www.googleapis.com", "oauth2.googleapis.com", "api.pagerduty.com",
         "acme-corp.atlassian.net", "api.twilio.com", "api.sendgrid.com", "acme.okta.com", "acme.my.salesforce.com"]
@@ -431,8 +433,12 @@ def build_world(server: VedetteServer, root: Path, intel_dir: Path, account_pool
     paths.append(logs / "lists" / "flows.log")
 
     paths.append(dl.split_files(logs / "benign", benign_day(accounts["benign"].account_id), per_file=500))
-    paths += dl.write_gzip(logs / "whole" / "day.log.gz", rekey(malicious, accounts["whole"].account_id))
-    paths.append(dl.split_files(logs / "split", rekey(malicious, accounts["split"].account_id), per_file=7))
+    # A day holding every type among ordinary lookups, as one file and as 25 read in shuffled
+    # order (queries reach detection hours out of order).
+    day = sorted(malicious + benign_day("000000000000"), key=lambda r: r["query_timestamp"])
+    paths += dl.write_gzip(logs / "whole" / "day.log.gz", rekey(day, accounts["whole"].account_id))
+    paths.append(dl.split_files(logs / "split", rekey(day, accounts["split"].account_id), per_file=110,
+                                  shuffle_seed=5))
     created = [dict(r, region="eu-west-1") for r in
                rekey(cases[0].expects[2].queries, accounts["created"].account_id)]
     paths += dl.write_jsonl(logs / "created" / "resolver.log", created)
@@ -538,7 +544,7 @@ def test_dns_type(world, types_via_cli, case_index):
         assert dns["VpcOwnerAccountId"] == world.accounts["types"].account_id
         evidence = service.get("Evidence", {}).get("ThreatIntelligenceDetails", [])
         if e.threat_list:
-            assert [d["ThreatListName"] for d in evidence] == [e.threat_list]
+            assert [(d["ThreatListName"], d["ThreatNames"]) for d in evidence] == [(e.threat_list, [])]
             assert len(evidence[0]["ThreatFileSha256"]) == 64
             assert additional_info(f)["threatListName"] == e.threat_list
         else:
