@@ -44,6 +44,9 @@ FEEDS = {
     "driveby": ("e2e-driveby.txt", ["exploit-kit-e2e.info"]),
     "dga": ("e2e-known-dga.txt", ["qxkvzpwhtrnb.biz"]),
 }
+# Lines a feed may hold that must match nothing: bare public suffixes are refused (they would
+# otherwise list every domain under them).
+FEED_EXTRA_LINES = {"phishing": ["co.uk", "com"]}
 SINKHOLE_FEED = "e2e-sinkhole-ips.txt"
 # dnsRequestAction.domainWithSuffix of the feeds whose entry is not itself a registrable domain.
 REGISTRABLE = {"bitcoin": "minexmr-e2e.com"}
@@ -343,7 +346,6 @@ class World:
     accounts: dict[str, Account]
     detectors: dict[str, str]
     cases: list[Case]
-    ingest_seconds: float
     summary: dict
 
 
@@ -409,7 +411,8 @@ def build_world(server: VedetteServer, root: Path, intel_dir: Path, account_pool
     feeds.mkdir()
     feed_args = []
     for kind, (file_name, entries) in FEEDS.items():
-        (feeds / file_name).write_text(f"# e2e {kind} feed\n" + "".join(e + "\n" for e in entries))
+        lines = entries + FEED_EXTRA_LINES.get(kind, [])
+        (feeds / file_name).write_text(f"# e2e {kind} feed\n" + "".join(e + "\n" for e in lines))
         feed_args += ["--domain-feed", f"{kind}={feeds / file_name}"]
     (feeds / SINKHOLE_FEED).write_text(f"{SINKHOLE_IP}\n")
     feed_args += ["--feed", f"blackhole={feeds / SINKHOLE_FEED}"]
@@ -455,11 +458,9 @@ def build_world(server: VedetteServer, root: Path, intel_dir: Path, account_pool
     inventory.write_text(json.dumps(describe_instances(inventory_acct)))
     paths += dl.write_jsonl(logs / "inventory" / "resolver.log", inventory_queries(inventory_acct))
 
-    started = time.monotonic()
     proc = run_vedette("ingest", "--data-dir", str(server.data_dir), "--no-progress", "--json",
                        "--create-detectors", "--inventory", str(inventory), *feed_args, *map(str, paths))
-    elapsed = time.monotonic() - started
-    return World(server, accounts, detectors, cases, elapsed, json.loads(proc.stdout))
+    return World(server, accounts, detectors, cases, json.loads(proc.stdout))
 
 
 def client(world: World, name: str, region: str = REGION):
@@ -494,12 +495,11 @@ def types_via_cli(world) -> dict[tuple[str, str], dict]:
 
 
 def test_the_ingest_run_read_every_record(world):
-    """No record of any layout was refused; the whole module's input took one run."""
+    """No record of any layout was refused; only the account without a detector got one."""
     summary = world.summary
     assert (summary["badRecords"], summary["problemsTotal"]) == (0, 0), summary
     created = world.accounts["created"].account_id
     assert list(summary["detectorsCreated"]) == [f"{created}/eu-west-1"], summary
-    assert world.ingest_seconds < 60, world.ingest_seconds
 
 
 def test_exactly_the_expected_findings_in_the_types_account(world, types_via_cli):
