@@ -210,7 +210,10 @@ impl Inventory {
 
     /// The last instance in the inventory holding `ip` (any VPC).
     pub fn by_ip(&self, ip: IpAddr) -> Option<&model::InstanceDetails> {
-        self.by_ip.get(&ip).and_then(|owners| owners.last()).map(|&i| &self.instances[i])
+        self.by_ip
+            .get(&ip)
+            .and_then(|owners| owners.last())
+            .map(|&i| &self.instances[i])
     }
 
     /// The instance with a network interface in `vpc_id` holding `ip`: an address is an
@@ -242,7 +245,11 @@ impl Inventory {
 
 /// True when `ip` is one of the instance's own addresses (private, public or IPv6).
 pub fn owns_address(details: &model::InstanceDetails, ip: IpAddr) -> bool {
-    details.network_interfaces.iter().flatten().any(|eni| interface_owns(eni, ip))
+    details
+        .network_interfaces
+        .iter()
+        .flatten()
+        .any(|eni| interface_owns(eni, ip))
 }
 
 fn interface_owns(eni: &model::NetworkInterface, ip: IpAddr) -> bool {

@@ -20,8 +20,12 @@ use std::net::IpAddr;
 
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types::{self as ft, FindingType};
-use crate::time::{iso_ms, parse_iso_ms};
-use crate::{ids, model, Evidence, Occurrence, Scope};
+use crate::envelope::{self, FindingEnvelope};
+pub(crate) use crate::envelope::remote_ip_details;
+use crate::time::parse_iso_ms;
+use crate::{model, Occurrence, Scope};
+#[cfg(test)] // for the rule tests (`tests.rs`, through `super::*`)
+use crate::{ids, Evidence};
 
 pub mod console_login;
 pub mod instance_credentials;
@@ -303,7 +307,8 @@ pub fn missing_field(record: &CloudTrailRecord<'_>) -> Option<&'static str> {
 
 /// The aggregation key (spec §3.3): type, resource role, resource.
 pub fn aggregation_key(record: &CloudTrailRecord<'_>, ty: &FindingType, resource: &ResourceKey) -> String {
-    let resource = match resource {
+    let key = |resource: std::fmt::Arguments<'_>| envelope::aggregation_key(ty, ty.role, resource);
+    match resource {
         ResourceKey::Caller => {
             let identity = &record.user_identity.0;
             let id = identity
@@ -312,12 +317,11 @@ pub fn aggregation_key(record: &CloudTrailRecord<'_>, ty: &FindingType, resource
                 .or_else(|| identity.principal_id.get())
                 .or_else(|| identity.arn.get())
                 .unwrap_or("unknown");
-            format!("AccessKey:{id}")
+            key(format_args!("AccessKey:{id}"))
         }
-        ResourceKey::Bucket(name) => format!("S3Bucket:{name}"),
-        ResourceKey::Account => format!("Account:{}", record.recipient_account_id.as_str()),
-    };
-    format!("{}\u{1f}{}\u{1f}{}", ty.name, ty.role.as_str(), resource)
+        ResourceKey::Bucket(name) => key(format_args!("S3Bucket:{name}")),
+        ResourceKey::Account => key(format_args!("Account:{}", record.recipient_account_id.as_str())),
+    }
 }
 
 fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule: &Rule, hit: Hit) -> Option<Occurrence> {
@@ -326,9 +330,6 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
     let account_id = record.recipient_account_id.get()?;
     let region = record.aws_region.get()?;
     let scope = Scope::new(account_id, region);
-    let id = ids::finding_id(ctx.detector_id, &aggregation_key(record, ty, &hit.resource));
-    let now = iso_ms(ctx.now_ms);
-    let seen = iso_ms(event_time_ms);
     let identity = &record.user_identity.0;
 
     let api = model::AwsApiCallAction {
@@ -349,7 +350,6 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
         _ => None,
     };
     let resource = model::Resource {
-        resource_type: Some(ty.resource.as_str().to_owned()),
         access_key_details: Some(model::AccessKeyDetails {
             access_key_id: identity.access_key_id.get().map(str::to_owned),
             principal_id: identity.principal_id.get().map(str::to_owned),
@@ -375,51 +375,26 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
         }),
         ..Default::default()
     };
+    let action = model::Action { aws_api_call_action: Some(api), ..Default::default() };
 
-    let description = match &hit.detail {
-        Some(detail) => format!("{} {detail}", ty.description),
-        None => ty.description.to_owned(),
+    let envelope = FindingEnvelope {
+        detector_id: ctx.detector_id,
+        scope: &scope,
+        now_ms: ctx.now_ms,
+        finding_type: ty,
+        role: ty.role,
+        aggregation_key: &aggregation_key(record, ty, &hit.resource),
+        severity: hit.severity,
+        detail: hit.detail.as_deref(),
+        threats: &hit.threats,
+        first_seen_ms: event_time_ms,
+        event_time_ms,
+        rule: rule.id,
+        event_id: record.event_id.as_str(),
+        source: ctx.source,
+        position: ctx.position,
     };
-    let source = format!("{}:{}", ctx.source, ctx.position);
-    let evidence = Evidence::single(rule.id, record.event_id.as_str(), event_time_ms, source);
-    let mut finding = model::Finding {
-        schema_version: Some("2.0".into()),
-        account_id: Some(account_id.to_owned()),
-        region: Some(region.to_owned()),
-        partition: Some(scope.partition().to_owned()),
-        arn: Some(scope.finding_arn(ctx.detector_id, &id)),
-        id: Some(id),
-        r#type: Some(ty.name.to_owned()),
-        severity: Some(hit.severity.unwrap_or(ty.severity)),
-        title: Some(ty.title.to_owned()),
-        description: Some(description),
-        created_at: Some(now.clone()),
-        updated_at: Some(now),
-        resource: Some(resource),
-        service: Some(model::Service {
-            service_name: Some("guardduty".into()),
-            detector_id: Some(ctx.detector_id.to_owned()),
-            action: Some(model::Action {
-                action_type: Some(ty.action.as_str().to_owned()),
-                aws_api_call_action: Some(api),
-                ..Default::default()
-            }),
-            resource_role: Some(ty.role.as_str().to_owned()),
-            event_first_seen: Some(seen.clone()),
-            event_last_seen: Some(seen),
-            count: Some(1),
-            archived: Some(false),
-            evidence: ThreatMatch::evidence(&hit.threats),
-            additional_info: hit.threats.first().map(|t| model::ServiceAdditionalInfo {
-                value: Some(serde_json::json!({ "threatListName": t.list_name }).to_string()),
-                r#type: Some("default".into()),
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    evidence.store_in(&mut finding);
-    Some(Occurrence { detector_id: ctx.detector_id.to_owned(), finding, event_time_ms, evidence })
+    Some(envelope.occurrence(resource, action, serde_json::Map::new()))
 }
 
 /// `callerType` with `remoteIpDetails` for an IP literal, `domainDetails` for a service host.
@@ -439,16 +414,6 @@ fn caller(source_ip: Option<&str>, intel: &Intel<'_>) -> model::AwsApiCallAction
     }
 }
 
-/// `remoteIpDetails` for `ip`: the address, and what the GeoIP database knows of it.
-fn remote_ip_details(ip: IpAddr, intel: &Intel<'_>) -> model::RemoteIpDetails {
-    let mut details = model::RemoteIpDetails {
-        ip_address_v4: ip.is_ipv4().then(|| ip.to_string()),
-        ip_address_v6: ip.is_ipv6().then(|| ip.to_string()),
-        ..Default::default()
-    };
-    intel.operator.geo(ip).enrich(&mut details);
-    details
-}
 
 /// Parses a JSON member that may hold an object or that object as an escaped JSON string (S3
 /// policies arrive both ways).

@@ -19,11 +19,10 @@
 use std::sync::Arc;
 
 use crate::detect::{NamedSet, ThreatMatch};
-use crate::envelope::{RecordedInterface, recorded_instance};
+use crate::envelope::{FindingEnvelope, RecordedInterface, aggregation_key, recorded_instance};
 use crate::finding_types::{self as ft, FindingType};
 use crate::inventory::Inventory;
-use crate::time::iso_ms;
-use crate::{Evidence, Occurrence, Scope, ids, model};
+use crate::{Occurrence, Scope, model};
 
 use super::domain::{DomainSet, normalize_domain, registrable_domain};
 use super::record::QueryLogRecord;
@@ -178,7 +177,10 @@ fn inventory_instance_id<'q>(record: &'q QueryLogRecord<'_>, inventory: &'q Inve
     if address.is_ipv4() && crate::intel::is_publicly_routable(address) {
         return None;
     }
-    inventory.by_ip_in_vpc(address, record.vpc_id.get()?)?.instance_id.as_deref()
+    inventory
+        .by_ip_in_vpc(address, record.vpc_id.get()?)?
+        .instance_id
+        .as_deref()
 }
 
 /// What a rule found.
@@ -386,7 +388,7 @@ pub fn build_occurrences(
 /// C&CActivity.B!DNS finding whose count grows and whose action shows the latest domain, as
 /// §3.3 says GuardDuty replaces action details with the latest occurrence's.
 pub fn dns_aggregation_key(ty: &FindingType, instance_id: &str) -> String {
-    format!("{}\u{1f}{}\u{1f}Instance:{instance_id}", ty.name, ty.role.as_str())
+    aggregation_key(ty, ty.role, format_args!("Instance:{instance_id}"))
 }
 
 /// A synthetic event id for a query (query logs carry none): stable for the same record, so
@@ -426,79 +428,41 @@ pub fn build_dns_occurrence(
 ) -> Option<Occurrence> {
     let record = query.record;
     let ty = ft::lookup(hit.finding_type)?;
-    let instance_id = query.instance_id;
     let event_time_ms = record.time_ms()?;
     let account_id = record.account_id.get()?;
     let region = record.region.get()?;
     let scope = Scope::new(account_id, region);
-    let id = ids::finding_id(ctx.detector_id, &dns_aggregation_key(ty, instance_id));
-    let now = iso_ms(ctx.now_ms);
-    let seen = iso_ms(event_time_ms);
 
     let resource = model::Resource {
-        resource_type: Some(ty.resource.as_str().to_owned()),
         instance_details: Some(instance_details(query, ctx.inventory)),
         ..Default::default()
     };
-    let action = model::DnsRequestAction {
-        domain: Some(query.domain.clone()),
-        domain_with_suffix: query.registrable.clone(),
-        protocol: record.transport.get().map(str::to_ascii_uppercase),
-        blocked: Some(record.blocked()),
-        vpc_owner_account_id: Some(account_id.to_owned()),
-    };
-
-    let description = match &hit.detail {
-        Some(detail) => format!("{} {detail}", ty.description),
-        None => ty.description.to_owned(),
-    };
-    let evidence = Evidence::single(
-        rule_id,
-        &query_event_id(record),
-        event_time_ms,
-        format!("{}:{}", ctx.source, ctx.position),
-    );
-    let mut finding = model::Finding {
-        schema_version: Some("2.0".into()),
-        account_id: Some(account_id.to_owned()),
-        region: Some(region.to_owned()),
-        partition: Some(scope.partition().to_owned()),
-        arn: Some(scope.finding_arn(ctx.detector_id, &id)),
-        id: Some(id),
-        r#type: Some(ty.name.to_owned()),
-        severity: Some(ty.severity),
-        title: Some(ty.title.to_owned()),
-        description: Some(description),
-        created_at: Some(now.clone()),
-        updated_at: Some(now),
-        resource: Some(resource),
-        service: Some(model::Service {
-            service_name: Some("guardduty".into()),
-            detector_id: Some(ctx.detector_id.to_owned()),
-            action: Some(model::Action {
-                action_type: Some(ty.action.as_str().to_owned()),
-                dns_request_action: Some(action),
-                ..Default::default()
-            }),
-            resource_role: Some(ty.role.as_str().to_owned()),
-            event_first_seen: Some(seen.clone()),
-            event_last_seen: Some(seen),
-            count: Some(1),
-            archived: Some(false),
-            evidence: ThreatMatch::evidence(&hit.threats),
-            additional_info: hit.threats.first().map(|t| model::ServiceAdditionalInfo {
-                value: Some(serde_json::json!({ "threatListName": t.list_name }).to_string()),
-                r#type: Some("default".into()),
-            }),
-            ..Default::default()
+    let action = model::Action {
+        dns_request_action: Some(model::DnsRequestAction {
+            domain: Some(query.domain.clone()),
+            domain_with_suffix: query.registrable.clone(),
+            protocol: record.transport.get().map(str::to_ascii_uppercase),
+            blocked: Some(record.blocked()),
+            vpc_owner_account_id: Some(account_id.to_owned()),
         }),
         ..Default::default()
     };
-    evidence.store_in(&mut finding);
-    Some(Occurrence {
-        detector_id: ctx.detector_id.to_owned(),
-        finding,
+    let envelope = FindingEnvelope {
+        detector_id: ctx.detector_id,
+        scope: &scope,
+        now_ms: ctx.now_ms,
+        finding_type: ty,
+        role: ty.role,
+        aggregation_key: &dns_aggregation_key(ty, query.instance_id),
+        severity: None,
+        detail: hit.detail.as_deref(),
+        threats: &hit.threats,
+        first_seen_ms: event_time_ms,
         event_time_ms,
-        evidence,
-    })
+        rule: rule_id,
+        event_id: &query_event_id(record),
+        source: ctx.source,
+        position: ctx.position,
+    };
+    Some(envelope.occurrence(resource, action, serde_json::Map::new()))
 }

@@ -10,12 +10,11 @@
 use std::net::IpAddr;
 
 use crate::detect::{Intel, ThreatMatch};
-use crate::envelope::{RecordedInterface, recorded_instance};
+use crate::envelope::{FindingEnvelope, RecordedInterface, aggregation_key, recorded_instance, remote_ip_details};
 use crate::finding_types::{self as ft, ResourceRole};
 use crate::intel::is_publicly_routable;
 use crate::inventory::{Inventory, owns_address};
-use crate::time::iso_ms;
-use crate::{Evidence, Occurrence, Scope, ids, model};
+use crate::{Occurrence, Scope, model};
 
 use super::record::{FlowAction, FlowDirection, FlowRecord};
 use super::state::FlowState;
@@ -264,6 +263,11 @@ pub struct FlowHit {
     pub detail: Option<String>,
     /// `Some` for PORT_PROBE findings: the probes to list.
     pub probes: Option<Vec<model::PortProbeDetail>>,
+    /// Windowed rules: the first and last event times of what the window holds. They, not the
+    /// record that crossed the threshold, are the finding's first and last seen: the record that
+    /// crosses it depends on the order records arrive in (files read in parallel), the window's
+    /// span does not.
+    pub window_ms: Option<(i64, i64)>,
 }
 
 impl FlowHit {
@@ -277,6 +281,7 @@ impl FlowHit {
             threats: Vec::new(),
             detail: None,
             probes: None,
+            window_ms: None,
         }
     }
 }
@@ -321,7 +326,17 @@ pub fn detect(record: &FlowRecord<'_>, ctx: &FlowContext<'_>, state: &mut FlowSt
     }
     hits.extend(state.heuristics.hits(record, &sides, &resource_key, time_ms));
     hits.into_iter()
-        .filter_map(|hit| build_occurrence(record, ctx, instance, &sides, &resource_key, hit))
+        .filter_map(|hit| {
+            let window = hit.window_ms;
+            let mut occurrence = build_occurrence(record, ctx, instance, &sides, &resource_key, hit)?;
+            if let Some((first, last)) = window
+                && let Some(service) = occurrence.finding.service.as_mut()
+            {
+                service.event_first_seen = Some(crate::time::iso_ms(first));
+                service.event_last_seen = Some(crate::time::iso_ms(last));
+            }
+            Some(occurrence)
+        })
         .collect()
 }
 
@@ -441,16 +456,6 @@ fn local_ip_details(ip: IpAddr) -> model::LocalIpDetails {
     }
 }
 
-fn remote_ip_details(ip: IpAddr, intel: &Intel<'_>) -> model::RemoteIpDetails {
-    let mut details = model::RemoteIpDetails {
-        ip_address_v4: ip.is_ipv4().then(|| ip.to_string()),
-        ip_address_v6: ip.is_ipv6().then(|| ip.to_string()),
-        ..Default::default()
-    };
-    intel.operator.geo(ip).enrich(&mut details);
-    details
-}
-
 /// The resource part of the aggregation key (spec §3.3): the instance id (from the inventory or
 /// the v3 `instance-id`), else the ENI, else the local address.
 pub fn resource_key(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>, sides: &Sides) -> String {
@@ -507,15 +512,9 @@ fn build_occurrence(
     let ty = ft::lookup(hit.finding_type)?;
     let event_time_ms = record.event_time_ms()?;
     let first_ms = record.start_ms().unwrap_or(event_time_ms).min(event_time_ms);
-    let key = format!("{}\u{1f}{}\u{1f}{}", ty.name, hit.role.as_str(), resource_key);
-    let id = ids::finding_id(ctx.detector_id, &key);
-    let now = iso_ms(ctx.now_ms);
     let blocked = Some(record.action == Some(FlowAction::Reject));
 
-    let mut action = model::Action {
-        action_type: Some(ty.action.as_str().to_owned()),
-        ..Default::default()
-    };
+    let mut action = model::Action::default();
     let severity = match &hit.probes {
         Some(probes) => {
             let high = probes.iter().any(|p| {
@@ -552,9 +551,6 @@ fn build_occurrence(
     };
 
     let mut info = serde_json::Map::new();
-    if let Some(t) = hit.threats.first() {
-        info.insert("threatListName".into(), t.list_name.clone().into());
-    }
     let (bytes_key, packets_key) = if sides.packets_inbound {
         ("inBytes", "inPackets")
     } else {
@@ -566,58 +562,27 @@ fn build_occurrence(
     if let Some(packets) = record.packets {
         info.insert(packets_key.into(), packets.into());
     }
-
-    let description = match &hit.detail {
-        Some(detail) => format!("{} {detail}", ty.description),
-        None => ty.description.to_owned(),
-    };
-    let evidence = Evidence::single(
-        hit.rule,
-        &event_id(record),
-        event_time_ms,
-        format!("{}:{}", ctx.source, ctx.position),
-    );
-    let mut finding = model::Finding {
-        schema_version: Some("2.0".into()),
-        account_id: Some(ctx.scope.account_id.clone()),
-        region: Some(ctx.scope.region.clone()),
-        partition: Some(ctx.scope.partition().to_owned()),
-        arn: Some(ctx.scope.finding_arn(ctx.detector_id, &id)),
-        id: Some(id),
-        r#type: Some(ty.name.to_owned()),
-        severity: Some(hit.severity.or(severity).unwrap_or(ty.severity)),
-        title: Some(ty.title.to_owned()),
-        description: Some(description),
-        created_at: Some(now.clone()),
-        updated_at: Some(now),
-        resource: Some(model::Resource {
-            resource_type: Some(ty.resource.as_str().to_owned()),
-            instance_details: Some(instance_details(record, instance, sides)),
-            ..Default::default()
-        }),
-        service: Some(model::Service {
-            service_name: Some("guardduty".into()),
-            detector_id: Some(ctx.detector_id.to_owned()),
-            action: Some(action),
-            resource_role: Some(hit.role.as_str().to_owned()),
-            event_first_seen: Some(iso_ms(first_ms)),
-            event_last_seen: Some(iso_ms(event_time_ms)),
-            count: Some(1),
-            archived: Some(false),
-            evidence: ThreatMatch::evidence(&hit.threats),
-            additional_info: (!info.is_empty()).then(|| model::ServiceAdditionalInfo {
-                value: Some(serde_json::Value::Object(info).to_string()),
-                r#type: Some("default".into()),
-            }),
-            ..Default::default()
-        }),
+    let resource = model::Resource {
+        instance_details: Some(instance_details(record, instance, sides)),
         ..Default::default()
     };
-    evidence.store_in(&mut finding);
-    Some(Occurrence {
-        detector_id: ctx.detector_id.to_owned(),
-        finding,
+
+    let envelope = FindingEnvelope {
+        detector_id: ctx.detector_id,
+        scope: ctx.scope,
+        now_ms: ctx.now_ms,
+        finding_type: ty,
+        role: hit.role,
+        aggregation_key: &aggregation_key(ty, hit.role, resource_key),
+        severity: hit.severity.or(severity),
+        detail: hit.detail.as_deref(),
+        threats: &hit.threats,
+        first_seen_ms: first_ms,
         event_time_ms,
-        evidence,
-    })
+        rule: hit.rule,
+        event_id: &event_id(record),
+        source: ctx.source,
+        position: ctx.position,
+    };
+    Some(envelope.occurrence(resource, action, info))
 }

@@ -111,12 +111,28 @@ pub struct HeuristicState {
 struct Times {
     last_ms: i64,
     times: Vec<i64>,
+    /// The earliest attempt of the current burst (attempts no further apart than the window),
+    /// kept beyond the capped `times`: records read latest first still give the burst's start.
+    #[serde(default)]
+    burst_start_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Distinct {
     last_ms: i64,
     items: BTreeMap<String, i64>,
+    /// As [`Times::burst_start_ms`].
+    #[serde(default)]
+    burst_start_ms: Option<i64>,
+}
+
+/// The start of the burst `time_ms` belongs to, given the burst so far: a record more than a
+/// window after the latest one seen starts a new burst.
+fn burst_start(start: Option<i64>, last_ms: i64, time_ms: i64, window_ms: i64) -> i64 {
+    match start {
+        Some(start) if time_ms <= last_ms.saturating_add(window_ms) => start.min(time_ms),
+        _ => time_ms,
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -215,6 +231,12 @@ impl HeuristicState {
             sides.remote_ip
         );
         let entry = entry(&mut self.attempts, key, time_ms, BRUTE_FORCE_WINDOW_MS);
+        entry.burst_start_ms = Some(burst_start(
+            entry.burst_start_ms,
+            entry.last_ms,
+            time_ms,
+            BRUTE_FORCE_WINDOW_MS,
+        ));
         entry.last_ms = entry.last_ms.max(time_ms);
         let at = entry.times.partition_point(|t| *t <= time_ms);
         entry.times.insert(at, time_ms);
@@ -227,6 +249,8 @@ impl HeuristicState {
         }
         let mut hit = FlowHit::new(finding_type, RULE_BRUTE_FORCE);
         hit.role = role;
+        let first = entry.burst_start_ms.unwrap_or(i64::MAX).min(*entry.times.first()?);
+        hit.window_ms = Some((first, *entry.times.last()?));
         if role == ResourceRole::Actor {
             hit.severity = Some(ft::HIGH);
         }
@@ -257,14 +281,11 @@ impl HeuristicState {
         };
         let mut hits = Vec::new();
         let scan_key = format!("{resource_key}\u{1f}{}", sides.remote_ip);
-        let ports = note_distinct(
-            entry(&mut self.scanned_ports, scan_key, time_ms, SCAN_WINDOW_MS),
-            port.to_string(),
-            time_ms,
-            PORTSCAN_MIN_PORTS,
-        );
+        let scanned = entry(&mut self.scanned_ports, scan_key, time_ms, SCAN_WINDOW_MS);
+        let ports = note_distinct(scanned, port.to_string(), time_ms, PORTSCAN_MIN_PORTS);
         if ports >= PORTSCAN_MIN_PORTS {
             let mut hit = FlowHit::new(PORTSCAN, RULE_PORTSCAN);
+            hit.window_ms = span(scanned);
             hit.detail = Some(format!(
                 "The instance tried {ports} ports of {} within {} minutes.",
                 sides.remote_ip,
@@ -274,14 +295,11 @@ impl HeuristicState {
         }
         if !SWEEP_EXEMPT_PORTS.contains(&port) {
             let sweep_key = format!("{resource_key}\u{1f}{port}");
-            let hosts = note_distinct(
-                entry(&mut self.swept_hosts, sweep_key, time_ms, SCAN_WINDOW_MS),
-                sides.remote_ip.to_string(),
-                time_ms,
-                PORT_SWEEP_MIN_HOSTS,
-            );
+            let swept = entry(&mut self.swept_hosts, sweep_key, time_ms, SCAN_WINDOW_MS);
+            let hosts = note_distinct(swept, sides.remote_ip.to_string(), time_ms, PORT_SWEEP_MIN_HOSTS);
             if hosts >= PORT_SWEEP_MIN_HOSTS {
                 let mut hit = FlowHit::new(PORT_SWEEP, RULE_PORT_SWEEP);
+                hit.window_ms = span(swept);
                 hit.detail = Some(format!(
                     "The instance tried port {port} on {hosts} public hosts within {} minutes.",
                     SCAN_WINDOW_MS / 60_000
@@ -340,9 +358,24 @@ impl HeuristicState {
     }
 }
 
+/// The span of what a window holds: from the start of its burst to its latest item.
+fn span(entry: &Distinct) -> Option<(i64, i64)> {
+    let first = entry
+        .burst_start_ms
+        .unwrap_or(i64::MAX)
+        .min(*entry.items.values().min()?);
+    Some((first, *entry.items.values().max()?))
+}
+
 /// Notes `item` at `time_ms`, forgets items older than the window, keeps at most `cap` items (the
 /// most recent), and returns how many distinct items the window holds.
 fn note_distinct(entry: &mut Distinct, item: String, time_ms: i64, cap: usize) -> usize {
+    entry.burst_start_ms = Some(burst_start(
+        entry.burst_start_ms,
+        entry.last_ms,
+        time_ms,
+        SCAN_WINDOW_MS,
+    ));
     entry.last_ms = entry.last_ms.max(time_ms);
     let seen = entry.items.entry(item).or_insert(time_ms);
     *seen = (*seen).max(time_ms);
