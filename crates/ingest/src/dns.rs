@@ -8,6 +8,8 @@ use vedette_domain::dns::{DnsContext, QueryLogRecord};
 use crate::{IngestError, Router, SourceState};
 
 impl SourceState<'_, '_> {
+    /// Runs for every enabled detector whatever its configuration: DNS logs are a foundational
+    /// source, always analysed by an enabled detector (see `take_flow`).
     pub(crate) fn take_query(&mut self, position: u64, record: &QueryLogRecord<'_>, router: &mut Router<'_>, source: &str) -> Result<(), IngestError> {
         // The reader hands over only records with account_id, region, time and name.
         let (account, region) = (record.account_id.as_str(), record.region.as_str());

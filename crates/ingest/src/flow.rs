@@ -115,6 +115,10 @@ impl NetworkState {
 }
 
 impl SourceState<'_, '_> {
+    /// Runs for every enabled detector whatever its configuration: flow logs are one of GuardDuty's
+    /// foundational sources, which an enabled detector always analyses (UpdateDetector's
+    /// `DataSources` and `Features` cannot name FLOW_LOGS, DNS_LOGS or CLOUD_TRAIL; GetDetector
+    /// reports them ENABLED), so there is no setting to honour.
     pub(crate) fn take_flow(&mut self, position: u64, record: &FlowRecord<'_>, router: &mut Router<'_>, source: &str) -> Result<(), IngestError> {
         let Some(account) = record.account_id else {
             self.bad(position, || "not a usable flow-log record: no account-id".into());
