@@ -51,6 +51,7 @@ SECOND_ATTACKER = "193.32.162.77"
 VICTIM = "141.98.10.60"
 FLOOD_TARGET = "104.244.72.115"
 OFFICE_IP = "62.210.15.33"
+ATTACKER_V6 = "2a01:4f8:c17:1d2c::1"
 FEED_FILES = {"scanner": "scanners.txt", "c2": "c2-servers.txt", "bitcoin": "bitcoin-nodes.txt",
               "blackhole": "sinkholes.txt", "droppoint": "drop-points.txt", "tor-relay": "tor-relays.txt"}
 FEEDS = {"scanner": SCANNERS, "c2": [C2_IP, TRUSTED_IP], "bitcoin": [BITCOIN_IP], "blackhole": [BLACKHOLE_IP],
@@ -300,10 +301,11 @@ FLOW_TYPES = [
 
 
 def layout_cases(make: Instances, accounts) -> list[Case]:
-    """SSH brute force in every layout (the same attack: the same finding whatever the layout)."""
+    """SSH brute force in every layout (the same attack: the same finding whatever the layout),
+    one instance per layout in one account: one finding per instance."""
     cases = []
+    account = next(accounts)
     for layout in LAYOUTS:
-        account = next(accounts)
         i = make.new(account)
         flows = ssh_attempts(i, ATTACKER, MIN_ATTEMPTS + 1, BASE + 7200)
         cases.append(Case(f"layout:{layout.name}", layout, flows, [
@@ -324,6 +326,17 @@ def trusted_case(make: Instances, accounts) -> Case:
     return Case("trusted", LAYOUT["v5"], sorted(trusted + control, key=lambda f: f.start), [
         Expect("UnauthorizedAccess:EC2/SSHBruteForce", i, LOW, "TARGET", 1, control[-1].end, SECOND_ATTACKER,
                "INBOUND", local_port=22)], account=account)
+
+
+def ipv6_case(make: Instances, accounts) -> Case:
+    """An IPv6 instance (its address is public too: the v5 flow-direction tells the sides apart)."""
+    account = next(accounts)
+    i = make.new(account)
+    i.private_ip = "2600:1f18:4c2:9e00::10"
+    flows = ssh_attempts(i, ATTACKER_V6, MIN_ATTEMPTS + 1, BASE + 8400)
+    return Case("ipv6", LAYOUT["v5"], flows, [
+        Expect("UnauthorizedAccess:EC2/SSHBruteForce", i, LOW, "TARGET", 2, flows[-1].end, ATTACKER_V6, "INBOUND",
+               local_port=22)], account=account)
 
 
 def attack_flows(instance: Instance, start: int) -> list[Flow]:
@@ -420,9 +433,15 @@ def wait_active(get, **ids) -> None:
     assert status == "ACTIVE", status
 
 
-def open_account(case: Case, server: VedetteServer) -> None:
+def open_account(case: Case, server: VedetteServer, opened: dict | None = None) -> None:
+    """A client and an enabled detector for the case's account (once per account in `opened`)."""
+    if opened is not None and case.account.account_id in opened:
+        case.gd, case.detector_id = opened[case.account.account_id]
+        return
     case.gd = watch(guardduty_client(server.endpoint, case.account, REGION))
     case.detector_id = case.gd.create_detector(Enable=True)["DetectorId"]
+    if opened is not None:
+        opened[case.account.account_id] = case.gd, case.detector_id
 
 
 def add_list(case: Case, server: VedetteServer, kind: str, name: str, entries: list[str]) -> None:
@@ -444,7 +463,8 @@ def world(flow_server, account_pool, tmp_path_factory) -> World:
     logs = tmp / "logs"
     accounts = iter(lambda: _next_account(account_pool), None)
     make = Instances()
-    cases = type_cases(make, accounts) + layout_cases(make, accounts) + [trusted_case(make, accounts)]
+    cases = (type_cases(make, accounts) + layout_cases(make, accounts)
+             + [trusted_case(make, accounts), ipv6_case(make, accounts)])
 
     benign_account = next(accounts)
     benign = Case("benign", LAYOUT["v2-gzip"], benign_day(make, benign_account), [], account=benign_account)
@@ -456,8 +476,9 @@ def world(flow_server, account_pool, tmp_path_factory) -> World:
                       account=split_accounts[1], files=9)
     split_reversed = Case("split:reversed", LAYOUT["v5-gzip"], attack_flows(split_instances[2], BASE + 9000), [],
                           account=split_accounts[2], files=9)
+    opened: dict = {}
     for case in [*cases, benign, split_one, split_many, split_reversed]:
-        open_account(case, flow_server)
+        open_account(case, flow_server, opened)
     add_list(cases_by_name(cases)["UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"], flow_server, "threat",
              THREAT_LIST_NAME, [THREAT_IP, THREAT_CIDR])
     trusted = cases_by_name(cases)["trusted"]
@@ -619,7 +640,10 @@ def test_flow_finding_type(world, finding_type):
 @pytest.mark.parametrize("layout", [layout.name for layout in LAYOUTS])
 def test_ssh_brute_force_in_every_layout(world, layout):
     case = world.cases[f"layout:{layout}"]
-    check_case(findings_boto(case), case)
+    findings = findings_boto(case)
+    assert len(findings) == len(LAYOUTS), "one finding per instance, one instance per layout"
+    eni = case.expects[0].instance.eni
+    check_case([f for f in findings if instance_of(f)["NetworkInterfaces"][0]["NetworkInterfaceId"] == eni], case)
 
 
 def test_trusted_ip_raises_no_flow_finding(world):
@@ -637,6 +661,21 @@ def test_a_benign_day_raises_nothing(world):
 
 
 WINDOWED_RULES = ("flow-brute-force", "flow-portscan", "flow-port-sweep")
+
+
+def test_ipv6_flows_raise_findings_with_ipv6_details(world):
+    case = world.cases["ipv6"]
+    [finding] = findings_boto(case)
+    [expect] = case.expects
+    assert finding["Type"] == expect.type and finding["Service"]["ResourceRole"] == "TARGET"
+    assert finding["Service"]["Count"] == expect.count
+    connection = finding["Service"]["Action"]["NetworkConnectionAction"]
+    assert connection["RemoteIpDetails"] == {"IpAddressV6": ATTACKER_V6}
+    assert connection["LocalIpDetails"] == {"IpAddressV6": expect.instance.private_ip}
+    assert connection["ConnectionDirection"] == "INBOUND" and connection["LocalPortDetails"]["Port"] == 22
+    [interface] = instance_of(finding)["NetworkInterfaces"]
+    assert interface["Ipv6Addresses"] == [expect.instance.private_ip]
+    assert "PrivateIpAddress" not in interface  # an IPv6 address is not shown as a private IPv4 one
 
 
 def normalized(finding: dict, instance: Instance) -> str:
