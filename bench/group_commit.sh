@@ -24,7 +24,7 @@ if [ ! -f "$SEEDED/params.json" ]; then
   mv "$SEEDED/params.json.tmp" "$SEEDED/params.json"
 fi
 
-run_mode() { # $1: 0 (every write alone) or 1 (group commit); prints the load table to $RUN/mode-$1.txt
+run_mode() { # $1: 0 (every write alone) or 1 (group commit), $2: round; the table goes to $RUN/mode-$1-$2.txt
   local mode=$1 dir="$RUN/mode-$1"
   rm -rf "$dir"; mkdir -p "$dir"
   cp -r "$SEEDED/data" "$dir/data"
@@ -36,22 +36,30 @@ run_mode() { # $1: 0 (every write alone) or 1 (group commit); prints the load ta
     sleep 0.1
   done
   target/release/load --addr "127.0.0.1:$PORT" --params "$SEEDED/params.json" \
-    --clients "$CLIENTS" --seconds "$LOAD_SECONDS" --mix "$MIX" > "$RUN/mode-$mode.txt" || true
+    --clients "$CLIENTS" --seconds "$LOAD_SECONDS" --mix "$MIX" > "$RUN/mode-$mode-$2.txt" || true
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
 }
 
 mkdir -p "$RUN"
+rm -f "$RUN"/mode-*.txt
+# Alternating rounds (A B B A ...): a shared machine's background load drifts, and the two modes
+# then see the same drift.
+ROUNDS=${ROUNDS:-2}
 echo "load average: $(cat /proc/loadavg)"
-run_mode 0
-run_mode 1
-for mode in 0 1; do
-  echo; [ "$mode" = 0 ] && echo "== every write committed alone (baseline) ==" || echo "== group commit =="
-  cat "$RUN/mode-$mode.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  if [ $((round % 2)) = 1 ]; then run_mode 0 "$round"; run_mode 1 "$round"; else run_mode 1 "$round"; run_mode 0 "$round"; fi
+done
+for round in $(seq 1 "$ROUNDS"); do
+  for mode in 0 1; do
+    echo; [ "$mode" = 0 ] && echo "== round $round: every write committed alone (baseline) ==" || echo "== round $round: group commit =="
+    cat "$RUN/mode-$mode-$round.txt"
+  done
 done
 echo
-python3 - "$RUN/mode-0.txt" "$RUN/mode-1.txt" <<'PY'
-import sys
+python3 - "$RUN" "$ROUNDS" <<'PY'
+import statistics, sys
+run, rounds = sys.argv[1], int(sys.argv[2])
 def table(path):
     rows = {}
     for line in open(path):
@@ -59,11 +67,13 @@ def table(path):
         if len(parts) == 7 and parts[1].isdigit():
             rows[parts[0]] = dict(zip(["requests", "rps", "p50", "p99", "p999", "max"], map(float, parts[1:])))
     return rows
-base, group = table(sys.argv[1]), table(sys.argv[2])
-print(f"{'operation':<24} {'req/s ×':>8} {'p50 ÷':>8} {'p99 ÷':>8}   (group commit against the baseline)")
-for op in base:
-    if op in group and group[op]["p50"] > 0 and group[op]["p99"] > 0:
-        b, g = base[op], group[op]
-        print(f"{op:<24} {g['rps'] / b['rps']:>8.2f} {b['p50'] / g['p50']:>8.2f} {b['p99'] / g['p99']:>8.2f}")
+pairs = [(table(f"{run}/mode-0-{r}.txt"), table(f"{run}/mode-1-{r}.txt")) for r in range(1, rounds + 1)]
+print(f"{'operation':<24} {'req/s ×':>8} {'p50 ÷':>8} {'p99 ÷':>8}   (group commit against the baseline; median of {rounds} rounds)")
+for op in pairs[0][0]:
+    ratios = [(g[op]["rps"] / b[op]["rps"], b[op]["p50"] / g[op]["p50"], b[op]["p99"] / g[op]["p99"])
+              for b, g in pairs if op in b and op in g and g[op]["p50"] > 0 and g[op]["p99"] > 0]
+    if ratios:
+        med = [statistics.median(col) for col in zip(*ratios)]
+        print(f"{op:<24} {med[0]:>8.2f} {med[1]:>8.2f} {med[2]:>8.2f}")
 PY
 echo "load average: $(cat /proc/loadavg)"
