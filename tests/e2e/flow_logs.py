@@ -54,7 +54,8 @@ class Instance:
         interface = {
             "NetworkInterfaceId": self.eni, "OwnerId": self.account_id, "PrivateDnsName": private_dns,
             "PrivateIpAddress": self.private_ip,
-            "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": private_dns, "PrivateIpAddress": self.private_ip}],
+            "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": private_dns,
+                                    "PrivateIpAddress": self.private_ip}],
             "Groups": groups, "SubnetId": self.subnet_id, "VpcId": self.vpc_id, "Status": "in-use",
             "Attachment": {"DeviceIndex": 0, "Status": "attached"}, "Ipv6Addresses": [],
         }
@@ -181,8 +182,9 @@ class Layout:
             path = directory / "exportedlogs" / f"task-{self.name}" / f"{instance.eni}-all" / f"{seq:06d}.gz"
         else:
             stamp = when.strftime("%Y%m%dT%H%MZ")
-            name = (f"{instance.account_id}_vpcflowlogs_{instance.region}_fl-0e2e{seq:012x}_{stamp}_"
-                    f"{zlib.crc32(f'{self.name}/{seq}/{instance.eni}'.encode()):08x}.log" + (".gz" if self.gzip else ""))
+            digest = zlib.crc32(f"{self.name}/{seq}/{instance.eni}".encode())
+            name = (f"{instance.account_id}_vpcflowlogs_{instance.region}_fl-0e2e{seq:012x}_{stamp}_{digest:08x}.log"
+                    + (".gz" if self.gzip else ""))
             path = (directory / "AWSLogs" / instance.account_id / "vpcflowlogs" / instance.region /
                     when.strftime("%Y/%m/%d") / name)
         path.parent.mkdir(parents=True, exist_ok=True)

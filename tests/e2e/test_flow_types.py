@@ -10,7 +10,6 @@ each test still asserts only its own findings. Heuristic thresholds are read fro
 crates/domain/src/flow/heuristics.rs, so the inputs follow the constants."""
 from __future__ import annotations
 
-import datetime
 import json
 import random
 import time
@@ -142,7 +141,8 @@ def type_cases(make: Instances, accounts) -> list[Case]:
                  + connect_in(a, SCANNERS[0], 8080, t + 120) + connect_in(b, SCANNERS[0], 9200, t + 30))
         return flows, [
             Expect("Recon:EC2/PortProbeUnprotectedPort", a, LOW, "TARGET", 3, t + 125,
-                   probes={(80, SCANNERS[0]), (80, SCANNERS[1]), (8080, SCANNERS[0])}, threat_list=FEED_FILES["scanner"]),
+                   probes={(80, SCANNERS[0]), (80, SCANNERS[1]), (8080, SCANNERS[0])},
+                   threat_list=FEED_FILES["scanner"]),
             # An Elasticsearch port probed: High (spec §4.3).
             Expect("Recon:EC2/PortProbeUnprotectedPort", b, HIGH, "TARGET", 1, t + 35, probes={(9200, SCANNERS[0])},
                    threat_list=FEED_FILES["scanner"]),
@@ -156,7 +156,8 @@ def type_cases(make: Instances, accounts) -> list[Case]:
         t = BASE + 1200
         flows = connect_in(node, SCANNERS[0], 8088, t) + connect_in(node, SCANNERS[1], 22, t + 40)
         return flows, [
-            Expect("Recon:EC2/PortProbeEMRUnprotectedPort", node, HIGH, "TARGET", 1, t + 5, probes={(8088, SCANNERS[0])}),
+            Expect("Recon:EC2/PortProbeEMRUnprotectedPort", node, HIGH, "TARGET", 1, t + 5,
+                   probes={(8088, SCANNERS[0])}),
             # Not an EMR service port: the ordinary probe type.
             Expect("Recon:EC2/PortProbeUnprotectedPort", node, LOW, "TARGET", 1, t + 45, probes={(22, SCANNERS[1])}),
         ]
@@ -176,7 +177,8 @@ def type_cases(make: Instances, accounts) -> list[Case]:
         flows += [f for k, port in enumerate(ports[:PORTSCAN_MIN_PORTS - 1])
                   for f in connect_out(i, FLOOD_TARGET, port, t + 2 * k, local_port=52000 + k, packets=1, bytes=60,
                                        flags=fl.TCP_SYN)]
-        return flows, [Expect("Recon:EC2/Portscan", i, MEDIUM, "ACTOR", 3, t + 2 * (len(ports) - 1) + 5, VICTIM, "OUTBOUND",
+        last_probe_end = t + 2 * (len(ports) - 1) + 5
+        return flows, [Expect("Recon:EC2/Portscan", i, MEDIUM, "ACTOR", 3, last_probe_end, VICTIM, "OUTBOUND",
                               remote_port=ports[-1], protocol="TCP")]
     case("Recon:EC2/Portscan", "v3", portscan)
 
@@ -185,7 +187,8 @@ def type_cases(make: Instances, accounts) -> list[Case]:
         t = BASE + 2400
         hosts = [f"5.{188 + k // 250}.{k % 250}.{10 + k % 7}" for k in range(PORT_SWEEP_MIN_HOSTS + 2)]
         flows = [f for k, host in enumerate(hosts)
-                 for f in connect_out(i, host, 445, t + k, local_port=52000 + k, packets=2, bytes=120, flags=fl.TCP_SYN)]
+                 for f in connect_out(i, host, 445, t + k, local_port=52000 + k, packets=2, bytes=120,
+                                      flags=fl.TCP_SYN)]
         return flows, [Expect("Impact:EC2/PortSweep", i, HIGH, "ACTOR", 3, flows[-1].end, hosts[-1], "OUTBOUND",
                               remote_port=445, protocol="TCP")]
     case("Impact:EC2/PortSweep", "custom", port_sweep)
@@ -196,7 +199,8 @@ def type_cases(make: Instances, accounts) -> list[Case]:
         inbound = ssh_attempts(web, ATTACKER, MIN_ATTEMPTS + 4, t)
         outbound = attempts_out(web, VICTIM, MIN_ATTEMPTS + 1, t + 100, 22)
         # Not brute force: as many attempts spread wider than the window, and refused ones.
-        slow = ssh_attempts(web, SECOND_ATTACKER, MIN_ATTEMPTS + 4, t, step=BRUTE_FORCE_WINDOW_S // (MIN_ATTEMPTS - 1) + 1)
+        slow_step = BRUTE_FORCE_WINDOW_S // (MIN_ATTEMPTS - 1) + 1
+        slow = ssh_attempts(web, SECOND_ATTACKER, MIN_ATTEMPTS + 4, t, step=slow_step)
         refused = [f for k in range(MIN_ATTEMPTS + 4)
                    for f in connect_in(web, OFFICE_IP, 22, t + k, remote_port=43000 + k, action="REJECT")]
         return inbound + outbound + slow + refused, [
@@ -273,8 +277,8 @@ def type_cases(make: Instances, accounts) -> list[Case]:
             i = make.new(account)
             flows = flood(i, FLOOD_TARGET, port, protocol, BASE + 6600)
             # Not a flood: a bulk upload of as many packets, full-size (~1,400 bytes each).
-            flows += [Flow(i, VICTIM, 50001, 443, BASE + 6600 + 60 * k, False, fl.TCP, DOS_MIN_PACKETS, DOS_MIN_PACKETS * 1400,
-                           59, "ACCEPT", fl.TCP_SYN_FIN) for k in range(2)]
+            flows += [Flow(i, VICTIM, 50001, 443, BASE + 6600 + 60 * k, False, fl.TCP, DOS_MIN_PACKETS,
+                           DOS_MIN_PACKETS * 1400, 59, "ACCEPT", fl.TCP_SYN_FIN) for k in range(2)]
             return flows, [Expect(finding_type, i, HIGH, "ACTOR", 1, flows[1].end, FLOOD_TARGET, "OUTBOUND",
                                   remote_port=port if protocol != fl.IGMP else None, protocol=protocol_name)]
         return build
@@ -360,8 +364,8 @@ def benign_day(make: Instances, account: Account) -> list[Flow]:
     client = make.new(account, tags={"Name": "crawler-1"})
     clients = [f"{rng.choice([24, 73, 86, 109, 151, 176, 188, 212])}.{rng.randrange(256)}.{rng.randrange(256)}."
                f"{rng.randrange(1, 255)}" for _ in range(3000)]
-    cdn = [f"{rng.choice(['13.32', '13.224', '151.101', '104.16', '23.55'])}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-           for _ in range(400)]
+    cdn_prefixes = ["13.32", "13.224", "151.101", "104.16", "23.55"]
+    cdn = [f"{rng.choice(cdn_prefixes)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(400)]
     mirrors = ["91.189.91.38", "91.189.91.39", "52.94.236.248", "199.232.18.132"]
     ntp = ["162.159.200.1", "162.159.200.123", "129.6.15.28", "216.239.35.0"]
     flows: list[Flow] = []
@@ -389,7 +393,8 @@ def benign_day(make: Instances, account: Account) -> list[Flow]:
             for mirror in mirrors:
                 for host in (web, db, client):
                     flows += connect_out(host, mirror, rng.choice([80, 443]), t + 60, local_port=eph(),
-                                         packets=rng.randrange(2000, 40_000), bytes=rng.randrange(3_000_000, 55_000_000),
+                                         packets=rng.randrange(2000, 40_000),
+                                         bytes=rng.randrange(3_000_000, 55_000_000),
                                          reply=True, duration=120)
         if window in (9 * 3600, 13 * 3600, 17 * 3600):  # the operator logs in
             flows += connect_in(web, OFFICE_IP, 22, t + 30, remote_port=eph(), packets=900, bytes=180_000, duration=580)
@@ -488,8 +493,8 @@ def world(flow_server, account_pool, tmp_path_factory) -> World:
     # No detector yet: `--create-detectors` makes one in the Region the v5 records name.
     created = next(accounts)
     created_instance = make.new(created, region="eu-west-1")
-    created_case = Case("created", LAYOUT["v5"], ssh_attempts(created_instance, ATTACKER, MIN_ATTEMPTS, BASE + 7200), [],
-                        account=created)
+    created_flows = ssh_attempts(created_instance, ATTACKER, MIN_ATTEMPTS, BASE + 7200)
+    created_case = Case("created", LAYOUT["v5"], created_flows, [], account=created)
 
     for case in [*cases, benign, split_one, created_case]:
         if case.name == "benign":  # several files: one per six hours
@@ -515,8 +520,8 @@ def world(flow_server, account_pool, tmp_path_factory) -> World:
     out = run_vedette("ingest", "--data-dir", str(flow_server.data_dir), "--flow-region", REGION, "--inventory",
                       str(inventory), *feeds, "--create-detectors", "--json", "--no-progress", str(logs))
     summary = json.loads(out.stdout)
-    return World(flow_server, {c.name: c for c in cases}, summary, benign, split_one, split_many, split_reversed, created,
-                 created_instance, split_instances, tmp)
+    return World(flow_server, {c.name: c for c in cases}, summary, benign, split_one, split_many, split_reversed,
+                 created, created_instance, split_instances, tmp)
 
 
 def cases_by_name(cases: list[Case]) -> dict[str, Case]:
