@@ -397,3 +397,67 @@ fn note_distinct(entry: &mut Distinct, item: String, time_ms: i64, cap: usize) -
     }
     entry.items.len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::detect::sides;
+    use crate::flow::record::{FlowLayout, FlowLine};
+
+    const T0: i64 = 1_709_280_000;
+
+    /// Hits of each type over `lines`, with the union of their windows: (type, hits, first, last).
+    fn windows(lines: &[String]) -> Vec<(&'static str, usize, i64, i64)> {
+        let layout = FlowLayout::default();
+        let mut state = HeuristicState::default();
+        let mut out: Vec<(&'static str, usize, i64, i64)> = Vec::new();
+        for line in lines {
+            let Ok(FlowLine::Record(record)) = layout.parse(line) else {
+                panic!("{line}")
+            };
+            let sides = sides(&record, None).unwrap();
+            for hit in state.hits(&record, &sides, "Instance:i-1", record.event_time_ms().unwrap()) {
+                let (first, last) = hit.window_ms.expect("windowed");
+                match out.iter_mut().find(|(t, ..)| *t == hit.finding_type) {
+                    Some(seen) => *seen = (seen.0, seen.1 + 1, seen.2.min(first), seen.3.max(last)),
+                    None => out.push((hit.finding_type, 1, first, last)),
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_burst_read_in_any_order_spans_the_same_window() {
+        let n = BRUTE_FORCE_MIN_ATTEMPTS as i64 + 6;
+        let mut lines: Vec<String> = (0..n)
+            .map(|i| {
+                let (start, port) = (T0 + 20 * i, 40000 + i);
+                format!(
+                    "2 1 eni-1 185.220.101.50 10.0.0.5 {port} 22 6 4 240 {start} {} ACCEPT OK",
+                    start + 5
+                )
+            })
+            .collect();
+        lines.extend((0..PORTSCAN_MIN_PORTS as i64 + 3).map(|k| {
+            let start = T0 + 3 * k;
+            format!(
+                "2 1 eni-1 10.0.0.5 45.95.147.10 5{k:04} {} 6 1 60 {start} {} ACCEPT OK",
+                2000 + k,
+                start + 1
+            )
+        }));
+        let forward = windows(&lines);
+        let first_attempt_end = (T0 + 5) * 1000;
+        let last_attempt_end = (T0 + 20 * (n - 1) + 5) * 1000;
+        assert_eq!(forward[1], (SSH_BRUTE_FORCE, 7, first_attempt_end, last_attempt_end));
+        assert_eq!(forward[0].0, PORTSCAN);
+        // Latest first, and the second half before the first (two files read in parallel).
+        let reversed: Vec<String> = lines.iter().rev().cloned().collect();
+        let (a, b) = lines.split_at(lines.len() / 2);
+        let swapped: Vec<String> = b.iter().chain(a).cloned().collect();
+        assert_eq!(windows(&reversed), forward);
+        assert_eq!(windows(&swapped), forward);
+    }
+}
