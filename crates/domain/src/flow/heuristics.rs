@@ -139,6 +139,9 @@ fn burst_start(start: Option<i64>, last_ms: i64, time_ms: i64, window_ms: i64) -
 struct Volume {
     last_ms: i64,
     minutes: BTreeMap<i64, (u64, u64)>,
+    /// As [`Times::burst_start_ms`].
+    #[serde(default)]
+    burst_start_ms: Option<i64>,
 }
 
 trait LastSeen {
@@ -331,6 +334,12 @@ impl HeuristicState {
         };
         let key = format!("{resource_key}\u{1f}{}\u{1f}{finding_type}", sides.remote_ip);
         let volume = entry(&mut self.volume, key, time_ms, DOS_WINDOW_MS);
+        volume.burst_start_ms = Some(burst_start(
+            volume.burst_start_ms,
+            volume.last_ms,
+            time_ms,
+            DOS_WINDOW_MS,
+        ));
         volume.last_ms = volume.last_ms.max(time_ms);
         let minute = time_ms.div_euclid(60_000);
         let slot = volume.minutes.entry(minute).or_default();
@@ -349,6 +358,7 @@ impl HeuristicState {
             return None;
         }
         let mut hit = FlowHit::new(finding_type, RULE_DOS);
+        hit.window_ms = Some((volume.burst_start_ms.unwrap_or(time_ms), volume.last_ms));
         hit.detail = Some(format!(
             "The instance sent {total_packets} packets to {} within {} minutes.",
             sides.remote_ip,
@@ -430,6 +440,7 @@ mod tests {
 
     #[test]
     fn a_burst_read_in_any_order_spans_the_same_window() {
+        // Brute force, a port scan and a flood.
         let n = BRUTE_FORCE_MIN_ATTEMPTS as i64 + 6;
         let mut lines: Vec<String> = (0..n)
             .map(|i| {
@@ -448,11 +459,20 @@ mod tests {
                 start + 1
             )
         }));
+        let packets = DOS_MIN_PACKETS / 2 + 1;
+        lines.extend((0..2).map(|m| {
+            let (start, bytes) = (T0 + 60 * m, packets * 60);
+            format!(
+                "2 1 eni-1 10.0.0.5 104.244.72.115 50000 27015 17 {packets} {bytes} {start} {} ACCEPT OK",
+                start + 59
+            )
+        }));
         let forward = windows(&lines);
         let first_attempt_end = (T0 + 5) * 1000;
         let last_attempt_end = (T0 + 20 * (n - 1) + 5) * 1000;
-        assert_eq!(forward[1], (SSH_BRUTE_FORCE, 7, first_attempt_end, last_attempt_end));
-        assert_eq!(forward[0].0, PORTSCAN);
+        assert_eq!(forward[2], (SSH_BRUTE_FORCE, 7, first_attempt_end, last_attempt_end));
+        assert_eq!(forward[1].0, PORTSCAN);
+        assert_eq!(forward[0], (DOS_UDP, 1, (T0 + 59) * 1000, (T0 + 60 + 59) * 1000));
         // Latest first, and the second half before the first (two files read in parallel).
         let reversed: Vec<String> = lines.iter().rev().cloned().collect();
         let (a, b) = lines.split_at(lines.len() / 2);
