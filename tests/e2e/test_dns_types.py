@@ -157,18 +157,21 @@ def type_cases(account: str) -> list[Case]:
     dga_instance = instance_id(70)
     dga_names = [f"{label}.{tld}" for label, tld in zip(generated_labels(6, 7), ["com", "net", "org", "info", "biz", "com"])]
     dga_queries = [q(account, dga_instance, name, 70 * 60 + 30 * i, rcode="NXDOMAIN") for i, name in enumerate(dga_names)]
-    # A heuristic's occurrence is the query that completes its window (first seen = last seen).
+    # A heuristic's occurrence is the query that completes its window; it is first seen at the
+    # window's earliest counted query.
     cases.append(Case("Trojan:EC2/DGADomainRequest.B", [
-        Expect("Trojan:EC2/DGADomainRequest.B", HIGH, dga_instance, dga_queries[4:5], 1, dga_names[4], dga_names[4])],
-        dga_queries[:4] + dga_queries[5:]))
+        Expect("Trojan:EC2/DGADomainRequest.B", HIGH, dga_instance, [dga_queries[0], dga_queries[4]], 1,
+               dga_names[4], dga_names[4])],
+        dga_queries[1:4] + dga_queries[5:]))
 
     # DNSDataExfiltration: 45 long base32/hex subdomains of one domain in four minutes; fires at the 40th.
     exfil_instance = instance_id(80)
     names = exfil_names(45, 11, "t.exfil-e2e-tunnel.net")
     exfil = [q(account, exfil_instance, name, 80 * 60 + 5 * i, qtype="TXT") for i, name in enumerate(names)]
     cases.append(Case("Trojan:EC2/DNSDataExfiltration", [
-        Expect("Trojan:EC2/DNSDataExfiltration", HIGH, exfil_instance, exfil[39:40], 1, names[39], "exfil-e2e-tunnel.net")],
-        exfil[:39] + exfil[40:]))
+        Expect("Trojan:EC2/DNSDataExfiltration", HIGH, exfil_instance, [exfil[0], exfil[39]], 1, names[39],
+               "exfil-e2e-tunnel.net")],
+        exfil[1:39] + exfil[40:]))
 
     # MetadataDNSRebind: a name answered with the metadata address, twice; AWS's own alias is not.
     rebind_instance = instance_id(90)

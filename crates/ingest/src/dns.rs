@@ -19,13 +19,10 @@ impl SourceState<'_, '_> {
         let ctx = DnsContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position, intel: &intel, inventory: inventory.as_deref() };
         let Some(query) = Query::resolve(record, ctx.inventory) else { return Ok(()) };
         let mut occurrences = build_occurrences(&query, &ctx, query_hits(&query, &intel));
-        // The heuristics key their windows on `srcids.instance`: a query whose instance only the
-        // inventory names stays out of them rather than share one window with every such query.
-        if record.instance_id().is_some() {
-            let store = self.shared.store;
-            occurrences.extend(self.shared.network_state.with_dns(store, &detector_id, |h| h.observe_query(&query, &ctx))?);
-            self.mark_dns_dirty(&detector_id);
-        }
+        // The heuristics key their windows on the query's instance (`srcids`, or the inventory's).
+        let store = self.shared.store;
+        occurrences.extend(self.shared.network_state.with_dns(store, &detector_id, |h| h.observe_query(&query, &ctx))?);
+        self.mark_dns_dirty(&detector_id);
         self.add_occurrences(occurrences);
         Ok(())
     }

@@ -192,6 +192,9 @@ pub struct DnsHit {
     /// The feeds the domain is on: `additionalInfo.threatListName` (the first) and
     /// `evidence.threatIntelligenceDetails` (all).
     pub threats: Vec<ThreatMatch>,
+    /// `eventFirstSeen` when the finding covers earlier queries too (a heuristic's window);
+    /// `None`: this query's time.
+    pub first_seen_ms: Option<i64>,
 }
 
 pub struct DnsRule {
@@ -254,6 +257,7 @@ fn feed_domain(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
                     query.domain, feed.kind.name, feed.name
                 )),
                 threats: vec![threat],
+                first_seen_ms: None,
             }),
         }
     }
@@ -289,6 +293,7 @@ fn blackhole_answer(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
             query.domain, threats[0].list_name
         )),
         threats,
+        first_seen_ms: None,
     }]
 }
 
@@ -302,6 +307,7 @@ fn aws_test_domain(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
             "{AWS_TEST_C2_DOMAIN} is the domain AWS documents for testing this finding."
         )),
         threats: Vec::new(),
+        first_seen_ms: None,
     }]
 }
 
@@ -317,10 +323,13 @@ fn metadata_rebind(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
     if aws_alias || query.domain.parse::<std::net::IpAddr>().is_ok() {
         return Vec::new();
     }
+    // Compared as addresses: `fd00:ec2:0::254` is the same endpoint as `fd00:ec2::254`.
     let rebound = query.record.answers().any(|a| {
-        METADATA_ADDRESSES
-            .iter()
-            .any(|m| a.rdata.as_str().trim().eq_ignore_ascii_case(m))
+        a.rdata.as_str().trim().parse::<std::net::IpAddr>().is_ok_and(|ip| {
+            METADATA_ADDRESSES
+                .iter()
+                .any(|m| m.parse::<std::net::IpAddr>().is_ok_and(|m| m == ip))
+        })
     });
     if !rebound {
         return Vec::new();
@@ -332,6 +341,7 @@ fn metadata_rebind(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
             query.domain
         )),
         threats: Vec::new(),
+        first_seen_ms: None,
     }]
 }
 
@@ -457,7 +467,7 @@ pub fn build_dns_occurrence(
         severity: None,
         detail: hit.detail.as_deref(),
         threats: &hit.threats,
-        first_seen_ms: event_time_ms,
+        first_seen_ms: hit.first_seen_ms.unwrap_or(event_time_ms).min(event_time_ms),
         event_time_ms,
         rule: rule_id,
         event_id: &query_event_id(record),

@@ -53,6 +53,13 @@ pub fn has_private_suffix(domain: &str) -> bool {
     psl::suffix(domain.as_bytes()).is_some_and(|s| s.typ() == Some(psl::Type::Private))
 }
 
+/// True for a name that is an ICANN public suffix itself (`com`, `co.uk`), or a lone label
+/// under the PSL's default rule: never an entry's or a walk's stopping point. A private-section
+/// suffix (`duckdns.org`) is not one: it is a platform's registered domain.
+fn is_bare_public_suffix(name: &str) -> bool {
+    psl::suffix(name.as_bytes()).is_some_and(|s| s.as_bytes() == name.as_bytes() && s.typ() != Some(psl::Type::Private))
+}
+
 /// A set of domain names matched with their subdomains: `evil.example` matches
 /// `evil.example` and `a.b.evil.example`, not `example` nor `notevil.example`. A lookup walks up
 /// the queried name's labels (at most 127 hash lookups, usually 2 or 3), never the set.
@@ -77,23 +84,20 @@ impl DomainSet {
     }
 
     /// The entry matching normalised `domain` (itself or its closest listed parent), if any.
-    /// Parents above the registrable domain (public suffixes such as `com`) are never tried, so
-    /// an entry `com` would match only a query for `com` itself.
+    /// ICANN public suffixes (`com`, `co.uk`) are never tried as parents, so an entry `com` would
+    /// match only a query for `com` itself. Hosting platforms' suffixes (the PSL's private
+    /// section: `duckdns.org`, `ngrok.io`) are: an operator may list a whole dynamic-DNS service.
     pub fn matching<'d>(&self, domain: &'d str) -> Option<&'d str> {
         if self.names.is_empty() {
             return None;
         }
-        let stop = registrable_domain(domain).map_or(domain.len(), str::len);
         let mut candidate = domain;
         loop {
             if self.names.contains(candidate) {
                 return Some(candidate);
             }
-            if candidate.len() <= stop {
-                return None;
-            }
             match candidate.split_once('.') {
-                Some((_, parent)) if parent.len() >= stop => candidate = parent,
+                Some((_, parent)) if !is_bare_public_suffix(parent) => candidate = parent,
                 _ => return None,
             }
         }
@@ -186,7 +190,7 @@ fn feed_entry(line: &str) -> Option<String> {
         .or_else(|| token.strip_prefix('.'))
         .unwrap_or(token);
     let domain = normalize_domain(token)?;
-    if domain.contains('*') || domain.parse::<std::net::IpAddr>().is_ok() || registrable_domain(&domain).is_none() {
+    if domain.contains('*') || domain.parse::<std::net::IpAddr>().is_ok() || is_bare_public_suffix(&domain) {
         return None;
     }
     Some(domain)
@@ -251,6 +255,18 @@ mod tests {
         assert_eq!(set.matching("host.test"), None, "a parent of an entry is not matched");
         let suffix_entry = DomainSet::from_names(["com".to_owned()]);
         assert_eq!(suffix_entry.matching("anything.com"), None);
+        // A hosting platform's suffix (PSL private section) may be listed whole.
+        let platform = DomainSet::from_names(["duckdns.org".to_owned()]);
+        assert_eq!(platform.matching("c2.duckdns.org"), Some("duckdns.org"));
+        assert_eq!(platform.matching("a.c2.duckdns.org"), Some("duckdns.org"));
+        assert_eq!(platform.matching("notduckdns.org"), None);
+    }
+
+    #[test]
+    fn feeds_accept_platform_suffixes_and_refuse_icann_ones() {
+        let parsed = parse_domain_feed(b"duckdns.org\nngrok.io\ncom\nco.uk\nlocalhost\n").unwrap();
+        assert_eq!(parsed.domains, ["duckdns.org", "ngrok.io"]);
+        assert_eq!(parsed.bad_lines, 3);
     }
 
     #[test]

@@ -134,6 +134,9 @@ pub struct Window {
     pub start_ms: i64,
     pub distinct: BTreeSet<u64>,
     pub fired: bool,
+    /// The earliest event counted in the window: the finding's `eventFirstSeen`.
+    #[serde(default)]
+    pub first_ms: Option<i64>,
 }
 
 /// Windows keyed by `"{key}\u{1f}{window start ms}"` (a string: the state is JSON).
@@ -157,9 +160,9 @@ impl Windows {
         self.windows.is_empty()
     }
 
-    /// Adds `item` to `key`'s window at `time_ms`; true when that makes the window reach
-    /// `threshold` distinct items for the first time.
-    fn add(&mut self, key: &str, time_ms: i64, window_ms: i64, item: u64, threshold: usize) -> bool {
+    /// Adds `item` to `key`'s window at `time_ms`; when that makes the window reach `threshold`
+    /// distinct items for the first time, the time of the earliest event it counted.
+    fn add(&mut self, key: &str, time_ms: i64, window_ms: i64, item: u64, threshold: usize) -> Option<i64> {
         let start = time_ms - time_ms.rem_euclid(window_ms);
         if time_ms > self.newest_ms {
             self.newest_ms = time_ms;
@@ -170,25 +173,26 @@ impl Windows {
             }
         }
         if start < self.newest_ms - WINDOW_GRACE * window_ms {
-            return false; // too late: that window is gone
+            return None; // too late: that window is gone
         }
         let slot = format!("{key}\u{1f}{start}");
         if !self.windows.contains_key(&slot) && self.windows.len() >= MAX_TRACKED_KEYS {
-            return false;
+            return None;
         }
         let window = self.windows.entry(slot).or_insert_with(|| Window {
             start_ms: start,
             ..Default::default()
         });
         if window.fired || window.distinct.len() >= threshold {
-            return false;
+            return None;
         }
         window.distinct.insert(item);
+        window.first_ms = Some(window.first_ms.map_or(time_ms, |first| first.min(time_ms)));
         if window.distinct.len() >= threshold {
             window.fired = true;
-            return true;
+            return window.first_ms;
         }
-        false
+        None
     }
 }
 
@@ -218,7 +222,8 @@ impl DnsHeuristics {
         let Some(registrable) = query.registrable.as_deref() else {
             return out;
         };
-        let instance = record.instance_id().unwrap_or_default();
+        // The instance that asked: `srcids`, or the inventory's owner of `srcaddr`.
+        let instance = query.instance_id;
         // Reverse-mapping names (`…in-addr.arpa`, `…ip6.arpa`) spell an address, not chosen
         // data: an IPv6 one is 32 hex nibbles under one `<nibble>.ip6.arpa`, so a server
         // resolving its visitors' names looks like a tunnel to the exfiltration test.
@@ -228,16 +233,19 @@ impl DnsHeuristics {
 
         // Hosting platforms' names (PSL private section) are not registered domains: DGAs
         // register theirs under ICANN suffixes.
-        if !has_private_suffix(&query.domain)
-            && dga_score(registrable_label(registrable)) >= DGA_MIN_SCORE
-            && self.dga.add(
-                instance,
-                time_ms,
-                DGA_WINDOW_MS,
-                stable_hash(registrable),
-                DGA_MIN_DISTINCT_DOMAINS,
-            )
-        {
+        let dga_first = (!has_private_suffix(&query.domain)
+            && dga_score(registrable_label(registrable)) >= DGA_MIN_SCORE)
+            .then(|| {
+                self.dga.add(
+                    instance,
+                    time_ms,
+                    DGA_WINDOW_MS,
+                    stable_hash(registrable),
+                    DGA_MIN_DISTINCT_DOMAINS,
+                )
+            })
+            .flatten();
+        if let Some(first_seen_ms) = dga_first {
             let hit = DnsHit {
                 finding_type: DGA_B,
                 detail: Some(format!(
@@ -246,6 +254,7 @@ impl DnsHeuristics {
                     query.domain
                 )),
                 threats: Vec::new(),
+                first_seen_ms: Some(first_seen_ms),
             };
             out.extend(build_dns_occurrence(query, ctx, "dns-dga-heuristic", hit));
         }
@@ -258,7 +267,7 @@ impl DnsHeuristics {
         let payload: String = prefix.chars().filter(|c| *c != '.').collect();
         if payload.len() >= EXFIL_MIN_SUBDOMAIN_LEN && char_entropy(&payload) >= EXFIL_MIN_SUBDOMAIN_ENTROPY {
             let key = format!("{instance}\u{1f}{registrable}");
-            if self.exfil.add(
+            if let Some(first_seen_ms) = self.exfil.add(
                 &key,
                 time_ms,
                 EXFIL_WINDOW_MS,
@@ -272,6 +281,7 @@ impl DnsHeuristics {
                         EXFIL_WINDOW_MS / 60_000
                     )),
                     threats: Vec::new(),
+                    first_seen_ms: Some(first_seen_ms),
                 };
                 out.extend(build_dns_occurrence(query, ctx, "dns-exfiltration-heuristic", hit));
             }
@@ -333,14 +343,14 @@ mod tests {
     fn events_hours_out_of_order_still_count() {
         let mut w = Windows::default();
         let hour = 3_600_000;
-        assert!(!w.add("k", 14 * hour, DGA_WINDOW_MS, 1, 2));
+        assert!(w.add("k", 14 * hour, DGA_WINDOW_MS, 1, 2).is_none());
         assert!(
-            !w.add("k", 4 * hour, DGA_WINDOW_MS, 1, 2),
+            w.add("k", 4 * hour, DGA_WINDOW_MS, 1, 2).is_none(),
             "ten hours late: still counted"
         );
-        assert!(w.add("k", 4 * hour + 1_000, DGA_WINDOW_MS, 2, 2));
+        assert_eq!(w.add("k", 4 * hour + 1_000, DGA_WINDOW_MS, 2, 2), Some(4 * hour), "the window's earliest event");
         assert!(
-            !w.add("k", 14 * hour - 25 * hour, DGA_WINDOW_MS, 1, 1),
+            w.add("k", 14 * hour - 25 * hour, DGA_WINDOW_MS, 1, 1).is_none(),
             "more than a day late: gone"
         );
     }
@@ -352,21 +362,21 @@ mod tests {
             w.add(&format!("k{i}"), 1_000, 60_000, 1, 3);
         }
         assert_eq!(w.len(), MAX_TRACKED_KEYS);
-        assert!(!w.add("k0", 1_000, 60_000, 2, 3));
+        assert!(w.add("k0", 1_000, 60_000, 2, 3).is_none());
         assert!(
-            w.add("k0", 1_000, 60_000, 3, 3),
+            w.add("k0", 1_000, 60_000, 3, 3).is_some(),
             "third distinct item reaches the threshold"
         );
-        assert!(!w.add("k0", 1_000, 60_000, 4, 3), "fires once per window");
-        assert!(!w.add("new", 61_000, 60_000, 1, 1), "full: a new window is not tracked");
+        assert!(w.add("k0", 1_000, 60_000, 4, 3).is_none(), "fires once per window");
+        assert!(w.add("new", 61_000, 60_000, 1, 1).is_none(), "full: a new window is not tracked");
         let past_grace = 1_000 + (WINDOW_GRACE + 1) * 60_000;
         assert!(
-            w.add("new", past_grace, 60_000, 1, 1),
+            w.add("new", past_grace, 60_000, 1, 1).is_some(),
             "time moved past the grace: old windows expired"
         );
         assert_eq!(w.len(), 1);
         assert!(
-            !w.add("k0", 1_000, 60_000, 9, 1),
+            w.add("k0", 1_000, 60_000, 9, 1).is_none(),
             "a window older than the grace is gone"
         );
     }
