@@ -344,13 +344,15 @@ def ipv6_case(make: Instances, accounts) -> Case:
 
 
 def attack_flows(instance: Instance, start: int) -> list[Flow]:
-    """A mixed attack on one instance, in time order: brute force, a probe, C&C traffic, a scan."""
+    """A mixed attack on one instance, in time order: brute force, a probe, C&C traffic, a scan, a
+    flood (its two records far apart in the file)."""
     flows = ssh_attempts(instance, ATTACKER, MIN_ATTEMPTS + 6, start, step=20)
     flows += connect_in(instance, SCANNERS[1], 80, start + 45)
     flows += connect_out(instance, C2_IP, 443, start + 100, local_port=56000, packets=10, bytes=3000)
     flows += [f for k in range(PORTSCAN_MIN_PORTS + 1)
               for f in connect_out(instance, VICTIM, 2000 + k, start + 200 + 3 * k, local_port=57000 + k, packets=1,
                                    bytes=60, flags=fl.TCP_SYN)]
+    flows += flood(instance, FLOOD_TARGET, 27015, fl.UDP, start + 30)
     return sorted(flows, key=lambda f: (f.start, not f.inbound))
 
 
@@ -665,7 +667,7 @@ def test_a_benign_day_raises_nothing(world):
     assert list_all_ids(case.gd, case.detector_id) == []
 
 
-WINDOWED_RULES = ("flow-brute-force", "flow-portscan", "flow-port-sweep")
+WINDOWED_RULES = ("flow-brute-force", "flow-portscan", "flow-port-sweep", "flow-denial-of-service")
 
 
 def test_ipv6_flows_raise_findings_with_ipv6_details(world):
@@ -716,8 +718,9 @@ def test_one_file_or_many_give_the_same_findings(world, split):
     """The same attack in one file, and in nine files read in time order or latest first."""
     one = findings_boto(world.split_one)
     many = findings_boto(getattr(world, f"split_{split}"))
-    assert sorted(f["Type"] for f in one) == ["Backdoor:EC2/C&CActivity.B", "Recon:EC2/PortProbeUnprotectedPort",
-                                              "Recon:EC2/Portscan", "UnauthorizedAccess:EC2/SSHBruteForce"]
+    assert sorted(f["Type"] for f in one) == ["Backdoor:EC2/C&CActivity.B", "Backdoor:EC2/DenialOfService.Udp",
+                                              "Recon:EC2/PortProbeUnprotectedPort", "Recon:EC2/Portscan",
+                                              "UnauthorizedAccess:EC2/SSHBruteForce"]
     one_instance, many_instance = world.split_instances[0], world.split_instances[1 if split == "many" else 2]
     assert sorted(normalized(f, one_instance) for f in one) == sorted(normalized(f, many_instance) for f in many)
 
