@@ -282,20 +282,24 @@ fn main() {
             results[source][format!("vedette_{label}_{cores}")] = json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "summary": summary});
             let (floor, floor_cpu) = if cores == 1 { (eps(&b1), cpu_eps(&b1)) } else { (eps(&b2), cpu_eps(&b2)) };
             let name = match batch {
-                Some(b) => format!("vedette ingest, chunks of {b} records"),
+                Some(b) => format!("vedette ingest --batch-records {b}"),
                 None => "vedette ingest".into(),
             };
             if label == "full" && cores == 1 {
                 default_cpu_1 = r.cpu_seconds;
             }
             if batch.is_some() {
+                // `--batch-records N` makes chunks of at most N records (a file is at least one
+                // chunk) and a store commit every N records; each chunk snapshots the state.
                 state_lines.push(format!(
-                    "{source}: ingest with {}-record chunks: {:.2} CPU-s vs {:.2} with the default ({:+.1}%), {} chunks vs ~{} (one per file)",
+                    "{source}: ingest with --batch-records {}: {:.2} CPU-s vs {:.2} with the default ({:+.1}%): ~{} commits instead of ~{}, chunks of at most {} records instead of one per file ({})",
                     args.small_chunks,
                     r.cpu_seconds,
                     default_cpu_1,
                     (r.cpu_seconds / default_cpu_1.max(1e-9) - 1.0) * 100.0,
                     events.div_ceil(args.small_chunks),
+                    events.div_ceil(200_000),
+                    args.small_chunks,
                     manifest[source]["files"]
                 ));
             }
