@@ -107,6 +107,10 @@ pub struct IngestOptions {
     /// The Region of flow records that carry none (versions 2-3 have no `region` field; a v4+
     /// `region` field wins). Without either, a flow record cannot be routed: a bad record.
     pub flow_region: Option<String>,
+    /// The field order of flow-log files that have no header line (`--flow-format`: a custom
+    /// format's records exported from CloudWatch Logs). Default: AWS's default v2 order. A
+    /// header line in a file always wins.
+    pub flow_format: Option<vedette_domain::flow::FlowLayout>,
     /// The operator's EC2 inventory (`aws ec2 describe-instances` JSON): instance details of
     /// flow and DNS findings.
     pub inventory: Option<Arc<vedette_domain::inventory::Inventory>>,
@@ -128,6 +132,7 @@ impl Default for IngestOptions {
             growing_files: false,
             intel: Arc::default(),
             flow_region: None,
+            flow_format: None,
             inventory: None,
             dns_intel: Arc::default(),
         }
@@ -917,7 +922,7 @@ fn ingest_source(
     };
     let stop = &shared.stop;
     let abandoned = &shared.abandoned[index];
-    let end = reader::read_records(reader, start, bufs, |position, item| -> Result<Flow, IngestError> {
+    let end = reader::read_records(reader, start, bufs, shared.options.flow_format.as_ref(), |position, item| -> Result<Flow, IngestError> {
         if position != state.last_position {
             // A position boundary: the only place a chunk may end, or a stop take effect.
             if stop.load(Ordering::Relaxed) || state.writer_gone || abandoned.load(Ordering::Relaxed) {

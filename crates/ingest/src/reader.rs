@@ -102,6 +102,7 @@ pub(crate) fn read_records<E>(
     reader: Box<dyn BufRead + '_>,
     start: u64,
     bufs: &mut Buffers,
+    flow_format: Option<&FlowLayout>,
     mut sink: impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
 ) -> Result<ReadEnd, E> {
     // Skip a UTF-8 byte-order mark and leading whitespace, then look at the first bytes.
@@ -122,7 +123,10 @@ pub(crate) fn read_records<E>(
         b'{' => read_lines(reader, start, bufs, &mut sink),
         // A CloudWatch Logs export of query logs: `<timestamp> {...}` lines.
         _ if is_query_log_line(first_line) => read_text_lines(reader, start, bufs, LineKind::Query, &mut sink),
-        _ if is_flow_log_line(first_line) => read_text_lines(reader, start, bufs, LineKind::Flow(FlowReader::default()), &mut sink),
+        _ if is_flow_log_line(first_line, flow_format) => {
+            let flow = flow_format.map_or_else(FlowReader::default, |layout| FlowReader::with_layout(layout.clone()));
+            read_text_lines(reader, start, bufs, LineKind::Flow(flow), &mut sink)
+        }
         _ => Ok(ReadEnd { position: start, problem: Some("not CloudTrail: the input is not JSON".into()), ..Default::default() }),
     }
 }
@@ -158,7 +162,7 @@ pub fn read_items_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64
         Ok(reader) => reader,
         Err(e) => return ReadEnd { position: start, problem: Some(read_error_message(&e)), ..Default::default() },
     };
-    let read = read_records::<std::convert::Infallible>(reader, start, &mut Buffers::default(), |position, item| {
+    let read = read_records::<std::convert::Infallible>(reader, start, &mut Buffers::default(), None, |position, item| {
         let go_on = match item {
             Item::Record(record) => each(position, FuzzItem::CloudTrail(record)),
             Item::Flow(record) => each(position, FuzzItem::Flow(record)),
@@ -581,13 +585,17 @@ fn is_query_log_line(line: &[u8]) -> bool {
     has(b"\"query_name\"") && (has(b"\"srcids\"") || has(b"\"query_timestamp\""))
 }
 
-/// A VPC flow-log line: a header naming flow-log fields, or a record in the default v2 order.
-fn is_flow_log_line(line: &[u8]) -> bool {
+/// A VPC flow-log line: a header naming flow-log fields, or a record in the operator's
+/// `--flow-format` order if given, else in the default v2 order.
+fn is_flow_log_line(line: &[u8], flow_format: Option<&FlowLayout>) -> bool {
     let Ok(text) = std::str::from_utf8(line) else { return false };
     let text = text.trim_end_matches(['\r', '\n']);
     match FlowLayout::from_header(text) {
         Some(layout) => layout.is_ok(),
-        None => matches!(FlowLayout::default().parse(text), Ok(FlowLine::Record(_))),
+        None => {
+            let default = FlowLayout::default();
+            matches!(flow_format.unwrap_or(&default).parse(text), Ok(FlowLine::Record(_)))
+        }
     }
 }
 
@@ -690,7 +698,7 @@ mod tests {
         let counter = AtomicU64::new(0);
         let reader = open(&SourceInput::Stdin, bytes, &counter).unwrap();
         let mut seen = Vec::new();
-        let end = read_records::<()>(reader, start, &mut Buffers::default(), |pos, item| {
+        let end = read_records::<()>(reader, start, &mut Buffers::default(), None, |pos, item| {
             seen.push((
                 pos,
                 match item {
@@ -881,14 +889,14 @@ garbage line\n\
     fn a_stop_or_an_error_from_the_sink_ends_the_document_there() {
         for doc in [FILE, br#"[{"eventName":"A"},{"eventName":"B"},{"eventName":"C"}]"#.as_slice()] {
             let mut seen = Vec::new();
-            let end = read_records::<()>(Box::new(doc), 0, &mut Buffers::default(), |pos, _| {
+            let end = read_records::<()>(Box::new(doc), 0, &mut Buffers::default(), None, |pos, _| {
                 seen.push(pos);
                 Ok(if pos == 2 { Flow::Stop } else { Flow::Continue })
             })
             .unwrap();
             assert_eq!(seen, [1, 2]);
             assert!(end.stopped && end.position == 1, "{end:?}");
-            let failed = read_records(Box::new(doc), 0, &mut Buffers::default(), |pos, _| if pos == 3 { Err(pos) } else { Ok(Flow::Continue) });
+            let failed = read_records(Box::new(doc), 0, &mut Buffers::default(), None, |pos, _| if pos == 3 { Err(pos) } else { Ok(Flow::Continue) });
             assert_eq!(failed.unwrap_err(), 3);
         }
     }

@@ -137,6 +137,39 @@ fn the_delivery_key_gives_default_format_records_their_region() {
     assert_eq!(types(&findings(&store, &detector)), vec!["UnauthorizedAccess:EC2/SSHBruteForce"]);
 }
 
+/// A custom format's records exported from CloudWatch Logs have no header: `--flow-format`
+/// gives their field order.
+#[test]
+fn flow_format_reads_headerless_custom_order_cloudwatch_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(&dir.path().join("db"));
+    let format = "${region} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${interface-id} ${account-id} ${version} ${log-status}";
+    let text: String = (0..25)
+        .map(|i| {
+            let t = T0 + 20 * i;
+            format!(
+                "2024-03-01T10:{:02}:{:02}.000Z {REGION} {ATTACKER} 10.0.0.5 {} 22 6 4 240 {t} {} ACCEPT eni-0a1b2c3d {ACCOUNT} 5 OK\n",
+                i * 20 / 60,
+                i * 20 % 60,
+                40_000 + i,
+                t + 10
+            )
+        })
+        .collect();
+    let file = write(dir.path(), "000000.gz", &gzip(text.as_bytes()));
+    let layout = vedette_domain::flow::FlowLayout::from_format(format).unwrap();
+    let with_format = IngestOptions { now_ms: Some(NOW), flow_format: Some(layout), ..Default::default() };
+    let summary = ingest(&store, &[file.clone()], &with_format);
+    assert_eq!((summary.events, summary.bad_records), (25, 0), "{summary:#?}");
+    assert_eq!(types(&findings(&store, &detector)), vec!["UnauthorizedAccess:EC2/SSHBruteForce"]);
+
+    // Without it the lines are no flow records in the default order: nothing is made up.
+    let (other, other_detector) = store_with_detector(&dir.path().join("db2"));
+    let summary = ingest(&other, &[file], &options());
+    assert_eq!(summary.events, 0, "{summary:#?}");
+    assert!(findings(&other, &other_detector).is_empty());
+}
+
 #[test]
 fn a_day_split_over_files_and_runs_gives_the_findings_of_one_file() {
     let dir = tempfile::tempdir().unwrap();

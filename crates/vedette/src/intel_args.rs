@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use vedette_ingest::intel::{load_dns_intel, load_inventory, DomainFeedSpec, FeedSpec};
+use vedette_domain::flow::FlowLayout;
 use vedette_ingest::{IngestOptions, IntelConfig, Intelligence};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -42,6 +43,16 @@ pub struct IntelArgs {
     /// of the file's path. Without any of these a flow record is reported as bad.
     #[arg(long, value_name = "REGION")]
     pub flow_region: Option<String>,
+    /// The field order of flow-log files without a header line, as given to
+    /// `aws ec2 create-flow-logs --log-format` (`${version} ${srcaddr} ...`, or the names without
+    /// `${}`): a custom format's records exported from CloudWatch Logs. Default: AWS's default
+    /// format. A file's own header line always wins.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_flow_format)]
+    pub flow_format: Option<FlowLayout>,
+}
+
+fn parse_flow_format(format: &str) -> Result<FlowLayout, String> {
+    FlowLayout::from_format(format).map_err(|e| format!("not a flow-log format: {e}"))
 }
 
 impl IntelArgs {
@@ -60,6 +71,13 @@ impl IntelArgs {
         let intel = self.load()?;
         let dns_intel = Arc::new(load_dns_intel(&self.domain_feeds, &intel.operator)?);
         let inventory = self.inventory.as_deref().map(load_inventory).transpose()?.map(Arc::new);
-        Ok(IngestOptions { intel, dns_intel, inventory, flow_region: self.flow_region.clone(), ..options })
+        Ok(IngestOptions {
+            intel,
+            dns_intel,
+            inventory,
+            flow_region: self.flow_region.clone(),
+            flow_format: self.flow_format.clone(),
+            ..options
+        })
     }
 }
