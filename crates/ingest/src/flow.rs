@@ -52,6 +52,18 @@ pub(crate) struct Dirty {
     dns: Vec<Arc<str>>,
 }
 
+impl Dirty {
+    /// Adds what `other` names.
+    pub(crate) fn absorb(&mut self, other: Dirty) {
+        for d in &other.flow {
+            mark(&mut self.flow, d);
+        }
+        for d in &other.dns {
+            mark(&mut self.dns, d);
+        }
+    }
+}
+
 fn mark(list: &mut Vec<Arc<str>>, detector: &Arc<str>) {
     if !list.iter().any(|d| d == detector) {
         list.push(detector.clone());

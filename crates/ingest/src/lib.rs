@@ -34,6 +34,12 @@
 //! records without one are skipped and counted by reason (see `vedette_domain::detect`), unless
 //! [`IngestOptions::create_detectors`] creates the missing detectors first.
 //!
+//! Detection state (flow and DNS windows, console-login histories) is written in the same
+//! transaction as the findings and progress, as it stands at that commit. Workers keep running
+//! meanwhile, so it may already count a few records of chunks not yet committed: after a crash
+//! those records are read again and counted twice in their window. The effect is bounded by what
+//! the workers hold (a chunk each) and can only bring a windowed finding forward, never lose one.
+//!
 //! Threat intelligence ([`intel`]): each detector's ACTIVE trusted and threat lists are checked
 //! for changes whenever a source starts and whenever a chunk is handed over, and rebuilt only when
 //! they changed; the operator's feeds, AWS ranges and GeoIP come in [`IngestOptions::intel`].
@@ -240,6 +246,9 @@ struct Chunk {
     /// Detection state to write with the chunk, each with its place in the order the workers
     /// changed it (the writer keeps the latest of a key).
     state: Vec<(u64, StateEntry)>,
+    /// Detectors whose flow / DNS state the chunk's records changed: the writer serializes that
+    /// state once per commit, not once per chunk (it can weigh megabytes).
+    network_dirty: flow::Dirty,
     /// Set on a source's last chunk.
     finished: Option<SourceOutcome>,
 }
@@ -614,6 +623,8 @@ struct Batch {
     touched: std::collections::HashSet<String>,
     records: u64,
     since: Option<Instant>,
+    /// Detectors whose flow / DNS state the held chunks changed.
+    network_dirty: flow::Dirty,
 }
 
 #[derive(Default)]
@@ -650,6 +661,7 @@ impl Batch {
         }
         self.records += chunk.events + chunk.bad_records;
         pending.state.append(&mut chunk.state);
+        self.network_dirty.absorb(std::mem::take(&mut chunk.network_dirty));
         pending.chunks.push(chunk);
         self.since.get_or_insert_with(Instant::now);
     }
@@ -663,8 +675,11 @@ impl Batch {
     /// Commits what is held. Sources whose progress another process has moved since are
     /// dropped (their workers told to stop, the summary told) and the rest is committed.
     fn commit(&mut self, shared: &Shared<'_>, summary: &mut Summary) -> Result<(), StoreError> {
+        // Flow and DNS state as it stands now: with every held chunk's records applied (and
+        // possibly some records of chunks still in the workers' hands: see the crate docs).
+        let network = shared.network_state.snapshots(&mut self.network_dirty);
         let stats = loop {
-            let refused = match self.write(shared.store, shared.now_ms) {
+            let refused = match self.write(shared.store, shared.now_ms, &network) {
                 Ok(stats) => break stats,
                 Err(e) => match e.moved_progress_keys() {
                     Some(keys) => self.sources_holding(&keys),
@@ -705,7 +720,7 @@ impl Batch {
 
     /// One transaction with every pending source's findings (repeats across sources merged) and
     /// progress. The findings are moved out for it and put back if the store refuses.
-    fn write(&mut self, store: &dyn Store, now_ms: i64) -> Result<vedette_store::UpsertStats, StoreError> {
+    fn write(&mut self, store: &dyn Store, now_ms: i64, network: &[OrderedState]) -> Result<vedette_store::UpsertStats, StoreError> {
         let progress: Vec<Progress> = self.sources.values().flat_map(|p| p.progress.iter().cloned()).collect();
         // The latest change of each key (workers change histories in a shared order).
         let mut latest: HashMap<(&str, &str), (u64, &StateEntry)> = HashMap::new();
@@ -715,7 +730,8 @@ impl Batch {
                 *slot = (*order, entry);
             }
         }
-        let state: Vec<StateEntry> = latest.into_values().map(|(_, e)| e.clone()).collect();
+        let state: Vec<StateEntry> =
+            latest.into_values().map(|(_, e)| e.clone()).chain(network.iter().map(|(_, e)| e.clone())).collect();
         if progress.is_empty() && self.findings == 0 && state.is_empty() {
             return Ok(Default::default());
         }
@@ -1196,8 +1212,8 @@ impl SourceState<'_, '_> {
                 });
             }
         }
-        // Flow and DNS detection state as it stands with this chunk's records applied.
-        chunk.state.extend(self.shared.network_state.snapshots(&mut self.network_dirty));
+        // Which flow and DNS state this chunk's records changed (the writer snapshots it).
+        chunk.network_dirty = std::mem::take(&mut self.network_dirty);
         chunk.finished = outcome;
         self.send(chunk);
         // The next chunk checks whether the detectors' lists changed meanwhile.
