@@ -317,6 +317,27 @@ fn printed_record_parses_back(bytes: &[u8]) {
     assert_eq!(record.answers().map(|a| a.rdata.as_str()).collect::<Vec<_>>(), [rdata.as_str()]);
     let _ = rdata.trim().parse::<IpAddr>();
 
+    // The same record as a file, alone or as a CloudWatch export line: the reader sniffs a query
+    // log and delivers it at line 1 (a bad record when routing's fields are missing).
+    let complete = [&values[1], &values[2], &values[4], &values[5]].iter().all(|v| !v.is_empty());
+    let line = String::from_utf8(json).expect("serde_json writes UTF-8");
+    for file in [format!("{line}\n"), format!("2021-02-04T17:51:56.001Z {line}\r\n")] {
+        let mut delivered = Vec::new();
+        read(file.as_bytes(), 0, |position, item| {
+            match item {
+                FuzzItem::Query(parsed) => {
+                    assert_eq!(parsed.query_name.as_str(), values[5], "{file:?}");
+                    assert_eq!(parsed.srcids.0.instance.as_str(), instance, "{file:?}");
+                    delivered.push((position, true));
+                }
+                FuzzItem::Bad(_) => delivered.push((position, false)),
+                _ => panic!("{file:?}: not read as a query log"),
+            }
+            true
+        });
+        assert_eq!(delivered, [(1, complete)], "{file:?}");
+    }
+
     let name = dns_like_name(name_seed.as_bytes());
     let expected = expected_normal_form(&name);
     assert_eq!(normalize_domain(&name), expected, "{name:?}");

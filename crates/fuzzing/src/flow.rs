@@ -384,7 +384,29 @@ fn printed_lines_parse_back(bytes: &[u8]) {
     assert_eq!(reader.read(&header), Ok(ReadLine::Header), "{header:?}");
     assert_eq!(reader.layout().version(), 5);
     let line = values.join(" ");
-    assert_eq!(reader.read(&line), Ok(ReadLine::Line(expected)), "{header:?} / {line:?}");
+    assert_eq!(reader.read(&line), Ok(ReadLine::Line(expected.clone())), "{header:?} / {line:?}");
+
+    // The same as a file (S3 delivery: header first), and the v2 line as a CloudWatch export:
+    // the reader sniffs a flow log and delivers the record at its line (a NODATA/SKIPDATA line:
+    // nothing; alone in an export it is not even taken for a flow log).
+    let record_at = |file: &str, line_number: u64, expected: &FlowLine<'_>| {
+        let mut delivered = Vec::new();
+        let end = read(file.as_bytes(), 0, |position, item| {
+            let FuzzItem::Flow(record) = item else { panic!("{file:?}: position {position} is not a flow record") };
+            let FlowLine::Record(expected) = expected else { panic!("{file:?}: a skipped line delivered") };
+            assert_eq!(record, expected, "{file:?}");
+            delivered.push(position);
+            true
+        });
+        let wanted: &[u64] = if matches!(expected, FlowLine::Record(_)) { &[line_number] } else { &[] };
+        assert_eq!(delivered, wanted, "{file:?}: {end:?}");
+    };
+    record_at(&format!("{header}\n{line}\n"), 2, &expected);
+    let v2_expected = match record.log_status {
+        Some(status @ (LogStatus::NoData | LogStatus::SkipData)) => FlowLine::Skipped(status),
+        _ => FlowLine::Record(expected_v2(&record)),
+    };
+    record_at(&format!("{exported}\r\n"), 1, &v2_expected);
 }
 
 /// The v2 fields of a record (the others absent).
