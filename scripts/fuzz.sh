@@ -77,7 +77,7 @@ for target in "${TARGETS[@]}"; do
             >>"$log" 2>&1 && {
             # Named inputs (seeds, documented cases) stay whatever their coverage; the merge names
             # its picks by content hash.
-            find "fuzz/corpus/$target" -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$fresh/" \;
+            find "fuzz/corpus/$target" -type f -regextype posix-extended ! -regex '.*/[0-9a-f]{40}' -exec cp {} "$fresh/" \;
             rm -rf "fuzz/corpus/$target"
             mv "$fresh" "fuzz/corpus/$target"
         } || rm -rf "$fresh"
