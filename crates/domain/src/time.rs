@@ -55,3 +55,15 @@ mod tests {
         }
     }
 }
+
+/// `2024-03-01T10:00:05.123Z`: the first token of a CloudWatch Logs export line
+/// (`aws logs create-export-task` writes each event as `<timestamp> <message>`). Flow-log and
+/// query-log readers skip it.
+pub fn is_cloudwatch_export_timestamp(token: &str) -> bool {
+    let b = token.as_bytes();
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && parse_iso_ms(token).is_some()
+}

@@ -41,7 +41,7 @@ pub fn query_json(line: &[u8]) -> &[u8] {
         return line;
     };
     match std::str::from_utf8(&line[..space]) {
-        Ok(stamp) if is_export_timestamp(stamp) => line[space..].trim_ascii_start(),
+        Ok(stamp) if crate::time::is_cloudwatch_export_timestamp(stamp) => line[space..].trim_ascii_start(),
         _ => line,
     }
 }
@@ -49,16 +49,6 @@ pub fn query_json(line: &[u8]) -> &[u8] {
 /// Longest export timestamp accepted (`2024-03-01T10:00:05.123456789+00:00` is 35 bytes).
 const EXPORT_TIMESTAMP_MAX_LEN: usize = 40;
 
-/// `2024-03-01T10:00:05.123Z`: the first token of a CloudWatch Logs export line (the flow-log
-/// reader's test, crate::flow::record, applied to query logs).
-fn is_export_timestamp(token: &str) -> bool {
-    let b = token.as_bytes();
-    b.len() >= 20
-        && b[4] == b'-'
-        && b[10] == b'T'
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && crate::time::parse_iso_ms(token).is_some()
-}
 
 /// One Route 53 Resolver query-log record.
 #[derive(Debug, Default, serde::Deserialize)]

@@ -213,7 +213,7 @@ impl FlowLayout {
     pub fn parse<'a>(&self, line: &'a str) -> Result<FlowLine<'a>, FlowError> {
         let mut tokens = line.split_ascii_whitespace();
         let mut found = tokens.clone().count();
-        if found == self.columns.len() + 1 && tokens.clone().next().is_some_and(is_export_timestamp) {
+        if found == self.columns.len() + 1 && tokens.clone().next().is_some_and(crate::time::is_cloudwatch_export_timestamp) {
             tokens.next();
             found -= 1;
         }
@@ -236,16 +236,6 @@ impl FlowLayout {
             _ => Ok(FlowLine::Record(record)),
         }
     }
-}
-
-/// `2021-03-01T12:00:00.000Z`: the first token of a CloudWatch Logs export line.
-fn is_export_timestamp(token: &str) -> bool {
-    let b = token.as_bytes();
-    b.len() >= 20
-        && b[4] == b'-'
-        && b[10] == b'T'
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && crate::time::parse_iso_ms(token).is_some()
 }
 
 /// What one line holds.
