@@ -16,10 +16,10 @@ use vedette_domain::finding_types::{self as ft, ActionKind, ResourceKind};
 use vedette_domain::intel::{IpNet, IpSet};
 use vedette_domain::inventory::Inventory;
 use vedette_domain::Occurrence;
-use vedette_ingest::{read_items_for_fuzzing as read, FuzzItem, ReadEnd};
+use vedette_ingest::{read_items_for_fuzzing as read, FuzzItem};
 
 use crate::fixtures::{DETECTOR_ID, NOW_MS};
-use crate::flow::{aggregate_all, common_shape, gzip, outcome, Seen};
+use crate::flow::{aggregate_all, check_resumed_and_gzipped, common_shape, Run};
 
 /// `data` is `<selector byte><query-log file>`. Selector bits: 1 = an instance inventory is
 /// loaded (it names the instance of a query without `srcids`), 4 = also read the file gzipped
@@ -44,45 +44,10 @@ pub fn dns_log(data: &[u8]) {
     let whole = run(file, 0, DnsHeuristics::default(), inventory, None);
     check_state(&whole.state);
     aggregate_all(&whole.occurrences);
-
-    let mut positions: Vec<u64> = whole.seen.iter().map(|s| s.0).collect();
-    positions.dedup();
-    if !positions.is_empty() && !whole.end.stopped {
-        let stop_at = positions[file.len() % positions.len()];
-        let first = run(file, 0, DnsHeuristics::default(), inventory, Some(stop_at));
-        assert!(first.end.stopped, "a stop at {stop_at} was not reported: {:?}", first.end);
-        assert_eq!(first.end.position, stop_at - 1, "a stop leaves the position before the stopped one");
-        let restored = round_trip(&first.state);
-        let second = run(file, first.end.position, restored, inventory, None);
-        let mut seen = first.seen;
-        seen.extend(second.seen);
-        assert_eq!(seen, whole.seen, "stopped at {stop_at} and resumed: not the records of one read");
-        let mut findings = first.findings;
-        findings.extend(second.findings);
-        assert_eq!(findings, whole.findings, "stopped at {stop_at}, state persisted, resumed: other findings");
-        assert_eq!(outcome(&second.end), outcome(&whole.end), "stopped at {stop_at} and resumed: another end");
-        assert_eq!(second.state, whole.state, "stopped at {stop_at} and resumed: another state");
-    }
-
-    if selector & 4 != 0 && !file.starts_with(&[0x1f, 0x8b]) {
-        let cut = if selector & 8 != 0 { file.len() / 3 } else { file.len() };
-        let gz = gzip(&[&file[..cut], &file[cut..]]);
-        let zipped = run(&gz, 0, DnsHeuristics::default(), inventory, None);
-        assert_eq!(zipped.seen, whole.seen, "gzipped: other records");
-        assert_eq!(zipped.findings, whole.findings, "gzipped: other findings");
-        assert_eq!(outcome(&zipped.end), outcome(&whole.end), "gzipped: another end");
-    }
+    check_resumed_and_gzipped(file, selector, &whole, |bytes, start, state, stop_at| run(bytes, start, state, inventory, stop_at), round_trip);
 }
 
-struct Run {
-    seen: Vec<Seen>,
-    findings: Vec<String>,
-    occurrences: Vec<Occurrence>,
-    end: ReadEnd,
-    state: DnsHeuristics,
-}
-
-fn run(bytes: &[u8], start: u64, mut state: DnsHeuristics, inventory: bool, stop_at: Option<u64>) -> Run {
+fn run(bytes: &[u8], start: u64, mut state: DnsHeuristics, inventory: bool, stop_at: Option<u64>) -> Run<DnsHeuristics> {
     let mut seen = Vec::new();
     let mut findings = Vec::new();
     let mut occurrences = Vec::new();
@@ -128,10 +93,8 @@ fn detect(
         assert_eq!(query.instance_id, id, "the query is not about srcids.instance");
     }
     let mut occurrences = build_occurrences(&query, &ctx, query_hits(&query, intel));
-    // As the ingester: only queries naming their instance feed the heuristics.
-    if record.instance_id().is_some() {
-        occurrences.extend(state.observe_query(&query, &ctx));
-    }
+    // As the ingester: every query with an instance (srcids or the inventory's) feeds the heuristics.
+    occurrences.extend(state.observe_query(&query, &ctx));
     occurrences.into_iter().map(|o| (query.instance_id.to_owned(), o)).collect()
 }
 

@@ -44,16 +44,40 @@ pub fn flow_log(data: &[u8]) {
     let whole = run(file, 0, FlowState::default(), options, None);
     check_state(&whole.state);
     aggregate_all(&whole.occurrences);
+    check_resumed_and_gzipped(file, selector, &whole, |bytes, start, state, stop_at| run(bytes, start, state, options, stop_at), round_trip);
+}
 
+/// One read of a file: what was seen at each position, the findings, the state left.
+pub(crate) struct Run<S> {
+    pub(crate) seen: Vec<Seen>,
+    /// Each occurrence's finding as JSON, in order.
+    pub(crate) findings: Vec<String>,
+    pub(crate) occurrences: Vec<Occurrence>,
+    pub(crate) end: ReadEnd,
+    pub(crate) state: S,
+}
+
+/// The properties every stateful log target shares, given its one-read function `run`:
+/// * stopping at a position, persisting the state (`round_trip`), and resuming from the reported
+///   position with the restored state gives exactly the records, findings, end and state of
+///   `whole`;
+/// * gzip (selector bit 4; bit 8: as two members) is transparent.
+pub(crate) fn check_resumed_and_gzipped<S: Default + PartialEq + std::fmt::Debug>(
+    file: &[u8],
+    selector: u8,
+    whole: &Run<S>,
+    run: impl Fn(&[u8], u64, S, Option<u64>) -> Run<S>,
+    round_trip: fn(&S) -> S,
+) {
     let mut positions: Vec<u64> = whole.seen.iter().map(|s| s.0).collect();
     positions.dedup();
     if !positions.is_empty() && !whole.end.stopped {
         let stop_at = positions[file.len() % positions.len()];
-        let first = run(file, 0, FlowState::default(), options, Some(stop_at));
+        let first = run(file, 0, S::default(), Some(stop_at));
         assert!(first.end.stopped, "a stop at {stop_at} was not reported: {:?}", first.end);
         assert_eq!(first.end.position, stop_at - 1, "a stop leaves the position before the stopped one");
         let restored = round_trip(&first.state);
-        let second = run(file, first.end.position, restored, options, None);
+        let second = run(file, first.end.position, restored, None);
         let mut seen = first.seen;
         seen.extend(second.seen);
         assert_eq!(seen, whole.seen, "stopped at {stop_at} and resumed: not the records of one read");
@@ -67,7 +91,7 @@ pub fn flow_log(data: &[u8]) {
     if selector & 4 != 0 && !file.starts_with(&[0x1f, 0x8b]) {
         let cut = if selector & 8 != 0 { file.len() / 3 } else { file.len() };
         let gz = gzip(&[&file[..cut], &file[cut..]]);
-        let zipped = run(&gz, 0, FlowState::default(), options, None);
+        let zipped = run(&gz, 0, S::default(), None);
         assert_eq!(zipped.seen, whole.seen, "gzipped: other records");
         assert_eq!(zipped.findings, whole.findings, "gzipped: other findings");
         assert_eq!(outcome(&zipped.end), outcome(&whole.end), "gzipped: another end");
@@ -83,16 +107,7 @@ struct Options {
 /// What a read delivered at one position: a flow record (its Debug form) or anything else.
 pub(crate) type Seen = (u64, Option<String>);
 
-struct Run {
-    seen: Vec<Seen>,
-    /// Each occurrence's finding as JSON, in order.
-    findings: Vec<String>,
-    occurrences: Vec<Occurrence>,
-    end: ReadEnd,
-    state: FlowState,
-}
-
-fn run(bytes: &[u8], start: u64, mut state: FlowState, options: Options, stop_at: Option<u64>) -> Run {
+fn run(bytes: &[u8], start: u64, mut state: FlowState, options: Options, stop_at: Option<u64>) -> Run<FlowState> {
     let mut seen = Vec::new();
     let mut findings = Vec::new();
     let mut occurrences = Vec::new();
