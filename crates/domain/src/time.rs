@@ -29,6 +29,18 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())
 }
 
+/// `2024-03-01T10:00:05.123Z`: the first token of a CloudWatch Logs export line
+/// (`aws logs create-export-task` writes each event as `<timestamp> <message>`). Flow-log and
+/// query-log readers skip it.
+pub fn is_cloudwatch_export_timestamp(token: &str) -> bool {
+    let b = token.as_bytes();
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && parse_iso_ms(token).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,16 +66,4 @@ mod tests {
             assert_eq!(parse_iso_ms(&iso_ms(ms)).and_then(iso_range).filter(|back| *back == ms), None);
         }
     }
-}
-
-/// `2024-03-01T10:00:05.123Z`: the first token of a CloudWatch Logs export line
-/// (`aws logs create-export-task` writes each event as `<timestamp> <message>`). Flow-log and
-/// query-log readers skip it.
-pub fn is_cloudwatch_export_timestamp(token: &str) -> bool {
-    let b = token.as_bytes();
-    b.len() >= 20
-        && b[4] == b'-'
-        && b[10] == b'T'
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && parse_iso_ms(token).is_some()
 }

@@ -263,7 +263,7 @@ impl DestinationPublisher {
             self.remote
                 .s3_put_object(&target.bucket, &key, body, "application/gzip", None)
                 .await
-                .map_err(|e| describe(e))?;
+                .map_err(describe)?;
             tracing::debug!(destination = %d.id, bucket = %target.bucket, %key, findings = group.len(), "findings published");
             keys.push(key);
         }

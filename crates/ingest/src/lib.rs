@@ -275,6 +275,8 @@ enum SourceOutcome {
     IngestedElsewhere,
 }
 
+// One message per chunk of thousands of records: the size of the enum does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Chunk(Chunk),
     Fatal(IngestError),

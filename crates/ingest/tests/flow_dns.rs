@@ -159,7 +159,7 @@ fn flow_format_reads_headerless_custom_order_cloudwatch_exports() {
     let file = write(dir.path(), "000000.gz", &gzip(text.as_bytes()));
     let layout = vedette_domain::flow::FlowLayout::from_format(format).unwrap();
     let with_format = IngestOptions { now_ms: Some(NOW), flow_format: Some(layout), ..Default::default() };
-    let summary = ingest(&store, &[file.clone()], &with_format);
+    let summary = ingest(&store, std::slice::from_ref(&file), &with_format);
     assert_eq!((summary.events, summary.bad_records), (25, 0), "{summary:#?}");
     assert_eq!(types(&findings(&store, &detector)), vec!["UnauthorizedAccess:EC2/SSHBruteForce"]);
 

@@ -26,6 +26,8 @@ struct Cli {
     log_format: export_args::LogFormat,
 }
 
+// Parsed once per process: the size of the enum does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the GuardDuty REST-JSON API.
