@@ -4,7 +4,7 @@
 //! included, every feed of the corpus loaded) into a fresh data dir on 1 and 2 cores, with peak
 //! RSS; the findings by type against the attack episodes the generator planted; and the cost of
 //! the per-chunk detection-state snapshots (flow / DNS state is serialized with every chunk and
-//! written through `Store::apply_with_state`).
+//! written through `Store::commit`).
 //!
 //! Cores are pinned with `taskset`; peak RSS and CPU time come from `/usr/bin/time -v`.
 use std::collections::{BTreeMap, BTreeSet};

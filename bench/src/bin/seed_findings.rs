@@ -250,7 +250,7 @@ fn main() {
                 Occurrence { detector_id: detector.id.clone(), finding: f, event_time_ms: at, evidence: Evidence::default() }
             })
             .collect();
-        store.apply(&occurrences, None).expect("apply batch");
+        store.commit(&vedette_store::Commit::occurrences(&occurrences)).expect("apply batch");
         done += n;
         if done % 100_000 == 0 || done == args.count {
             eprintln!("{done} findings stored ({:.0}/s)", done as f64 / started.elapsed().as_secs_f64());

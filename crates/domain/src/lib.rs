@@ -6,6 +6,7 @@ pub use vedette_model as model;
 pub mod aggregate;
 pub mod attributes;
 pub mod cloudtrail;
+pub mod commit;
 pub mod criteria;
 pub mod detect;
 pub mod detector;

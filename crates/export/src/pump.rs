@@ -98,7 +98,7 @@ impl SinkPump {
             let consumer = name.clone();
             let batch = match blocking(&self.store, move |s| s.outbox_due(&consumer, time::now_ms(), wanted)).await {
                 Ok(batch) => batch,
-                Err(StoreError::NotFound) => {
+                Err(StoreError::NotFound(_)) => {
                     // Unregistered under us (a reset): register again and carry on.
                     let consumer = name.clone();
                     if let Err(e) = blocking(&self.store, move |s| s.register_consumer(&consumer, None)).await {

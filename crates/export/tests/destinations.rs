@@ -50,7 +50,7 @@ fn setup() -> Setup {
             ..Default::default()
         },
     };
-    store.apply(&[occurrence], None).unwrap();
+    store.commit(&vedette_store::Commit::occurrences(&[occurrence])).unwrap();
     Setup {
         _dir: dir,
         store,

@@ -51,7 +51,7 @@ fn raise(store: &SqliteStore, detector_id: &str, numbers: impl IntoIterator<Item
             evidence: Evidence::default(),
         })
         .collect();
-    store.apply(&occurrences, None).unwrap();
+    store.commit(&vedette_store::Commit::occurrences(&occurrences)).unwrap();
 }
 
 fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, String) {

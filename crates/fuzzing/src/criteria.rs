@@ -14,7 +14,7 @@ use crate::fixtures::findings;
 /// order (antisymmetric, consistent with equality of ids), so every sort of the findings agrees.
 pub fn criteria(data: &[u8]) {
     let Ok(request) = rest::parse_body::<model::ListFindingsRequest>(&Bytes::copy_from_slice(data)) else { return };
-    let _ = rest::validate(&request);
+    let _ = vedette_service::validate(&request);
     let findings = findings();
 
     if let Ok(criteria) = parse_criteria(request.finding_criteria.as_ref()) {

@@ -8,7 +8,7 @@ type Check = fn(&Bytes);
 /// Parses a body into the request shape and runs its constraints, as every handler starts.
 fn check<T: serde::de::DeserializeOwned + Default + model::Validate>(body: &Bytes) {
     if let Ok(request) = rest::parse_body::<T>(body) {
-        let _ = rest::validate(&request);
+        let _ = vedette_service::validate(&request);
     }
 }
 

@@ -9,7 +9,7 @@
 //! State: brute-force counts, scan fan-out and probe lists ([`FlowState`]) and the DNS heuristics'
 //! windows ([`DnsHeuristics`]) are kept per detector, shared by the workers (so records of one
 //! instance in different files meet), loaded from the store the first time a detector needs them
-//! and written back with every chunk that changed them (`Store::apply_with_state`, in the same
+//! and written back with every chunk that changed them (`Store::commit`, in the same
 //! transaction as the findings and progress): a day of logs as one file or many, or across a
 //! restart, meets the same state.
 //!

@@ -3,7 +3,7 @@
 //! [`ingest_paths`] runs a small pipeline: worker threads (two by default) each take a whole
 //! source, parse and route its records, run detection and pre-merge repeats of a finding; one
 //! writer (the calling thread) gathers their chunks and commits them in batches — findings and
-//! every source's progress in the same transaction (`Store::apply_with_state`, with the detection
+//! every source's progress in the same transaction (`Store::commit`, with the detection
 //! state the findings came from).
 //!
 //! Exactly-once, per detector: each detector consumes each source once. Sources are identified by
@@ -58,7 +58,7 @@ use vedette_domain::aggregate;
 use vedette_domain::detect::console_login::{self, LoginHistory};
 use vedette_domain::detect::{self, DetectContext, DetectorLists, Intel};
 use vedette_domain::{DetectorConfig, Occurrence, Scope};
-use vedette_store::{Progress, StateEntry, Store, StoreError};
+use vedette_store::{Commit, Progress, StateEntry, Store, StoreError};
 
 pub mod discover;
 pub mod intel;
@@ -358,7 +358,7 @@ fn create_detector(store: &dyn Store, scope: &Scope, created: &Mutex<BTreeMap<St
             Ok(Some(detector))
         }
         // Another worker, or the API, created it meanwhile.
-        Err(StoreError::Conflict(_)) => store.detector_for(scope),
+        Err(StoreError::AlreadyExists(_)) => store.detector_for(scope),
         Err(e) => Err(e),
     }
 }
@@ -683,10 +683,8 @@ impl Batch {
         let stats = loop {
             let refused = match self.write(shared.store, shared.now_ms, &network) {
                 Ok(stats) => break stats,
-                Err(e) => match e.moved_progress_keys() {
-                    Some(keys) => self.sources_holding(&keys),
-                    None => return Err(e),
-                },
+                Err(StoreError::ProgressMoved(keys)) => self.sources_holding(&keys),
+                Err(e) => return Err(e),
             };
             if refused.is_empty() {
                 return Err(StoreError::Backend("the store refused progress records this run did not write".into()));
@@ -765,7 +763,7 @@ impl Batch {
         for occ in &mut merged {
             occ.sync_evidence();
         }
-        match store.apply_with_state(&merged, &progress, &state) {
+        match store.commit(&Commit { occurrences: &merged, progress: &progress, state: &state }) {
             Ok(stats) => {
                 self.touched.extend(slot.into_keys());
                 Ok(stats)

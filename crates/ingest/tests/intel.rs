@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use vedette_domain::criteria::{parse_sort, Criteria, Sort};
 use vedette_domain::finding_types as ft;
-use vedette_domain::{model, Detector, DetectorConfig, Occurrence, Scope};
+use vedette_domain::{model, DetectorConfig, Scope};
 use vedette_ingest::intel::FeedSpec;
 use vedette_ingest::{ingest_paths, IngestOptions, IntelConfig, Intelligence};
 use vedette_store::lists::{ListOutcome, ListUpdate, NewList, Snapshot};
-use vedette_store::{ActiveList, Group, GroupBy, ListKind, ListStore, Page, Progress, SqliteStore, StateEntry, Store, UpsertStats};
+use vedette_store::testing::{Call, Intercepted};
+use vedette_store::{ListKind, ListStore, SqliteStore, Store};
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-east-1";
@@ -198,97 +199,21 @@ fn a_reactivated_list_applies_its_new_entries_to_later_files_and_a_deactivated_o
     assert_eq!(findings(&store, &detector).len(), before);
 }
 
-/// Runs `action` on the store when ingest first asks for the progress of `trigger`: that is the
-/// moment a worker starts reading that source.
-struct ChangeListsBefore {
-    store: SqliteStore,
-    trigger: String,
-    action: Mutex<Option<StoreAction>>,
+/// The SQLite store, except that `action` runs on it when ingest first asks for the progress of
+/// `trigger`: that is the moment a worker starts reading that source.
+fn change_lists_before(store: SqliteStore, trigger: String, action: StoreAction) -> Intercepted<SqliteStore> {
+    let action = Mutex::new(Some(action));
+    Intercepted::new(store, move |call, store| {
+        if let Call::Progress(key) = call
+            && *key == trigger
+            && let Some(action) = action.lock().unwrap().take()
+        {
+            action(store);
+        }
+    })
 }
 
 type StoreAction = Box<dyn FnOnce(&SqliteStore) + Send>;
-
-impl ListStore for ChangeListsBefore {
-    fn active_lists(&self, detector_id: &str) -> vedette_store::Result<Vec<ActiveList>> {
-        self.store.active_lists(detector_id)
-    }
-    fn active_list_heads(&self, detector_id: &str) -> vedette_store::Result<Vec<vedette_store::ActiveListHead>> {
-        self.store.active_list_heads(detector_id)
-    }
-}
-impl vedette_store::StateStore for ChangeListsBefore {
-    fn load_state(&self, detector_id: &str, key_prefix: &str) -> vedette_store::Result<Vec<(String, String)>> {
-        self.store.load_state(detector_id, key_prefix)
-    }
-}
-impl vedette_store::FilterStore for ChangeListsBefore {}
-impl vedette_store::ExportStore for ChangeListsBefore {}
-impl vedette_store::DestinationStore for ChangeListsBefore {}
-
-impl Store for ChangeListsBefore {
-    fn progress(&self, source_key: &str) -> vedette_store::Result<Option<Progress>> {
-        if source_key == self.trigger
-            && let Some(action) = self.action.lock().unwrap().take()
-        {
-            action(&self.store);
-        }
-        self.store.progress(source_key)
-    }
-    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[StateEntry]) -> vedette_store::Result<UpsertStats> {
-        self.store.apply_with_state(occurrences, progress, state)
-    }
-    fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> vedette_store::Result<UpsertStats> {
-        self.store.apply(occurrences, progress)
-    }
-    fn create_detector(&self, scope: &Scope, config: DetectorConfig, tags: BTreeMap<String, String>, client_token: Option<&str>) -> vedette_store::Result<Detector> {
-        self.store.create_detector(scope, config, tags, client_token)
-    }
-    fn get_detector(&self, scope: &Scope, detector_id: &str) -> vedette_store::Result<Detector> {
-        self.store.get_detector(scope, detector_id)
-    }
-    fn list_detectors(&self, scope: &Scope, max_results: usize, next_token: Option<&str>) -> vedette_store::Result<Page<String>> {
-        self.store.list_detectors(scope, max_results, next_token)
-    }
-    fn update_detector(&self, scope: &Scope, detector_id: &str, config: DetectorConfig) -> vedette_store::Result<()> {
-        self.store.update_detector(scope, detector_id, config)
-    }
-    fn delete_detector(&self, scope: &Scope, detector_id: &str) -> vedette_store::Result<()> {
-        self.store.delete_detector(scope, detector_id)
-    }
-    fn detector_for(&self, scope: &Scope) -> vedette_store::Result<Option<Detector>> {
-        self.store.detector_for(scope)
-    }
-    fn tag_resource(&self, scope: &Scope, arn: &str, tags: &BTreeMap<String, String>) -> vedette_store::Result<()> {
-        self.store.tag_resource(scope, arn, tags)
-    }
-    fn untag_resource(&self, scope: &Scope, arn: &str, keys: &[String]) -> vedette_store::Result<()> {
-        self.store.untag_resource(scope, arn, keys)
-    }
-    fn list_tags(&self, scope: &Scope, arn: &str) -> vedette_store::Result<BTreeMap<String, String>> {
-        self.store.list_tags(scope, arn)
-    }
-    fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> vedette_store::Result<Page<String>> {
-        self.store.list_findings(detector_id, criteria, sort, max_results, next_token)
-    }
-    fn get_findings(&self, detector_id: &str, ids: &[String], sort: Option<&Sort>) -> vedette_store::Result<Vec<model::Finding>> {
-        self.store.get_findings(detector_id, ids, sort)
-    }
-    fn set_archived(&self, detector_id: &str, ids: &[String], archived: bool) -> vedette_store::Result<()> {
-        self.store.set_archived(detector_id, ids, archived)
-    }
-    fn set_feedback(&self, detector_id: &str, ids: &[String], feedback: &str, comments: Option<&str>) -> vedette_store::Result<()> {
-        self.store.set_feedback(detector_id, ids, feedback, comments)
-    }
-    fn count_by_severity(&self, detector_id: &str, criteria: &Criteria) -> vedette_store::Result<BTreeMap<String, i64>> {
-        self.store.count_by_severity(detector_id, criteria)
-    }
-    fn group_findings(&self, detector_id: &str, criteria: &Criteria, group_by: GroupBy, descending: bool, max_results: usize) -> vedette_store::Result<Vec<Group>> {
-        self.store.group_findings(detector_id, criteria, group_by, descending, max_results)
-    }
-    fn reset(&self) -> vedette_store::Result<()> {
-        self.store.reset()
-    }
-}
 
 #[test]
 fn a_list_activated_during_a_run_applies_to_the_sources_read_after_it() {
@@ -300,17 +225,17 @@ fn a_list_activated_during_a_run_applies_to_the_sources_read_after_it() {
     let second = deliver(logs.path(), "second", &[record("s1", "CreateUser", "iam.amazonaws.com", THREAT_IP, identity("S"))]);
     let trigger = format!("file:{}", std::fs::canonicalize(&second).unwrap().display());
     let detector_for_action = detector.clone();
-    let wrapper = ChangeListsBefore {
+    let wrapper = change_lists_before(
         store,
         trigger,
-        action: Mutex::new(Some(Box::new(move |s: &SqliteStore| {
+        Box::new(move |s: &SqliteStore| {
             activate(s, &detector_for_action, ListKind::Threat, "arrived-mid-run", &[THREAT_IP]);
-        }))),
-    };
+        }),
+    );
     // One worker: the first file is read entirely before the second starts.
     let summary = ingest_paths(&wrapper, &[first, second], &options(Intelligence::default()), &mut |_| {}).unwrap();
     assert_eq!(summary.sources, 2);
-    let all = findings(&wrapper.store, &detector);
+    let all = findings(&wrapper.inner, &detector);
     let keys: Vec<&str> = all.iter().map(|f| f.resource.as_ref().unwrap().access_key_details.as_ref().unwrap().access_key_id.as_deref().unwrap()).collect();
     assert_eq!(keys, ["AKIAS"], "only the events read after the activation: {all:#?}");
     assert_eq!(threat_list_name(&all[0]).as_deref(), Some("arrived-mid-run"));

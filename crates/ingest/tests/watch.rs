@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use vedette_domain::criteria::{parse_sort, Criteria, Sort};
-use vedette_domain::{model, Detector, DetectorConfig, Occurrence, Scope};
+use vedette_domain::criteria::{parse_sort, Criteria};
+use vedette_domain::{DetectorConfig, Scope};
 use vedette_ingest::watch::Watcher;
 use vedette_ingest::{ingest_paths, IngestOptions};
-use vedette_store::{Group, GroupBy, Page, Progress, SqliteStore, Store, UpsertStats};
+use vedette_store::testing::{Call, Intercepted};
+use vedette_store::{SqliteStore, Store};
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-east-1";
@@ -126,89 +126,15 @@ fn a_fresh_file_waits_until_it_has_stopped_changing() {
 /// The SQLite store, except that just before its first write another handle on the same
 /// database (another process, as far as SQLite can tell) ingests `paths` to the end: the race a
 /// `vedette ingest` run alongside `serve --watch` can produce, made to happen every time.
-struct OvertakenOnce {
-    store: SqliteStore,
-    other: SqliteStore,
-    paths: Vec<PathBuf>,
-    overtaken: AtomicBool,
-}
-
-impl vedette_store::ListStore for OvertakenOnce {
-    fn active_lists(&self, detector_id: &str) -> vedette_store::Result<Vec<vedette_store::ActiveList>> {
-        self.store.active_lists(detector_id)
-    }
-}
-impl vedette_store::StateStore for OvertakenOnce {
-    fn load_state(&self, detector_id: &str, key_prefix: &str) -> vedette_store::Result<Vec<(String, String)>> {
-        self.store.load_state(detector_id, key_prefix)
-    }
-}
-impl vedette_store::FilterStore for OvertakenOnce {}
-impl vedette_store::ExportStore for OvertakenOnce {}
-impl vedette_store::DestinationStore for OvertakenOnce {}
-
-impl Store for OvertakenOnce {
-    // Ingest writes through apply_with_state (findings, progress and detection state).
-    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[vedette_store::StateEntry]) -> vedette_store::Result<UpsertStats> {
-        if !self.overtaken.swap(true, Ordering::Relaxed) {
-            ingest_paths(&self.other, &self.paths, &IngestOptions::default(), &mut |_| {}).unwrap();
+fn overtaken_once(store: SqliteStore, other: SqliteStore, paths: Vec<PathBuf>) -> Intercepted<SqliteStore> {
+    let overtaken = AtomicBool::new(false);
+    Intercepted::new(store, move |call, _| {
+        if let Call::Commit(_) = call
+            && !overtaken.swap(true, Ordering::Relaxed)
+        {
+            ingest_paths(&other, &paths, &IngestOptions::default(), &mut |_| {}).unwrap();
         }
-        self.store.apply_with_state(occurrences, progress, state)
-    }
-    fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> vedette_store::Result<UpsertStats> {
-        self.apply_with_state(occurrences, progress.map(std::slice::from_ref).unwrap_or_default(), &[])
-    }
-    fn create_detector(&self, scope: &Scope, config: DetectorConfig, tags: BTreeMap<String, String>, client_token: Option<&str>) -> vedette_store::Result<Detector> {
-        self.store.create_detector(scope, config, tags, client_token)
-    }
-    fn get_detector(&self, scope: &Scope, detector_id: &str) -> vedette_store::Result<Detector> {
-        self.store.get_detector(scope, detector_id)
-    }
-    fn list_detectors(&self, scope: &Scope, max_results: usize, next_token: Option<&str>) -> vedette_store::Result<Page<String>> {
-        self.store.list_detectors(scope, max_results, next_token)
-    }
-    fn update_detector(&self, scope: &Scope, detector_id: &str, config: DetectorConfig) -> vedette_store::Result<()> {
-        self.store.update_detector(scope, detector_id, config)
-    }
-    fn delete_detector(&self, scope: &Scope, detector_id: &str) -> vedette_store::Result<()> {
-        self.store.delete_detector(scope, detector_id)
-    }
-    fn detector_for(&self, scope: &Scope) -> vedette_store::Result<Option<Detector>> {
-        self.store.detector_for(scope)
-    }
-    fn tag_resource(&self, scope: &Scope, arn: &str, tags: &BTreeMap<String, String>) -> vedette_store::Result<()> {
-        self.store.tag_resource(scope, arn, tags)
-    }
-    fn untag_resource(&self, scope: &Scope, arn: &str, keys: &[String]) -> vedette_store::Result<()> {
-        self.store.untag_resource(scope, arn, keys)
-    }
-    fn list_tags(&self, scope: &Scope, arn: &str) -> vedette_store::Result<BTreeMap<String, String>> {
-        self.store.list_tags(scope, arn)
-    }
-    fn progress(&self, source_key: &str) -> vedette_store::Result<Option<Progress>> {
-        self.store.progress(source_key)
-    }
-    fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> vedette_store::Result<Page<String>> {
-        self.store.list_findings(detector_id, criteria, sort, max_results, next_token)
-    }
-    fn get_findings(&self, detector_id: &str, ids: &[String], sort: Option<&Sort>) -> vedette_store::Result<Vec<model::Finding>> {
-        self.store.get_findings(detector_id, ids, sort)
-    }
-    fn set_archived(&self, detector_id: &str, ids: &[String], archived: bool) -> vedette_store::Result<()> {
-        self.store.set_archived(detector_id, ids, archived)
-    }
-    fn set_feedback(&self, detector_id: &str, ids: &[String], feedback: &str, comments: Option<&str>) -> vedette_store::Result<()> {
-        self.store.set_feedback(detector_id, ids, feedback, comments)
-    }
-    fn count_by_severity(&self, detector_id: &str, criteria: &Criteria) -> vedette_store::Result<BTreeMap<String, i64>> {
-        self.store.count_by_severity(detector_id, criteria)
-    }
-    fn group_findings(&self, detector_id: &str, criteria: &Criteria, group_by: GroupBy, descending: bool, max_results: usize) -> vedette_store::Result<Vec<Group>> {
-        self.store.group_findings(detector_id, criteria, group_by, descending, max_results)
-    }
-    fn reset(&self) -> vedette_store::Result<()> {
-        self.store.reset()
-    }
+    })
 }
 
 #[test]
@@ -218,12 +144,7 @@ fn a_file_another_process_is_ingesting_is_left_to_it_and_checked_again_next_poll
     let file = day_dir(logs.path()).join("a.json.gz");
     let records: Vec<Value> = (0..50).map(|i| root_call(&format!("a{i}"), i, None)).collect();
     std::fs::write(&file, cloudtrail_gz(&records)).unwrap();
-    let store = OvertakenOnce {
-        store: SqliteStore::open(data.path()).unwrap(),
-        other: SqliteStore::open(data.path()).unwrap(),
-        paths: vec![file.clone()],
-        overtaken: AtomicBool::new(false),
-    };
+    let store = overtaken_once(SqliteStore::open(data.path()).unwrap(), SqliteStore::open(data.path()).unwrap(), vec![file.clone()]);
     let detector = store.create_detector(&Scope::new(ACCOUNT, REGION), DetectorConfig::default(), Default::default(), None).unwrap().id;
     let options = IngestOptions::default();
     let mut watcher = Watcher::default();
@@ -232,12 +153,12 @@ fn a_file_another_process_is_ingesting_is_left_to_it_and_checked_again_next_poll
     let name = std::fs::canonicalize(&file).unwrap().display().to_string();
     assert_eq!(raced.sources_ingested_elsewhere, [name], "{raced:?}");
     assert_eq!((raced.sources, raced.findings_created, raced.findings_updated), (0, 0, 0), "{raced:?}");
-    assert_eq!(root_count(&store.store, &detector), 50, "the other process's run only");
+    assert_eq!(root_count(&store.inner, &detector), 50, "the other process's run only");
 
     // Not marked done: the next poll checks it again and finds it ingested.
     let retried = watcher.poll(&store, logs.path(), &options, Duration::ZERO).unwrap().unwrap();
     assert_eq!((retried.sources, retried.sources_already_ingested), (0, 1), "{retried:?}");
     assert!(retried.sources_ingested_elsewhere.is_empty());
     assert!(watcher.poll(&store, logs.path(), &options, Duration::ZERO).unwrap().is_none(), "now done");
-    assert_eq!(root_count(&store.store, &detector), 50);
+    assert_eq!(root_count(&store.inner, &detector), 50);
 }

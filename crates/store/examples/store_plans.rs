@@ -206,7 +206,7 @@ fn main() {
             })
             .collect();
         let t = Instant::now();
-        let stats = store.apply(&occurrences, None).unwrap();
+        let stats = store.commit(&vedette_store::Commit::occurrences(&occurrences)).unwrap();
         println!(
             "== apply: {} merges in {:.0} ms ({:.0}/s)",
             stats.updated,
@@ -243,7 +243,7 @@ fn main() {
                     }
                 })
                 .collect();
-            store.apply(&occurrences, None).unwrap();
+            store.commit(&vedette_store::Commit::occurrences(&occurrences)).unwrap();
             total += occurrences.len() as u64;
         }
         println!(

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use vedette_domain::Scope;
 
-use crate::{Page, Result, StoreError};
+use crate::{Page, Result};
 
 /// The destination type GuardDuty supports (the model's only `DestinationType`).
 pub const DESTINATION_TYPE_S3: &str = "S3";
@@ -88,89 +88,55 @@ pub fn destination_arn(scope: &Scope, detector_id: &str, destination_id: &str) -
     )
 }
 
-/// GuardDuty's answer to an unknown destination id on Describe/Delete (third-party capture,
-/// unconfirmed: "…the one or more input parameters have invalid values.").
-pub const UNKNOWN_DESTINATION: &str =
-    "The request is rejected because the one or more input parameters have invalid values.";
-/// A second S3 destination for a detector (message observed from GuardDuty by AWS's own tools).
-pub const DESTINATION_EXISTS: &str = "The request failed because a publishingDestination already exists with the destinationType value provided in the request.";
-
-/// Persistence of publishing destinations. `NotFound` = the detector is unknown or not the
-/// scope's; an unknown destination of an owned detector is `Invalid(UNKNOWN_DESTINATION)`.
+/// Persistence of publishing destinations. `NotFound(Detector)` = the detector is unknown or
+/// not the scope's; an unknown destination of an owned detector is
+/// `NotFound(PublishingDestination)`.
 pub trait DestinationStore {
     /// One destination per detector and type (GuardDuty's limit): a second is
-    /// `Conflict(DESTINATION_EXISTS)`, unless `client_token` names the one that exists, which is
+    /// `AlreadyExists(PublishingDestination)`, unless `client_token` names the one that exists, which is
     /// then returned unchanged (a retried create).
     fn create_destination(
         &self,
-        _scope: &Scope,
-        _detector_id: &str,
-        _destination_type: &str,
-        _properties: &DestinationProperties,
-        _tags: &BTreeMap<String, String>,
-        _client_token: Option<&str>,
-    ) -> Result<Destination> {
-        Err(StoreError::Backend(
-            "create_destination is not supported by this store".into(),
-        ))
-    }
+        scope: &Scope,
+        detector_id: &str,
+        destination_type: &str,
+        properties: &DestinationProperties,
+        tags: &BTreeMap<String, String>,
+        client_token: Option<&str>,
+    ) -> Result<Destination>;
 
-    fn get_destination(&self, _scope: &Scope, _detector_id: &str, _destination_id: &str) -> Result<Destination> {
-        Err(StoreError::Backend(
-            "get_destination is not supported by this store".into(),
-        ))
-    }
+    fn get_destination(&self, scope: &Scope, detector_id: &str, destination_id: &str) -> Result<Destination>;
 
     /// In id order; `next_token` from a previous page of the same detector.
     fn list_destinations(
         &self,
-        _scope: &Scope,
-        _detector_id: &str,
-        _max_results: usize,
-        _next_token: Option<&str>,
-    ) -> Result<Page<Destination>> {
-        Err(StoreError::Backend(
-            "list_destinations is not supported by this store".into(),
-        ))
-    }
+        scope: &Scope,
+        detector_id: &str,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<Destination>>;
 
     /// Replaces the properties, bumps the generation and sets the status back to
     /// PENDING_VERIFICATION (a failure run of the old properties is over).
     fn update_destination(
         &self,
-        _scope: &Scope,
-        _detector_id: &str,
-        _destination_id: &str,
-        _properties: &DestinationProperties,
-    ) -> Result<Destination> {
-        Err(StoreError::Backend(
-            "update_destination is not supported by this store".into(),
-        ))
-    }
+        scope: &Scope,
+        detector_id: &str,
+        destination_id: &str,
+        properties: &DestinationProperties,
+    ) -> Result<Destination>;
 
     /// Deletes the destination and its tags.
-    fn delete_destination(&self, _scope: &Scope, _detector_id: &str, _destination_id: &str) -> Result<()> {
-        Err(StoreError::Backend(
-            "delete_destination is not supported by this store".into(),
-        ))
-    }
+    fn delete_destination(&self, scope: &Scope, detector_id: &str, destination_id: &str) -> Result<()>;
 
     /// Every destination of every detector (the publisher's work list).
-    fn all_destinations(&self) -> Result<Vec<Destination>> {
-        Err(StoreError::Backend(
-            "all_destinations is not supported by this store".into(),
-        ))
-    }
+    fn all_destinations(&self) -> Result<Vec<Destination>>;
 
     /// Records the outcome of a check or a write under `generation`: success → PUBLISHING and the
     /// failure time cleared; failure → UNABLE_TO_PUBLISH…, the failure time kept from the first
     /// failure of the run. Returns false (nothing changed) when the destination is gone or its
     /// generation moved on.
-    fn record_publish_outcome(&self, _destination_id: &str, _generation: i64, _ok: bool, _at_ms: i64) -> Result<bool> {
-        Err(StoreError::Backend(
-            "record_publish_outcome is not supported by this store".into(),
-        ))
-    }
+    fn record_publish_outcome(&self, destination_id: &str, generation: i64, ok: bool, at_ms: i64) -> Result<bool>;
 }
 
 /// Where an S3 destination's objects go: `arn:<partition>:s3:::bucket[/prefix]`.

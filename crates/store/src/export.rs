@@ -44,7 +44,7 @@
 //!     if batch.events.is_empty() { sleep }
 //! }
 //! ```
-use crate::{Result, StoreError};
+use crate::Result;
 
 /// One finding to deliver.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,50 +108,34 @@ impl OutboxStats {
     }
 }
 
-fn unsupported<T>(operation: &str) -> Result<T> {
-    Err(StoreError::Backend(format!("{operation} is not supported by this store")))
-}
-
 /// Persistence of the outbox and of consumer cursors. See the module documentation for the
-/// semantics. `apply` feeds the outbox itself (no method here for that).
+/// semantics. `Store::commit` feeds the outbox itself (no method here for that).
 pub trait ExportStore {
     /// Registers consumer `name` (any stable text: `sink:<spec>`, `destination:<id>`), limited to
     /// `detector_id`'s findings if given (`NotFound` if that detector does not exist). Idempotent:
     /// an existing consumer keeps its cursor (its detector limit is replaced by this one). A new
     /// consumer starts at the outbox's end: it gets events queued from now on.
-    fn register_consumer(&self, _name: &str, _detector_id: Option<&str>) -> Result<()> {
-        unsupported("register_consumer")
-    }
+    fn register_consumer(&self, name: &str, detector_id: Option<&str>) -> Result<()>;
 
     /// Forgets the consumer and the events only it was waiting for. Unknown names are ignored.
-    fn unregister_consumer(&self, _name: &str) -> Result<()> {
-        unsupported("unregister_consumer")
-    }
+    fn unregister_consumer(&self, name: &str) -> Result<()>;
 
     /// Registered consumers: (name, detector limit).
-    fn consumers(&self) -> Result<Vec<(String, Option<String>)>> {
-        unsupported("consumers")
-    }
+    fn consumers(&self) -> Result<Vec<(String, Option<String>)>>;
 
     /// Up to `limit` (≥ 1) events due at `now_ms` that `consumer` has not acknowledged, oldest
     /// first (first moving the updates due by `now_ms` into the log). Calling it again without
     /// acking hands out the same events (plus any new ones). `NotFound` for an unknown consumer
     /// (e.g. dropped with its detector).
-    fn outbox_due(&self, _consumer: &str, _now_ms: i64, _limit: usize) -> Result<OutboxBatch> {
-        unsupported("outbox_due")
-    }
+    fn outbox_due(&self, consumer: &str, now_ms: i64, limit: usize) -> Result<OutboxBatch>;
 
     /// Moves `consumer`'s cursor to `up_to_seq` (never backwards; capped at the outbox's end) and
     /// deletes the events every consumer has now acknowledged. `NotFound` for an unknown consumer.
-    fn outbox_ack(&self, _consumer: &str, _up_to_seq: i64) -> Result<()> {
-        unsupported("outbox_ack")
-    }
+    fn outbox_ack(&self, consumer: &str, up_to_seq: i64) -> Result<()>;
 
     /// Depth and per-consumer backlog and age. Cost grows with the backlog: call it every few
     /// seconds, not per event.
-    fn outbox_stats(&self) -> Result<OutboxStats> {
-        unsupported("outbox_stats")
-    }
+    fn outbox_stats(&self) -> Result<OutboxStats>;
 }
 
 /// Milliseconds of a `findingPublishingFrequency` value; unknown values are GuardDuty's default

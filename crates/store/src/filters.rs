@@ -1,5 +1,6 @@
 //! Saved filters (GuardDuty's CreateFilter family). ARCHIVE filters are suppression rules,
-//! applied by the store to every finding it creates or updates (spec §3.4).
+//! judged for every finding as it is created or updated, never retroactively
+//! (`vedette_domain::commit`).
 //!
 //! Ranks are positions: a detector's filters always hold ranks 1..=n without gaps (GuardDuty
 //! answers "rank is out-of-bounds" for a gap). A new filter without a rank goes last; one with a
@@ -9,16 +10,10 @@ use std::collections::BTreeMap;
 
 use vedette_domain::{Scope, model};
 
-use crate::{Page, Result, StoreError};
+use crate::{Page, Result};
 
 /// At most this many filters per detector (GuardDuty's quota per account and Region).
 pub const MAX_FILTERS_PER_DETECTOR: usize = 100;
-
-/// GuardDuty's answer to an unknown filter name (as clients such as Terraform expect it).
-pub const NO_SUCH_FILTER: &str = "The request is rejected since no such resource found.";
-
-/// GuardDuty's answer to a rank that would leave a gap (or point past the last filter).
-pub const RANK_OUT_OF_BOUNDS: &str = "The request is rejected because the parameter rank is out-of-bounds.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FilterAction {
@@ -87,48 +82,36 @@ pub fn filter_arn(scope: &Scope, detector_id: &str, name: &str) -> String {
     format!("{}/filter/{name}", scope.detector_arn(detector_id))
 }
 
-fn unsupported<T>(op: &str) -> Result<T> {
-    Err(StoreError::Backend(format!("{op} is not supported by this store")))
-}
 
-/// Persistence of filters. Every operation answers `NotFound` for an unknown or foreign
-/// detector and `Invalid(NO_SUCH_FILTER)` for an unknown filter name.
+/// Persistence of filters. Every operation answers `NotFound(Detector)` for an unknown or
+/// foreign detector and `NotFound(Filter)` for an unknown filter name.
 pub trait FilterStore {
     /// Creates the filter and returns its name. A repeated `client_token` (for the same name)
-    /// returns the name without creating anything; an existing name is `Conflict`; a 101st filter
-    /// is `Invalid`; a rank past `n + 1` is `Invalid(RANK_OUT_OF_BOUNDS)`.
+    /// returns the name without creating anything; the same token for another name is
+    /// `TokenReused`; an existing name is `AlreadyExists`; a 101st filter is `QuotaExceeded`; a
+    /// rank past `n + 1` is `RankOutOfBounds`.
     fn create_filter(
         &self,
-        _scope: &Scope,
-        _detector_id: &str,
-        _filter: NewFilter,
-        _client_token: Option<&str>,
-    ) -> Result<String> {
-        unsupported("create_filter")
-    }
+        scope: &Scope,
+        detector_id: &str,
+        filter: NewFilter,
+        client_token: Option<&str>,
+    ) -> Result<String>;
 
-    fn get_filter(&self, _scope: &Scope, _detector_id: &str, _name: &str) -> Result<Filter> {
-        unsupported("get_filter")
-    }
+    fn get_filter(&self, scope: &Scope, detector_id: &str, name: &str) -> Result<Filter>;
 
     /// Names in name order (stable under concurrent changes).
     fn list_filters(
         &self,
-        _scope: &Scope,
-        _detector_id: &str,
-        _max_results: usize,
-        _next_token: Option<&str>,
-    ) -> Result<Page<String>> {
-        unsupported("list_filters")
-    }
+        scope: &Scope,
+        detector_id: &str,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<String>>;
 
-    /// A rank past `n` is `Invalid(RANK_OUT_OF_BOUNDS)`.
-    fn update_filter(&self, _scope: &Scope, _detector_id: &str, _name: &str, _update: FilterUpdate) -> Result<()> {
-        unsupported("update_filter")
-    }
+    /// A rank past `n` is `RankOutOfBounds`.
+    fn update_filter(&self, scope: &Scope, detector_id: &str, name: &str, update: FilterUpdate) -> Result<()>;
 
     /// Removes the filter and its tags.
-    fn delete_filter(&self, _scope: &Scope, _detector_id: &str, _name: &str) -> Result<()> {
-        unsupported("delete_filter")
-    }
+    fn delete_filter(&self, scope: &Scope, detector_id: &str, name: &str) -> Result<()>;
 }

@@ -1,5 +1,17 @@
 //! Persistence behind the `Store` trait. The embedded SQLite store is the default; a PostgreSQL
-//! store can implement the same trait. Filtering, sorting and paging run inside the store.
+//! store implements the same trait. Filtering, sorting and paging run inside the store.
+//!
+//! A store persists; it does not decide. What a write does to a finding (merge, retention,
+//! suppression, the outbox event) is `vedette_domain::commit`'s decision, applied by every
+//! store inside its write transaction. Errors are typed ([`StoreError`]); GuardDuty's wording
+//! for them lives in `vedette-service`.
+//!
+//! The trait is synchronous. Ingest runs on OS threads doing CPU-bound parsing and calls the
+//! store between chunks; the API's service layer calls it through one `spawn_blocking` helper.
+//! A synchronous trait keeps a transaction a plain scope (nothing held across an `.await`), and
+//! is what both backends can offer: SQLite is synchronous, and a PostgreSQL backend drives its
+//! async client on its own runtime inside those blocking threads. Every method is required: a
+//! backend that compiles implements all of them.
 use std::collections::BTreeMap;
 
 use vedette_domain::criteria::{Criteria, Sort};
@@ -11,6 +23,7 @@ pub mod filters;
 pub mod lists;
 pub mod sqlite;
 pub mod state;
+pub mod testing;
 
 pub use destinations::DestinationStore;
 pub use export::ExportStore;
@@ -22,41 +35,56 @@ pub use sqlite::SqliteStore;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The detector (or other resource) does not exist in this scope. GuardDuty answers 400.
-    #[error("not found")]
-    NotFound,
-    /// A one-per-scope resource already exists (e.g. a second detector).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The input cannot be served (e.g. a malformed or foreign pagination token; unknown finding ids).
-    #[error("invalid input: {0}")]
-    Invalid(String),
-    #[error("storage failure: {0}")]
-    Backend(String),
+/// What a [`StoreError`] is about. The store names the thing; the service words the answer
+/// (GuardDuty's message for it) once, at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Detector,
+    Filter,
+    IpSet,
+    ThreatIntelSet,
+    PublishingDestination,
+    /// An outbox consumer (an export sink or a publishing destination's writer).
+    Consumer,
+    Finding,
 }
 
-/// Start of the `Conflict` message of a write whose progress rows were not where it expected
-/// (see [`Progress::expected_position`]); the keys follow as a JSON array.
-const PROGRESS_MOVED: &str = "progress moved: ";
-
-impl StoreError {
-    /// The write was refused because these progress records no longer hold the expected
-    /// position: another writer (usually another process) got there first.
-    pub fn progress_moved(source_keys: &[String]) -> Self {
-        let keys = serde_json::to_string(source_keys).unwrap_or_default();
-        StoreError::Conflict(format!("{PROGRESS_MOVED}{keys}"))
-    }
-
-    /// The progress keys of a [`StoreError::progress_moved`] error; None for any other error.
-    // A message format rather than a new variant: callers outside this crate match the variants.
-    pub fn moved_progress_keys(&self) -> Option<Vec<String>> {
-        match self {
-            StoreError::Conflict(message) => serde_json::from_str(message.strip_prefix(PROGRESS_MOVED)?).ok(),
-            _ => None,
-        }
-    }
+/// Why a store call did not do what it was asked. Typed, so that callers decide on variants,
+/// never on message text.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The resource does not exist in this scope (unknown, deleted, or another scope's).
+    #[error("{0:?} not found")]
+    NotFound(Resource),
+    /// A resource that must be unique already exists: a second detector in a scope, a filter
+    /// name taken, a second publishing destination of one type.
+    #[error("{0:?} already exists")]
+    AlreadyExists(Resource),
+    /// A client token that created one resource was presented again for a different one.
+    #[error("the client token already created another {0:?}")]
+    TokenReused(Resource),
+    /// Creating one more would exceed the per-detector quota of `max`.
+    #[error("at most {max} of {resource:?} per detector")]
+    QuotaExceeded { resource: Resource, max: usize },
+    /// A pagination token that this store did not issue for this query.
+    #[error("bad pagination token")]
+    BadToken,
+    /// Ids named by the caller that are not the detector's findings; nothing was changed.
+    #[error("unknown finding ids: {0:?}")]
+    UnknownFindings(Vec<String>),
+    /// A filter rank that would leave a gap among the detector's filters.
+    #[error("filter rank out of bounds")]
+    RankOutOfBounds,
+    /// A write whose progress records were not at the positions it expected (see
+    /// [`Progress::expected_position`]): another writer got there first. Nothing was written.
+    #[error("progress moved for {0:?}")]
+    ProgressMoved(Vec<String>),
+    /// A request the store cannot serve as asked (e.g. sorting by a multi-valued attribute).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The storage itself failed (I/O, corruption, a lost connection).
+    #[error("storage failure: {0}")]
+    Backend(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,10 +106,25 @@ pub struct Progress {
     pub counters: BTreeMap<String, u64>,
     /// Compare-and-set on writes: the position the writer expects to find stored for this
     /// source (what it read, or last committed); None = no record yet. If any record of a write
-    /// differs, the store writes nothing of it and answers [`StoreError::progress_moved`].
+    /// differs, the store writes nothing of it and answers [`StoreError::ProgressMoved`].
     /// Ignored when reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_position: Option<u64>,
+}
+
+/// One transaction of [`Store::commit`]: what ingest found, how far it read, and the detection
+/// state that led there. Written together or not at all, so a crash never splits them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Commit<'a> {
+    pub occurrences: &'a [Occurrence],
+    pub progress: &'a [Progress],
+    pub state: &'a [StateEntry],
+}
+
+impl<'a> Commit<'a> {
+    pub fn occurrences(occurrences: &'a [Occurrence]) -> Self {
+        Commit { occurrences, ..Default::default() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,7 +161,7 @@ pub struct Group {
 pub trait Store: ListStore + FilterStore + ExportStore + DestinationStore + StateStore + Send + Sync + 'static {
     // --- detectors -------------------------------------------------------------------------
     /// Creates the scope's detector. Idempotent on `client_token`: the same token returns the same
-    /// id; a different (or no) token when one exists is `Conflict`.
+    /// id; a different (or no) token when one exists is `AlreadyExists(Detector)`.
     fn create_detector(&self, scope: &Scope, config: DetectorConfig, tags: BTreeMap<String, String>, client_token: Option<&str>) -> Result<Detector>;
     /// `NotFound` for an unknown id and for another scope's detector.
     fn get_detector(&self, scope: &Scope, detector_id: &str) -> Result<Detector>;
@@ -135,55 +178,32 @@ pub trait Store: ListStore + FilterStore + ExportStore + DestinationStore + Stat
     fn list_tags(&self, scope: &Scope, arn: &str) -> Result<BTreeMap<String, String>>;
 
     // --- findings ----------------------------------------------------------------------------
-    /// Applies occurrences (insert new findings, merge repeats with `aggregate::merge`) and
-    /// records `progress`, all in one transaction — provided the stored progress is at
-    /// `progress.expected_position`, checked atomically with the write (else `progress_moved`
-    /// and nothing is written).
-    fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> Result<UpsertStats>;
+    /// The one write path of ingest: applies `commit.occurrences` (new findings inserted, repeats
+    /// merged as [`vedette_domain::commit::resolve`] decides, ARCHIVE filters applied, export
+    /// events queued), records every `commit.progress` record and writes `commit.state`, all in
+    /// one transaction. Every progress record's `expected_position` must hold, checked atomically
+    /// with the write; otherwise nothing is written and the answer is
+    /// [`StoreError::ProgressMoved`] naming every record that differs. A key appears at most once.
+    fn commit(&self, commit: &Commit<'_>) -> Result<UpsertStats>;
     fn progress(&self, source_key: &str) -> Result<Option<Progress>>;
-    /// `apply` recording several sources' progress in the same transaction: ingest commits many
-    /// small CloudTrail files together (one commit per batch, not per file). Every record's
-    /// `expected_position` must hold, or nothing is written (`progress_moved` names all that
-    /// differ); a key appears at most once. Stores should override this; the default handles at
-    /// most one progress record.
-    // Added for ingest (detection helper): SqliteStore, please override with one transaction.
-    fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
-        self.apply_with_state(occurrences, progress, &[])
-    }
-    /// `apply_batch` that also writes detection state ([`StateEntry`]) in the same transaction.
-    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[StateEntry]) -> Result<UpsertStats> {
-        if !state.is_empty() {
-            return Err(StoreError::Invalid("this store keeps no detection state".into()));
-        }
-        match progress {
-            [] => self.apply(occurrences, None),
-            [one] => self.apply(occurrences, Some(one)),
-            _ => Err(StoreError::Invalid("this store records one source's progress per transaction".into())),
-        }
-    }
     /// The finding with this id in whichever detector holds it, with that detector's id
     /// (`vedette explain` has no scope to start from).
-    // Added for explain (detection helper): SqliteStore, please override.
-    fn find_finding(&self, _finding_id: &str) -> Result<Option<(String, model::Finding)>> {
-        Err(StoreError::Backend("find_finding is not supported by this store".into()))
-    }
+    fn find_finding(&self, finding_id: &str) -> Result<Option<(String, model::Finding)>>;
 
     fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> Result<Page<String>>;
     /// Unknown ids are omitted. Without `sort`, findings come in the order of `ids`.
     fn get_findings(&self, detector_id: &str, ids: &[String], sort: Option<&Sort>) -> Result<Vec<model::Finding>>;
-    /// `Invalid` naming the ids that are not this detector's; nothing is changed then.
+    /// `UnknownFindings` naming the ids that are not this detector's; nothing is changed then.
     fn set_archived(&self, detector_id: &str, ids: &[String], archived: bool) -> Result<()>;
     fn set_feedback(&self, detector_id: &str, ids: &[String], feedback: &str, comments: Option<&str>) -> Result<()>;
     /// COUNT_BY_SEVERITY: severity value printed as a double (`"8.0"`) → count.
     fn count_by_severity(&self, detector_id: &str, criteria: &Criteria) -> Result<BTreeMap<String, i64>>;
     fn group_findings(&self, detector_id: &str, criteria: &Criteria, group_by: GroupBy, descending: bool, max_results: usize) -> Result<Vec<Group>>;
 
-    /// Deletes at most `max` findings last updated before `updated_before_ms` (retention, spec
-    /// §3.6), with everything kept beside them (attribute rows, pending export events); returns
-    /// how many went. Callers repeat while it returns `max`.
-    fn expire_findings(&self, _updated_before_ms: i64, _max: usize) -> Result<u64> {
-        Err(StoreError::Backend("expire_findings is not supported by this store".into()))
-    }
+    /// Deletes at most `max` findings last updated before `updated_before_ms` (retention: see
+    /// [`vedette_domain::aggregate::FINDING_RETENTION_MS`]), with everything kept beside them (attribute
+    /// rows, pending export events); returns how many went. Callers repeat while it returns `max`.
+    fn expire_findings(&self, updated_before_ms: i64, max: usize) -> Result<u64>;
 
     /// Wipes everything (`--auth any` test mode only).
     fn reset(&self) -> Result<()>;

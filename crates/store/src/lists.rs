@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use vedette_domain::Scope;
 
-use crate::{Page, Result, StoreError};
+use crate::{Page, Resource, Result};
 
 /// Lists a detector may hold of each kind (GuardDuty's quotas per account and Region: one
 /// trusted list, six threat lists). Every list that exists counts, whatever its status
@@ -73,26 +73,12 @@ impl ListKind {
         format!("{}/{}/{list_id}", scope.detector_arn(detector_id), self.arn_segment())
     }
 
-    /// GuardDuty's answer to an unknown (or deleted, or another detector's) list id.
-    // unconfirmed wording: modelled on the observed "input detectorId is not owned" message.
-    pub fn not_found_message(self) -> String {
-        format!(
-            "The request is rejected because the input {} is not owned by the current account.",
-            self.id_parameter()
-        )
-    }
-
-    /// The answer to a create beyond [`ListKind::max_lists`] (wording unconfirmed, spec §8).
-    pub fn quota_message(self) -> String {
-        let max = self.max_lists();
-        let what = match self {
-            ListKind::Trusted => "trusted IP list (IPSet)",
-            ListKind::Threat => "threat lists (ThreatIntelSets)",
-        };
-        format!(
-            "The request is rejected because the detector already has the maximum number of {what}: {max}. \
-             Delete one before creating another."
-        )
+    /// What store errors about a list of this kind name.
+    pub fn resource(self) -> Resource {
+        match self {
+            ListKind::Trusted => Resource::IpSet,
+            ListKind::Threat => Resource::ThreatIntelSet,
+        }
     }
 }
 
@@ -289,87 +275,52 @@ pub struct ActiveListHead {
 pub trait ListStore {
     /// The detector's ACTIVE lists (trusted and threat), for detection.
     fn active_lists(&self, detector_id: &str) -> Result<Vec<ActiveList>>;
-    /// The detector's ACTIVE lists without their entries, in [`Self::active_lists`]'s order:
-    /// detection asks for every file it reads and re-reads the entries only when these changed,
-    /// and shares what it built between detectors holding the same file. The default derives
-    /// them from `active_lists` (correct but not cheap, and without the format); stores answer
-    /// from list metadata.
-    // Added for detection (intel helper).
-    fn active_list_heads(&self, detector_id: &str) -> Result<Vec<ActiveListHead>> {
-        Ok(self
-            .active_lists(detector_id)?
-            .into_iter()
-            .map(|l| ActiveListHead {
-                kind: l.kind,
-                list_id: l.list_id,
-                name: l.name,
-                format: None,
-                file_sha256: l.file_sha256,
-                entry_count: l.entries.len() as u64,
-                activated_at_ms: l.activated_at_ms,
-            })
-            .collect())
-    }
-    // Methods added later get a default body (`Err(StoreError::Backend("... not supported"))`)
-    // so that wrapper stores in tests keep compiling.
+    /// The detector's ACTIVE lists without their entries, in [`Self::active_lists`]'s order,
+    /// answered from list metadata: detection asks for every file it reads and re-reads the
+    /// entries only when these changed, and shares what it built between detectors holding the
+    /// same file.
+    fn active_list_heads(&self, detector_id: &str) -> Result<Vec<ActiveListHead>>;
 
     /// Creates a list in the scope's detector `detector_id` (`NotFound` if it is not the
     /// scope's), in status ACTIVATING (`activate`) or INACTIVE. The same `client_token` again
-    /// returns the list it created. Beyond the kind's quota: `Invalid(kind.quota_message())`.
-    fn create_list(&self, _scope: &Scope, _detector_id: &str, _list: NewList) -> Result<ListRecord> {
-        Err(unsupported("create_list"))
-    }
+    /// returns the list it created. Beyond the kind's quota: `QuotaExceeded`.
+    fn create_list(&self, scope: &Scope, detector_id: &str, list: NewList) -> Result<ListRecord>;
 
     /// `NotFound` for another scope's detector and for an unknown list (or one of the other
     /// kind). A DELETED list is returned (status DELETED) until it is purged.
-    fn get_list(&self, _scope: &Scope, _detector_id: &str, _kind: ListKind, _list_id: &str) -> Result<ListRecord> {
-        Err(unsupported("get_list"))
-    }
+    fn get_list(&self, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str) -> Result<ListRecord>;
 
     /// Ids of the detector's lists of `kind` (DELETED ones left out), by id.
     fn list_lists(
         &self,
-        _scope: &Scope,
-        _detector_id: &str,
-        _kind: ListKind,
-        _max_results: usize,
-        _next_token: Option<&str>,
-    ) -> Result<Page<String>> {
-        Err(unsupported("list_lists"))
-    }
+        scope: &Scope,
+        detector_id: &str,
+        kind: ListKind,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<String>>;
 
     /// Applies `update`: `activate: Some(true)` → ACTIVATING, `Some(false)` → DEACTIVATING
     /// (INACTIVE stays INACTIVE when nothing is active to drop: still a transition, settled by
     /// the worker). `NotFound` for unknown, deleted or deleting lists.
     fn update_list(
         &self,
-        _scope: &Scope,
-        _detector_id: &str,
-        _kind: ListKind,
-        _list_id: &str,
-        _update: ListUpdate,
-    ) -> Result<ListRecord> {
-        Err(unsupported("update_list"))
-    }
+        scope: &Scope,
+        detector_id: &str,
+        kind: ListKind,
+        list_id: &str,
+        update: ListUpdate,
+    ) -> Result<ListRecord>;
 
     /// Starts deletion (DELETE_PENDING); deleting a list being deleted is a no-op. `NotFound`
     /// for unknown and already DELETED lists.
-    fn delete_list(&self, _scope: &Scope, _detector_id: &str, _kind: ListKind, _list_id: &str) -> Result<ListRecord> {
-        Err(unsupported("delete_list"))
-    }
+    fn delete_list(&self, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str) -> Result<ListRecord>;
 
     /// Every list (all detectors) in a transitional status: the worker's queue at start-up.
-    fn pending_list_work(&self) -> Result<Vec<ListWork>> {
-        Err(unsupported("pending_list_work"))
-    }
+    fn pending_list_work(&self) -> Result<Vec<ListWork>>;
 
     /// Ends the transition `generation` of `list_id`. Returns false (and changes nothing) when
     /// a later request superseded it or the list is gone.
-    fn settle_list(&self, _list_id: &str, _generation: i64, _outcome: ListOutcome) -> Result<bool> {
-        Err(unsupported("settle_list"))
-    }
+    fn settle_list(&self, list_id: &str, generation: i64, outcome: ListOutcome) -> Result<bool>;
 }
 
-fn unsupported(op: &str) -> StoreError {
-    StoreError::Backend(format!("{op} is not supported by this store"))
-}

@@ -14,9 +14,10 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
 use vedette_domain::criteria::{Criteria, Sort, compare_for_sort};
-use vedette_domain::{Detector, DetectorConfig, Occurrence, Scope, aggregate, attributes, ids, model, time};
+use vedette_domain::commit::{Change, Stored};
+use vedette_domain::{Detector, DetectorConfig, Scope, attributes, ids, model, time};
 
-use crate::{Group, GroupBy, Page, Progress, Result, StateEntry, Store, StoreError, UpsertStats};
+use crate::{Commit, Group, GroupBy, Page, Progress, Resource, Result, Store, StoreError, UpsertStats};
 
 mod destinations;
 mod export;
@@ -361,11 +362,6 @@ impl SqliteStore {
         }
     }
 
-    fn conflict_already_exists() -> StoreError {
-        StoreError::Conflict(
-            "The request is rejected because a detector already exists for the current account.".into(),
-        )
-    }
 }
 
 // --- progress ----------------------------------------------------------------------------------
@@ -382,7 +378,7 @@ fn check_progress_expected(tx: &Connection, progress: &[Progress]) -> Result<()>
             moved.push(p.source_key.clone());
         }
     }
-    if moved.is_empty() { Ok(()) } else { Err(StoreError::progress_moved(&moved)) }
+    if moved.is_empty() { Ok(()) } else { Err(StoreError::ProgressMoved(moved)) }
 }
 
 // --- detectors --------------------------------------------------------------------------------
@@ -498,7 +494,7 @@ fn store_finding(
     existing: Option<i64>,
     finding: &model::Finding,
     paths: &PathIds,
-) -> Result<()> {
+) -> Result<i64> {
     let id =
         finding.id.as_deref().ok_or_else(|| StoreError::Invalid("a finding without an id cannot be stored".into()))?;
     let row = FindingRow::of(finding, paths);
@@ -546,7 +542,7 @@ fn store_finding(
             stmt.execute(params![fid, path_id, value]).map_err(backend)?;
         }
     }
-    Ok(())
+    Ok(fid)
 }
 
 /// `(fid, document)` of the detector's findings among `ids`.
@@ -603,10 +599,7 @@ fn update_findings(
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "The request is rejected because the input findingIds are not valid: {}.",
-                missing.join(", ")
-            )));
+            return Err(StoreError::UnknownFindings(missing.into_iter().map(str::to_string).collect()));
         }
         let Some((did, found)) = found else { return Ok(()) };
         for (fid, body) in found.values() {
@@ -889,7 +882,7 @@ impl SqliteStore {
     ) -> Result<Vec<String>> {
         let listing = Listing::new(self, detector_id, criteria, sort, max_results, next_token)?;
         self.read(|tx| {
-            let did = detector_key(tx, detector_id)?.ok_or(StoreError::NotFound)?;
+            let did = detector_key(tx, detector_id)?.ok_or(StoreError::NotFound(Resource::Detector))?;
             let mut plans = Vec::new();
             let driver = listing.choose_driver(tx, did, max_results + 1)?;
             for segment in listing.first_segment..2 {
@@ -925,9 +918,9 @@ impl Store for SqliteStore {
             if let Some((id, token)) = existing {
                 // A retried create (same client token) gets the detector it created.
                 if client_token.is_some() && token.as_deref() == client_token {
-                    return load_detector(tx, scope, &id)?.ok_or(StoreError::NotFound);
+                    return load_detector(tx, scope, &id)?.ok_or(StoreError::NotFound(Resource::Detector));
                 }
-                return Err(Self::conflict_already_exists());
+                return Err(StoreError::AlreadyExists(Resource::Detector));
             }
             let id = ids::new_random_id();
             let now = time::now_ms();
@@ -945,7 +938,7 @@ impl Store for SqliteStore {
     }
 
     fn get_detector(&self, scope: &Scope, detector_id: &str) -> Result<Detector> {
-        self.read(|tx| load_detector(tx, scope, detector_id)?.ok_or(StoreError::NotFound))
+        self.read(|tx| load_detector(tx, scope, detector_id)?.ok_or(StoreError::NotFound(Resource::Detector)))
     }
 
     fn list_detectors(&self, scope: &Scope, max_results: usize, next_token: Option<&str>) -> Result<Page<String>> {
@@ -985,7 +978,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?
                 .execute(params![stored, time::now_ms(), detector_id, scope.account_id, scope.region])
                 .map_err(backend)?;
-            if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            if changed == 0 { Err(StoreError::NotFound(Resource::Detector)) } else { Ok(()) }
         })
     }
 
@@ -997,7 +990,7 @@ impl Store for SqliteStore {
                 .query_row(params![detector_id, scope.account_id, scope.region], |r| r.get(0))
                 .optional()
                 .map_err(backend)?
-                .ok_or(StoreError::NotFound)?;
+                .ok_or(StoreError::NotFound(Resource::Detector))?;
             // Side rows first by key range: cheaper than one cascade per finding.
             tx.execute("DELETE FROM finding_attrs WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did])
                 .map_err(backend)?;
@@ -1043,30 +1036,10 @@ impl Store for SqliteStore {
         self.read(|tx| tags_of(tx, arn))
     }
 
-    fn apply(&self, occurrences: &[Occurrence], progress: Option<&Progress>) -> Result<UpsertStats> {
-        self.apply_batch(occurrences, progress.map(std::slice::from_ref).unwrap_or_default())
-    }
-
-    fn apply_batch(&self, occurrences: &[Occurrence], progress: &[Progress]) -> Result<UpsertStats> {
-        self.apply_with_state(occurrences, progress, &[])
-    }
-
-    fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[StateEntry]) -> Result<UpsertStats> {
+    fn commit(&self, commit: &Commit<'_>) -> Result<UpsertStats> {
+        let Commit { occurrences, progress, state } = *commit;
         let paths = &self.paths;
-        // Repeats of one finding within the batch are merged in memory: one write per finding.
-        let mut group_of: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut groups: Vec<Vec<&Occurrence>> = Vec::new();
-        for occ in occurrences {
-            let id = occ.finding_id();
-            if id.is_empty() {
-                return Err(StoreError::Invalid("an occurrence's finding has no id".into()));
-            }
-            let index = *group_of.entry((occ.detector_id.as_str(), id)).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[index].push(occ);
-        }
+        let groups = vedette_domain::commit::group_by_finding(occurrences).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = time::now_ms();
         self.write(|tx| {
             // First, while holding the write lock: a refused write has nothing to undo.
@@ -1092,47 +1065,33 @@ impl Store for SqliteStore {
                 };
                 // The detector was deleted meanwhile: its findings are discarded with it.
                 let Some(did) = did else { continue };
-                let mut existing: Option<(i64, String, Option<i64>)> = lookup
+                let existing: Option<(i64, String, Option<i64>)> = lookup
                     .query_row(params![did, first.finding_id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
                     .map_err(backend)?;
-                // Past retention (not swept yet) when this occurrence was seen: the activity
-                // starts a new finding. It keeps the id, which derives from the aggregation key:
-                // the old finding is gone for good. (The occurrence's own time, not the clock, so
-                // that ingest with a fixed `now` stays deterministic.)
-                let seen_ms = first.finding.updated_at.as_deref().and_then(time::parse_iso_ms).unwrap_or(now);
-                if let Some((fid, _, Some(updated))) = &existing
-                    && aggregate::is_expired(*updated, seen_ms)
-                {
-                    delete_finding(tx, did, *fid)?;
-                    existing = None;
-                }
-                let existing = existing.map(|(fid, body, _)| (fid, body));
-                let (fid, finding) = match existing {
-                    Some((fid, body)) => {
-                        let mut finding = read_finding(&body)?;
-                        for occ in group {
-                            aggregate::merge(&mut finding, occ, now);
+                let (fid, stored) = match existing {
+                    Some((fid, body, updated_at_ms)) => (Some(fid), Some(Stored { finding: read_finding(&body)?, updated_at_ms })),
+                    None => (None, None),
+                };
+                let rules = filters::archive_rules(&self.suppression, tx, did)?;
+                let resolution = vedette_domain::commit::resolve(stored, group, now, |f| rules.iter().any(|c| c.matches(f)));
+                let fid = match resolution.change {
+                    Change::Updated => fid,
+                    Change::Created => None,
+                    Change::Replaced => {
+                        if let Some(old) = fid {
+                            delete_finding(tx, did, old)?;
                         }
-                        stats.updated += group.len() as u64;
-                        (Some(fid), finding)
-                    }
-                    None => {
-                        let mut finding = first.finding.clone();
-                        for occ in &group[1..] {
-                            aggregate::merge(&mut finding, occ, now);
-                        }
-                        stats.created += 1;
-                        *created_in.entry(did).or_default() += 1;
-                        stats.updated += group.len() as u64 - 1;
-                        (None, finding)
+                        None
                     }
                 };
-                let mut finding = finding;
-                let created = fid.is_none();
-                filters::suppress(&self.suppression, tx, did, &mut finding, created)?;
-                store_finding(tx, did, fid, &finding, paths)?;
-                export::record(tx, did, &finding, created)?;
+                stats.created += resolution.created;
+                stats.updated += resolution.updated;
+                if resolution.change.is_new() {
+                    *created_in.entry(did).or_default() += 1;
+                }
+                let fid = store_finding(tx, did, fid, &resolution.finding, paths)?;
+                export::record(tx, did, fid, resolution.export)?;
             }
             state::write(tx, state)?;
             let mut count = tx.prepare_cached("UPDATE detectors SET finding_count = finding_count + ?1 WHERE did = ?2").map_err(backend)?;

@@ -163,7 +163,7 @@ pub fn run(args: ServeArgs) -> CliResult {
         let watching = args.watch.as_ref().map(|d| format!(", watching {}", d.display())).unwrap_or_default();
         eprintln!("vedette listening on http://{addr} (auth: {mode}, data: {}{watching})", args.data.data_dir.display());
         // IPSet / ThreatIntelSet transitions a previous run left unfinished.
-        let resumed = vedette_wire::ops::lists::resume_pending(&state).await?;
+        let resumed = state.service().resume_list_transitions().await?;
         if resumed > 0 {
             tracing::info!(lists = resumed, "resumed unfinished list transitions");
         }

@@ -1,15 +1,13 @@
 //! GuardDuty's error shape: the `x-amzn-ErrorType` header carries the error code (botocore's
 //! rest-json parser reads it first), the JSON body carries `message` and the finer reason in
-//! `__type` (the real service, spec §1.5) and `type` (the current model's wire name, §1.4).
+//! `__type` (what the real service sends) and `type` (the current model's wire name).
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vedette_model::Violations;
-use vedette_store::StoreError;
+use vedette_service::{ErrorCode, ServiceError};
 
 /// Response header naming the error code.
 pub const ERROR_TYPE_HEADER: &str = "x-amzn-ErrorType";
-
-const REJECTED: &str = "The request is rejected because";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -35,48 +33,37 @@ impl ApiError {
 
     /// 400 BadRequestException / InvalidInputException — GuardDuty's answer to every bad input.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BadRequestException", "InvalidInputException", message)
+        ServiceError::bad_request(message).into()
     }
 
     /// Unknown detector and another account's detector alike: GuardDuty never says 404 here.
     pub fn detector_not_owned() -> Self {
-        Self::bad_request(format!("{REJECTED} the input detectorId is not owned by the current account."))
+        ServiceError::detector_not_owned().into()
     }
 
     pub fn invalid_parameter(name: &str) -> Self {
-        Self::bad_request(format!("{REJECTED} the parameter {name} has an invalid value."))
+        ServiceError::invalid_parameter(name).into()
     }
 
     pub fn detector_exists() -> Self {
-        Self::bad_request(format!("{REJECTED} a detector already exists for the current account."))
+        ServiceError::detector_exists().into()
     }
 
     pub fn malformed_json() -> Self {
-        Self::bad_request(format!("{REJECTED} the JSON could not be processed."))
+        ServiceError::malformed_json().into()
     }
 
     /// `...an invalid or out-of-range value is specified as an input parameter[: detail]`.
     pub fn invalid_value(detail: Option<&str>) -> Self {
-        let base = format!("{REJECTED} an invalid or out-of-range value is specified as an input parameter");
-        Self::bad_request(match detail {
-            Some(d) if !d.is_empty() => format!("{base}: {d}"),
-            _ => format!("{base}."),
-        })
+        ServiceError::invalid_value(detail).into()
     }
 
     pub fn violations(v: &Violations) -> Self {
-        Self::bad_request(v.message())
+        ServiceError::violations(v).into()
     }
 
-    /// A model operation this server does not implement: a modelled 400 (every GuardDuty
-    /// operation declares BadRequestException), so SDKs raise a typed, non-retried error.
     pub fn unsupported_operation(name: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "BadRequestException",
-            "UnsupportedOperationException",
-            format!("{REJECTED} the operation {name} is not supported by this server."),
-        )
+        ServiceError::unsupported_operation(name).into()
     }
 
     /// A path/method that is no GuardDuty operation at all.
@@ -94,12 +81,7 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerErrorException",
-            "InternalServerErrorException",
-            "The request is rejected because an internal server error occurred.",
-        )
+        ServiceError::internal().into()
     }
 
     // --- authentication (403, the codes AWS's front ends use and SDKs recognise) ---------------
@@ -162,23 +144,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Store failures in GuardDuty's terms. `NotFound` reaching here means the detector (or the
-/// resource it owns) is not the caller's.
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::detector_not_owned(),
-            StoreError::Conflict(m) | StoreError::Invalid(m) => {
-                if m.starts_with(REJECTED) {
-                    ApiError::bad_request(m)
-                } else {
-                    ApiError::invalid_value(Some(&m))
-                }
-            }
-            StoreError::Backend(m) => {
-                tracing::error!(error = %m, "storage failure");
-                ApiError::internal()
-            }
-        }
+/// The service's errors as GuardDuty sends them over HTTP.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let (status, code) = match e.code {
+            ErrorCode::BadRequest => (StatusCode::BAD_REQUEST, "BadRequestException"),
+            ErrorCode::InternalServerError => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerErrorException"),
+        };
+        ApiError { status, code, reason: e.reason, message: e.message }
     }
 }

@@ -17,6 +17,7 @@ use axum::routing::{MethodFilter, MethodRouter};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::catch_panic::CatchPanicLayer;
+use vedette_service::Service;
 use vedette_store::Store;
 
 pub mod auth;
@@ -63,12 +64,11 @@ pub struct AppState {
 }
 
 struct Inner {
-    store: Arc<dyn Store>,
+    /// GuardDuty's operations; every API request ends there.
+    service: Service,
     auth: AuthConfig,
     limits: ServerLimits,
     metrics: Metrics,
-    /// Reads IPSet / ThreatIntelSet files (and S3 for publishing) under the operator's policy.
-    remote: Arc<vedette_remote::Remote>,
 }
 
 impl AppState {
@@ -81,20 +81,24 @@ impl AppState {
     }
 
     pub fn with_limits(store: Arc<dyn Store>, auth: AuthConfig, limits: ServerLimits) -> Self {
-        let remote = Arc::new(vedette_remote::Remote::disabled());
-        AppState { inner: Arc::new(Inner { store, auth, limits, metrics: Metrics::default(), remote }) }
+        let service = Service::new(store, Arc::new(vedette_remote::Remote::disabled()));
+        AppState { inner: Arc::new(Inner { service, auth, limits, metrics: Metrics::default() }) }
     }
 
     /// Sets the client for list locations (default: every location refused). Call it before
     /// the state is cloned (before serving).
     pub fn with_remote(mut self, remote: vedette_remote::Remote) -> Self {
-        Arc::get_mut(&mut self.inner).expect("with_remote is called before the state is shared").remote =
-            Arc::new(remote);
+        let inner = Arc::get_mut(&mut self.inner).expect("with_remote is called before the state is shared");
+        inner.service = Service::new(inner.service.store_handle().clone(), Arc::new(remote));
         self
     }
 
     pub fn remote(&self) -> &Arc<vedette_remote::Remote> {
-        &self.inner.remote
+        self.inner.service.remote()
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.inner.service
     }
 
     pub fn limits(&self) -> &ServerLimits {
@@ -102,7 +106,7 @@ impl AppState {
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        self.inner.service.store_handle()
     }
 
     pub fn auth(&self) -> &AuthConfig {
@@ -167,14 +171,12 @@ async fn unknown_operation() -> ApiError {
 }
 
 async fn reset(State(state): State<AppState>) -> Response {
-    let store = state.store().clone();
-    match tokio::task::spawn_blocking(move || store.reset()).await {
-        Ok(Ok(())) => {
+    match state.service().reset_everything().await {
+        Ok(()) => {
             tracing::info!("all state wiped (reset endpoint)");
             rest::empty(axum::http::StatusCode::OK)
         }
-        Ok(Err(e)) => ApiError::from(e).into_response(),
-        Err(_) => ApiError::internal().into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

@@ -4,7 +4,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use vedette_model::Validate;
 
 use crate::error::ApiError;
 
@@ -107,12 +106,6 @@ pub fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiE
     })
 }
 
-/// Runs the model constraints (required, lengths, ranges, enums).
-pub fn validate<T: Validate>(input: &T) -> Result<(), ApiError> {
-    let v = input.violations();
-    if v.is_empty() { Ok(()) } else { Err(ApiError::violations(&v)) }
-}
-
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// 200 with the output shape as JSON (absent members omitted by the model's serde attributes).
@@ -121,7 +114,12 @@ pub fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
         tracing::error!(error = %e, "response serialization failed");
         ApiError::internal()
     })?;
-    Ok(([(header::CONTENT_TYPE, JSON)], body).into_response())
+    Ok(json_bytes(body))
+}
+
+/// 200 with an already serialized JSON body.
+pub fn json_bytes(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, JSON)], body).into_response()
 }
 
 /// An output-less operation: GuardDuty sends `content-length: 0` with `application/json`.

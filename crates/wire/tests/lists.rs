@@ -14,6 +14,16 @@ use vedette_store::lists::{ListKind, NewList};
 use vedette_store::{ListStore, SqliteStore, Store};
 use vedette_wire::{AppState, AuthConfig, Credential, Credentials};
 
+/// The service's answer to an unknown list of `kind`.
+fn not_found_message(kind: ListKind) -> String {
+    vedette_service::ServiceError::from(vedette_store::StoreError::NotFound(kind.resource())).message
+}
+
+/// The service's answer to a create beyond `kind`'s quota.
+fn quota_message(kind: ListKind) -> String {
+    vedette_service::ServiceError::from(vedette_store::StoreError::QuotaExceeded { resource: kind.resource(), max: kind.max_lists() }).message
+}
+
 struct Server {
     addr: std::net::SocketAddr,
     state: AppState,
@@ -156,7 +166,7 @@ async fn threat_list_life_cycle() {
     let listed = c.get(&format!("/detector/{did}/threatintelset")).await.json();
     assert_eq!(listed, json!({"threatIntelSetIds": []}));
     let again = c.delete(&format!("/detector/{did}/threatintelset/{id}")).await;
-    again.assert_bad_request(&ListKind::Threat.not_found_message());
+    again.assert_bad_request(&not_found_message(ListKind::Threat));
 }
 
 #[tokio::test]
@@ -274,13 +284,13 @@ async fn quotas_names_ids_and_idempotency() {
     let first = create(&c, &did, ListKind::Trusted, body.clone()).await.json()["ipSetId"].clone();
     assert_eq!(create(&c, &did, ListKind::Trusted, body).await.json()["ipSetId"], first);
     let second = create(&c, &did, ListKind::Trusted, json!({"name": "other", "format": "TXT", "location": location, "activate": false})).await;
-    second.assert_bad_request(&ListKind::Trusted.quota_message());
+    second.assert_bad_request(&quota_message(ListKind::Trusted));
 
     for i in 0..6 {
         create_ok(&c, &did, ListKind::Threat, &format!("t{i}"), &location, i == 0).await;
     }
     let seventh = create(&c, &did, ListKind::Threat, json!({"name": "t7", "format": "TXT", "location": location, "activate": false})).await;
-    seventh.assert_bad_request(&ListKind::Threat.quota_message());
+    seventh.assert_bad_request(&quota_message(ListKind::Threat));
 
     // Pagination over the six.
     let mut seen = Vec::new();
@@ -314,10 +324,10 @@ async fn quotas_names_ids_and_idempotency() {
 
     // Unknown ids, and a list id of the other kind.
     let unknown = "0123456789abcdef0123456789abcdef";
-    get(&c, &did, ListKind::Threat, unknown).await.assert_bad_request(&ListKind::Threat.not_found_message());
-    get(&c, &did, ListKind::Threat, first.as_str().unwrap()).await.assert_bad_request(&ListKind::Threat.not_found_message());
-    c.post(&format!("/detector/{did}/ipset/{unknown}"), "{}").await.assert_bad_request(&ListKind::Trusted.not_found_message());
-    c.delete(&format!("/detector/{did}/ipset/{unknown}")).await.assert_bad_request(&ListKind::Trusted.not_found_message());
+    get(&c, &did, ListKind::Threat, unknown).await.assert_bad_request(&not_found_message(ListKind::Threat));
+    get(&c, &did, ListKind::Threat, first.as_str().unwrap()).await.assert_bad_request(&not_found_message(ListKind::Threat));
+    c.post(&format!("/detector/{did}/ipset/{unknown}"), "{}").await.assert_bad_request(&not_found_message(ListKind::Trusted));
+    c.delete(&format!("/detector/{did}/ipset/{unknown}")).await.assert_bad_request(&not_found_message(ListKind::Trusted));
 }
 
 #[tokio::test]
@@ -349,7 +359,7 @@ async fn list_arns_take_tags() {
     assert_eq!(get(&c, &did, ListKind::Trusted, &id).await.json()["tags"], json!({"env": "prod"}));
     assert_eq!(c.get(&format!("/tags/{}", encode_label(&arn))).await.json(), json!({"tags": {"env": "prod"}}));
     let unknown = format!("{}/ipset/0123456789abcdef0123456789abcdef", c.detector_arn(&did));
-    c.get(&format!("/tags/{}", encode_label(&unknown))).await.assert_bad_request(&ListKind::Trusted.not_found_message());
+    c.get(&format!("/tags/{}", encode_label(&unknown))).await.assert_bad_request(&not_found_message(ListKind::Trusted));
 }
 
 #[tokio::test]
@@ -377,7 +387,7 @@ async fn unfinished_transitions_resume_at_start_up() {
         (did.clone(), store.create_list(&scope, &did, list).unwrap().list_id)
     };
     let server = Server::start_on(intel, data, &[]).await;
-    assert_eq!(vedette_wire::ops::lists::resume_pending(&server.state).await.unwrap(), 1);
+    assert_eq!(server.state.service().resume_list_transitions().await.unwrap(), 1);
     let c = server.client(0);
     wait_for(&c, &did, ListKind::Threat, &id, &["ACTIVE"]).await;
     assert_eq!(server.state.store().active_lists(&did).unwrap()[0].entries, vec!["192.0.2.77/32"]);

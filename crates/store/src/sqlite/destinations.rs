@@ -7,10 +7,10 @@ use vedette_domain::{Scope, ids, time};
 use super::query::Cursor;
 use super::{SqliteStore, backend, put_tags, tags_of};
 use crate::destinations::{
-    DESTINATION_EXISTS, Destination, DestinationProperties, DestinationStore, PublishingStatus, UNKNOWN_DESTINATION,
+    Destination, DestinationProperties, DestinationStore, PublishingStatus,
     destination_arn,
 };
-use crate::{Page, Result, StoreError};
+use crate::{Page, Resource, Result, StoreError};
 
 /// Schema v7 (publishing destinations). One row per destination; at most one per detector and
 /// type (GuardDuty's limit). Tags live in the shared `tags` table under the destination's ARN.
@@ -90,7 +90,7 @@ fn owned_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i
         .query_row(params![detector_id, scope.account_id, scope.region], |r| r.get(0))
         .optional()
         .map_err(backend)?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Resource::Detector))
 }
 
 fn load(tx: &Connection, did: i64, destination_id: &str) -> Result<Option<Destination>> {
@@ -108,7 +108,7 @@ fn load(tx: &Connection, did: i64, destination_id: &str) -> Result<Option<Destin
 }
 
 fn unknown_destination() -> StoreError {
-    StoreError::Invalid(UNKNOWN_DESTINATION.into())
+    StoreError::NotFound(Resource::PublishingDestination)
 }
 
 impl DestinationStore for SqliteStore {
@@ -133,7 +133,7 @@ impl DestinationStore for SqliteStore {
                 if client_token.is_some() && token.as_deref() == client_token {
                     return load(tx, did, &id)?.ok_or_else(unknown_destination);
                 }
-                return Err(StoreError::Conflict(DESTINATION_EXISTS.into()));
+                return Err(StoreError::AlreadyExists(Resource::PublishingDestination));
             }
             let id = ids::new_random_id();
             let now = time::now_ms();
@@ -350,7 +350,7 @@ mod tests {
                 .create_destination(&scope, &did, "S3", &props("arn:aws:s3:::c"), &BTreeMap::new(), token)
                 .unwrap_err();
             assert!(
-                matches!(err, StoreError::Conflict(ref m) if m == DESTINATION_EXISTS),
+                matches!(err, StoreError::AlreadyExists(Resource::PublishingDestination)),
                 "{err:?}"
             );
         }
@@ -365,20 +365,20 @@ mod tests {
         let stranger = Scope::new("999999999999", "us-east-1");
         assert!(matches!(
             store.get_destination(&stranger, &did, &d.id),
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Resource::Detector))
         ));
         assert!(matches!(
             store.delete_destination(&stranger, &did, &d.id),
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Resource::Detector))
         ));
         let unknown = store
             .get_destination(&scope, &did, "0123456789abcdef0123456789abcdef")
             .unwrap_err();
-        assert!(matches!(unknown, StoreError::Invalid(ref m) if m == UNKNOWN_DESTINATION));
+        assert!(matches!(unknown, StoreError::NotFound(Resource::PublishingDestination)));
         store.delete_destination(&scope, &did, &d.id).unwrap();
         assert!(matches!(
             store.delete_destination(&scope, &did, &d.id),
-            Err(StoreError::Invalid(_))
+            Err(StoreError::NotFound(Resource::PublishingDestination))
         ));
         assert!(store.list_tags(&scope, &d.arn()).unwrap().is_empty());
     }

@@ -8,11 +8,12 @@
 //! is handed out. No foreign keys: `on_delete_detector` removes the rows in the same transaction
 //! as the findings, and the hot insert skips the parent probe.
 use rusqlite::{Connection, OptionalExtension, params};
-use vedette_domain::{model, time};
+use vedette_domain::commit::ExportEvent;
+use vedette_domain::time;
 
 use super::{SqliteStore, backend};
 use crate::export::{ConsumerStats, ExportStore, OutboxBatch, OutboxEvent, OutboxStats};
-use crate::{Result, StoreError};
+use crate::{Resource, Result, StoreError};
 
 /// Schema v6 (outbox).
 pub(super) const MIGRATION: &str = r#"
@@ -50,52 +51,40 @@ const WANTED: &str = "EXISTS (SELECT 1 FROM export_consumers c WHERE c.did IS NU
 /// Pending updates moved into the log per transaction (keeps each write short).
 const PROMOTE_BATCH: usize = 5_000;
 
-/// Called by `apply` after a finding was written (after suppression: `finding` is what is
-/// stored), inside the write transaction. `created`: the finding is new.
-pub(super) fn record(tx: &Connection, did: i64, finding: &model::Finding, created: bool) -> Result<()> {
-    let Some(id) = finding.id.as_deref() else { return Ok(()) };
-    let archived = finding.service.as_ref().and_then(|s| s.archived).unwrap_or(false);
+/// Records what [`vedette_domain::commit::resolve`] decided the outbox must hear of finding
+/// `fid`, inside the write transaction that stored it.
+pub(super) fn record(tx: &Connection, did: i64, fid: i64, event: ExportEvent) -> Result<()> {
     let now = time::now_ms();
-    if archived {
-        // A new archived finding has nothing queued yet.
-        if !created {
-            let fid: Option<i64> = tx
-                .prepare_cached("SELECT fid FROM findings WHERE did = ?1 AND id = ?2")
-                .map_err(backend)?
-                .query_row(params![did, id], |r| r.get(0))
-                .optional()
-                .map_err(backend)?;
-            if let Some(fid) = fid {
-                drop_events(tx, fid)?;
-            }
+    match event {
+        ExportEvent::Nothing => {}
+        ExportEvent::Withdraw => drop_events(tx, fid)?,
+        ExportEvent::New => {
+            // REPLACE: a stale row for a reused fid (cannot normally exist) gets a fresh seq.
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO outbox_log (fid, did, created, enqueued_at_ms, due_ms)
+                 SELECT f.fid, f.did, 1, ?3, ?3 FROM findings f WHERE f.did = ?1 AND f.fid = ?2 AND {WANTED}"
+            ))
+            .map_err(backend)?
+            .execute(params![did, fid, now])
+            .map_err(backend)?;
         }
-        return Ok(());
-    }
-    if created {
-        // REPLACE: a stale row for a reused fid (cannot normally exist) gets a fresh seq.
-        tx.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO outbox_log (fid, did, created, enqueued_at_ms, due_ms)
-             SELECT f.fid, f.did, 1, ?3, ?3 FROM findings f WHERE f.did = ?1 AND f.id = ?2 AND {WANTED}"
-        ))
-        .map_err(backend)?
-        .execute(params![did, id, now])
-        .map_err(backend)?;
-    } else {
-        // The boundary is computed here from the detector's stored frequency (same rule as
-        // `export::next_boundary_ms`); a finding already pending keeps its row and due time.
-        tx.prepare_cached(&format!(
-            "INSERT INTO outbox_pending (fid, did, due_ms, enqueued_at_ms)
-             SELECT f.fid, f.did, (?3 / p.period + 1) * p.period, ?3
-             FROM findings f, (SELECT CASE json_extract(d.config, '$.finding_publishing_frequency')
-                                   WHEN 'FIFTEEN_MINUTES' THEN 900000 WHEN 'ONE_HOUR' THEN 3600000
-                                   ELSE 21600000 END AS period
-                               FROM detectors d WHERE d.did = ?1) p
-             WHERE f.did = ?1 AND f.id = ?2 AND {WANTED}
-             ON CONFLICT (fid) DO NOTHING"
-        ))
-        .map_err(backend)?
-        .execute(params![did, id, now])
-        .map_err(backend)?;
+        ExportEvent::Update => {
+            // The boundary is computed here from the detector's stored frequency (same rule as
+            // `export::next_boundary_ms`); a finding already pending keeps its row and due time.
+            tx.prepare_cached(&format!(
+                "INSERT INTO outbox_pending (fid, did, due_ms, enqueued_at_ms)
+                 SELECT f.fid, f.did, (?3 / p.period + 1) * p.period, ?3
+                 FROM findings f, (SELECT CASE json_extract(d.config, '$.finding_publishing_frequency')
+                                       WHEN 'FIFTEEN_MINUTES' THEN 900000 WHEN 'ONE_HOUR' THEN 3600000
+                                       ELSE 21600000 END AS period
+                                   FROM detectors d WHERE d.did = ?1) p
+                 WHERE f.did = ?1 AND f.fid = ?2 AND {WANTED}
+                 ON CONFLICT (fid) DO NOTHING"
+            ))
+            .map_err(backend)?
+            .execute(params![did, fid, now])
+            .map_err(backend)?;
+        }
     }
     Ok(())
 }
@@ -145,7 +134,7 @@ fn consumer(tx: &Connection, name: &str) -> Result<(i64, Option<i64>, i64)> {
         .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(backend)?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Resource::Consumer))
 }
 
 /// Deletes the events in (after, up_to] that every consumer wanting them has acknowledged.
@@ -196,7 +185,7 @@ impl ExportStore for SqliteStore {
     fn register_consumer(&self, name: &str, detector_id: Option<&str>) -> Result<()> {
         self.write(|tx| {
             let did = match detector_id {
-                Some(id) => Some(super::detector_key(tx, id)?.ok_or(StoreError::NotFound)?),
+                Some(id) => Some(super::detector_key(tx, id)?.ok_or(StoreError::NotFound(Resource::Detector))?),
                 None => None,
             };
             let end = log_end(tx)?;
@@ -215,7 +204,7 @@ impl ExportStore for SqliteStore {
         self.write(|tx| {
             let cursor = match consumer(tx, name) {
                 Ok((_, _, cursor)) => cursor,
-                Err(StoreError::NotFound) => return Ok(()),
+                Err(StoreError::NotFound(_)) => return Ok(()),
                 Err(e) => return Err(e),
             };
             tx.prepare_cached("DELETE FROM export_consumers WHERE name = ?1")

@@ -1,9 +1,10 @@
 //! Saved filters in SQLite, and suppression (ARCHIVE filters) applied to findings as they are written.
 //!
-//! Suppression runs for every finding `apply` writes, so the parsed ARCHIVE rules are cached per
-//! detector in the store. Every change to any filter (here, or by another process on the same
-//! database) bumps the one-row `filters_version` counter in the same transaction; `suppress` reads
-//! the counter and drops the cache when it moved, so no process ever applies stale rules.
+//! Suppression is judged for every finding `commit` writes, so the parsed ARCHIVE rules are
+//! cached per detector in the store. Every change to any filter (here, or by another process on
+//! the same database) bumps the one-row `filters_version` counter in the same transaction;
+//! `archive_rules` reads the counter and drops the cache when it moved, so no process ever
+//! applies stale rules.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,10 +14,9 @@ use vedette_domain::{Scope, model, time};
 
 use super::{Cursor, SqliteStore, backend, json_error, lock, put_tags, tags_of};
 use crate::filters::{
-    Filter, FilterAction, FilterStore, FilterUpdate, MAX_FILTERS_PER_DETECTOR, NO_SUCH_FILTER, NewFilter,
-    RANK_OUT_OF_BOUNDS, filter_arn,
+    Filter, FilterAction, FilterStore, FilterUpdate, MAX_FILTERS_PER_DETECTOR, NewFilter, filter_arn,
 };
-use crate::{Page, Result, StoreError};
+use crate::{Page, Resource, Result, StoreError};
 
 /// Schema v5 (filters).
 pub(super) const MIGRATION: &str = r#"
@@ -96,36 +96,24 @@ fn load_archive_rules(tx: &Connection, did: i64) -> Result<Arc<[Criteria]>> {
     Ok(rules.into())
 }
 
-/// Called by `apply` for every finding it is about to write (`created`: new, else merged into an
-/// existing one), inside the write transaction: an ARCHIVE filter that matches archives it.
-/// Not retroactive: findings are only judged when written (spec §3.4).
-pub(super) fn suppress(
-    cache: &SuppressionCache,
-    tx: &Connection,
-    did: i64,
-    finding: &mut model::Finding,
-    _created: bool,
-) -> Result<()> {
+/// The detector's ARCHIVE filters, parsed once per change of any filter (a version row bumped by
+/// every filter write, so that another process's changes are seen at once). The decision to
+/// archive is [`vedette_domain::commit::resolve`]'s.
+pub(super) fn archive_rules(cache: &SuppressionCache, tx: &Connection, did: i64) -> Result<Arc<[Criteria]>> {
     let version = filters_version(tx)?;
-    let rules = {
-        let mut state = lock(&cache.state);
-        if state.version != Some(version) {
-            state.rules.clear();
-            state.version = Some(version);
-        }
-        match state.rules.get(&did) {
-            Some(rules) => rules.clone(),
-            None => {
-                let rules = load_archive_rules(tx, did)?;
-                state.rules.insert(did, rules.clone());
-                rules
-            }
-        }
-    };
-    if rules.iter().any(|criteria| criteria.matches(finding)) {
-        finding.service.get_or_insert_default().archived = Some(true);
+    let mut state = lock(&cache.state);
+    if state.version != Some(version) {
+        state.rules.clear();
+        state.version = Some(version);
     }
-    Ok(())
+    match state.rules.get(&did) {
+        Some(rules) => Ok(rules.clone()),
+        None => {
+            let rules = load_archive_rules(tx, did)?;
+            state.rules.insert(did, rules.clone());
+            Ok(rules)
+        }
+    }
 }
 
 pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
@@ -148,7 +136,7 @@ fn owned_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i
         .query_row(params![detector_id, scope.account_id, scope.region], |r| r.get(0))
         .optional()
         .map_err(backend)?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Resource::Detector))
 }
 
 fn filter_count(tx: &Connection, did: i64) -> Result<u32> {
@@ -164,11 +152,11 @@ fn filter_rank(tx: &Connection, did: i64, name: &str) -> Result<u32> {
         .query_row(params![did, name], |r| r.get(0))
         .optional()
         .map_err(backend)?
-        .ok_or_else(|| StoreError::Invalid(NO_SUCH_FILTER.into()))
+        .ok_or_else(|| StoreError::NotFound(Resource::Filter))
 }
 
 fn out_of_bounds() -> StoreError {
-    StoreError::Invalid(RANK_OUT_OF_BOUNDS.into())
+    StoreError::RankOutOfBounds
 }
 
 fn criteria_json(criteria: &model::FindingCriteria) -> Result<String> {
@@ -198,10 +186,7 @@ impl FilterStore for SqliteStore {
                     // A retry of a request that succeeded: same answer, nothing new.
                     Some(name) if name == filter.name => return Ok(name),
                     Some(_) => {
-                        return Err(StoreError::Conflict(
-                            "The request is rejected because the clientToken was already used to create another filter."
-                                .into(),
-                        ));
+                        return Err(StoreError::TokenReused(Resource::Filter));
                     }
                     None => {}
                 }
@@ -212,16 +197,11 @@ impl FilterStore for SqliteStore {
                 .query_row(params![did, filter.name], |r| r.get(0))
                 .map_err(backend)?;
             if exists {
-                return Err(StoreError::Conflict(format!(
-                    "The request is rejected because a filter named {} already exists.",
-                    filter.name
-                )));
+                return Err(StoreError::AlreadyExists(Resource::Filter));
             }
             let count = filter_count(tx, did)?;
             if count as usize >= MAX_FILTERS_PER_DETECTOR {
-                return Err(StoreError::Invalid(format!(
-                    "The request is rejected because the detector already has the maximum of {MAX_FILTERS_PER_DETECTOR} filters."
-                )));
+                return Err(StoreError::QuotaExceeded { resource: Resource::Filter, max: MAX_FILTERS_PER_DETECTOR });
             }
             let rank = filter.rank.unwrap_or(count + 1);
             if rank < 1 || rank > count + 1 {
@@ -277,7 +257,7 @@ impl FilterStore for SqliteStore {
                 .optional()
                 .map_err(backend)?;
             let Some((rank, action, description, criteria, created_at_ms, updated_at_ms, version)) = row else {
-                return Err(StoreError::Invalid(NO_SUCH_FILTER.into()));
+                return Err(StoreError::NotFound(Resource::Filter));
             };
             let action = FilterAction::parse(&action)
                 .ok_or_else(|| StoreError::Backend(format!("filter {name} has an unknown action {action:?}")))?;

@@ -12,7 +12,7 @@ use crate::lists::{
     ActiveList, ActiveListHead, DELETED_RETENTION_MS, ListKind, ListOutcome, ListRecord, ListStatus, ListStore, ListUpdate, ListWork,
     NewList, SnapshotInfo,
 };
-use crate::{Page, Result, StoreError};
+use crate::{Page, Resource, Result, StoreError};
 
 /// Schema v4 (lists).
 pub(super) const MIGRATION: &str = r#"
@@ -90,7 +90,7 @@ fn owned_did(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i64> {
         .query_row(params![detector_id, scope.account_id, scope.region], |r| r.get(0))
         .optional()
         .map_err(backend)?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Resource::Detector))
 }
 
 const LIST_COLUMNS: &str = "l.lid, l.id, l.kind, l.name, l.format, l.location, l.status, l.generation, \
@@ -163,7 +163,7 @@ fn owned_list(tx: &Connection, scope: &Scope, detector_id: &str, kind: ListKind,
         "l.id = ?1 AND l.did = ?2 AND l.kind = ?3",
         &[&list_id, &did, &kind_text(kind)],
     )?
-    .ok_or(StoreError::NotFound)
+    .ok_or(StoreError::NotFound(kind.resource()))
 }
 
 fn purge_old_tombstones(tx: &Connection) -> Result<()> {
@@ -278,7 +278,7 @@ impl ListStore for SqliteStore {
                 .query_row(params![did, kind_text(list.kind)], |r| r.get(0))
                 .map_err(backend)?;
             if existing as usize >= list.kind.max_lists() {
-                return Err(StoreError::Invalid(list.kind.quota_message()));
+                return Err(StoreError::QuotaExceeded { resource: list.kind.resource(), max: list.kind.max_lists() });
             }
             let id = ids::new_random_id();
             let now = time::now_ms();
@@ -383,7 +383,7 @@ impl ListStore for SqliteStore {
         self.write(|tx| {
             let row = owned_list(tx, scope, detector_id, kind, list_id)?;
             if matches!(row.record.status, ListStatus::Deleted | ListStatus::DeletePending) {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(kind.resource()));
             }
             let now = time::now_ms();
             tx.prepare_cached(
@@ -405,7 +405,7 @@ impl ListStore for SqliteStore {
                 Some(false) => set_status(tx, row.lid, ListStatus::Deactivating, true)?,
                 None => {}
             }
-            let reloaded = load(tx, "l.lid = ?1", &[&row.lid])?.ok_or(StoreError::NotFound)?;
+            let reloaded = load(tx, "l.lid = ?1", &[&row.lid])?.ok_or(StoreError::NotFound(kind.resource()))?;
             debug_assert_eq!(reloaded.scope, row.scope);
             Ok(reloaded.record)
         })
@@ -415,13 +415,13 @@ impl ListStore for SqliteStore {
         self.write(|tx| {
             let row = owned_list(tx, scope, detector_id, kind, list_id)?;
             match row.record.status {
-                ListStatus::Deleted => return Err(StoreError::NotFound),
+                ListStatus::Deleted => return Err(StoreError::NotFound(kind.resource())),
                 ListStatus::DeletePending => return Ok(row.record),
                 _ => {}
             }
             set_status(tx, row.lid, ListStatus::DeletePending, true)?;
             purge_old_tombstones(tx)?;
-            Ok(load(tx, "l.lid = ?1", &[&row.lid])?.ok_or(StoreError::NotFound)?.record)
+            Ok(load(tx, "l.lid = ?1", &[&row.lid])?.ok_or(StoreError::NotFound(kind.resource()))?.record)
         })
     }
 

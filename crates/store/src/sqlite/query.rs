@@ -353,7 +353,7 @@ impl Cursor {
 
     /// `Invalid` for anything that is not a token this query issued.
     pub fn decode(token: &str, query: &str) -> Result<Cursor> {
-        let invalid = || StoreError::Invalid("The request is rejected because the nextToken is not valid.".into());
+        let invalid = || StoreError::BadToken;
         let bytes = TOKEN_ENGINE.decode(token).map_err(|_| invalid())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         if cursor.query != query {
@@ -385,9 +385,9 @@ mod tests {
         let cursor = Cursor { query: "q1".into(), value: Some(CursorValue::Real(7.5)), id: "abc".into() };
         let token = cursor.encode();
         assert_eq!(Cursor::decode(&token, "q1").unwrap(), cursor);
-        assert!(matches!(Cursor::decode(&token, "q2"), Err(StoreError::Invalid(_))));
-        assert!(matches!(Cursor::decode("not a token!", "q1"), Err(StoreError::Invalid(_))));
-        assert!(matches!(Cursor::decode("", "q1"), Err(StoreError::Invalid(_))));
+        assert!(matches!(Cursor::decode(&token, "q2"), Err(StoreError::BadToken)));
+        assert!(matches!(Cursor::decode("not a token!", "q1"), Err(StoreError::BadToken)));
+        assert!(matches!(Cursor::decode("", "q1"), Err(StoreError::BadToken)));
         let whole = Cursor { query: "q".into(), value: Some(CursorValue::Int(1_606_403_892_611)), id: "x".into() };
         assert_eq!(Cursor::decode(&whole.encode(), "q").unwrap(), whole);
         let absent = Cursor { query: "q".into(), value: None, id: "x".into() };

@@ -1,86 +1,31 @@
-//! One module per operation group. Each operation is an async fn taking an [`OpContext`]
-//! (the caller, URI labels, query, raw body) and answering a response or an [`ApiError`].
-use std::future::Future;
-use std::pin::Pin;
-
+//! Every operation of the model, decoded from REST-JSON into its typed input, handed to
+//! [`Service`] with the caller's [`Principal`], and its output or error encoded back.
+//!
+//! Binding: URI labels and query members fill the input's members named by the model's
+//! `location`; the JSON body fills the rest. An output with no members set goes out as an empty
+//! body (`content-length: 0`) with the operation's success code, as GuardDuty sends it.
 use axum::extract::Request;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use vedette_domain::{Detector, Scope, ids};
-use vedette_model::OperationSpec;
-use vedette_store::{Store, StoreError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use vedette_model::{self as model, OperationSpec};
+use vedette_service::{Principal, Service, ServiceError};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::{AppState, RequestBody, rest};
 
-pub mod destinations;
-pub mod detectors;
-pub mod filters;
-pub mod findings;
-pub mod lists;
-pub mod samples;
-pub mod statistics;
-pub mod tags;
-
-type OpFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
-type OpFn = fn(OpContext) -> OpFuture;
-
-/// The operations this server implements; the rest of the model's routes answer
-/// [`ApiError::unsupported_operation`].
-fn implementation(name: &str) -> Option<OpFn> {
-    Some(match name {
-        "CreateDetector" => |c| Box::pin(detectors::create(c)),
-        "GetDetector" => |c| Box::pin(detectors::get(c)),
-        "ListDetectors" => |c| Box::pin(detectors::list(c)),
-        "UpdateDetector" => |c| Box::pin(detectors::update(c)),
-        "DeleteDetector" => |c| Box::pin(detectors::delete(c)),
-        "ListFindings" => |c| Box::pin(findings::list(c)),
-        "GetFindings" => |c| Box::pin(findings::get(c)),
-        "ArchiveFindings" => |c| Box::pin(findings::archive(c)),
-        "UnarchiveFindings" => |c| Box::pin(findings::unarchive(c)),
-        "UpdateFindingsFeedback" => |c| Box::pin(findings::feedback(c)),
-        "CreateSampleFindings" => |c| Box::pin(samples::create(c)),
-        "GetFindingsStatistics" => |c| Box::pin(statistics::get(c)),
-        "CreateFilter" => |c| Box::pin(filters::create(c)),
-        "GetFilter" => |c| Box::pin(filters::get(c)),
-        "ListFilters" => |c| Box::pin(filters::list(c)),
-        "UpdateFilter" => |c| Box::pin(filters::update(c)),
-        "DeleteFilter" => |c| Box::pin(filters::delete(c)),
-        "CreatePublishingDestination" => |c| Box::pin(destinations::create(c)),
-        "DescribePublishingDestination" => |c| Box::pin(destinations::describe(c)),
-        "ListPublishingDestinations" => |c| Box::pin(destinations::list(c)),
-        "UpdatePublishingDestination" => |c| Box::pin(destinations::update(c)),
-        "DeletePublishingDestination" => |c| Box::pin(destinations::delete(c)),
-        "CreateIPSet" => |c| Box::pin(lists::create_ip_set(c)),
-        "GetIPSet" => |c| Box::pin(lists::get_ip_set(c)),
-        "ListIPSets" => |c| Box::pin(lists::list_ip_sets(c)),
-        "UpdateIPSet" => |c| Box::pin(lists::update_ip_set(c)),
-        "DeleteIPSet" => |c| Box::pin(lists::delete_ip_set(c)),
-        "CreateThreatIntelSet" => |c| Box::pin(lists::create_threat_intel_set(c)),
-        "GetThreatIntelSet" => |c| Box::pin(lists::get_threat_intel_set(c)),
-        "ListThreatIntelSets" => |c| Box::pin(lists::list_threat_intel_sets(c)),
-        "UpdateThreatIntelSet" => |c| Box::pin(lists::update_threat_intel_set(c)),
-        "DeleteThreatIntelSet" => |c| Box::pin(lists::delete_threat_intel_set(c)),
-        "TagResource" => |c| Box::pin(tags::tag(c)),
-        "UntagResource" => |c| Box::pin(tags::untag(c)),
-        "ListTagsForResource" => |c| Box::pin(tags::list(c)),
-        _ => return None,
-    })
-}
-
-/// Whether `name` (a model operation) is served.
+/// Whether `name` (a model operation) is served by [`dispatch`].
 pub fn is_implemented(name: &str) -> bool {
-    implementation(name).is_some()
+    SERVED.contains(&name)
 }
 
 pub(crate) async fn handle(op: &'static OperationSpec, state: AppState, req: Request) -> Response {
     let result = async {
         let ctx = OpContext::from_request(op, state, req)?;
-        match implementation(op.name) {
-            Some(f) => f(ctx).await,
-            None => Err(ApiError::unsupported_operation(op.name)),
-        }
+        dispatch(ctx).await
     };
     match result.await {
         Ok(r) => r,
@@ -88,10 +33,11 @@ pub(crate) async fn handle(op: &'static OperationSpec, state: AppState, req: Req
     }
 }
 
+/// What an operation is called with: the caller and the request's raw parts.
 pub struct OpContext {
-    pub state: AppState,
+    pub service: Service,
     pub op: &'static OperationSpec,
-    pub caller: Caller,
+    pub principal: Principal,
     pub labels: Vec<(&'static str, String)>,
     pub query: Vec<(String, String)>,
     pub body: Bytes,
@@ -105,46 +51,208 @@ impl OpContext {
         let body = parts.extensions.get::<RequestBody>().map(|b| b.0.clone()).unwrap_or_default();
         let labels = rest::path_labels(op.request_uri, parts.uri.path())?;
         let query = rest::parse_query(parts.uri.query())?;
-        Ok(OpContext { state, op, caller, labels, query, body })
-    }
-
-    pub fn scope(&self) -> &Scope {
-        &self.caller.scope
+        Ok(OpContext { service: state.service().clone(), op, principal: Principal::new(caller.scope), labels, query, body })
     }
 
     pub fn label(&self, name: &str) -> Option<String> {
         self.labels.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
     }
 
-    /// Runs a store call on the blocking pool (the store does synchronous I/O).
-    pub async fn store<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Store) -> vedette_store::Result<T> + Send + 'static,
-    {
-        self.store_raw(f).await.map_err(ApiError::from)
+    /// The JSON body as the operation's input shape.
+    fn body<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        rest::parse_body(&self.body)
     }
 
-    /// As [`Self::store`], keeping the store's error for callers that word it themselves.
-    pub async fn store_raw<T, F>(&self, f: F) -> vedette_store::Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Store) -> vedette_store::Result<T> + Send + 'static,
-    {
-        let store = self.state.store().clone();
-        match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
-            Ok(r) => r,
-            Err(e) => Err(StoreError::Backend(format!("store call panicked or was cancelled: {e}"))),
-        }
+    fn max_results(&self) -> Result<Option<i32>, ApiError> {
+        rest::query_i32(&self.query, "maxResults")
     }
 
-    /// The caller's detector `detector_id`; unknown and foreign detectors are the same 400.
-    pub async fn owned_detector(&self, detector_id: &str) -> Result<Detector, ApiError> {
-        if !ids::is_well_formed_id(detector_id) {
-            return Err(ApiError::invalid_parameter("detectorId"));
+    fn next_token(&self) -> Option<String> {
+        rest::query_string(&self.query, "nextToken")
+    }
+
+    /// The output as GuardDuty sends it: JSON, or an empty body when no member is set.
+    fn reply<T: Serialize>(&self, output: Result<T, ServiceError>) -> Result<Response, ApiError> {
+        let output = output?;
+        let body = serde_json::to_vec(&output).map_err(|e| {
+            tracing::error!(error = %e, "response serialization failed");
+            ApiError::internal()
+        })?;
+        let status = StatusCode::from_u16(self.op.response_code).unwrap_or(StatusCode::OK);
+        if body == b"{}" {
+            return Ok(rest::empty(status));
         }
-        let scope = self.scope().clone();
-        let id = detector_id.to_string();
-        self.store(move |s| s.get_detector(&scope, &id)).await
+        let mut response = rest::json_bytes(body);
+        *response.status_mut() = status;
+        Ok(response)
+    }
+}
+
+/// Runs one operation: `$input` builds the typed input from `ctx`, the service method of the
+/// same name answers.
+macro_rules! call {
+    ($ctx:ident, $method:ident, $input:expr) => {{
+        let input = $input;
+        let output = $ctx.service.$method(&$ctx.principal, input).await;
+        $ctx.reply(output)
+    }};
+}
+
+/// A JSON-body operation whose URI carries the detector id.
+macro_rules! with_detector {
+    ($ctx:ident, $method:ident, $shape:ty) => {
+        call!($ctx, $method, {
+            let mut input: $shape = $ctx.body()?;
+            input.detector_id = $ctx.label("DetectorId");
+            input
+        })
+    };
+}
+
+const SERVED: &[&str] = &[
+    "CreateDetector", "GetDetector", "ListDetectors", "UpdateDetector", "DeleteDetector",
+    "ListFindings", "GetFindings", "ArchiveFindings", "UnarchiveFindings", "UpdateFindingsFeedback",
+    "CreateSampleFindings", "GetFindingsStatistics",
+    "CreateFilter", "GetFilter", "ListFilters", "UpdateFilter", "DeleteFilter",
+    "CreatePublishingDestination", "DescribePublishingDestination", "ListPublishingDestinations",
+    "UpdatePublishingDestination", "DeletePublishingDestination",
+    "CreateIPSet", "GetIPSet", "ListIPSets", "UpdateIPSet", "DeleteIPSet",
+    "CreateThreatIntelSet", "GetThreatIntelSet", "ListThreatIntelSets", "UpdateThreatIntelSet", "DeleteThreatIntelSet",
+    "TagResource", "UntagResource", "ListTagsForResource",
+];
+
+async fn dispatch(ctx: OpContext) -> Result<Response, ApiError> {
+    match ctx.op.name {
+        "CreateDetector" => call!(ctx, create_detector, ctx.body::<model::CreateDetectorRequest>()?),
+        "GetDetector" => call!(ctx, get_detector, model::GetDetectorRequest { detector_id: ctx.label("DetectorId") }),
+        "ListDetectors" => call!(
+            ctx,
+            list_detectors,
+            model::ListDetectorsRequest { max_results: ctx.max_results()?, next_token: ctx.next_token() }
+        ),
+        "UpdateDetector" => with_detector!(ctx, update_detector, model::UpdateDetectorRequest),
+        "DeleteDetector" => call!(ctx, delete_detector, model::DeleteDetectorRequest { detector_id: ctx.label("DetectorId") }),
+
+        "ListFindings" => with_detector!(ctx, list_findings, model::ListFindingsRequest),
+        "GetFindings" => with_detector!(ctx, get_findings, model::GetFindingsRequest),
+        "ArchiveFindings" => with_detector!(ctx, archive_findings, model::ArchiveFindingsRequest),
+        "UnarchiveFindings" => with_detector!(ctx, unarchive_findings, model::UnarchiveFindingsRequest),
+        "UpdateFindingsFeedback" => with_detector!(ctx, update_findings_feedback, model::UpdateFindingsFeedbackRequest),
+        "CreateSampleFindings" => with_detector!(ctx, create_sample_findings, model::CreateSampleFindingsRequest),
+        "GetFindingsStatistics" => with_detector!(ctx, get_findings_statistics, model::GetFindingsStatisticsRequest),
+
+        "CreateFilter" => with_detector!(ctx, create_filter, model::CreateFilterRequest),
+        "GetFilter" => call!(
+            ctx,
+            get_filter,
+            model::GetFilterRequest { detector_id: ctx.label("DetectorId"), filter_name: ctx.label("FilterName") }
+        ),
+        "ListFilters" => call!(
+            ctx,
+            list_filters,
+            model::ListFiltersRequest {
+                detector_id: ctx.label("DetectorId"),
+                max_results: ctx.max_results()?,
+                next_token: ctx.next_token()
+            }
+        ),
+        "UpdateFilter" => call!(ctx, update_filter, {
+            let mut input: model::UpdateFilterRequest = ctx.body()?;
+            input.detector_id = ctx.label("DetectorId");
+            input.filter_name = ctx.label("FilterName");
+            input
+        }),
+        "DeleteFilter" => call!(
+            ctx,
+            delete_filter,
+            model::DeleteFilterRequest { detector_id: ctx.label("DetectorId"), filter_name: ctx.label("FilterName") }
+        ),
+
+        "CreatePublishingDestination" => with_detector!(ctx, create_publishing_destination, model::CreatePublishingDestinationRequest),
+        "DescribePublishingDestination" => call!(
+            ctx,
+            describe_publishing_destination,
+            model::DescribePublishingDestinationRequest { detector_id: ctx.label("DetectorId"), destination_id: ctx.label("DestinationId") }
+        ),
+        "ListPublishingDestinations" => call!(
+            ctx,
+            list_publishing_destinations,
+            model::ListPublishingDestinationsRequest {
+                detector_id: ctx.label("DetectorId"),
+                max_results: ctx.max_results()?,
+                next_token: ctx.next_token()
+            }
+        ),
+        "UpdatePublishingDestination" => call!(ctx, update_publishing_destination, {
+            let mut input: model::UpdatePublishingDestinationRequest = ctx.body()?;
+            input.detector_id = ctx.label("DetectorId");
+            input.destination_id = ctx.label("DestinationId");
+            input
+        }),
+        "DeletePublishingDestination" => call!(
+            ctx,
+            delete_publishing_destination,
+            model::DeletePublishingDestinationRequest { detector_id: ctx.label("DetectorId"), destination_id: ctx.label("DestinationId") }
+        ),
+
+        "CreateIPSet" => with_detector!(ctx, create_ip_set, model::CreateIPSetRequest),
+        "GetIPSet" => call!(ctx, get_ip_set, model::GetIPSetRequest { detector_id: ctx.label("DetectorId"), ip_set_id: ctx.label("IpSetId") }),
+        "ListIPSets" => call!(
+            ctx,
+            list_ip_sets,
+            model::ListIPSetsRequest { detector_id: ctx.label("DetectorId"), max_results: ctx.max_results()?, next_token: ctx.next_token() }
+        ),
+        "UpdateIPSet" => call!(ctx, update_ip_set, {
+            let mut input: model::UpdateIPSetRequest = ctx.body()?;
+            input.detector_id = ctx.label("DetectorId");
+            input.ip_set_id = ctx.label("IpSetId");
+            input
+        }),
+        "DeleteIPSet" => call!(
+            ctx,
+            delete_ip_set,
+            model::DeleteIPSetRequest { detector_id: ctx.label("DetectorId"), ip_set_id: ctx.label("IpSetId") }
+        ),
+
+        "CreateThreatIntelSet" => with_detector!(ctx, create_threat_intel_set, model::CreateThreatIntelSetRequest),
+        "GetThreatIntelSet" => call!(
+            ctx,
+            get_threat_intel_set,
+            model::GetThreatIntelSetRequest { detector_id: ctx.label("DetectorId"), threat_intel_set_id: ctx.label("ThreatIntelSetId") }
+        ),
+        "ListThreatIntelSets" => call!(
+            ctx,
+            list_threat_intel_sets,
+            model::ListThreatIntelSetsRequest {
+                detector_id: ctx.label("DetectorId"),
+                max_results: ctx.max_results()?,
+                next_token: ctx.next_token()
+            }
+        ),
+        "UpdateThreatIntelSet" => call!(ctx, update_threat_intel_set, {
+            let mut input: model::UpdateThreatIntelSetRequest = ctx.body()?;
+            input.detector_id = ctx.label("DetectorId");
+            input.threat_intel_set_id = ctx.label("ThreatIntelSetId");
+            input
+        }),
+        "DeleteThreatIntelSet" => call!(
+            ctx,
+            delete_threat_intel_set,
+            model::DeleteThreatIntelSetRequest { detector_id: ctx.label("DetectorId"), threat_intel_set_id: ctx.label("ThreatIntelSetId") }
+        ),
+
+        "TagResource" => call!(ctx, tag_resource, {
+            let mut input: model::TagResourceRequest = ctx.body()?;
+            input.resource_arn = ctx.label("ResourceArn");
+            input
+        }),
+        "UntagResource" => call!(
+            ctx,
+            untag_resource,
+            model::UntagResourceRequest { resource_arn: ctx.label("ResourceArn"), tag_keys: rest::query_all(&ctx.query, "tagKeys") }
+        ),
+        "ListTagsForResource" => call!(ctx, list_tags_for_resource, model::ListTagsForResourceRequest { resource_arn: ctx.label("ResourceArn") }),
+
+        name => Err(ServiceError::unsupported_operation(name).into()),
     }
 }

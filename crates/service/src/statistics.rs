@@ -1,15 +1,12 @@
 //! GetFindingsStatistics in both forms: the 2020 `findingStatisticTypes: [COUNT_BY_SEVERITY]`
 //! and the current `groupBy` (exactly one of them, as the current model documents).
-use axum::response::Response;
 use chrono::NaiveDate;
 use vedette_domain::criteria;
 use vedette_model as model;
 use vedette_store::{Group, GroupBy};
 
-use super::OpContext;
-use super::findings::criteria_error;
-use crate::error::ApiError;
-use crate::rest;
+use crate::findings::criteria_error;
+use crate::{Principal, Result, Service, ServiceError, page_size, validate};
 
 /// `maxResults` default of the groupBy form (model documentation).
 const DEFAULT_MAX_RESULTS: i32 = 25;
@@ -96,29 +93,36 @@ pub fn grouped(by: GroupBy, groups: Vec<Group>) -> model::FindingStatistics {
     stats
 }
 
-pub async fn get(ctx: OpContext) -> Result<Response, ApiError> {
-    let mut req: model::GetFindingsStatisticsRequest = rest::parse_body(&ctx.body)?;
-    req.detector_id = ctx.label("DetectorId");
-    rest::validate(&req)?;
-    let detector = ctx.owned_detector(req.detector_id.as_deref().unwrap_or_default()).await?;
-    let statistic_types = req.finding_statistic_types.as_deref().unwrap_or_default();
-    let form = match (statistic_types.is_empty(), req.group_by.as_deref()) {
-        (false, None) => None,
-        (true, Some(g)) => Some(group_by(g).ok_or_else(|| ApiError::invalid_value(Some("groupBy")))?),
-        _ => return Err(ApiError::invalid_value(Some("specify exactly one of findingStatisticTypes and groupBy"))),
-    };
-    let criteria = criteria::parse_criteria(req.finding_criteria.as_ref()).map_err(criteria_error)?;
-    let statistics = match form {
-        None => {
-            let counts = ctx.store(move |s| s.count_by_severity(&detector.id, &criteria)).await?;
-            model::FindingStatistics { count_by_severity: Some(counts.into_iter().map(|(k, v)| (k, count(v).unwrap_or_default())).collect()), ..Default::default() }
-        }
-        Some(by) => {
-            let descending = req.order_by.as_deref() != Some("ASC");
-            let max = req.max_results.unwrap_or(DEFAULT_MAX_RESULTS) as usize;
-            let groups = ctx.store(move |s| s.group_findings(&detector.id, &criteria, by, descending, max)).await?;
-            grouped(by, groups)
-        }
-    };
-    rest::json(&model::GetFindingsStatisticsResponse { finding_statistics: Some(statistics), next_token: None })
+impl Service {
+    pub async fn get_findings_statistics(
+        &self,
+        p: &Principal,
+        input: model::GetFindingsStatisticsRequest,
+    ) -> Result<model::GetFindingsStatisticsResponse> {
+        validate(&input)?;
+        let detector = self.owned_detector(p, input.detector_id.as_deref().unwrap_or_default()).await?;
+        let statistic_types = input.finding_statistic_types.as_deref().unwrap_or_default();
+        let form = match (statistic_types.is_empty(), input.group_by.as_deref()) {
+            (false, None) => None,
+            (true, Some(g)) => Some(group_by(g).ok_or_else(|| ServiceError::invalid_value(Some("groupBy")))?),
+            _ => return Err(ServiceError::invalid_value(Some("specify exactly one of findingStatisticTypes and groupBy"))),
+        };
+        let criteria = criteria::parse_criteria(input.finding_criteria.as_ref()).map_err(criteria_error)?;
+        let statistics = match form {
+            None => {
+                let counts = self.store(move |s| s.count_by_severity(&detector.id, &criteria)).await?;
+                model::FindingStatistics {
+                    count_by_severity: Some(counts.into_iter().map(|(k, v)| (k, count(v).unwrap_or_default())).collect()),
+                    ..Default::default()
+                }
+            }
+            Some(by) => {
+                let descending = input.order_by.as_deref() != Some("ASC");
+                let max = page_size(input.max_results, DEFAULT_MAX_RESULTS);
+                let groups = self.store(move |s| s.group_findings(&detector.id, &criteria, by, descending, max)).await?;
+                grouped(by, groups)
+            }
+        };
+        Ok(model::GetFindingsStatisticsResponse { finding_statistics: Some(statistics), next_token: None })
+    }
 }
