@@ -1,23 +1,113 @@
-//! Builders shared by the store tests.
+//! The store conformance harness and the builders every store test shares.
+//!
+//! Tests obtain stores only through [`open`] (a fresh, empty database) and [`TestStore::connect`]
+//! / [`TestStore::reopen`] (another handle on the same database, as a second process opening it
+//! has), so the same tests run against every backend. The backend is chosen here, once, by the
+//! `VEDETTE_TEST_STORE` environment variable (default `sqlite`); a new backend implements
+//! [`Backend`] and [`Database`] and is named in [`backend_named`].
 #![allow(dead_code)]
+mod forward;
+
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use tempfile::TempDir;
 use vedette_domain::model;
 use vedette_domain::{DetectorConfig, Evidence, Occurrence, Scope, time};
-use vedette_store::{SqliteStore, Store};
+use vedette_store::{Commit, SqliteStore, Store};
 
-pub fn open() -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    (dir, store)
+/// The environment variable naming the backend under test.
+pub const BACKEND_VARIABLE: &str = "VEDETTE_TEST_STORE";
+
+/// A kind of store the suite runs against.
+pub trait Backend: Send + Sync {
+    /// A fresh, empty database of this backend, private to one test and removed when dropped.
+    fn create_database(&self) -> Box<dyn Database>;
+}
+
+/// One database of a backend.
+pub trait Database: Send + Sync {
+    /// A new handle on the database, independent of the others (its own connections and caches),
+    /// as another process opening it has: it sees everything the other handles committed.
+    fn connect(&self) -> Box<dyn Store>;
+}
+
+/// The embedded SQLite store, one temporary data directory per database.
+pub struct Sqlite;
+
+struct SqliteDatabase {
+    dir: TempDir,
+}
+
+impl Backend for Sqlite {
+    fn create_database(&self) -> Box<dyn Database> {
+        Box::new(SqliteDatabase { dir: tempfile::tempdir().expect("a temporary data directory") })
+    }
+}
+
+impl Database for SqliteDatabase {
+    fn connect(&self) -> Box<dyn Store> {
+        Box::new(SqliteStore::open(self.dir.path()).expect("SQLite store opens"))
+    }
+}
+
+/// The backends the suite knows, by the name `VEDETTE_TEST_STORE` gives.
+pub fn backend_named(name: &str) -> Result<&'static dyn Backend, String> {
+    match name {
+        "sqlite" => Ok(&Sqlite),
+        other => Err(format!("{BACKEND_VARIABLE}={other:?} names no store backend; known: sqlite")),
+    }
+}
+
+/// The backend under test: `VEDETTE_TEST_STORE`, `sqlite` when unset. An unknown name fails every
+/// test rather than quietly testing another backend.
+pub fn backend() -> &'static dyn Backend {
+    static CHOSEN: OnceLock<Result<&'static dyn Backend, String>> = OnceLock::new();
+    let chosen = CHOSEN.get_or_init(|| match std::env::var(BACKEND_VARIABLE) {
+        Ok(name) => backend_named(&name),
+        Err(std::env::VarError::NotPresent) => backend_named("sqlite"),
+        Err(e) => Err(format!("{BACKEND_VARIABLE}: {e}")),
+    });
+    match chosen {
+        Ok(backend) => *backend,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// A handle on a test database, itself a [`Store`] (every call goes to the handle). The database
+/// lives as long as any of its handles.
+pub struct TestStore {
+    // Declared first so that it is dropped (closed) before the database is removed.
+    store: Box<dyn Store>,
+    database: Arc<dyn Database>,
+}
+
+impl TestStore {
+    /// Another handle on the same database.
+    pub fn connect(&self) -> TestStore {
+        TestStore { store: self.database.connect(), database: self.database.clone() }
+    }
+
+    /// Closes this handle and opens a new one on the same database: what was committed must
+    /// survive (a restart).
+    pub fn reopen(self) -> TestStore {
+        let TestStore { store, database } = self;
+        drop(store);
+        TestStore { store: database.connect(), database }
+    }
+}
+
+/// A fresh, empty store of the backend under test.
+pub fn open() -> TestStore {
+    let database: Arc<dyn Database> = Arc::from(backend().create_database());
+    TestStore { store: database.connect(), database }
 }
 
 pub fn scope() -> Scope {
     Scope::new("111122223333", "us-east-1")
 }
 
-pub fn detector(store: &SqliteStore, scope: &Scope) -> String {
+pub fn detector(store: &dyn Store, scope: &Scope) -> String {
     store.create_detector(scope, DetectorConfig::default(), BTreeMap::new(), None).unwrap().id
 }
 
@@ -81,7 +171,8 @@ pub fn occurrence(detector_id: &str, finding: model::Finding) -> Occurrence {
     Occurrence { detector_id: detector_id.into(), finding, event_time_ms, evidence: Evidence::default() }
 }
 
-pub fn insert(store: &SqliteStore, detector_id: &str, findings: Vec<model::Finding>) {
+/// Commits the findings as occurrences of the detector, with no progress or state.
+pub fn insert(store: &dyn Store, detector_id: &str, findings: Vec<model::Finding>) {
     let occurrences: Vec<Occurrence> = findings.into_iter().map(|f| occurrence(detector_id, f)).collect();
-    store.apply(&occurrences, None).unwrap();
+    store.commit(&Commit::occurrences(&occurrences)).unwrap();
 }

@@ -1,14 +1,13 @@
 //! IPSets and ThreatIntelSets: quotas, status life cycle, snapshots, scoping, resume.
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use vedette_domain::Scope;
 use vedette_store::lists::{
-    ListKind, ListOutcome, ListStatus, ListUpdate, MAX_THREAT_LISTS, NewList, Snapshot,
+    ListKind, ListOutcome, ListStatus, ListUpdate, MAX_THREAT_LISTS, MAX_TRUSTED_LISTS, NewList, Snapshot,
 };
-use vedette_store::{ListStore, SqliteStore, Store, StoreError};
+use vedette_store::{ListStore, Resource, Store, StoreError};
 
 fn new_list(kind: ListKind, name: &str, activate: bool) -> NewList {
     NewList {
@@ -33,13 +32,13 @@ fn snapshot(entries: &[&str], location: &str) -> Snapshot {
     }
 }
 
-fn activate(store: &SqliteStore, list_id: &str, generation: i64, entries: &[&str]) {
+fn activate(store: &dyn Store, list_id: &str, generation: i64, entries: &[&str]) {
     assert!(store.settle_list(list_id, generation, ListOutcome::Activated(snapshot(entries, "file:///x"))).unwrap());
 }
 
 #[test]
 fn create_get_and_activate() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let mut list = new_list(ListKind::Threat, "bad-ips", true);
@@ -67,12 +66,12 @@ fn create_get_and_activate() {
     assert_eq!(active[0].entries, vec!["198.51.100.7/32", "203.0.113.0/24"]);
     assert_eq!(active[0].file_sha256, format!("{:064x}", 2));
     // The kind is part of the identity.
-    assert!(matches!(store.get_list(&scope, &did, ListKind::Trusted, &created.list_id), Err(StoreError::NotFound)));
+    assert!(matches!(store.get_list(&scope, &did, ListKind::Trusted, &created.list_id), Err(StoreError::NotFound(Resource::IpSet))));
 }
 
 #[test]
 fn inactive_lists_stay_out_of_detection() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let created = store.create_list(&scope, &did, new_list(ListKind::Trusted, "office", false)).unwrap();
@@ -85,23 +84,24 @@ fn inactive_lists_stay_out_of_detection() {
 
 #[test]
 fn quotas_count_existing_lists_of_each_kind() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let trusted = store.create_list(&scope, &did, new_list(ListKind::Trusted, "t1", false)).unwrap();
     let err = store.create_list(&scope, &did, new_list(ListKind::Trusted, "t2", true)).unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(ref m) if m == &ListKind::Trusted.quota_message()), "{err:?}");
+    assert!(matches!(err, StoreError::QuotaExceeded { resource: Resource::IpSet, max: MAX_TRUSTED_LISTS }), "{err:?}");
 
     let mut threats = Vec::new();
     for i in 0..MAX_THREAT_LISTS {
         threats.push(store.create_list(&scope, &did, new_list(ListKind::Threat, &format!("l{i}"), i % 2 == 0)).unwrap());
     }
     let err = store.create_list(&scope, &did, new_list(ListKind::Threat, "one-too-many", false)).unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(ref m) if m.contains("6")), "{err:?}");
+    assert!(matches!(err, StoreError::QuotaExceeded { resource: Resource::ThreatIntelSet, max: 6 }), "{err:?}");
 
     // An ERROR list still exists and counts; a list being deleted does not.
     store.settle_list(&threats[0].list_id, threats[0].generation, ListOutcome::Failed("unreadable".into())).unwrap();
-    assert!(store.create_list(&scope, &did, new_list(ListKind::Threat, "still-too-many", false)).is_err());
+    let err = store.create_list(&scope, &did, new_list(ListKind::Threat, "still-too-many", false)).unwrap_err();
+    assert!(matches!(err, StoreError::QuotaExceeded { resource: Resource::ThreatIntelSet, max: MAX_THREAT_LISTS }), "{err:?}");
     store.delete_list(&scope, &did, ListKind::Threat, &threats[1].list_id).unwrap();
     store.create_list(&scope, &did, new_list(ListKind::Threat, "replacement", false)).unwrap();
     store.delete_list(&scope, &did, ListKind::Trusted, &trusted.list_id).unwrap();
@@ -110,7 +110,7 @@ fn quotas_count_existing_lists_of_each_kind() {
 
 #[test]
 fn client_tokens_make_create_idempotent() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let mut list = new_list(ListKind::Trusted, "office", true);
@@ -120,12 +120,13 @@ fn client_tokens_make_create_idempotent() {
     let again = store.create_list(&scope, &did, list.clone()).unwrap();
     assert_eq!(again.list_id, first.list_id);
     list.client_token = Some("token-2".into());
-    assert!(matches!(store.create_list(&scope, &did, list), Err(StoreError::Invalid(_))));
+    let err = store.create_list(&scope, &did, list).unwrap_err();
+    assert!(matches!(err, StoreError::QuotaExceeded { resource: Resource::IpSet, max: MAX_TRUSTED_LISTS }), "{err:?}");
 }
 
 #[test]
 fn transitions_settle_only_their_own_generation() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let created = store.create_list(&scope, &did, new_list(ListKind::Threat, "l", true)).unwrap();
@@ -144,7 +145,7 @@ fn transitions_settle_only_their_own_generation() {
 
 #[test]
 fn errors_are_kept_and_a_new_location_waits_for_reactivation() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let created = store.create_list(&scope, &did, new_list(ListKind::Threat, "l", true)).unwrap();
@@ -177,7 +178,7 @@ fn errors_are_kept_and_a_new_location_waits_for_reactivation() {
 
 #[test]
 fn snapshots_beyond_the_entry_limit_are_refused() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let created = store.create_list(&scope, &did, new_list(ListKind::Trusted, "office", true)).unwrap();
@@ -191,7 +192,7 @@ fn snapshots_beyond_the_entry_limit_are_refused() {
 
 #[test]
 fn deletion_leaves_a_tombstone_that_is_not_listed() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let mut list = new_list(ListKind::Threat, "l", true);
@@ -205,20 +206,20 @@ fn deletion_leaves_a_tombstone_that_is_not_listed() {
     assert_eq!(store.delete_list(&scope, &did, ListKind::Threat, &created.list_id).unwrap().generation, deleting.generation);
     assert!(store.active_lists(&did).unwrap().is_empty());
     let update = ListUpdate { activate: Some(true), ..Default::default() };
-    assert!(matches!(store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update.clone()), Err(StoreError::NotFound)));
+    assert!(matches!(store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update.clone()), Err(StoreError::NotFound(Resource::ThreatIntelSet))));
     assert_eq!(store.list_lists(&scope, &did, ListKind::Threat, 50, None).unwrap().items, vec![created.list_id.clone()]);
 
     assert!(store.settle_list(&created.list_id, deleting.generation, ListOutcome::Deleted).unwrap());
     let gone = store.get_list(&scope, &did, ListKind::Threat, &created.list_id).unwrap();
     assert_eq!((gone.status, gone.snapshot, gone.tags.len()), (ListStatus::Deleted, None, 0));
     assert!(store.list_lists(&scope, &did, ListKind::Threat, 50, None).unwrap().items.is_empty());
-    assert!(matches!(store.delete_list(&scope, &did, ListKind::Threat, &created.list_id), Err(StoreError::NotFound)));
-    assert!(matches!(store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update), Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_list(&scope, &did, ListKind::Threat, &created.list_id), Err(StoreError::NotFound(Resource::ThreatIntelSet))));
+    assert!(matches!(store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update), Err(StoreError::NotFound(Resource::ThreatIntelSet))));
 }
 
 #[test]
 fn listing_pages_by_id_per_kind() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let mut ids: Vec<String> =
@@ -240,31 +241,30 @@ fn listing_pages_by_id_per_kind() {
     // A token of one kind's listing is not valid for the other's.
     let first = store.list_lists(&scope, &did, ListKind::Threat, 1, None).unwrap();
     let foreign = store.list_lists(&scope, &did, ListKind::Trusted, 1, first.next_token.as_deref());
-    assert!(matches!(foreign, Err(StoreError::Invalid(_))));
+    assert!(matches!(foreign, Err(StoreError::BadToken)));
 }
 
 #[test]
 fn another_scope_sees_nothing() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let other = Scope::new("444455556666", "us-east-1");
     let did = detector(&store, &scope);
     detector(&store, &other);
     let created = store.create_list(&scope, &did, new_list(ListKind::Threat, "l", false)).unwrap();
-    assert!(matches!(store.create_list(&other, &did, new_list(ListKind::Threat, "x", false)), Err(StoreError::NotFound)));
-    assert!(matches!(store.get_list(&other, &did, ListKind::Threat, &created.list_id), Err(StoreError::NotFound)));
-    assert!(matches!(store.list_lists(&other, &did, ListKind::Threat, 50, None), Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_list(&other, &did, ListKind::Threat, &created.list_id), Err(StoreError::NotFound)));
+    assert!(matches!(store.create_list(&other, &did, new_list(ListKind::Threat, "x", false)), Err(StoreError::NotFound(Resource::Detector))));
+    assert!(matches!(store.get_list(&other, &did, ListKind::Threat, &created.list_id), Err(StoreError::NotFound(Resource::Detector))));
+    assert!(matches!(store.list_lists(&other, &did, ListKind::Threat, 50, None), Err(StoreError::NotFound(Resource::Detector))));
+    assert!(matches!(store.delete_list(&other, &did, ListKind::Threat, &created.list_id), Err(StoreError::NotFound(Resource::Detector))));
     let update = ListUpdate { name: Some("hijack".into()), ..Default::default() };
-    assert!(matches!(store.update_list(&other, &did, ListKind::Threat, &created.list_id, update), Err(StoreError::NotFound)));
+    assert!(matches!(store.update_list(&other, &did, ListKind::Threat, &created.list_id, update), Err(StoreError::NotFound(Resource::Detector))));
 }
 
 #[test]
 fn transitional_lists_are_found_again_after_reopening() {
-    let dir = tempfile::tempdir().unwrap();
+    let store = open();
     let scope = scope();
     let (did, activating, deleting) = {
-        let store = SqliteStore::open(dir.path()).unwrap();
         let did = detector(&store, &scope);
         let activating = store.create_list(&scope, &did, new_list(ListKind::Threat, "a", true)).unwrap();
         let deleting = store.create_list(&scope, &did, new_list(ListKind::Threat, "b", false)).unwrap();
@@ -272,7 +272,7 @@ fn transitional_lists_are_found_again_after_reopening() {
         store.create_list(&scope, &did, new_list(ListKind::Threat, "c", false)).unwrap();
         (did, activating, deleting)
     };
-    let store = SqliteStore::open(dir.path()).unwrap();
+    let store = store.reopen();
     let work = store.pending_list_work().unwrap();
     let mut found: Vec<(String, ListStatus)> = work.iter().map(|w| (w.list_id.clone(), w.status)).collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -290,7 +290,7 @@ fn transitional_lists_are_found_again_after_reopening() {
 
 #[test]
 fn deleting_the_detector_or_resetting_removes_lists() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let did = detector(&store, &scope);
     let created = store.create_list(&scope, &did, new_list(ListKind::Threat, "l", true)).unwrap();

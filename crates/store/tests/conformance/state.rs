@@ -1,10 +1,9 @@
-//! Detection state (schema v8): written with the findings, read back by prefix, scoped to its
+//! Detection state: written with the findings, read back by prefix, scoped to its
 //! detector, gone with it.
-mod common;
 
-use common::*;
+use crate::common::*;
 use vedette_domain::Scope;
-use vedette_store::{Progress, SqliteStore, StateEntry, StateStore, Store, StoreError};
+use vedette_store::{Commit, Progress, StateEntry, StateStore, Store, StoreError};
 
 const ROOT: &str = "Policy:IAMUser/RootCredentialUsage";
 const T0: i64 = 1_700_000_000_000;
@@ -15,7 +14,7 @@ fn entry(detector: &str, key: &str, value: Option<&str>) -> StateEntry {
 
 #[test]
 fn state_is_written_with_findings_and_read_back_by_prefix() {
-    let (dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     assert!(store.load_state(&d, "console-login:").unwrap().is_empty());
     let state = [
@@ -25,7 +24,8 @@ fn state_is_written_with_findings_and_read_back_by_prefix() {
         // Written twice in one batch: the last value stays.
         entry(&d, "console-login:arn:aws:iam::111122223333:user/bob", Some("b2")),
     ];
-    store.apply_with_state(&[occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))], &[], &state).unwrap();
+    let occurrences = [occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))];
+    store.commit(&Commit { occurrences: &occurrences, state: &state, ..Default::default() }).unwrap();
     let read = store.load_state(&d, "console-login:").unwrap();
     assert_eq!(
         read,
@@ -38,35 +38,33 @@ fn state_is_written_with_findings_and_read_back_by_prefix() {
     assert_eq!(store.load_state(&d, "console-login:arn:aws:iam::111122223333:user/b").unwrap().len(), 1);
 
     // Deleting a key, and surviving a reopen.
-    store.apply_with_state(&[], &[], &[entry(&d, "other-rule:x", None)]).unwrap();
-    drop(store);
-    let store = SqliteStore::open(dir.path()).unwrap();
+    store.commit(&Commit { state: &[entry(&d, "other-rule:x", None)], ..Default::default() }).unwrap();
+    let store = store.reopen();
     assert!(store.load_state(&d, "other-rule:").unwrap().is_empty());
     assert_eq!(store.load_state(&d, "console-login:").unwrap().len(), 2);
 }
 
 #[test]
 fn a_refused_write_leaves_the_state_as_it_was() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let progress = Progress { source_key: "file-a".into(), position: 10, ..Default::default() };
-    store.apply_with_state(&[], std::slice::from_ref(&progress), &[entry(&d, "k", Some("v1"))]).unwrap();
+    store.commit(&Commit { progress: std::slice::from_ref(&progress), state: &[entry(&d, "k", Some("v1"))], ..Default::default() }).unwrap();
     // Another writer moved the progress: nothing of this write lands, state included.
     let stale = Progress { position: 20, expected_position: None, ..progress };
-    let err = store.apply_with_state(&[], &[stale], &[entry(&d, "k", Some("v2"))]).unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = store.commit(&Commit { progress: &[stale], state: &[entry(&d, "k", Some("v2"))], ..Default::default() }).unwrap_err();
+    assert!(matches!(&err, StoreError::ProgressMoved(keys) if keys == &["file-a"]), "{err:?}");
     assert_eq!(store.load_state(&d, "k").unwrap(), [("k".to_owned(), "v1".to_owned())]);
 }
 
 #[test]
 fn state_belongs_to_its_detector_and_goes_with_it() {
-    let (_dir, store) = open();
+    let store = open();
     let a = detector(&store, &scope());
     let other_scope = Scope::new("111122223333", "eu-west-1");
     let b = detector(&store, &other_scope);
-    store
-        .apply_with_state(&[], &[], &[entry(&a, "k", Some("a")), entry(&b, "k", Some("b")), entry("no-such-detector", "k", Some("x"))])
-        .unwrap();
+    let state = [entry(&a, "k", Some("a")), entry(&b, "k", Some("b")), entry("no-such-detector", "k", Some("x"))];
+    store.commit(&Commit { state: &state, ..Default::default() }).unwrap();
     assert_eq!(store.load_state(&a, "k").unwrap(), [("k".to_owned(), "a".to_owned())]);
     assert_eq!(store.load_state(&b, "k").unwrap(), [("k".to_owned(), "b".to_owned())]);
     assert!(store.load_state("no-such-detector", "").unwrap().is_empty());

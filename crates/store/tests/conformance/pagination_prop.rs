@@ -2,17 +2,16 @@
 //! sort while new findings are applied neither skips nor repeats any finding that existed before
 //! the walk began, lists those in the sort's order, and lists each new one at most once (whether
 //! it appears depends on where it sorts relative to the walk's position).
-mod common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use vedette_domain::criteria::{compare_for_sort, Criteria, Sort};
 use vedette_domain::{attributes, model, time};
-use vedette_store::{SqliteStore, Store};
+use vedette_store::Store;
 
 const T0: i64 = 1_700_000_000_000;
 const TYPES: &[&str] = &["Policy:IAMUser/RootCredentialUsage", "PenTest:IAMUser/KaliLinux", "Recon:EC2/PortProbeUnprotectedPort"];
@@ -65,7 +64,7 @@ fn check_walk(listed: &[String], before: &[model::Finding], sort: &Sort) -> Resu
     Ok(())
 }
 
-fn walk_page(store: &SqliteStore, detector_id: &str, sort: &Sort, page: usize, token: Option<&str>) -> (Vec<String>, Option<String>) {
+fn walk_page(store: &dyn Store, detector_id: &str, sort: &Sort, page: usize, token: Option<&str>) -> (Vec<String>, Option<String>) {
     let p = store.list_findings(detector_id, &Criteria::default(), sort, page, token).unwrap();
     assert!(p.items.len() <= page);
     (p.items, p.next_token)
@@ -85,11 +84,11 @@ proptest! {
         descending in any::<bool>(),
         page in 1usize..6,
     ) {
-        let (dir, store) = open();
+        let store = open();
         let d = detector(&store, &scope());
         let before: Vec<model::Finding> = initial.iter().map(|(id, k)| build(&d, *id, k)).collect();
         insert(&store, &d, before.clone());
-        let writer = SqliteStore::open(dir.path()).unwrap();
+        let writer = store.connect();
         // New ids only (an id already stored would be an update, which may move it).
         let mut pending: Vec<model::Finding> =
             inserted.iter().filter(|(id, _)| !initial.contains_key(id)).map(|(id, k)| build(&d, *id, k)).collect();
@@ -132,14 +131,14 @@ fn a_thread_inserting_during_the_walk_causes_no_skip_or_repeat() {
     let mut walks = BTreeMap::new();
     for path in SORT_PATHS {
         for descending in [false, true] {
-            let (dir, store) = open();
+            let store = open();
             let d = detector(&store, &scope());
             let before: Vec<model::Finding> = (0..200).map(|i| build(&d, id_of(i), &k(i))).collect();
             insert(&store, &d, before.clone());
             let stop = Arc::new(AtomicBool::new(false));
             let batches = Arc::new(AtomicU32::new(0));
             let (stop_writer, batches_written) = (stop.clone(), batches.clone());
-            let writer = SqliteStore::open(dir.path()).unwrap();
+            let writer = store.connect();
             let detector_id = d.clone();
             let inserter = std::thread::spawn(move || {
                 let mut n = 1_000;

@@ -1,34 +1,33 @@
-//! The export outbox (crate::export): what `apply` queues, when it is due, acknowledgement and
+//! The export outbox (`vedette_store::export`): what `commit` queues, when it is due, acknowledgement and
 //! garbage collection, bounds.
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use vedette_domain::{DetectorConfig, Scope, time};
 use vedette_store::export::{next_boundary_ms, publishing_period_ms};
-use vedette_store::{ExportStore, SqliteStore, Store, StoreError};
+use vedette_store::{Commit, ExportStore, Resource, Store, StoreError};
 
 const ROOT: &str = "Policy:IAMUser/RootCredentialUsage";
 const T0: i64 = 1_700_000_000_000;
 const FIFTEEN_MINUTES: i64 = 15 * 60 * 1000;
 
-fn detector_with(store: &SqliteStore, scope: &Scope, frequency: &str) -> String {
+fn detector_with(store: &dyn Store, scope: &Scope, frequency: &str) -> String {
     let config = DetectorConfig { finding_publishing_frequency: frequency.into(), ..Default::default() };
     store.create_detector(scope, config, BTreeMap::new(), None).unwrap().id
 }
 
 /// Applies one occurrence of finding `n` (new the first time, an update afterwards).
-fn occur(store: &SqliteStore, d: &str, n: u64) {
+fn occur(store: &dyn Store, d: &str, n: u64) {
     insert(store, d, vec![finding(d, &fid(n), ROOT, 2.0, T0)]);
 }
 
-fn due_ids(store: &SqliteStore, consumer: &str, now_ms: i64) -> Vec<String> {
+fn due_ids(store: &dyn Store, consumer: &str, now_ms: i64) -> Vec<String> {
     store.outbox_due(consumer, now_ms, 1000).unwrap().events.into_iter().map(|e| e.finding_id).collect()
 }
 
 /// Delivers everything due (acks it) and returns the finding ids.
-fn drain(store: &SqliteStore, consumer: &str, now_ms: i64) -> Vec<String> {
+fn drain(store: &dyn Store, consumer: &str, now_ms: i64) -> Vec<String> {
     let batch = store.outbox_due(consumer, now_ms, 1000).unwrap();
     store.outbox_ack(consumer, batch.ack_to).unwrap();
     batch.events.into_iter().map(|e| e.finding_id).collect()
@@ -36,7 +35,7 @@ fn drain(store: &SqliteStore, consumer: &str, now_ms: i64) -> Vec<String> {
 
 #[test]
 fn nothing_is_queued_without_a_consumer() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     occur(&store, &d, 1);
     occur(&store, &d, 1);
@@ -50,7 +49,7 @@ fn nothing_is_queued_without_a_consumer() {
 
 #[test]
 fn a_new_finding_is_due_at_once_with_its_document() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     store.register_consumer("sink", None).unwrap();
     let before = time::now_ms();
@@ -73,7 +72,7 @@ fn a_new_finding_is_due_at_once_with_its_document() {
 
 #[test]
 fn updates_are_coalesced_and_due_at_the_publishing_boundary() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector_with(&store, &scope(), "FIFTEEN_MINUTES");
     store.register_consumer("sink", None).unwrap();
     occur(&store, &d, 1);
@@ -107,7 +106,7 @@ fn updates_are_coalesced_and_due_at_the_publishing_boundary() {
 fn each_frequency_sets_its_own_boundary() {
     for (frequency, period) in [("FIFTEEN_MINUTES", 900_000), ("ONE_HOUR", 3_600_000), ("SIX_HOURS", 21_600_000)] {
         assert_eq!(publishing_period_ms(frequency), period);
-        let (_dir, store) = open();
+        let store = open();
         let d = detector_with(&store, &scope(), frequency);
         store.register_consumer("sink", None).unwrap();
         occur(&store, &d, 1);
@@ -129,7 +128,7 @@ fn each_frequency_sets_its_own_boundary() {
 
 #[test]
 fn archived_findings_never_go_out() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector_with(&store, &scope(), "FIFTEEN_MINUTES");
     store.register_consumer("sink", None).unwrap();
     let later = time::now_ms() + 7 * 3_600_000;
@@ -155,28 +154,24 @@ fn archived_findings_never_go_out() {
 
 #[test]
 fn unacked_events_survive_a_restart_and_acked_ones_do_not_come_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let d;
-    {
-        let store = SqliteStore::open(dir.path()).unwrap();
-        d = detector(&store, &scope());
-        store.register_consumer("sink", None).unwrap();
-        for n in 1..=5 {
-            occur(&store, &d, n);
-        }
-        // Handed out, never acked (the process dies before delivering).
-        assert_eq!(due_ids(&store, "sink", time::now_ms()).len(), 5);
+    let store = open();
+    let d = detector(&store, &scope());
+    store.register_consumer("sink", None).unwrap();
+    for n in 1..=5 {
+        occur(&store, &d, n);
     }
-    {
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let batch = store.outbox_due("sink", time::now_ms(), 3).unwrap();
-        assert_eq!(batch.events.iter().map(|e| e.finding_id.clone()).collect::<Vec<_>>(), vec![fid(1), fid(2), fid(3)]);
-        // Only the first two were delivered.
-        store.outbox_ack("sink", batch.events[1].seq).unwrap();
-        // Registering again (the next start) keeps the cursor.
-        store.register_consumer("sink", None).unwrap();
-    }
-    let store = SqliteStore::open(dir.path()).unwrap();
+    // Handed out, never acked (the process dies before delivering).
+    assert_eq!(due_ids(&store, "sink", time::now_ms()).len(), 5);
+
+    let store = store.reopen();
+    let batch = store.outbox_due("sink", time::now_ms(), 3).unwrap();
+    assert_eq!(batch.events.iter().map(|e| e.finding_id.clone()).collect::<Vec<_>>(), vec![fid(1), fid(2), fid(3)]);
+    // Only the first two were delivered.
+    store.outbox_ack("sink", batch.events[1].seq).unwrap();
+    // Registering again (the next start) keeps the cursor.
+    store.register_consumer("sink", None).unwrap();
+
+    let store = store.reopen();
     assert_eq!(drain(&store, "sink", time::now_ms()), vec![fid(3), fid(4), fid(5)]);
     assert!(drain(&store, "sink", time::now_ms()).is_empty());
     assert_eq!(store.outbox_stats().unwrap().depth(), 0);
@@ -184,7 +179,7 @@ fn unacked_events_survive_a_restart_and_acked_ones_do_not_come_back() {
 
 #[test]
 fn events_stay_until_every_consumer_that_wants_them_acked() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let e = detector(&store, &Scope::new("444455556666", "us-east-1"));
     store.register_consumer("all", None).unwrap();
@@ -215,7 +210,7 @@ fn events_stay_until_every_consumer_that_wants_them_acked() {
 
 #[test]
 fn acks_never_move_backwards_nor_past_the_end() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     store.register_consumer("sink", None).unwrap();
     occur(&store, &d, 1);
@@ -228,14 +223,14 @@ fn acks_never_move_backwards_nor_past_the_end() {
     store.outbox_ack("sink", i64::MAX).unwrap();
     occur(&store, &d, 3);
     assert_eq!(due_ids(&store, "sink", time::now_ms()), vec![fid(3)]);
-    assert!(matches!(store.outbox_ack("nobody", 1), Err(StoreError::NotFound)));
-    assert!(matches!(store.outbox_due("nobody", 0, 1), Err(StoreError::NotFound)));
+    assert!(matches!(store.outbox_ack("nobody", 1), Err(StoreError::NotFound(Resource::Consumer))));
+    assert!(matches!(store.outbox_due("nobody", 0, 1), Err(StoreError::NotFound(Resource::Consumer))));
     assert!(matches!(store.outbox_due("sink", 0, 0), Err(StoreError::Invalid(_))));
 }
 
 #[test]
 fn the_outbox_is_bounded_by_the_number_of_findings() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     store.register_consumer("slow", None).unwrap();
     // Ten findings updated many times, with updates becoming due repeatedly, and a consumer that
@@ -243,7 +238,7 @@ fn the_outbox_is_bounded_by_the_number_of_findings() {
     let mut now = time::now_ms();
     for round in 0..20 {
         let batch: Vec<_> = (1..=10).map(|n| occurrence(&d, finding(&d, &fid(n), ROOT, 2.0, T0 + round))).collect();
-        store.apply(&batch, None).unwrap();
+        store.commit(&Commit::occurrences(&batch)).unwrap();
         now += 7 * 3_600_000;
         store.outbox_due("slow", now, 1).unwrap();
         let stats = store.outbox_stats().unwrap();
@@ -260,7 +255,7 @@ fn the_outbox_is_bounded_by_the_number_of_findings() {
 
 #[test]
 fn deleting_a_detector_or_resetting_drops_its_events() {
-    let (_dir, store) = open();
+    let store = open();
     let s = scope();
     let d = detector(&store, &s);
     let e = detector(&store, &Scope::new("444455556666", "us-east-1"));
@@ -268,7 +263,7 @@ fn deleting_a_detector_or_resetting_drops_its_events() {
     store.register_consumer("only-d", Some(&d)).unwrap();
     assert!(matches!(
         store.register_consumer("x", Some("0123456789abcdef0123456789abcdef")),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Resource::Detector))
     ));
     occur(&store, &d, 1);
     occur(&store, &d, 1);
@@ -292,7 +287,7 @@ fn deleting_a_detector_or_resetting_drops_its_events() {
 
 #[test]
 fn unregistering_the_last_consumer_empties_the_outbox() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     store.register_consumer("a", None).unwrap();
     store.register_consumer("b", None).unwrap();

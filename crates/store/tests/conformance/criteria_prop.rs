@@ -1,16 +1,15 @@
-//! ListFindings through SQL against the in-memory reference: for random findings and random
-//! criteria and sorts, every page concatenated must equal `Criteria::matches` filtering plus
-//! `compare_for_sort` ordering; COUNT_BY_SEVERITY must equal counting in memory.
-mod common;
+//! ListFindings through the store against the in-memory reference evaluator: for random findings
+//! and random criteria and sorts, every page concatenated must equal `Criteria::matches` filtering
+//! plus `compare_for_sort` ordering; COUNT_BY_SEVERITY must equal counting in memory.
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use vedette_domain::attributes::{self, AttrKind};
 use vedette_domain::criteria::{AttrValue, Criteria, Criterion, Sort, Test, compare_for_sort};
 use vedette_domain::{model, time};
-use vedette_store::{SqliteStore, Store};
+use vedette_store::Store;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -241,7 +240,7 @@ fn sort() -> impl Strategy<Value = Sort> {
         .prop_map(|(path, descending)| Sort { attribute: attributes::lookup(path).unwrap(), descending })
 }
 
-fn list_all(store: &SqliteStore, detector_id: &str, criteria: &Criteria, sort: &Sort, page: usize) -> Vec<String> {
+fn list_all(store: &dyn Store, detector_id: &str, criteria: &Criteria, sort: &Sort, page: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -265,7 +264,7 @@ proptest! {
         queries in prop::collection::vec((criteria(), sort(), 1usize..8), 1..8),
         archive in prop::collection::vec(any::<bool>(), 0..30),
     ) {
-        let (_dir, store) = open();
+        let store = open();
         let d = detector(&store, &scope());
         let mut findings: Vec<model::Finding> = all_knobs.iter().enumerate().map(|(n, k)| build(&d, n, k)).collect();
         insert(&store, &d, findings.clone());

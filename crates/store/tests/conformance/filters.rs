@@ -1,15 +1,14 @@
 //! Saved filters: ranks, limits, idempotency, tags, scoping; ARCHIVE filters suppressing findings
 //! as they are written, across handles.
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use vedette_domain::{Scope, model};
 use vedette_store::filters::{
-    FilterAction, FilterUpdate, MAX_FILTERS_PER_DETECTOR, NO_SUCH_FILTER, NewFilter, RANK_OUT_OF_BOUNDS, filter_arn,
+    FilterAction, FilterUpdate, MAX_FILTERS_PER_DETECTOR, NewFilter, filter_arn,
 };
-use vedette_store::{FilterStore, SqliteStore, Store, StoreError};
+use vedette_store::{FilterStore, Resource, Store, StoreError};
 
 fn criteria(path: &str, condition: model::Condition) -> model::FindingCriteria {
     model::FindingCriteria {
@@ -47,12 +46,12 @@ fn noop(name: &str, rank: Option<u32>) -> NewFilter {
     )
 }
 
-fn create(store: &SqliteStore, detector_id: &str, filter: NewFilter) -> String {
+fn create(store: &dyn Store, detector_id: &str, filter: NewFilter) -> String {
     store.create_filter(&scope(), detector_id, filter, None).unwrap()
 }
 
 /// name → rank of every filter of the detector.
-fn ranks(store: &SqliteStore, detector_id: &str) -> BTreeMap<String, u32> {
+fn ranks(store: &dyn Store, detector_id: &str) -> BTreeMap<String, u32> {
     let names = store.list_filters(&scope(), detector_id, 50, None).unwrap().items;
     names
         .into_iter()
@@ -64,11 +63,15 @@ fn expect_ranks(pairs: &[(&str, u32)]) -> BTreeMap<String, u32> {
     pairs.iter().map(|(n, r)| (n.to_string(), *r)).collect()
 }
 
-fn is_invalid(result: Result<impl std::fmt::Debug, StoreError>, message: &str) -> bool {
-    matches!(&result, Err(StoreError::Invalid(m)) if m == message)
+fn is_unknown_filter(result: Result<impl std::fmt::Debug, StoreError>) -> bool {
+    matches!(result, Err(StoreError::NotFound(Resource::Filter)))
 }
 
-fn archived(store: &SqliteStore, detector_id: &str, id: &str) -> bool {
+fn is_rank_out_of_bounds(result: Result<impl std::fmt::Debug, StoreError>) -> bool {
+    matches!(result, Err(StoreError::RankOutOfBounds))
+}
+
+fn archived(store: &dyn Store, detector_id: &str, id: &str) -> bool {
     let found = store.get_findings(detector_id, &[id.to_string()], None).unwrap();
     assert_eq!(found.len(), 1, "finding {id} missing");
     found[0].service.as_ref().and_then(|s| s.archived).unwrap_or(false)
@@ -79,7 +82,7 @@ const KALI: &str = "PenTest:IAMUser/KaliLinux";
 
 #[test]
 fn create_get_update_delete() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let mut filter = new_filter("quiet-root", FilterAction::Archive, None, equals("type", &[ROOT]));
     filter.description = Some("root use from the build account".into());
@@ -125,7 +128,7 @@ fn create_get_update_delete() {
     assert!(updated.updated_at_ms >= got.updated_at_ms);
 
     store.delete_filter(&scope(), &d, "quiet-root").unwrap();
-    assert!(is_invalid(store.get_filter(&scope(), &d, "quiet-root"), NO_SUCH_FILTER));
+    assert!(is_unknown_filter(store.get_filter(&scope(), &d, "quiet-root")));
     assert!(
         store
             .list_tags(&scope(), &filter_arn(&scope(), &d, "quiet-root"))
@@ -141,15 +144,14 @@ fn create_get_update_delete() {
 
 #[test]
 fn unknown_filters_and_foreign_detectors() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     create(&store, &d, noop("mine", None));
-    assert!(is_invalid(store.get_filter(&scope(), &d, "nope"), NO_SUCH_FILTER));
-    assert!(is_invalid(
-        store.update_filter(&scope(), &d, "nope", FilterUpdate::default()),
-        NO_SUCH_FILTER
+    assert!(is_unknown_filter(store.get_filter(&scope(), &d, "nope")));
+    assert!(is_unknown_filter(
+        store.update_filter(&scope(), &d, "nope", FilterUpdate::default())
     ));
-    assert!(is_invalid(store.delete_filter(&scope(), &d, "nope"), NO_SUCH_FILTER));
+    assert!(is_unknown_filter(store.delete_filter(&scope(), &d, "nope")));
 
     for other in [
         Scope::new("999988887777", "us-east-1"),
@@ -157,40 +159,40 @@ fn unknown_filters_and_foreign_detectors() {
     ] {
         assert!(matches!(
             store.get_filter(&other, &d, "mine"),
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Resource::Detector))
         ));
         assert!(matches!(
             store.list_filters(&other, &d, 50, None),
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Resource::Detector))
         ));
         assert!(matches!(
             store.create_filter(&other, &d, noop("theirs", None), None),
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Resource::Detector))
         ));
         assert!(matches!(
             store.update_filter(&other, &d, "mine", FilterUpdate::default()),
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Resource::Detector))
         ));
         assert!(matches!(
             store.delete_filter(&other, &d, "mine"),
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Resource::Detector))
         ));
     }
     assert!(matches!(
         store.get_filter(&scope(), &fid(7), "mine"),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Resource::Detector))
     ));
     assert_eq!(ranks(&store, &d), expect_ranks(&[("mine", 1)]));
 }
 
 #[test]
 fn names_are_unique_per_detector() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     create(&store, &d, noop("dup", None));
     assert!(matches!(
         store.create_filter(&scope(), &d, noop("dup", None), None),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::AlreadyExists(Resource::Filter))
     ));
     // Another detector may use the name.
     let other_scope = Scope::new("999988887777", "us-east-1");
@@ -206,7 +208,7 @@ fn names_are_unique_per_detector() {
 
 #[test]
 fn client_token_makes_create_idempotent() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let first = store
         .create_filter(&scope(), &d, noop("retry-me", None), Some("token-a"))
@@ -220,19 +222,19 @@ fn client_token_makes_create_idempotent() {
     // Without the token, or with another one, the same name is a duplicate.
     assert!(matches!(
         store.create_filter(&scope(), &d, noop("retry-me", None), Some("token-b")),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::AlreadyExists(Resource::Filter))
     ));
     // The token cannot create a second, different filter.
     assert!(matches!(
         store.create_filter(&scope(), &d, noop("other", None), Some("token-a")),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::TokenReused(Resource::Filter))
     ));
     assert_eq!(ranks(&store, &d).len(), 1);
 }
 
 #[test]
 fn ranks_are_gapless_positions() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     create(&store, &d, noop("a", None));
     create(&store, &d, noop("b", None));
@@ -246,13 +248,11 @@ fn ranks_are_gapless_positions() {
         expect_ranks(&[("c", 1), ("a", 2), ("b", 3), ("d", 4)])
     );
     // A gap is refused.
-    assert!(is_invalid(
-        store.create_filter(&scope(), &d, noop("e", Some(6)), None),
-        RANK_OUT_OF_BOUNDS
+    assert!(is_rank_out_of_bounds(
+        store.create_filter(&scope(), &d, noop("e", Some(6)), None)
     ));
-    assert!(is_invalid(
-        store.create_filter(&scope(), &d, noop("e", Some(0)), None),
-        RANK_OUT_OF_BOUNDS
+    assert!(is_rank_out_of_bounds(
+        store.create_filter(&scope(), &d, noop("e", Some(0)), None)
     ));
 
     let rank = |r| FilterUpdate {
@@ -274,9 +274,8 @@ fn ranks_are_gapless_positions() {
         ranks(&store, &d),
         expect_ranks(&[("d", 1), ("a", 2), ("b", 3), ("c", 4)])
     );
-    assert!(is_invalid(
-        store.update_filter(&scope(), &d, "a", rank(5)),
-        RANK_OUT_OF_BOUNDS
+    assert!(is_rank_out_of_bounds(
+        store.update_filter(&scope(), &d, "a", rank(5))
     ));
 
     store.delete_filter(&scope(), &d, "a").unwrap();
@@ -285,18 +284,18 @@ fn ranks_are_gapless_positions() {
 
 #[test]
 fn at_most_one_hundred_filters() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     for i in 0..MAX_FILTERS_PER_DETECTOR {
         create(&store, &d, noop(&format!("f{i:03}"), None));
     }
     assert!(matches!(
         store.create_filter(&scope(), &d, noop("one-too-many", None), None),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::QuotaExceeded { resource: Resource::Filter, max: MAX_FILTERS_PER_DETECTOR })
     ));
     assert!(matches!(
         store.create_filter(&scope(), &d, noop("one-too-many", Some(1)), None),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::QuotaExceeded { resource: Resource::Filter, max: MAX_FILTERS_PER_DETECTOR })
     ));
     store.delete_filter(&scope(), &d, "f050").unwrap();
     create(&store, &d, noop("one-too-many", None));
@@ -305,7 +304,7 @@ fn at_most_one_hundred_filters() {
 
 #[test]
 fn listing_pages_by_name() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let mut names: Vec<String> = (0..23).map(|i| format!("filter-{:02}", (i * 7) % 23)).collect();
     for n in &names {
@@ -332,17 +331,17 @@ fn listing_pages_by_name() {
     let other = detector(&store, &other_scope);
     assert!(matches!(
         store.list_filters(&other_scope, &other, 5, Some(&token)),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::BadToken)
     ));
     assert!(matches!(
         store.list_filters(&scope(), &d, 5, Some("garbage")),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::BadToken)
     ));
 }
 
 #[test]
 fn deleting_the_detector_removes_its_filters() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let mut tagged = noop("tagged", None);
     tagged.tags = BTreeMap::from([("k".to_string(), "v".to_string())]);
@@ -362,7 +361,7 @@ fn deleting_the_detector_removes_its_filters() {
 
 #[test]
 fn archive_filter_archives_matching_new_findings_only() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     create(
         &store,
@@ -383,7 +382,7 @@ fn archive_filter_archives_matching_new_findings_only() {
 
 #[test]
 fn noop_filters_do_nothing() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     create(
         &store,
@@ -396,7 +395,7 @@ fn noop_filters_do_nothing() {
 
 #[test]
 fn suppression_applies_to_updates_and_is_not_retroactive() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     insert(
         &store,
@@ -433,7 +432,7 @@ fn suppression_applies_to_updates_and_is_not_retroactive() {
 
 #[test]
 fn changing_a_filter_takes_effect_at_once() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     create(
         &store,
@@ -482,7 +481,7 @@ fn changing_a_filter_takes_effect_at_once() {
 
 #[test]
 fn rules_of_one_detector_leave_others_alone() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let other_scope = Scope::new("999988887777", "us-east-1");
     let other = detector(&store, &other_scope);
@@ -499,7 +498,7 @@ fn rules_of_one_detector_leave_others_alone() {
 
 #[test]
 fn wildcards_and_several_conditions() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     // type matches Policy:* AND errorCode is not AccessDenied.
     let mut criterion = BTreeMap::new();
@@ -553,11 +552,10 @@ fn wildcards_and_several_conditions() {
 
 #[test]
 fn another_handle_sees_filter_changes() {
-    // Two handles on one directory stand for `vedette serve` and `vedette ingest` side by side:
+    // Two handles on one database stand for `vedette serve` and `vedette ingest` side by side:
     // the ingesting one has its (empty) rules cached before the other creates a rule.
-    let dir = tempfile::tempdir().unwrap();
-    let api = SqliteStore::open(dir.path()).unwrap();
-    let ingest = SqliteStore::open(dir.path()).unwrap();
+    let api = open();
+    let ingest = api.connect();
     let d = detector(&api, &scope());
     insert(&ingest, &d, vec![finding(&d, &fid(1), ROOT, 2.0, 1_000_000)]);
     assert!(!archived(&ingest, &d, &fid(1)));
@@ -603,7 +601,7 @@ fn another_handle_sees_filter_changes() {
 
 #[test]
 fn a_new_detector_does_not_inherit_a_deleted_ones_rules() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     create(
         &store,

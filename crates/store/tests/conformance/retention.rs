@@ -1,19 +1,18 @@
-//! Finding retention (spec §3.6, §3.3): findings last updated more than 90 days ago are deleted
+//! Finding retention: findings last updated more than 90 days ago are deleted
 //! with what is kept beside them, and a new occurrence of an expired finding starts it afresh.
-mod common;
 
-use common::*;
+use crate::common::*;
 use vedette_domain::aggregate::FINDING_RETENTION_MS;
 use vedette_domain::criteria::{Criteria, parse_sort};
 use vedette_domain::time;
-use vedette_store::{ExportStore, Store};
+use vedette_store::{Commit, ExportStore, Store};
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 const KALI: &str = "PenTest:IAMUser/KaliLinux";
 
 #[test]
 fn expire_deletes_findings_older_than_retention_and_nothing_else() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let now = time::now_ms();
     let old = finding(&d, &fid(1), KALI, 5.0, now - 91 * DAY);
@@ -44,7 +43,7 @@ fn expire_deletes_findings_older_than_retention_and_nothing_else() {
 
 #[test]
 fn an_occurrence_of_an_expired_finding_starts_a_new_one() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let now = time::now_ms();
     let mut old = finding(&d, &fid(7), KALI, 5.0, now - 95 * DAY);
@@ -52,7 +51,7 @@ fn an_occurrence_of_an_expired_finding_starts_a_new_one() {
     insert(&store, &d, vec![old]);
 
     let again = finding(&d, &fid(7), KALI, 5.0, now - 1000);
-    let stats = store.apply(&[occurrence(&d, again.clone())], None).unwrap();
+    let stats = store.commit(&Commit::occurrences(&[occurrence(&d, again.clone())])).unwrap();
     assert_eq!((stats.created, stats.updated), (1, 0), "a new finding, not an update");
     let got = store.get_findings(&d, &[fid(7)], None).unwrap();
     assert_eq!(got.len(), 1);
@@ -64,7 +63,7 @@ fn an_occurrence_of_an_expired_finding_starts_a_new_one() {
     assert_eq!(by_severity.values().sum::<i64>(), 1);
 
     // Within retention, the same activity updates: count grows.
-    let stats = store.apply(&[occurrence(&d, finding(&d, &fid(7), KALI, 5.0, now))], None).unwrap();
+    let stats = store.commit(&Commit::occurrences(&[occurrence(&d, finding(&d, &fid(7), KALI, 5.0, now))])).unwrap();
     assert_eq!((stats.created, stats.updated), (0, 1));
     let got = store.get_findings(&d, &[fid(7)], None).unwrap();
     assert_eq!(got[0].service.as_ref().unwrap().count, Some(2));

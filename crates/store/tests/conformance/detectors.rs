@@ -1,11 +1,10 @@
 //! Detector lifecycle, scoping and tags.
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use vedette_domain::{DetectorConfig, Scope};
-use vedette_store::{Store, StoreError};
+use vedette_store::{Resource, Store, StoreError};
 
 fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -13,7 +12,7 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[test]
 fn create_get_update_delete() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     assert_eq!(store.detector_for(&scope).unwrap(), None);
 
@@ -37,8 +36,8 @@ fn create_get_update_delete() {
     assert_eq!(got.created_at_ms, created.created_at_ms);
 
     store.delete_detector(&scope, &created.id).unwrap();
-    assert!(matches!(store.get_detector(&scope, &created.id), Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_detector(&scope, &created.id), Err(StoreError::NotFound)));
+    assert!(matches!(store.get_detector(&scope, &created.id), Err(StoreError::NotFound(Resource::Detector))));
+    assert!(matches!(store.delete_detector(&scope, &created.id), Err(StoreError::NotFound(Resource::Detector))));
     assert_eq!(store.detector_for(&scope).unwrap(), None);
     // The scope may have a detector again, with a new id.
     let again = detector(&store, &scope);
@@ -47,7 +46,7 @@ fn create_get_update_delete() {
 
 #[test]
 fn data_sources_and_features_round_trip() {
-    let (_dir, store) = open();
+    let store = open();
     let config = DetectorConfig {
         data_sources: Some(vedette_domain::model::DataSourceConfigurations {
             s3_logs: Some(vedette_domain::model::S3LogsConfiguration { enable: Some(true) }),
@@ -66,18 +65,18 @@ fn data_sources_and_features_round_trip() {
 
 #[test]
 fn one_detector_per_scope_and_client_token_idempotency() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let first = store.create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), Some("tok-1")).unwrap();
     let retry = store.create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), Some("tok-1")).unwrap();
     assert_eq!(retry.id, first.id);
     assert!(matches!(
         store.create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), Some("tok-2")),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::AlreadyExists(Resource::Detector))
     ));
     assert!(matches!(
         store.create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), None),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::AlreadyExists(Resource::Detector))
     ));
     // Another region of the same account is another scope.
     let west = Scope::new(&scope.account_id, "us-west-2");
@@ -87,13 +86,13 @@ fn one_detector_per_scope_and_client_token_idempotency() {
 
 #[test]
 fn another_scopes_detector_is_not_found() {
-    let (_dir, store) = open();
+    let store = open();
     let mine = scope();
     let theirs = Scope::new("444455556666", "us-east-1");
     let id = detector(&store, &mine);
-    assert!(matches!(store.get_detector(&theirs, &id), Err(StoreError::NotFound)));
-    assert!(matches!(store.update_detector(&theirs, &id, DetectorConfig::default()), Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_detector(&theirs, &id), Err(StoreError::NotFound)));
+    assert!(matches!(store.get_detector(&theirs, &id), Err(StoreError::NotFound(Resource::Detector))));
+    assert!(matches!(store.update_detector(&theirs, &id, DetectorConfig::default()), Err(StoreError::NotFound(Resource::Detector))));
+    assert!(matches!(store.delete_detector(&theirs, &id), Err(StoreError::NotFound(Resource::Detector))));
     assert_eq!(store.list_detectors(&theirs, 50, None).unwrap().items, Vec::<String>::new());
     assert_eq!(store.detector_for(&theirs).unwrap(), None);
     // Still there for its owner.
@@ -103,19 +102,19 @@ fn another_scopes_detector_is_not_found() {
 
 #[test]
 fn list_detectors_pages_and_rejects_foreign_tokens() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let id = detector(&store, &scope);
     let page = store.list_detectors(&scope, 1, None).unwrap();
     assert_eq!(page.items, vec![id.clone()]);
     assert_eq!(page.next_token, None);
-    assert!(matches!(store.list_detectors(&scope, 1, Some("garbage")), Err(StoreError::Invalid(_))));
+    assert!(matches!(store.list_detectors(&scope, 1, Some("garbage")), Err(StoreError::BadToken)));
     assert!(matches!(store.list_detectors(&scope, 0, None), Err(StoreError::Invalid(_))));
 }
 
 #[test]
 fn tags_by_arn() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let created = store.create_detector(&scope, DetectorConfig::default(), tags(&[("a", "1")]), None).unwrap();
     let arn = created.arn();
@@ -142,7 +141,7 @@ fn tags_by_arn() {
 
 #[test]
 fn reset_wipes_everything() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let id = detector(&store, &scope);
     insert(&store, &id, vec![finding(&id, &fid(1), "Policy:IAMUser/RootCredentialUsage", 2.0, 1_700_000_000_000)]);

@@ -1,14 +1,13 @@
 //! Findings: insert, get, archive, feedback, statistics, progress, durability. Insert-only: no
 //! finding id repeats, so aggregation (`aggregate::merge`) is not exercised here.
-mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::*;
+use crate::common::*;
 use vedette_domain::attributes;
 use vedette_domain::criteria::{AttrValue, Criteria, Criterion, Sort, Test};
 use vedette_domain::{Scope, time};
-use vedette_store::{GroupBy, Progress, SqliteStore, Store, StoreError};
+use vedette_store::{Commit, GroupBy, Progress, Store, StoreError};
 
 const T0: i64 = 1_700_000_000_000;
 const ROOT: &str = "Policy:IAMUser/RootCredentialUsage";
@@ -27,7 +26,7 @@ fn criterion(path: &str, tests: Vec<Test>) -> Criteria {
 }
 
 /// Every page of a listing, concatenated.
-fn list_all(store: &SqliteStore, detector_id: &str, criteria: &Criteria, sort: &Sort, page: usize) -> Vec<String> {
+fn list_all(store: &dyn Store, detector_id: &str, criteria: &Criteria, sort: &Sort, page: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -42,12 +41,12 @@ fn list_all(store: &SqliteStore, detector_id: &str, criteria: &Criteria, sort: &
 }
 
 #[test]
-fn apply_then_get_returns_the_documents() {
-    let (_dir, store) = open();
+fn commit_then_get_returns_the_documents() {
+    let store = open();
     let d = detector(&store, &scope());
     let a = finding(&d, &fid(1), ROOT, 2.0, T0);
     let b = finding(&d, &fid(2), KALI, 5.0, T0 + 1);
-    let stats = store.apply(&[occurrence(&d, a.clone()), occurrence(&d, b.clone())], None).unwrap();
+    let stats = store.commit(&Commit::occurrences(&[occurrence(&d, a.clone()), occurrence(&d, b.clone())])).unwrap();
     assert_eq!((stats.created, stats.updated), (2, 0));
 
     // In the order asked, unknown ids omitted, repeats once.
@@ -61,10 +60,10 @@ fn apply_then_get_returns_the_documents() {
 
 #[test]
 fn occurrences_of_a_deleted_detector_are_dropped() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let stats = store
-        .apply(&[occurrence("0123456789abcdef0123456789abcdef", finding(&d, &fid(1), ROOT, 2.0, T0))], None)
+        .commit(&Commit::occurrences(&[occurrence("0123456789abcdef0123456789abcdef", finding(&d, &fid(1), ROOT, 2.0, T0))]))
         .unwrap();
     assert_eq!((stats.created, stats.updated), (0, 0));
     assert!(store.get_findings(&d, &[fid(1)], None).unwrap().is_empty());
@@ -72,7 +71,7 @@ fn occurrences_of_a_deleted_detector_are_dropped() {
 
 #[test]
 fn progress_is_written_with_the_findings() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     assert_eq!(store.progress("file-a").unwrap(), None);
     let progress = Progress {
@@ -82,10 +81,11 @@ fn progress_is_written_with_the_findings() {
         counters: BTreeMap::from([("events".to_string(), 120), ("skipped.not_cloudtrail".to_string(), 3)]),
         expected_position: None,
     };
-    store.apply(&[occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))], Some(&progress)).unwrap();
+    let occurrences = [occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))];
+    store.commit(&Commit { occurrences: &occurrences, progress: std::slice::from_ref(&progress), ..Default::default() }).unwrap();
     assert_eq!(store.progress("file-a").unwrap(), Some(progress.clone()));
     let done = Progress { position: 500, complete: true, expected_position: Some(120), ..progress };
-    store.apply(&[], Some(&done)).unwrap();
+    store.commit(&Commit { progress: std::slice::from_ref(&done), ..Default::default() }).unwrap();
     assert_eq!(store.progress("file-a").unwrap(), Some(Progress { expected_position: None, ..done }));
 
     // A failing batch writes neither findings nor progress.
@@ -93,14 +93,16 @@ fn progress_is_written_with_the_findings() {
     no_id.id = None;
     let later = Progress { source_key: "file-b".into(), position: 7, ..Default::default() };
     let ok = occurrence(&d, finding(&d, &fid(3), ROOT, 2.0, T0));
-    assert!(store.apply(&[ok, occurrence(&d, no_id)], Some(&later)).is_err());
+    let occurrences = [ok, occurrence(&d, no_id)];
+    let refused = store.commit(&Commit { occurrences: &occurrences, progress: &[later], ..Default::default() });
+    assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
     assert_eq!(store.progress("file-b").unwrap(), None);
     assert!(store.get_findings(&d, &[fid(3)], None).unwrap().is_empty());
 }
 
 #[test]
 fn archive_and_feedback_keep_updated_at_and_are_all_or_nothing() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let other = detector(&store, &Scope::new("444455556666", "us-east-1"));
     insert(&store, &d, vec![finding(&d, &fid(1), ROOT, 2.0, T0), finding(&d, &fid(2), KALI, 5.0, T0)]);
@@ -109,8 +111,9 @@ fn archive_and_feedback_keep_updated_at_and_are_all_or_nothing() {
     // An unknown id and another detector's id: rejected, named, nothing changed.
     let err = store.set_archived(&d, &[fid(1), fid(3), fid(42)], true).unwrap_err();
     match err {
-        StoreError::Invalid(message) => {
-            assert!(message.contains(&fid(3)) && message.contains(&fid(42)) && !message.contains(&fid(1)), "{message}")
+        StoreError::UnknownFindings(mut unknown) => {
+            unknown.sort();
+            assert_eq!(unknown, vec![fid(3), fid(42)]);
         }
         e => panic!("unexpected {e:?}"),
     }
@@ -127,7 +130,10 @@ fn archive_and_feedback_keep_updated_at_and_are_all_or_nothing() {
     store.set_archived(&d, &[fid(1)], false).unwrap();
     assert!(list_all(&store, &d, &archived, &by_updated_desc(), 50).is_empty());
 
-    assert!(matches!(store.set_feedback(&d, &[fid(2), fid(3)], "USEFUL", None), Err(StoreError::Invalid(_))));
+    let refused = store.set_feedback(&d, &[fid(2), fid(3)], "USEFUL", None);
+    assert!(matches!(&refused, Err(StoreError::UnknownFindings(unknown)) if unknown == &[fid(3)]), "{refused:?}");
+    let two = &store.get_findings(&d, &[fid(2)], None).unwrap()[0];
+    assert_eq!(two.service.as_ref().unwrap().user_feedback, None, "a refused write changes nothing");
     store.set_feedback(&d, &[fid(2)], "NOT_USEFUL", Some("noise")).unwrap();
     let two = &store.get_findings(&d, &[fid(2)], None).unwrap()[0];
     assert_eq!(two.service.as_ref().unwrap().user_feedback.as_deref(), Some("NOT_USEFUL"));
@@ -139,7 +145,7 @@ fn archive_and_feedback_keep_updated_at_and_are_all_or_nothing() {
 
 #[test]
 fn listing_sorts_with_ties_broken_by_id() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     // Severities with ties; ids inserted out of order.
     let severities = [(7, 8.0), (3, 5.0), (5, 8.0), (1, 2.0), (4, 5.0), (2, 8.0), (6, 2.0)];
@@ -157,7 +163,7 @@ fn listing_sorts_with_ties_broken_by_id() {
 
 #[test]
 fn findings_without_the_sort_attribute_come_first_ascending_and_last_descending_by_id() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let mut without = vec![finding(&d, &fid(10), ROOT, 2.0, T0), finding(&d, &fid(11), ROOT, 2.0, T0)];
     for f in &mut without {
@@ -179,7 +185,7 @@ fn findings_without_the_sort_attribute_come_first_ascending_and_last_descending_
 
 #[test]
 fn next_token_only_when_more_and_tokens_are_bound_to_their_query() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     insert(&store, &d, (1..=4).map(|n| finding(&d, &fid(n), ROOT, 2.0, T0 + n as i64)).collect());
     let exact = store.list_findings(&d, &Criteria::default(), &by_updated_desc(), 4, None).unwrap();
@@ -193,7 +199,7 @@ fn next_token_only_when_more_and_tokens_are_bound_to_their_query() {
     assert_eq!(rest.next_token, None);
 
     let other = detector(&store, &Scope::new("444455556666", "us-east-1"));
-    let invalid = |r: vedette_store::Result<_>| matches!(r, Err(StoreError::Invalid(_)));
+    let invalid = |r: vedette_store::Result<_>| matches!(r, Err(StoreError::BadToken));
     assert!(invalid(store.list_findings(&other, &Criteria::default(), &by_updated_desc(), 3, Some(&token))));
     assert!(invalid(store.list_findings(&d, &Criteria::default(), &sort("severity", true), 3, Some(&token))));
     let narrower = criterion("type", vec![Test::Equals(vec![AttrValue::Str(ROOT.into())])]);
@@ -208,7 +214,7 @@ fn next_token_only_when_more_and_tokens_are_bound_to_their_query() {
 
 #[test]
 fn pages_neither_skip_nor_repeat_under_concurrent_inserts() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     // updatedAt values with many ties, so the id tie-break matters.
     let initial: Vec<u64> = (0..60).collect();
@@ -241,7 +247,7 @@ fn pages_neither_skip_nor_repeat_under_concurrent_inserts() {
 
 #[test]
 fn statistics() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let day = 86_400_000;
     let mut findings = vec![
@@ -292,7 +298,7 @@ fn statistics() {
 
 #[test]
 fn deleting_a_detector_discards_its_findings() {
-    let (_dir, store) = open();
+    let store = open();
     let scope = scope();
     let d = detector(&store, &scope);
     let other = detector(&store, &Scope::new("444455556666", "us-east-1"));
@@ -308,8 +314,7 @@ fn deleting_a_detector_discards_its_findings() {
 fn progress_is_compare_and_set_across_handles() {
     // Two handles on one database, as two `vedette ingest` processes (or `serve --watch` and
     // `ingest`) have: both read source "f" at position 10 and race to move it.
-    let dir = tempfile::tempdir().unwrap();
-    let setup = SqliteStore::open(dir.path()).unwrap();
+    let setup = open();
     let d = detector(&setup, &scope());
     let at = |key: &str, position, expected| Progress {
         source_key: key.into(),
@@ -317,12 +322,12 @@ fn progress_is_compare_and_set_across_handles() {
         expected_position: expected,
         ..Default::default()
     };
-    setup.apply(&[], Some(&at("f", 10, None))).unwrap();
+    setup.commit(&Commit { progress: &[at("f", 10, None)], ..Default::default() }).unwrap();
     let detector_key = |round: u64, writer: u64| format!("detector:{writer}|f{round}");
 
     for round in 0..5u64 {
         let start = 10 + round * 100;
-        let handles: Vec<SqliteStore> = (0..2).map(|_| SqliteStore::open(dir.path()).unwrap()).collect();
+        let handles: Vec<TestStore> = (0..2).map(|_| setup.connect()).collect();
         let barrier = std::sync::Barrier::new(2);
         let outcomes: Vec<Result<u64, StoreError>> = std::thread::scope(|s| {
             let runs: Vec<_> = handles
@@ -336,9 +341,8 @@ fn progress_is_compare_and_set_across_handles() {
                         let id = fid(1000 * (round + 1) + writer as u64);
                         let rows = [at("f", start + 100, Some(start)), at(&detector_key(round, writer as u64), start + 100, None)];
                         barrier.wait();
-                        store
-                            .apply_batch(&[occurrence(d, finding(d, &id, ROOT, 2.0, T0))], &rows)
-                            .map(|_| writer as u64)
+                        let occurrences = [occurrence(d, finding(d, &id, ROOT, 2.0, T0))];
+                        store.commit(&Commit { occurrences: &occurrences, progress: &rows, ..Default::default() }).map(|_| writer as u64)
                     })
                 })
                 .collect();
@@ -349,8 +353,8 @@ fn progress_is_compare_and_set_across_handles() {
         let winner = winners[0];
         let loser = 1 - winner;
         let refused = outcomes[loser as usize].as_ref().unwrap_err();
-        assert_eq!(refused.moved_progress_keys(), Some(vec!["f".to_string()]), "{refused}");
-        assert!(matches!(refused, StoreError::Conflict(m) if m.starts_with("progress moved")));
+        // Only the shared record moved under it; the loser's own detector record had no rival.
+        assert!(matches!(refused, StoreError::ProgressMoved(keys) if keys == &["f"]), "{refused:?}");
 
         // Nothing of the refused transaction is visible: not its finding, not its other record.
         let winner_id = fid(1000 * (round + 1) + winner);
@@ -361,27 +365,27 @@ fn progress_is_compare_and_set_across_handles() {
         assert_eq!(setup.progress(&detector_key(round, winner)).unwrap().map(|p| p.position), Some(start + 100));
         assert_eq!(setup.progress(&detector_key(round, loser)).unwrap(), None);
         // The winner's detector record now exists: expecting none again is refused too.
-        let again = setup.apply(&[], Some(&at(&detector_key(round, winner), start + 200, None))).unwrap_err();
-        assert_eq!(again.moved_progress_keys(), Some(vec![detector_key(round, winner)]));
+        let again = setup.commit(&Commit { progress: &[at(&detector_key(round, winner), start + 200, None)], ..Default::default() }).unwrap_err();
+        assert!(matches!(&again, StoreError::ProgressMoved(keys) if keys == &[detector_key(round, winner)]), "{again:?}");
     }
 }
 
 #[test]
 fn everything_survives_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+    let store = open();
     let scope = scope();
     let (d, expected) = {
-        let store = SqliteStore::open(dir.path()).unwrap();
         let d = store
             .create_detector(&scope, Default::default(), BTreeMap::from([("k".into(), "v".into())]), None)
             .unwrap();
         let f = finding(&d.id, &fid(1), ROOT, 2.0, T0);
         let progress = Progress { source_key: "s".into(), position: 3, complete: true, ..Default::default() };
-        store.apply(&[occurrence(&d.id, f.clone())], Some(&progress)).unwrap();
+        let occurrences = [occurrence(&d.id, f.clone())];
+        store.commit(&Commit { occurrences: &occurrences, progress: &[progress], ..Default::default() }).unwrap();
         store.set_archived(&d.id, &[fid(1)], true).unwrap();
         (d, f)
     };
-    let store = SqliteStore::open(dir.path()).unwrap();
+    let store = store.reopen();
     assert_eq!(store.get_detector(&scope, &d.id).unwrap(), d);
     let got = store.get_findings(&d.id, &[fid(1)], None).unwrap();
     let mut archived = expected;
@@ -393,9 +397,8 @@ fn everything_survives_a_reopen() {
 #[test]
 fn two_handles_on_one_database_see_each_others_writes() {
     // As `vedette serve` and `vedette ingest` do from two processes.
-    let dir = tempfile::tempdir().unwrap();
-    let serve = SqliteStore::open(dir.path()).unwrap();
-    let ingest = SqliteStore::open(dir.path()).unwrap();
+    let serve = open();
+    let ingest = serve.connect();
     let d = detector(&serve, &scope());
     assert_eq!(ingest.detector_for(&scope()).unwrap().unwrap().id, d);
     std::thread::scope(|s| {
@@ -418,13 +421,14 @@ fn two_handles_on_one_database_see_each_others_writes() {
 
 #[test]
 fn batch_progress_and_find_finding() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let progress: Vec<Progress> = ["a", "b"]
         .iter()
         .map(|k| Progress { source_key: k.to_string(), position: 9, complete: true, ..Default::default() })
         .collect();
-    store.apply_batch(&[occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))], &progress).unwrap();
+    let occurrences = [occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))];
+    store.commit(&Commit { occurrences: &occurrences, progress: &progress, ..Default::default() }).unwrap();
     assert_eq!(store.progress("a").unwrap().as_ref(), Some(&progress[0]));
     assert_eq!(store.progress("b").unwrap().as_ref(), Some(&progress[1]));
 
@@ -451,7 +455,7 @@ fn repeat(d: &str, t: i64, error: Option<&str>) -> vedette_domain::Occurrence {
 
 #[test]
 fn repeats_merge_into_one_finding_and_its_index_rows_follow() {
-    let (_dir, store) = open();
+    let store = open();
     let d = detector(&store, &scope());
     let errored = criterion(
         "service.action.awsApiCallAction.errorCode",
@@ -461,7 +465,7 @@ fn repeats_merge_into_one_finding_and_its_index_rows_follow() {
 
     // Two occurrences of one finding in a batch: one finding written.
     let stats =
-        store.apply(&[repeat(&d, T0, Some("AccessDenied")), repeat(&d, T0 + 10, Some("AccessDenied"))], None).unwrap();
+        store.commit(&Commit::occurrences(&[repeat(&d, T0, Some("AccessDenied")), repeat(&d, T0 + 10, Some("AccessDenied"))])).unwrap();
     assert_eq!((stats.created, stats.updated), (1, 1));
     let stored = &store.get_findings(&d, &[fid(1)], None).unwrap()[0];
     assert_eq!(stored.service.as_ref().unwrap().count, Some(2));
@@ -469,7 +473,7 @@ fn repeats_merge_into_one_finding_and_its_index_rows_follow() {
 
     // A later, successful call: the details (errorCode gone) come from it.
     store.set_archived(&d, &[fid(1)], true).unwrap();
-    let stats = store.apply(&[repeat(&d, T0 + 20, None)], None).unwrap();
+    let stats = store.commit(&Commit::occurrences(&[repeat(&d, T0 + 20, None)])).unwrap();
     assert_eq!((stats.created, stats.updated), (0, 1));
     let stored = &store.get_findings(&d, &[fid(1)], None).unwrap()[0];
     let service = stored.service.as_ref().unwrap();
