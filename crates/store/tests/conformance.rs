@@ -6,11 +6,14 @@
 mod common;
 
 mod conformance {
+    mod commit;
     mod concurrent_writes;
     mod criteria_prop;
+    mod destinations;
     mod detectors;
     mod filters;
     mod findings;
+    mod harness;
     mod lists;
     mod outbox;
     mod pagination_prop;
