@@ -19,7 +19,9 @@ use vedette_store::{Commit, SqliteStore, Store};
 /// The environment variable naming the backend under test.
 pub const BACKEND_VARIABLE: &str = "VEDETTE_TEST_STORE";
 
-/// A kind of store the suite runs against.
+/// A kind of store the suite runs against. Tests run in parallel, each on its own database: a
+/// server backend creates one (a database or schema with a unique name) per call, reading where
+/// its server is from its own environment variable, and drops it when the [`Database`] is dropped.
 pub trait Backend: Send + Sync {
     /// A fresh, empty database of this backend, private to one test and removed when dropped.
     fn create_database(&self) -> Box<dyn Database>;
