@@ -1,6 +1,6 @@
 //! The store conformance harness and the builders every store test shares.
 //!
-//! Tests obtain stores only through [`open`] (a fresh, empty database) and [`TestStore::connect`]
+//! Conformance tests obtain stores only through [`open`] (a fresh, empty database) and [`TestStore::connect`]
 //! / [`TestStore::reopen`] (another handle on the same database, as a second process opening it
 //! has), so the same tests run against every backend. The backend is chosen here, once, by the
 //! `VEDETTE_TEST_STORE` environment variable (default `sqlite`); a new backend implements
