@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use vedette_domain::criteria::{parse_sort, Criteria, Sort};
 use vedette_domain::{model, Detector, DetectorConfig, Occurrence, Scope};
@@ -131,6 +131,8 @@ struct OvertakenOnce {
     other: SqliteStore,
     paths: Vec<PathBuf>,
     overtaken: AtomicBool,
+    /// This many writes fail (a full disk, say) before writes go through.
+    failing_writes: AtomicU32,
 }
 
 impl vedette_store::ListStore for OvertakenOnce {
@@ -150,6 +152,9 @@ impl vedette_store::DestinationStore for OvertakenOnce {}
 impl Store for OvertakenOnce {
     // Ingest writes through apply_with_state (findings, progress and detection state).
     fn apply_with_state(&self, occurrences: &[Occurrence], progress: &[Progress], state: &[vedette_store::StateEntry]) -> vedette_store::Result<UpsertStats> {
+        if self.failing_writes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok() {
+            return Err(vedette_store::StoreError::Backend("disk full".into()));
+        }
         if !self.overtaken.swap(true, Ordering::Relaxed) {
             ingest_paths(&self.other, &self.paths, &IngestOptions::default(), &mut |_| {}).unwrap();
         }
@@ -223,6 +228,7 @@ fn a_file_another_process_is_ingesting_is_left_to_it_and_checked_again_next_poll
         other: SqliteStore::open(data.path()).unwrap(),
         paths: vec![file.clone()],
         overtaken: AtomicBool::new(false),
+        failing_writes: AtomicU32::new(0),
     };
     let detector = store.create_detector(&Scope::new(ACCOUNT, REGION), DetectorConfig::default(), Default::default(), None).unwrap().id;
     let options = IngestOptions::default();
@@ -239,5 +245,31 @@ fn a_file_another_process_is_ingesting_is_left_to_it_and_checked_again_next_poll
     assert_eq!((retried.sources, retried.sources_already_ingested), (0, 1), "{retried:?}");
     assert!(retried.sources_ingested_elsewhere.is_empty());
     assert!(watcher.poll(&store, logs.path(), &options, Duration::ZERO).unwrap().is_none(), "now done");
+    assert_eq!(root_count(&store.store, &detector), 50);
+}
+
+#[test]
+fn a_store_failure_fails_the_poll_and_the_next_poll_retries() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let file = day_dir(logs.path()).join("a.json.gz");
+    let records: Vec<Value> = (0..50).map(|i| root_call(&format!("a{i}"), i, None)).collect();
+    std::fs::write(&file, cloudtrail_gz(&records)).unwrap();
+    let store = OvertakenOnce {
+        store: SqliteStore::open(data.path()).unwrap(),
+        other: SqliteStore::open(data.path()).unwrap(),
+        paths: Vec::new(),
+        overtaken: AtomicBool::new(true),
+        failing_writes: AtomicU32::new(1),
+    };
+    let detector = store.create_detector(&Scope::new(ACCOUNT, REGION), DetectorConfig::default(), Default::default(), None).unwrap().id;
+    // Commits due while the file is being read: the failure meets workers still running.
+    let options = IngestOptions { chunk_records: 10, batch_records: 10, ..Default::default() };
+    let mut watcher = Watcher::default();
+
+    assert!(watcher.poll(&store, logs.path(), &options, Duration::ZERO).is_err());
+    assert!(!options.cancel.is_cancelled(), "a failed run stops itself, not the watcher");
+    let retried = watcher.poll(&store, logs.path(), &options, Duration::ZERO).unwrap().unwrap();
+    assert_eq!((retried.sources, retried.events), (1, 50), "{retried:?}");
     assert_eq!(root_count(&store.store, &detector), 50);
 }
