@@ -10,14 +10,11 @@
 //! memory does not grow with the input. Bad input never panics: it becomes [`Item::Bad`] (one
 //! record) or [`ReadEnd::problem`] (the rest of the source is unreadable).
 use std::io::{self, BufRead, BufReader, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use vedette_domain::cloudtrail::{parse_record, CloudTrailRecord};
 use vedette_domain::dns::record::query_json;
 use vedette_domain::dns::{parse_query_record, QueryLogRecord};
 use vedette_domain::flow::{FlowLayout, FlowLine, FlowReader, FlowRecord, ReadLine};
-
-use crate::discover::SourceInput;
 
 /// One position of a source, handed to the sink.
 pub(crate) enum Item<'r, 'a> {
@@ -63,31 +60,11 @@ pub(crate) struct Buffers {
     line: Vec<u8>,
 }
 
-/// Counts the raw bytes read from a file, for the progress bar.
-struct Counting<'c, R> {
-    inner: R,
-    counter: &'c AtomicU64,
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.counter.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Opens a source (decompressing if it is gzip) as a buffered reader.
-pub(crate) fn open<'a>(input: &SourceInput, stdin_data: &'a [u8], bytes_read: &'a AtomicU64) -> io::Result<Box<dyn BufRead + 'a>> {
-    let raw: Box<dyn Read + 'a> = match input {
-        SourceInput::File { path, .. } => {
-            Box::new(Counting { inner: std::fs::File::open(path)?, counter: bytes_read })
-        }
-        SourceInput::Stdin => Box::new(stdin_data),
-    };
+/// A source's raw bytes as a buffered reader of its content: decompressed when they are gzip
+/// (told by the magic bytes, not the name).
+pub(crate) fn decompressed<'a>(raw: Box<dyn Read + 'a>) -> io::Result<Box<dyn BufRead + 'a>> {
     let mut raw = BufReader::with_capacity(256 * 1024, raw);
     if raw.fill_buf()?.starts_with(&GZIP_MAGIC) {
         Ok(Box::new(BufReader::with_capacity(256 * 1024, flate2::bufread::MultiGzDecoder::new(raw))))
@@ -134,7 +111,7 @@ pub(crate) fn read_records<E>(
 /// For the fuzz targets and their replay tests (crates/fuzzing), not an API: reads `bytes` as a
 /// source is read (gzip and layout sniffed) after position `start`, handing each position's
 /// record, or why it is not one, to `each`; `each` returning false stops there, as the ingester's
-/// stop flag does (only ever at the first item of a position).
+/// cancellation does (only ever at the first item of a position).
 #[doc(hidden)]
 pub fn read_bytes_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64, Result<&CloudTrailRecord<'_>, &str>) -> bool) -> ReadEnd {
     read_items_for_fuzzing(bytes, start, |position, item| match item {
@@ -157,8 +134,7 @@ pub enum FuzzItem<'r, 'a> {
 /// [`read_bytes_for_fuzzing`] for every layout (the flow-log and query-log targets).
 #[doc(hidden)]
 pub fn read_items_for_fuzzing(bytes: &[u8], start: u64, mut each: impl FnMut(u64, FuzzItem<'_, '_>) -> bool) -> ReadEnd {
-    let counter = AtomicU64::new(0);
-    let reader = match open(&SourceInput::Stdin, bytes, &counter) {
+    let reader = match decompressed(Box::new(bytes)) {
         Ok(reader) => reader,
         Err(e) => return ReadEnd { position: start, problem: Some(read_error_message(&e)), ..Default::default() },
     };
@@ -695,8 +671,7 @@ mod tests {
     type Seen = Vec<(u64, Result<String, String>)>;
 
     fn read_all(bytes: &[u8], start: u64) -> (Seen, ReadEnd) {
-        let counter = AtomicU64::new(0);
-        let reader = open(&SourceInput::Stdin, bytes, &counter).unwrap();
+        let reader = decompressed(Box::new(bytes)).unwrap();
         let mut seen = Vec::new();
         let end = read_records::<()>(reader, start, &mut Buffers::default(), None, |pos, item| {
             seen.push((

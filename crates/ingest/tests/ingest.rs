@@ -2,13 +2,12 @@
 //! findings, exactly-once (re-ingest, stop-and-resume), bad input.
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 use vedette_domain::criteria::{parse_sort, Criteria};
 use vedette_domain::{model, DetectorConfig, Evidence, Scope};
-use vedette_ingest::{ingest_paths, IngestOptions, Summary, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR};
+use vedette_ingest::{ingest_paths, ingest_sources, Identity, IngestOptions, Settled, Source, Summary, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR};
 use vedette_store::{SqliteStore, Store};
 
 const ACCOUNT: &str = "111122223333";
@@ -243,11 +242,11 @@ fn stopped_run_resumes_to_the_result_of_one_clean_run() {
 
     let dir = tempfile::tempdir().unwrap();
     let (store, detector) = store_with_detector(dir.path());
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = IngestOptions { stop: Some(stop.clone()), ..small_batches.clone() };
+    let stop = CancellationToken::new();
+    let stopping = IngestOptions { cancel: stop.clone(), ..small_batches.clone() };
     let first = ingest_paths(&store, std::slice::from_ref(&path), &stopping, &mut |p| {
         if p.events >= 1000 {
-            stop.store(true, Ordering::Relaxed);
+            stop.cancel();
         }
     })
     .unwrap();
@@ -433,11 +432,11 @@ fn a_stopped_reread_for_a_new_detector_resumes_to_one_clean_run() {
     let virginia_after_first = findings(&store, &virginia);
 
     let paris = create_detector(&store, "eu-west-3");
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = IngestOptions { stop: Some(stop.clone()), ..small_batches.clone() };
+    let stop = CancellationToken::new();
+    let stopping = IngestOptions { cancel: stop.clone(), ..small_batches.clone() };
     let stopped = ingest_paths(&store, paths, &stopping, &mut |p| {
         if p.events >= 1000 {
-            stop.store(true, Ordering::Relaxed);
+            stop.cancel();
         }
     })
     .unwrap();
@@ -653,4 +652,73 @@ fn concurrent_runs_over_overlapping_trees_apply_every_record_once() {
         let after = ingest(&store, &everything, &small_batches);
         assert_eq!((after.sources, after.sources_already_ingested), (0, 7), "round {round}: {after:?}");
     }
+}
+
+/// A source that is neither a file nor stdin (the shape an S3 object has: a key naming its
+/// version, a location in a delivery layout, a stream read from the start, an outcome to learn).
+struct ObjectSource {
+    key: String,
+    location: PathBuf,
+    body: Vec<u8>,
+    readable: bool,
+    /// Shared with the test, which owns the source no more once it is boxed.
+    settled: std::sync::Arc<std::sync::Mutex<Vec<Settled>>>,
+}
+
+impl Source for ObjectSource {
+    fn name(&self) -> String {
+        format!("mem://{}", self.location.display())
+    }
+    fn size_hint(&self) -> Option<u64> {
+        Some(self.body.len() as u64)
+    }
+    fn location(&self) -> Option<&Path> {
+        Some(&self.location)
+    }
+    fn can_grow(&self) -> bool {
+        false
+    }
+    fn identify(&self) -> Result<Identity, vedette_ingest::IngestError> {
+        Ok(Identity { key: self.key.clone(), size: self.body.len() as u64 })
+    }
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + Send + '_>> {
+        if !self.readable {
+            return Err(std::io::Error::other("access denied"));
+        }
+        Ok(Box::new(self.body.as_slice()))
+    }
+    fn settled(&self, outcome: Settled) {
+        self.settled.lock().unwrap().push(outcome);
+    }
+}
+
+#[test]
+fn any_source_is_ingested_once_and_told_its_outcome() {
+    let data = tempfile::tempdir().unwrap();
+    let (store, detector) = store_with_detector(data.path());
+    let records = vec![
+        record("o1", "2024-03-01T10:00:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({})),
+        record("o2", "2024-03-01T10:01:00Z", "GetUser", "iam.amazonaws.com", alice(), json!({})),
+    ];
+    let told: [std::sync::Arc<std::sync::Mutex<Vec<Settled>>>; 2] = Default::default();
+    let object = |name: &str, readable: bool, told: &std::sync::Arc<std::sync::Mutex<Vec<Settled>>>| ObjectSource {
+        key: format!("s3://logs/{name}@v1"),
+        location: format!("AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/03/01/{name}.json.gz").into(),
+        body: gzip(json!({"Records": records}).to_string().as_bytes()),
+        readable,
+        settled: told.clone(),
+    };
+    let sources: Vec<Box<dyn Source>> = vec![Box::new(object("a", true, &told[0])), Box::new(object("b", false, &told[1]))];
+    let first = ingest_sources(&store, &sources, &options(), &mut |_| {}).unwrap();
+    assert_eq!((first.sources, first.events), (1, 2), "{first:?}");
+    assert_eq!(first.bytes, sources[0].size_hint().unwrap(), "the body's bytes are metered");
+    assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+    assert_eq!(first.problems[0].to_string(), format!("mem://AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/03/01/b.json.gz:0: cannot read: access denied"));
+    assert_eq!(findings(&store, &detector).len(), 1, "root usage");
+
+    let again = ingest_sources(&store, &sources, &options(), &mut |_| {}).unwrap();
+    assert_eq!((again.sources, again.sources_already_ingested, again.events), (0, 1, 0), "{again:?}");
+    assert_eq!(*told[0].lock().unwrap(), [Settled::Complete, Settled::Complete], "read, then found ingested");
+    assert_eq!(*told[1].lock().unwrap(), [Settled::Unreadable, Settled::Unreadable], "tried again on the next run");
+    assert_eq!(findings(&store, &detector)[0].service.as_ref().unwrap().count, Some(1), "not applied twice");
 }

@@ -210,6 +210,7 @@ fn change_lists_before(store: SqliteStore, trigger: String, action: StoreAction)
         {
             action(store);
         }
+        Ok(())
     })
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use vedette_domain::criteria::{parse_sort, Criteria};
 use vedette_domain::{DetectorConfig, Scope};
@@ -126,14 +126,20 @@ fn a_fresh_file_waits_until_it_has_stopped_changing() {
 /// The SQLite store, except that just before its first write another handle on the same
 /// database (another process, as far as SQLite can tell) ingests `paths` to the end: the race a
 /// `vedette ingest` run alongside `serve --watch` can produce, made to happen every time.
-fn overtaken_once(store: SqliteStore, other: SqliteStore, paths: Vec<PathBuf>) -> Intercepted<SqliteStore> {
-    let overtaken = AtomicBool::new(false);
+/// `failing_writes` writes fail (a full disk, say) before writes go through.
+fn overtaken_once(store: SqliteStore, other: SqliteStore, paths: Vec<PathBuf>, failing_writes: u32) -> Intercepted<SqliteStore> {
+    let overtaken = AtomicBool::new(paths.is_empty());
+    let failing_writes = AtomicU32::new(failing_writes);
     Intercepted::new(store, move |call, _| {
-        if let Call::Commit(_) = call
-            && !overtaken.swap(true, Ordering::Relaxed)
-        {
-            ingest_paths(&other, &paths, &IngestOptions::default(), &mut |_| {}).unwrap();
+        if let Call::Commit(_) = call {
+            if failing_writes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok() {
+                return Err(vedette_store::StoreError::Backend("disk full".into()));
+            }
+            if !overtaken.swap(true, Ordering::Relaxed) {
+                ingest_paths(&other, &paths, &IngestOptions::default(), &mut |_| {}).unwrap();
+            }
         }
+        Ok(())
     })
 }
 
@@ -144,7 +150,7 @@ fn a_file_another_process_is_ingesting_is_left_to_it_and_checked_again_next_poll
     let file = day_dir(logs.path()).join("a.json.gz");
     let records: Vec<Value> = (0..50).map(|i| root_call(&format!("a{i}"), i, None)).collect();
     std::fs::write(&file, cloudtrail_gz(&records)).unwrap();
-    let store = overtaken_once(SqliteStore::open(data.path()).unwrap(), SqliteStore::open(data.path()).unwrap(), vec![file.clone()]);
+    let store = overtaken_once(SqliteStore::open(data.path()).unwrap(), SqliteStore::open(data.path()).unwrap(), vec![file.clone()], 0);
     let detector = store.create_detector(&Scope::new(ACCOUNT, REGION), DetectorConfig::default(), Default::default(), None).unwrap().id;
     let options = IngestOptions::default();
     let mut watcher = Watcher::default();
@@ -160,5 +166,25 @@ fn a_file_another_process_is_ingesting_is_left_to_it_and_checked_again_next_poll
     assert_eq!((retried.sources, retried.sources_already_ingested), (0, 1), "{retried:?}");
     assert!(retried.sources_ingested_elsewhere.is_empty());
     assert!(watcher.poll(&store, logs.path(), &options, Duration::ZERO).unwrap().is_none(), "now done");
+    assert_eq!(root_count(&store.inner, &detector), 50);
+}
+
+#[test]
+fn a_store_failure_fails_the_poll_and_the_next_poll_retries() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let file = day_dir(logs.path()).join("a.json.gz");
+    let records: Vec<Value> = (0..50).map(|i| root_call(&format!("a{i}"), i, None)).collect();
+    std::fs::write(&file, cloudtrail_gz(&records)).unwrap();
+    let store = overtaken_once(SqliteStore::open(data.path()).unwrap(), SqliteStore::open(data.path()).unwrap(), Vec::new(), 1);
+    let detector = store.create_detector(&Scope::new(ACCOUNT, REGION), DetectorConfig::default(), Default::default(), None).unwrap().id;
+    // Commits due while the file is being read: the failure meets workers still running.
+    let options = IngestOptions { chunk_records: 10, batch_records: 10, ..Default::default() };
+    let mut watcher = Watcher::default();
+
+    assert!(watcher.poll(&store, logs.path(), &options, Duration::ZERO).is_err());
+    assert!(!options.cancel.is_cancelled(), "a failed run stops itself, not the watcher");
+    let retried = watcher.poll(&store, logs.path(), &options, Duration::ZERO).unwrap().unwrap();
+    assert_eq!((retried.sources, retried.events), (1, 50), "{retried:?}");
     assert_eq!(root_count(&store.inner, &detector), 50);
 }

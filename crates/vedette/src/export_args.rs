@@ -3,12 +3,12 @@
 //! its counters in /metrics.
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use vedette_export::pump::{self, PumpConfig, SinkPump};
 use vedette_export::{Sink, SinkSpec};
-use vedette_ingest::watch::Watcher;
+use vedette_ingest::watch::{Watcher, sleep_unless_cancelled};
 use vedette_ingest::{IngestOptions, Summary};
 use vedette_remote::Remote;
 use vedette_store::Store;
@@ -149,35 +149,23 @@ fn record_ingest(summary: &Summary) {
 }
 
 /// `vedette_ingest::watch::watch` with each run's counters recorded for /metrics: polls `dir`
-/// every `interval` until `stop`.
-pub fn watch_recording_metrics(
-    store: &dyn Store,
-    dir: &Path,
-    options: &IngestOptions,
-    interval: Duration,
-    stop: Arc<AtomicBool>,
-) {
+/// every `interval` until `cancel` is cancelled.
+pub fn watch_recording_metrics(store: &dyn Store, dir: &Path, options: &IngestOptions, interval: Duration, cancel: CancellationToken) {
     vedette_wire::metrics::prometheus();
-    let options = IngestOptions { stop: Some(stop.clone()), ..options.clone() };
+    let options = IngestOptions { cancel: cancel.clone(), ..options.clone() };
     let mut watcher = Watcher::default();
     // Registered at zero so that a scrape before the first file shows them.
     for name in [ingest_metrics::EVENTS, ingest_metrics::FINDINGS_CREATED, ingest_metrics::FINDINGS_UPDATED] {
         metrics::counter!(name).absolute(0);
     }
     tracing::info!(dir = %dir.display(), interval_ms = interval.as_millis() as u64, "watch: started");
-    while !stop.load(Ordering::Relaxed) {
+    while !cancel.is_cancelled() {
         match watcher.poll(store, dir, &options, interval) {
             Ok(Some(summary)) => record_ingest(&summary),
             Ok(None) => {}
             Err(e) => tracing::error!("watch: {e}; retrying on the next poll"),
         }
-        // Sleep in small steps so that a stop is seen quickly.
-        let mut slept = Duration::ZERO;
-        while slept < interval && !stop.load(Ordering::Relaxed) {
-            let step = Duration::from_millis(100).min(interval - slept);
-            std::thread::sleep(step);
-            slept += step;
-        }
+        sleep_unless_cancelled(interval, &cancel);
     }
     tracing::info!(dir = %dir.display(), "watch: stopped");
 }

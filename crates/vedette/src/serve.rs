@@ -1,7 +1,6 @@
 //! `vedette serve`: the GuardDuty REST-JSON API over the embedded store.
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,7 +134,7 @@ pub fn run(args: ServeArgs) -> CliResult {
     let state = AppState::with_limits(store.clone(), auth, args.limits.limits()).with_remote(remote);
     // Set when the server is told to stop: the watcher finishes its current record, commits and
     // returns (the next start resumes there).
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = tokio_util::sync::CancellationToken::new();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let watcher = match &args.watch {
         Some(dir) => {
@@ -183,7 +182,7 @@ pub fn run(args: ServeArgs) -> CliResult {
         }));
         let shutdown = async move {
             shutdown_signal().await;
-            signal_stop.store(true, Ordering::Relaxed);
+            signal_stop.cancel();
         };
         let served = vedette_wire::run(listener, state, shutdown).await;
         exports.stop().await;
@@ -191,7 +190,7 @@ pub fn run(args: ServeArgs) -> CliResult {
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
     });
     // However the server ended, the watcher stops with it.
-    stop.store(true, Ordering::Relaxed);
+    stop.cancel();
     if let Some(watcher) = watcher
         && watcher.join().is_err()
     {
