@@ -5,8 +5,12 @@
 //! not publicly routable. Who opened the connection (`connectionDirection`): the TCP flags when
 //! they say (a lone SYN from the opener, SYN-ACK from the answerer), else the well-known port
 //! (the side on a named port or a port below 1024 facing an ephemeral one is the server), else
-//! the packets' direction. Records whose remote side is not publicly routable raise nothing;
-//! nor does any record whose remote IP is on the detector's trusted list.
+//! the packets' direction ([`super::connection`]). Records whose remote side is not publicly
+//! routable raise nothing; nor does any record whose remote IP is on the detector's trusted list.
+//!
+//! Connection findings count connections: a threat-list or feed match raises one occurrence per
+//! connection (its first record seen, either direction), a port probe one per connection the
+//! scanner opens; the heuristics count the attempts [`super::connection`] recognises.
 use std::net::IpAddr;
 
 use crate::detect::{Intel, ThreatMatch, remote_ip_details};
