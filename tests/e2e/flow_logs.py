@@ -29,6 +29,8 @@ V5_FIELDS = "pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path
 TCP_SYN_FIN = 3
 TCP_SYN = 2
 TCP_SYNACK_FIN = 19
+TCP_FIN = 1
+TCP_SYNACK = 18
 
 TCP, UDP, IGMP = 6, 17, 2
 
@@ -143,6 +145,27 @@ def connect_out(instance: Instance, remote: str, port: int, start: int, *, local
     if reply:
         flows.append(Flow(instance, remote, local_port, port, start, True, protocol, packets, bytes * 4, duration,
                           "ACCEPT", TCP_SYNACK_FIN))
+    return flows
+
+
+def session(instance: Instance, remote: str, port: int, start: int, intervals: int, *, opener_port: int,
+            inbound: bool = True, interval: int = 60, packets: int = 6) -> list[Flow]:
+    """A long-lived TCP connection as flow logs write it: one record per direction and aggregation
+    interval, all with the same 5-tuple. The opener's SYN (and the answer's SYN-ACK) in the first
+    interval, FIN in the last, keep-alive sized traffic between; `inbound`: the remote host opened
+    it to `port` of the instance, else the instance opened it to `port` of the remote host."""
+    flows = []
+    for k in range(intervals):
+        first, last = k == 0, k == intervals - 1
+        opener_flags = (TCP_SYN if first else 0) | (TCP_FIN if last else 0)
+        answer_flags = (TCP_SYNACK if first else 0) | (TCP_FIN if last else 0)
+        t = start + k * interval
+        n = packets + k % 4
+        local_port, remote_port = (port, opener_port) if inbound else (opener_port, port)
+        flows.append(Flow(instance, remote, local_port, remote_port, t, inbound, TCP, n, n * 90, interval - 1,
+                          "ACCEPT", opener_flags))
+        flows.append(Flow(instance, remote, local_port, remote_port, t, not inbound, TCP, n + 1, n * 300,
+                          interval - 1, "ACCEPT", answer_flags))
     return flows
 
 

@@ -50,6 +50,7 @@ SECOND_ATTACKER = "193.32.162.77"
 VICTIM = "141.98.10.60"
 FLOOD_TARGET = "104.244.72.115"
 OFFICE_IP = "62.210.15.33"
+PARTNER_IP = "52.28.14.9"
 ATTACKER_V6 = "2a01:4f8:c17:1d2c::1"
 FEED_FILES = {"scanner": "scanners.txt", "c2": "c2-servers.txt", "bitcoin": "bitcoin-nodes.txt",
               "blackhole": "sinkholes.txt", "droppoint": "drop-points.txt", "tor-relay": "tor-relays.txt"}
@@ -343,6 +344,60 @@ def ipv6_case(make: Instances, accounts) -> Case:
                local_port=22)], account=account)
 
 
+def office_day(bastion: Instance, desktop: Instance, start: int, hours: int = 3) -> list[Flow]:
+    """An office behind one NAT address at 1-minute aggregation: four engineers hold SSH shells
+    open on the bastion for hours (keep-alives, a little typing), one reconnects later, one holds
+    an RDP session on a Windows desktop. Each interval writes one record per direction with the
+    same 5-tuple: as many small records from one address as a brute force, but five connections."""
+    minutes = hours * 60
+    flows = [f for user in range(4)
+             for f in fl.session(bastion, OFFICE_IP, 22, start + 17 * user, minutes, opener_port=50000 + user)]
+    flows += fl.session(bastion, OFFICE_IP, 22, start + hours * 3600 + 40, 60, opener_port=50010)
+    flows += fl.session(desktop, OFFICE_IP, 3389, start + 60, minutes, opener_port=51000)
+    return flows
+
+
+def by_start(flows: list[Flow]) -> list[Flow]:
+    return sorted(flows, key=lambda f: f.start)
+
+
+def session_cases(make: Instances, accounts) -> list[Case]:
+    """Long-lived sessions, with and without tcp-flags in the format: an office alone, the office
+    while a brute force runs, a jump host the office uses, threat-list connections."""
+    cases = []
+    t = BASE + 10800
+    for layout in ("v5-gzip", "v2-default"):
+        account = next(accounts)
+        cases.append(Case(f"office:{layout}", LAYOUT[layout], by_start(office_day(make.new(account), make.new(account), t)),
+                          [], account=account))
+        account = next(accounts)
+        bastion = make.new(account)
+        attack = ssh_attempts(bastion, ATTACKER, MIN_ATTEMPTS + 4, t + 3600 + 20)
+        cases.append(Case(f"office+attack:{layout}", LAYOUT[layout],
+                          by_start(office_day(bastion, make.new(account), t) + attack), [
+            Expect("UnauthorizedAccess:EC2/SSHBruteForce", bastion, LOW, "TARGET", 5, attack[-1].end, ATTACKER,
+                   "INBOUND", local_port=22, protocol="TCP")], account=account))
+    account = next(accounts)
+    jump = make.new(account)
+    flows = []
+    for user in range(6):
+        flows += fl.session(jump, OFFICE_IP, 22, t + 23 * user, 180, opener_port=52000 + user)
+        # Through the jump host, on to a partner's server: as long, opened by the instance.
+        flows += fl.session(jump, PARTNER_IP, 22, t + 23 * user + 2, 180, opener_port=53000 + user, inbound=False)
+    for hour in range(3):  # an hourly scp, a few seconds long
+        flows += connect_in(jump, OFFICE_IP, 22, t + 3600 * hour + 900, remote_port=54000 + hour, packets=40)
+    cases.append(Case("jump-host", LAYOUT["v4"], by_start(flows), [], account=account))
+    account = next(accounts)
+    i = make.new(account)
+    second = t + 900
+    flows = (fl.session(i, THREAT_IP, 443, t, 4, opener_port=55000, inbound=False)
+             + fl.session(i, THREAT_IP, 443, second, 4, opener_port=55001, inbound=False))
+    cases.append(Case("threat-connections", LAYOUT["v2-header"], by_start(flows), [
+        Expect("UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", i, MEDIUM, "ACTOR", 2, second + 59, THREAT_IP,
+               "OUTBOUND", remote_port=443, protocol="TCP", threat_list=THREAT_LIST_NAME)], account=account))
+    return cases
+
+
 def attack_flows(instance: Instance, start: int) -> list[Flow]:
     """A mixed attack on one instance, in time order: brute force, a probe, C&C traffic, a scan, a
     flood (its two records far apart in the file)."""
@@ -471,7 +526,7 @@ def world(flow_server, account_pool, tmp_path_factory) -> World:
     accounts = iter(lambda: _next_account(account_pool), None)
     make = Instances()
     cases = (type_cases(make, accounts) + layout_cases(make, accounts)
-             + [trusted_case(make, accounts), ipv6_case(make, accounts)])
+             + [trusted_case(make, accounts), ipv6_case(make, accounts)] + session_cases(make, accounts))
 
     benign_account = next(accounts)
     benign = Case("benign", LAYOUT["v2-gzip"], benign_day(make, benign_account), [], account=benign_account)
@@ -488,6 +543,7 @@ def world(flow_server, account_pool, tmp_path_factory) -> World:
         open_account(case, flow_server, opened)
     add_list(cases_by_name(cases)["UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"], flow_server, "threat",
              THREAT_LIST_NAME, [THREAT_IP, THREAT_CIDR])
+    add_list(cases_by_name(cases)["threat-connections"], flow_server, "threat", THREAT_LIST_NAME, [THREAT_IP])
     trusted = cases_by_name(cases)["trusted"]
     add_list(trusted, flow_server, "threat", "trusted-and-listed", [TRUSTED_IP])
     add_list(trusted, flow_server, "trusted", "office", [TRUSTED_IP])
@@ -738,3 +794,42 @@ def test_create_detectors_makes_the_detector_of_a_flow_logs_account_and_region(w
     assert finding["Type"] == "UnauthorizedAccess:EC2/SSHBruteForce"
     assert finding["Region"] == "eu-west-1" and finding["AccountId"] == account.account_id
     assert instance_of(finding)["InstanceId"] == world.created_instance.instance_id
+
+
+@pytest.mark.parametrize("name", ["office:v5-gzip", "office:v2-default", "jump-host"])
+def test_long_sessions_from_one_office_address_raise_nothing(world, name):
+    case = world.cases[name]
+    # As many small records from the office's one address within the window as a brute force
+    # needs, several times over: only distinct connections may count.
+    window_end = min(f.start for f in case.flows) + BRUTE_FORCE_WINDOW_S
+    from_office = [f for f in case.flows if f.remote == OFFICE_IP and f.inbound and f.start < window_end]
+    assert len(from_office) >= 2 * MIN_ATTEMPTS and all(f.packets <= 100 for f in from_office)
+    assert findings_cli(world, case) == []
+
+
+@pytest.mark.parametrize("layout", ["v5-gzip", "v2-default"])
+def test_an_office_during_a_brute_force_gives_one_finding_naming_the_attacker(world, layout):
+    case = world.cases[f"office+attack:{layout}"]
+    findings = findings_cli(world, case)
+    check_case(findings, case)
+    [finding] = findings
+    assert OFFICE_IP not in json.dumps(finding), "the office is neither the remote IP nor counted"
+    attack_start = min(f.start for f in case.flows if f.remote == ATTACKER)
+    assert iso_to_ms(finding["Service"]["EventFirstSeen"]) >= attack_start * 1000, "the attack's window, not the day"
+
+
+def test_threat_list_findings_count_connections_not_records(world):
+    case = world.cases["threat-connections"]
+    assert len(case.flows) == 16  # two connections, four intervals, both directions
+    check_case(findings_boto(case), case)
+
+
+def test_an_outbound_brute_force_says_the_instance_attacks(world):
+    case = world.cases["UnauthorizedAccess:EC2/SSHBruteForce"]
+    findings = {f["Service"]["ResourceRole"]: f for f in findings_cli(world, case)}
+    actor, target = findings["ACTOR"], findings["TARGET"]
+    assert actor["Title"] == "EC2 instance is performing SSH brute force attacks."
+    assert "against a remote host" in actor["Description"] and VICTIM in actor["Description"]
+    assert "against an EC2 instance" not in actor["Title"] + actor["Description"]
+    assert target["Title"] == "SSH brute force attack against an EC2 instance."
+    assert ATTACKER in target["Description"]

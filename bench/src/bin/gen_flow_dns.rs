@@ -10,7 +10,8 @@
 //!
 //! Traffic: web servers answering internet clients, app servers talking to databases, updates
 //! and AWS API calls, DNS to the VPC resolver, rejected internet background noise, an admin's SSH
-//! sessions to the bastion, a few NODATA rows; queries for AWS endpoints, update mirrors, CDN
+//! sessions to the bastion, an office's hours-long SSH and RDP sessions from one NAT address
+//! logged every minute, a few NODATA rows; queries for AWS endpoints, update mirrors, CDN
 //! hosts (including hash-like CloudFront names), PTR lookups and private-zone names. A small
 //! share is attack traffic, each episode written into the manifest with the finding type and
 //! instance it should raise: SSH / RDP brute force (inbound, and SSH outbound), an outbound port
@@ -264,6 +265,7 @@ fn flow_file(seed: u64, env: &Env, a: usize, w: usize, target: usize, expected: 
     let apps = env.of_role(Role::App);
     let dbs = env.of_role(Role::Db);
     let bastion = env.role(Role::Bastion, 0);
+    office_sessions(env, a, w, t0, &mut flows);
     let mut nodata = 0u64;
     while flows.len() < target {
         let start = t0 + rng.below(240) as i64;
@@ -352,6 +354,41 @@ fn flow_file(seed: u64, env: &Env, a: usize, w: usize, target: usize, expected: 
     }
     debug_assert!(written >= benign);
     (out, written)
+}
+
+/// Windows (5 minutes each) an office session lasts before its user reconnects: two hours.
+const SESSION_WINDOWS: usize = 24;
+
+/// An office's engineers behind one NAT address (the first admin address) holding sessions open
+/// all day, logged once a minute per direction with the same 5-tuple: four SSH shells on the
+/// bastion, two on a jump host (the last worker), an RDP session on the last Windows instance.
+/// SYN opens each session, FIN closes it two hours later (v5 flags); between, keep-alives and a
+/// little typing. None of it is an attack: it must raise nothing.
+fn office_sessions(env: &Env, a: usize, w: usize, t0: i64, out: &mut Vec<Flow>) {
+    let mut rng = Rng::new(0x0FF1CE ^ ((a as u64) << 40) ^ ((env.v5 as u64) << 32) ^ w as u64);
+    let office = env.admin_ips[0];
+    let workers = env.of_role(Role::Worker);
+    let windows = env.of_role(Role::Windows);
+    let (bastion, jump, desktop) = (env.role(Role::Bastion, 0), workers[workers.len() - 1], windows[windows.len() - 1]);
+    let sessions: [(usize, u16); 7] = [(bastion, 22), (bastion, 22), (bastion, 22), (bastion, 22), (jump, 22), (jump, 22), (desktop, 3389)];
+    let block = w / SESSION_WINDOWS;
+    let (opens, closes) = (w % SESSION_WINDOWS == 0, w % SESSION_WINDOWS == SESSION_WINDOWS - 1);
+    for (user, (k, port)) in sessions.into_iter().enumerate() {
+        let (local, cport) = (env.instances[k].ip, 50_000 + user as u16 * 100 + (block % 100) as u16);
+        for minute in 0..5i64 {
+            let (first, last) = (opens && minute == 0, closes && minute == 4);
+            let (request_flags, answer_flags) = match (first, last) {
+                (true, _) => (2, 18),
+                (false, true) => (1, 1),
+                _ => (0, 0),
+            };
+            let start = t0 + minute * 60 + user as i64;
+            let packets = rng.range(3, 40);
+            let bytes = packets * rng.range(80, 220);
+            out.push(Flow { instance: k, src: office, dst: local, sport: cport, dport: port, proto: 6, packets, bytes, start, accept: true, flags: request_flags, ingress: true, aws_service: "-" });
+            out.push(Flow { instance: k, src: local, dst: office, sport: port, dport: cport, proto: 6, packets: packets + 2, bytes: bytes * 3, start, accept: true, flags: answer_flags, ingress: false, aws_service: "-" });
+        }
+    }
 }
 
 /// The attack episodes planned for (account, Region, window): deterministic by position.

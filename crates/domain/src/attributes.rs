@@ -6,12 +6,19 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use crate::criteria::AttrValue;
 use crate::model::{
     AwsApiCallAction, DnsRequestAction, Finding, InstanceDetails, NetworkConnectionAction, NetworkInterface,
     PortProbeDetail, RemoteIpDetails, S3BucketDetail, Service, ThreatIntelligenceDetail,
 };
 use crate::time::parse_iso_ms;
+
+/// A typed attribute value. Times are epoch milliseconds (`Num`), as GuardDuty compares them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttrKind {

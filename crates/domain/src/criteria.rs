@@ -2,16 +2,9 @@
 //! query language; `Criteria::matches` evaluates it in memory (suppression filters, tests).
 use std::cmp::Ordering;
 
+pub use crate::attributes::AttrValue;
 use crate::attributes::{self, AttrKind, Attribute};
 use crate::model;
-
-/// A typed attribute value. Times are epoch milliseconds (`Num`), as GuardDuty compares them.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttrValue {
-    Str(String),
-    Num(f64),
-    Bool(bool),
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Test {

@@ -12,8 +12,8 @@
 use std::fmt::Display;
 use std::net::IpAddr;
 
-use crate::detect::{Intel, ThreatMatch};
 use crate::finding_types::{FindingType, ResourceRole};
+use crate::geo::GeoInfo;
 use crate::intel::is_publicly_routable;
 use crate::time::iso_ms;
 use crate::{Evidence, Occurrence, Scope, ids, model};
@@ -138,14 +138,41 @@ impl FindingEnvelope<'_> {
 }
 
 /// `remoteIpDetails` for `ip`: the address, and what the GeoIP database knows of it.
-pub fn remote_ip_details(ip: IpAddr, intel: &Intel<'_>) -> model::RemoteIpDetails {
+pub fn remote_ip_details(ip: IpAddr, geo: GeoInfo) -> model::RemoteIpDetails {
     let mut details = model::RemoteIpDetails {
         ip_address_v4: ip.is_ipv4().then(|| ip.to_string()),
         ip_address_v6: ip.is_ipv6().then(|| ip.to_string()),
         ..Default::default()
     };
-    intel.operator.geo(ip).enrich(&mut details);
+    geo.enrich(&mut details);
     details
+}
+
+/// The list a caller was found on, for `additionalInfo.threatListName` and
+/// `evidence.threatIntelligenceDetails`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreatMatch {
+    pub list_name: String,
+    pub file_sha256: String,
+}
+
+impl ThreatMatch {
+    /// `service.evidence` for the lists that matched (None when none did). Lists and feeds
+    /// carry addresses or domains, not threat names, so `threatNames` is empty.
+    pub fn evidence(threats: &[ThreatMatch]) -> Option<crate::model::Evidence> {
+        (!threats.is_empty()).then(|| crate::model::Evidence {
+            threat_intelligence_details: Some(
+                threats
+                    .iter()
+                    .map(|t| crate::model::ThreatIntelligenceDetail {
+                        threat_list_name: Some(t.list_name.clone()),
+                        threat_names: Some(Vec::new()),
+                        threat_file_sha256: Some(t.file_sha256.clone()).filter(|s| !s.is_empty()),
+                    })
+                    .collect(),
+            ),
+        })
+    }
 }
 
 /// What a log record says about the instance's network interface.

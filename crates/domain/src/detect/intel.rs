@@ -200,32 +200,7 @@ impl<'c> Intel<'c> {
     }
 }
 
-/// The list a caller was found on, for `additionalInfo.threatListName` and
-/// `evidence.threatIntelligenceDetails`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ThreatMatch {
-    pub list_name: String,
-    pub file_sha256: String,
-}
-
-impl ThreatMatch {
-    /// `service.evidence` for the lists that matched (None when none did). Lists and feeds
-    /// carry addresses or domains, not threat names, so `threatNames` is empty.
-    pub fn evidence(threats: &[ThreatMatch]) -> Option<crate::model::Evidence> {
-        (!threats.is_empty()).then(|| crate::model::Evidence {
-            threat_intelligence_details: Some(
-                threats
-                    .iter()
-                    .map(|t| crate::model::ThreatIntelligenceDetail {
-                        threat_list_name: Some(t.list_name.clone()),
-                        threat_names: Some(Vec::new()),
-                        threat_file_sha256: Some(t.file_sha256.clone()).filter(|s| !s.is_empty()),
-                    })
-                    .collect(),
-            ),
-        })
-    }
-}
+pub use crate::envelope::ThreatMatch;
 
 /// The caller's IP when `sourceIPAddress` is an IP literal (not an AWS service name or
 /// `AWS Internal`).

@@ -21,7 +21,6 @@ use std::net::IpAddr;
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types::{self as ft, FindingType};
 use crate::envelope::{self, FindingEnvelope};
-pub(crate) use crate::envelope::remote_ip_details;
 use crate::time::parse_iso_ms;
 use crate::{model, Occurrence, Scope};
 #[cfg(test)] // for the rule tests (`tests.rs`, through `super::*`)
@@ -42,6 +41,11 @@ pub use intel::{DetectorLists, Feed, FeedKind, Intel, ListNets, NamedSet, Operat
 pub use password::{assess_password_policy, PasswordPolicyVerdict};
 pub use pentest::pentest_distribution;
 pub use policy::{evaluate_acl, evaluate_bucket_policy, Exposure};
+
+/// `remoteIpDetails` for `ip`, enriched from the operator's GeoIP database.
+pub(crate) fn remote_ip_details(ip: IpAddr, intel: &Intel<'_>) -> model::RemoteIpDetails {
+    envelope::remote_ip_details(ip, intel.operator.geo(ip))
+}
 
 /// What detection needs besides the record.
 #[derive(Debug, Clone, Copy)]

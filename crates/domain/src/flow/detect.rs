@@ -5,17 +5,25 @@
 //! not publicly routable. Who opened the connection (`connectionDirection`): the TCP flags when
 //! they say (a lone SYN from the opener, SYN-ACK from the answerer), else the well-known port
 //! (the side on a named port or a port below 1024 facing an ephemeral one is the server), else
-//! the packets' direction. Records whose remote side is not publicly routable raise nothing;
-//! nor does any record whose remote IP is on the detector's trusted list.
+//! the packets' direction ([`super::connection`]). Records whose remote side is not publicly
+//! routable raise nothing; nor does any record whose remote IP is on the detector's trusted list.
+//!
+//! Connection findings count connections: a threat-list or feed match raises one occurrence per
+//! connection (its first record seen, either direction), a port probe one per connection the
+//! scanner opens; the heuristics count the attempts [`super::connection`] recognises.
 use std::net::IpAddr;
 
-use crate::detect::{Intel, ThreatMatch};
-use crate::envelope::{FindingEnvelope, RecordedInterface, aggregation_key, recorded_instance, remote_ip_details};
+use crate::detect::{Intel, ThreatMatch, remote_ip_details};
+use crate::envelope::{FindingEnvelope, RecordedInterface, aggregation_key, recorded_instance};
 use crate::finding_types::{self as ft, ResourceRole};
 use crate::intel::is_publicly_routable;
-use crate::inventory::{Inventory, owns_address};
+use crate::inventory::Inventory;
 use crate::{Occurrence, Scope, model};
 
+pub use super::connection::{ConnectionDirection, Sides, port_name, sides};
+use super::connection::flags_tell;
+use super::heuristics::HeuristicState;
+pub use super::hit::FlowHit;
 use super::record::{FlowAction, FlowDirection, FlowRecord};
 use super::state::FlowState;
 
@@ -87,46 +95,6 @@ pub const EMR_SENSITIVE_PORTS: &[u16] = &[8088, 8888, 8890, 8998, 9870, 16010, 1
 /// The tag EMR puts on every cluster node.
 pub const EMR_NODE_TAG: &str = "aws:elasticmapreduce:job-flow-id";
 
-/// `portName` for well-known ports; anything else is `Unknown` (as in GuardDuty samples).
-pub fn port_name(port: u16) -> &'static str {
-    match port {
-        20 | 21 => "FTP",
-        22 => "SSH",
-        23 => "TELNET",
-        25 => "SMTP",
-        53 => "DNS",
-        80 => "HTTP",
-        110 => "POP3",
-        123 => "NTP",
-        143 => "IMAP",
-        161 => "SNMP",
-        389 => "LDAP",
-        443 => "HTTPS",
-        445 => "SMB",
-        465 | 587 => "SMTPS",
-        993 => "IMAPS",
-        995 => "POP3S",
-        1433 => "MSSQL",
-        3306 => "MYSQL",
-        3389 => "RDP",
-        5432 => "POSTGRESQL",
-        5985 | 5986 => "WINRM",
-        6379 => "REDIS",
-        9200 | 9300 => "ELASTICSEARCH",
-        27017 => "MONGODB",
-        _ => "Unknown",
-    }
-}
-
-/// TCP, UDP, SCTP, UDP-Lite: the protocols whose flow records carry ports.
-fn has_ports(protocol: u8) -> bool {
-    matches!(protocol, 6 | 17 | 132 | 136)
-}
-
-fn is_named_port(port: u16) -> bool {
-    port_name(port) != "Unknown"
-}
-
 fn protocol_name(protocol: u8) -> String {
     match protocol {
         1 => "ICMP".into(),
@@ -151,139 +119,6 @@ pub struct FlowContext<'c> {
     pub intel: Intel<'c>,
     /// The operator's instances, when supplied.
     pub inventory: Option<&'c Inventory>,
-}
-
-/// `connectionDirection`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionDirection {
-    /// The remote host opened the connection.
-    Inbound,
-    Outbound,
-    Unknown,
-}
-
-impl ConnectionDirection {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionDirection::Inbound => "INBOUND",
-            ConnectionDirection::Outbound => "OUTBOUND",
-            ConnectionDirection::Unknown => "UNKNOWN",
-        }
-    }
-}
-
-/// A record seen from the instance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sides {
-    pub local_ip: IpAddr,
-    pub remote_ip: IpAddr,
-    pub local_port: Option<u16>,
-    pub remote_port: Option<u16>,
-    /// The packets travel remote → local.
-    pub packets_inbound: bool,
-    pub direction: ConnectionDirection,
-}
-
-/// Local and remote sides of `record`, or `None` when they cannot be told apart.
-pub fn sides(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>) -> Option<Sides> {
-    let (src, dst) = (record.srcaddr?, record.dstaddr?);
-    let local_is_dst = match record.flow_direction {
-        Some(FlowDirection::Ingress) => true,
-        Some(FlowDirection::Egress) => false,
-        None => match instance.map(|i| (owns_address(i, src), owns_address(i, dst))) {
-            Some((false, true)) => true,
-            Some((true, false)) => false,
-            _ => match (is_publicly_routable(src), is_publicly_routable(dst)) {
-                (true, false) => true,
-                (false, true) => false,
-                _ => return None,
-            },
-        },
-    };
-    let (local_ip, remote_ip, mut local_port, mut remote_port) = if local_is_dst {
-        (record.pkt_dstaddr.unwrap_or(dst), src, record.dstport, record.srcport)
-    } else {
-        (record.pkt_srcaddr.unwrap_or(src), dst, record.srcport, record.dstport)
-    };
-    // Flow logs write 0 in the port fields of protocols without ports (ICMP, IGMP, ...): no port
-    // details for those, rather than a port 0.
-    if !record.protocol.is_none_or(has_ports) {
-        (local_port, remote_port) = (None, None);
-    }
-    let packets_inbound = local_is_dst;
-    let src_opened = opener_is_src(record);
-    let direction = match src_opened {
-        Some(src_opened) if src_opened == packets_inbound => ConnectionDirection::Inbound,
-        Some(_) => ConnectionDirection::Outbound,
-        None if packets_inbound => ConnectionDirection::Inbound,
-        None => ConnectionDirection::Outbound,
-    };
-    Some(Sides {
-        local_ip,
-        remote_ip,
-        local_port,
-        remote_port,
-        packets_inbound,
-        direction,
-    })
-}
-
-/// True when the record's source opened the connection, false when its destination did, `None`
-/// when the record does not tell.
-fn opener_is_src(record: &FlowRecord<'_>) -> Option<bool> {
-    const SYN: u16 = 2;
-    const ACK: u16 = 16;
-    if record.protocol == Some(6)
-        && let Some(flags) = record.tcp_flags
-    {
-        if flags & (SYN | ACK) == SYN | ACK {
-            return Some(false);
-        }
-        if flags & SYN == SYN {
-            return Some(true);
-        }
-    }
-    let (sport, dport) = (record.srcport?, record.dstport?);
-    let is_server = |p: u16| p < 1024 || is_named_port(p);
-    match (is_server(sport), is_server(dport)) {
-        (false, true) => Some(true),
-        (true, false) => Some(false),
-        _ => None,
-    }
-}
-
-/// What a rule found on one record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlowHit {
-    pub finding_type: &'static str,
-    pub rule: &'static str,
-    pub role: ResourceRole,
-    pub severity: Option<f64>,
-    pub threats: Vec<ThreatMatch>,
-    pub detail: Option<String>,
-    /// `Some` for PORT_PROBE findings: the probes to list.
-    pub probes: Option<Vec<model::PortProbeDetail>>,
-    /// Windowed rules: the first and last event times of what the window holds. They, not the
-    /// record that crossed the threshold, are the finding's first and last seen: the record that
-    /// crosses it depends on the order records arrive in (files read in parallel), the window's
-    /// span does not.
-    pub window_ms: Option<(i64, i64)>,
-}
-
-impl FlowHit {
-    pub(crate) fn new(finding_type: &'static str, rule: &'static str) -> Self {
-        let role = ft::lookup(finding_type).map_or(ResourceRole::Actor, |t| t.role);
-        FlowHit {
-            finding_type,
-            rule,
-            role,
-            severity: None,
-            threats: Vec::new(),
-            detail: None,
-            probes: None,
-            window_ms: None,
-        }
-    }
 }
 
 /// The instance a record is about, from the inventory.
@@ -317,18 +152,36 @@ pub fn detect(record: &FlowRecord<'_>, ctx: &FlowContext<'_>, state: &mut FlowSt
     };
     let resource_key = resource_key(record, instance, &sides);
     let mut hits = intel_hits(record, &sides, &ctx.intel);
-    if let Some(probe) = probe_hit(record, &sides, ctx, instance) {
+    let probe = probe_hit(record, &sides, ctx, instance);
+    // Connection findings count connections: the table is consulted for records a rule counts
+    // that way and whose flags do not already tell.
+    let track = !hits.is_empty()
+        || probe.is_some()
+        || (!flags_tell(record) && HeuristicState::counts_connections(record, &sides));
+    let connection = state.connections.classify(record, &sides, &resource_key, track);
+    if !connection.first_seen {
+        hits.clear();
+    }
+    if let Some(probe) = probe.filter(|_| connection.opens) {
         let list = state.record_probe(&resource_key, probe.finding_type, time_ms, probe_detail(&sides, ctx));
         hits.push(FlowHit {
             probes: Some(list),
             ..probe
         });
     }
-    hits.extend(state.heuristics.hits(record, &sides, &resource_key, time_ms));
+    hits.extend(state.heuristics.hits(record, &sides, connection, &resource_key, time_ms));
     hits.into_iter()
         .filter_map(|hit| {
             let window = hit.window_ms;
+            let texts = (hit.title, hit.description, hit.detail.clone());
             let mut occurrence = build_occurrence(record, ctx, instance, &sides, &resource_key, hit)?;
+            if let (Some(title), Some(description), detail) = texts {
+                occurrence.finding.title = Some(title.to_owned());
+                occurrence.finding.description = Some(match detail {
+                    Some(detail) => format!("{description} {detail}"),
+                    None => description.to_owned(),
+                });
+            }
             if let Some((first, last)) = window
                 && let Some(service) = occurrence.finding.service.as_mut()
             {

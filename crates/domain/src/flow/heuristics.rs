@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::detect::{ConnectionDirection, FlowHit, Sides};
+use super::bounded::make_room;
+use super::connection::{ConnectionDirection, InConnection, Sides};
+use super::hit::FlowHit;
 use super::record::{FlowAction, FlowRecord};
 use crate::finding_types::{self as ft, ResourceRole};
 
@@ -45,20 +47,22 @@ pub const RULE_PORTSCAN: &str = "flow-portscan";
 pub const RULE_PORT_SWEEP: &str = "flow-port-sweep";
 pub const RULE_DOS: &str = "flow-denial-of-service";
 
-/// Login attempts (flow records toward the service port, each a new connection) from one remote
-/// host against one instance's service, or from the instance to one remote host, within
-/// [`BRUTE_FORCE_WINDOW_MS`]. An operator logging in a few times an hour, or a deployment tool
-/// reusing its connection, stays far below; password-guessing tools make hundreds a minute.
+/// Login attempts (connections opened to the service port, each counted once however many
+/// records and directions it spans: see [`super::connection`]) from one remote host against one
+/// instance's service, or from the instance to one remote host, within [`BRUTE_FORCE_WINDOW_MS`].
+/// An office of engineers behind one NAT address keeping shells open all day, or a deployment
+/// tool reusing its connection, stays far below; password-guessing tools make hundreds a minute.
 pub const BRUTE_FORCE_MIN_ATTEMPTS: usize = 20;
 pub const BRUTE_FORCE_WINDOW_MS: i64 = 10 * 60_000;
-/// Flows bigger than this (packets in the record) are working sessions (a shell, a file copy),
-/// not login attempts, and are not counted.
+/// Opening records bigger than this (packets in the record) are working sessions (a shell, a
+/// file copy), not login attempts, and are not counted.
 pub const BRUTE_FORCE_MAX_PACKETS: u64 = 100;
 
 /// Distinct ports of one remote host the instance tries within [`SCAN_WINDOW_MS`] (Portscan),
 /// and distinct public hosts it tries on one port (PortSweep). Only TCP connection attempts count:
-/// records of at most [`SCAN_MAX_PACKETS`] packets (a SYN and its retries) — real sessions, to a
-/// CDN or an update mirror, carry far more.
+/// the opening records (see [`super::connection`]) of at most [`SCAN_MAX_PACKETS`] packets (a SYN
+/// and its retries) — real sessions, to a CDN or an update mirror, carry far more, and the
+/// keep-alives of a long-lived connection continue it rather than open one.
 pub const PORTSCAN_MIN_PORTS: usize = 30;
 pub const PORT_SWEEP_MIN_HOSTS: usize = 50;
 pub const SCAN_WINDOW_MS: i64 = 10 * 60_000;
@@ -171,38 +175,42 @@ fn entry<T: LastSeen + Default>(table: &mut BTreeMap<String, T>, key: String, no
     table.entry(key).or_default()
 }
 
-/// Frees room in a full table: drops entries last seen before `expired_before`, then, if that
-/// was not enough, the least recently seen tenth in one go (so a stream of new keys costs
-/// O(log n) each on average, not a scan per key). Ties break on the key: deterministic.
-pub(crate) fn make_room<T>(
-    table: &mut BTreeMap<String, T>,
-    max: usize,
-    expired_before: i64,
-    last_ms: impl Fn(&T) -> i64,
-) {
-    table.retain(|_, v| last_ms(v) >= expired_before);
-    if table.len() < max {
-        return;
-    }
-    let mut ages: Vec<(i64, String)> = table.iter().map(|(k, v)| (last_ms(v), k.clone())).collect();
-    let drop = (max / 10).max(1).min(ages.len());
-    ages.select_nth_unstable(drop - 1);
-    for (_, key) in &ages[..drop] {
-        table.remove(key);
-    }
-}
-
 impl HeuristicState {
     /// Keys held across all tables.
     pub fn tracked(&self) -> usize {
         self.attempts.len() + self.scanned_ports.len() + self.swept_hosts.len() + self.volume.len()
     }
 
-    /// The heuristic rules' verdicts on one record (remote already known public and untrusted).
-    pub fn hits(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Vec<FlowHit> {
+    /// Whether a rule counts `record` by connection (a brute-force or scan candidate): such
+    /// records are tracked in the connection table when their flags do not tell.
+    pub fn counts_connections(record: &FlowRecord<'_>, sides: &Sides) -> bool {
+        if record.protocol != Some(6) || !sides.from_opener() {
+            return false;
+        }
+        let service_port = match sides.direction {
+            ConnectionDirection::Inbound => sides.local_port,
+            _ => sides.remote_port,
+        };
+        service_port.is_some_and(|p| BRUTE_FORCE_SERVICES.iter().any(|(port, _)| *port == p))
+            || (sides.direction == ConnectionDirection::Outbound && record.packets.is_some_and(|p| p <= SCAN_MAX_PACKETS))
+    }
+
+    /// The heuristic rules' verdicts on one record (remote already known public and untrusted);
+    /// `connection` says whether the record opens its connection.
+    pub fn hits(
+        &mut self,
+        record: &FlowRecord<'_>,
+        sides: &Sides,
+        connection: InConnection,
+        resource_key: &str,
+        time_ms: i64,
+    ) -> Vec<FlowHit> {
         let mut hits = Vec::new();
-        hits.extend(self.brute_force(record, sides, resource_key, time_ms));
-        hits.extend(self.scans(record, sides, resource_key, time_ms));
+        if connection.opens {
+            hits.extend(self.brute_force(record, sides, resource_key, time_ms));
+            hits.extend(self.scans(record, sides, resource_key, time_ms));
+        }
+        // Floods count packets, not connections: every record adds its own packets.
         hits.extend(self.denial_of_service(record, sides, resource_key, time_ms));
         hits
     }
@@ -217,11 +225,11 @@ impl HeuristicState {
         if record.protocol != Some(6) || record.packets.is_some_and(|p| p > BRUTE_FORCE_MAX_PACKETS) {
             return None;
         }
-        // One record per attempt: the one carrying the opener's packets.
+        // The opening record of each connection (the caller checked): one per attempt.
         let (role, port) = match sides.direction {
-            ConnectionDirection::Inbound if sides.packets_inbound => (ResourceRole::Target, sides.local_port?),
-            ConnectionDirection::Outbound if !sides.packets_inbound => (ResourceRole::Actor, sides.remote_port?),
-            _ => return None,
+            ConnectionDirection::Inbound => (ResourceRole::Target, sides.local_port?),
+            ConnectionDirection::Outbound => (ResourceRole::Actor, sides.remote_port?),
+            ConnectionDirection::Unknown => return None,
         };
         // A refused connection cannot try a password against the instance.
         if role == ResourceRole::Target && record.action != Some(FlowAction::Accept) {
@@ -256,6 +264,7 @@ impl HeuristicState {
         hit.window_ms = Some((first, *entry.times.last()?));
         if role == ResourceRole::Actor {
             hit.severity = Some(ft::HIGH);
+            (hit.title, hit.description) = actor_texts(finding_type);
         }
         hit.detail = Some(match role {
             ResourceRole::Target => format!(
@@ -277,7 +286,6 @@ impl HeuristicState {
     fn scans(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Vec<FlowHit> {
         let attempt = record.protocol == Some(6)
             && sides.direction == ConnectionDirection::Outbound
-            && !sides.packets_inbound
             && record.packets.is_some_and(|p| p <= SCAN_MAX_PACKETS);
         let Some(port) = sides.remote_port.filter(|_| attempt) else {
             return Vec::new();
@@ -368,6 +376,27 @@ impl HeuristicState {
     }
 }
 
+/// What an outbound brute force says: the instance is attacking, not attacked (the catalogue's
+/// texts are the default, TARGET, role's).
+fn actor_texts(finding_type: &str) -> (Option<&'static str>, Option<&'static str>) {
+    let texts = match finding_type {
+        SSH_BRUTE_FORCE => (
+            "EC2 instance is performing SSH brute force attacks.",
+            "An EC2 instance is attempting an SSH brute force attack against a remote host.",
+        ),
+        RDP_BRUTE_FORCE => (
+            "EC2 instance is performing RDP brute force attacks.",
+            "An EC2 instance is attempting an RDP brute force attack against a remote host.",
+        ),
+        WINRM_BRUTE_FORCE => (
+            "EC2 instance is performing Windows Remote Management brute force attacks.",
+            "An EC2 instance is attempting a WinRM brute force attack against a remote host.",
+        ),
+        _ => return (None, None),
+    };
+    (Some(texts.0), Some(texts.1))
+}
+
 /// The span of what a window holds: from the start of its burst to its latest item.
 fn span(entry: &Distinct) -> Option<(i64, i64)> {
     let first = entry
@@ -411,7 +440,7 @@ fn note_distinct(entry: &mut Distinct, item: String, time_ms: i64, cap: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::detect::sides;
+    use crate::flow::connection::{ConnectionTable, sides};
     use crate::flow::record::{FlowLayout, FlowLine};
 
     const T0: i64 = 1_709_280_000;
@@ -420,13 +449,15 @@ mod tests {
     fn windows(lines: &[String]) -> Vec<(&'static str, usize, i64, i64)> {
         let layout = FlowLayout::default();
         let mut state = HeuristicState::default();
+        let mut connections = ConnectionTable::default();
         let mut out: Vec<(&'static str, usize, i64, i64)> = Vec::new();
         for line in lines {
             let Ok(FlowLine::Record(record)) = layout.parse(line) else {
                 panic!("{line}")
             };
             let sides = sides(&record, None).unwrap();
-            for hit in state.hits(&record, &sides, "Instance:i-1", record.event_time_ms().unwrap()) {
+            let connection = connections.classify(&record, &sides, "Instance:i-1", true);
+            for hit in state.hits(&record, &sides, connection, "Instance:i-1", record.event_time_ms().unwrap()) {
                 let (first, last) = hit.window_ms.expect("windowed");
                 match out.iter_mut().find(|(t, ..)| *t == hit.finding_type) {
                     Some(seen) => *seen = (seen.0, seen.1 + 1, seen.2.min(first), seen.3.max(last)),

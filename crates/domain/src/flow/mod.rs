@@ -1,6 +1,9 @@
 //! VPC flow logs (spec §4.3, §6.2): records, and the findings they raise about EC2 instances.
+mod bounded;
+pub mod connection;
 pub mod detect;
 pub mod heuristics;
+pub mod hit;
 pub mod record;
 pub mod state;
 

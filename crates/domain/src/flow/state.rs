@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::bounded::make_room;
+use super::connection::ConnectionTable;
+use super::heuristics::HeuristicState;
 use crate::model;
 
 /// Probes listed per port-probe finding: the most recent distinct (local port, remote IP) pairs.
@@ -19,7 +22,12 @@ pub struct FlowState {
     probes: BTreeMap<String, ProbeList>,
     /// Brute force, scans and floods ([`super::heuristics`]).
     #[serde(default)]
-    pub heuristics: super::heuristics::HeuristicState,
+    pub heuristics: HeuristicState,
+    /// Connections seen lately, so a connection's later records are not counted again. State
+    /// written before this table existed loads with it empty: a connection then in progress may
+    /// be counted once more, never missed.
+    #[serde(default)]
+    pub connections: ConnectionTable,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -46,7 +54,7 @@ impl FlowState {
         let key = format!("{finding_type}\u{1f}{resource_key}");
         if !self.probes.contains_key(&key) && self.probes.len() >= MAX_PROBE_FINDINGS {
             // Probe lists have no window: only the least recently probed make room.
-            super::heuristics::make_room(&mut self.probes, MAX_PROBE_FINDINGS, i64::MIN, |l| l.last_seen_ms);
+            make_room(&mut self.probes, MAX_PROBE_FINDINGS, i64::MIN, |l| l.last_seen_ms);
         }
         let list = self.probes.entry(key).or_default();
         list.last_seen_ms = list.last_seen_ms.max(time_ms);
