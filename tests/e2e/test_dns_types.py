@@ -396,7 +396,8 @@ def build_world(server: VedetteServer, root: Path, intel_dir: Path, account_pool
         if name != "created":
             detectors[name] = guardduty_client(server.endpoint, acct).create_detector(Enable=True)["DetectorId"]
 
-    # Lists never apply to DNS findings (docs/threat-lists.md#what-lists-apply-to): a threat list holding a domain line and IPs, a trusted list holding one of them.
+    # Lists never apply to DNS findings (docs/threat-lists.md#what-lists-apply-to): a threat list holding a domain
+    # line and IPs, a trusted list holding one of them.
     lists_gd = guardduty_client(server.endpoint, accounts["lists"])
     threat_file = intel_dir / "e2e-threats.txt"
     threat_file.write_text(f"# e2e threat list\n{THREAT_IP}\n{TRUSTED_AND_THREAT_IP}\n{THREATLISTED_DOMAIN}\n")
