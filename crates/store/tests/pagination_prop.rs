@@ -122,10 +122,10 @@ proptest! {
 fn a_thread_inserting_during_the_walk_causes_no_skip_or_repeat() {
     let k = |i: u32| Knobs {
         ty: (i % 3) as usize,
-        severity: (i % 4 != 0).then_some((i % 3) as u8),
+        severity: (!i.is_multiple_of(4)).then_some((i % 3) as u8),
         updated: Some((i % 4) as u8),
         count: (i % 2 + 1) as u8,
-        error: (i % 5 != 0).then_some((i % 2) as usize),
+        error: (!i.is_multiple_of(5)).then_some((i % 2) as usize),
     };
     // Ids spread over the whole id space, so new ones sort before, among and after old ones.
     let id_of = |i: u32| i.wrapping_mul(2_654_435_761);
