@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone with only rustc, cargo and python3 installed:
-#   1. build every workspace binary and test target in ONE cargo invocation (debug profile): one
+# The whole test suite, from a fresh clone with only rustc, cargo (with rustfmt and clippy) and python3 installed:
+#   1. gates that need no build: `cargo fmt --all --check` (rustfmt.toml) and tools/check_refs.py
+#      (every reference in comments and docs resolves inside the repository, docs/ included),
+#   2. build every workspace binary and test target in ONE cargo invocation (debug profile): one
 #      feature resolution for the whole workspace, so nothing is compiled twice, and the
 #      `vedette` binary the e2e suites spawn is built by the same run,
-#   2. cargo test --workspace (every crate, the Rust SDK conformance tests in crates/sdk-tests too;
-#      reuses step 1's artifacts),
-#   3. a venv at .venv with the pinned boto3 / botocore / awscli / pytest,
-#   4. pytest tests/e2e against real `vedette serve` processes.
-# Idempotent. A build failure stops at once; otherwise both test runners run, each prints its
-# summary, and the script exits non-zero if either failed.
+#   3. cargo clippy --workspace --all-targets -D warnings (the lints of [workspace.lints]),
+#   4. cargo test --workspace (every crate, the Rust SDK conformance tests in crates/sdk-tests too;
+#      reuses step 2's artifacts),
+#   5. a venv at .venv with the pinned boto3 / botocore / awscli / pytest,
+#   6. pytest tests/e2e against real `vedette serve` processes.
+# Idempotent. A gate, build or lint failure stops at once; otherwise both test runners run, each
+# prints its summary, and the script exits non-zero if either failed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +28,16 @@ if [[ "${CI:-}" == "true" ]]; then
     export CARGO_TERM_COLOR=never CARGO_TERM_PROGRESS_WHEN=never
 fi
 
+stage "cargo fmt --all --check"
+t=$SECONDS
+cargo fmt --all --check
+elapsed "$t"
+
+stage "references (tools/check_refs.py)"
+t=$SECONDS
+"$PYTHON" tools/check_refs.py
+elapsed "$t"
+
 stage "cargo build --workspace --bins --tests"
 t=$SECONDS
 # Debug, not release: the tests need debug artifacts anyway, so a release binary would mean
@@ -32,6 +45,13 @@ t=$SECONDS
 cargo build --workspace --bins --tests
 elapsed "$t"
 export VEDETTE_BIN="$TARGET_DIR/debug/vedette"
+
+stage "cargo clippy --workspace --all-targets -- -D warnings"
+t=$SECONDS
+# After the build: build scripts and proc macros are already compiled; clippy adds the
+# metadata-only (check) pass over the dependencies and lints the workspace crates.
+cargo clippy --workspace --all-targets -- -D warnings
+elapsed "$t"
 
 stage "cargo test --workspace"
 t=$SECONDS

@@ -1,5 +1,5 @@
-"""Finding types of the spec's catalogue (shared/spec/guardduty.md §4.1–§4.4), copied from the spec
-so the suite checks the server against the spec rather than against itself."""
+"""Finding types of the catalogue (docs/findings.md#finding-types), copied from the documentation
+so the suite checks the server against the documented catalogue rather than against itself."""
 
 CLOUDTRAIL_ACCESS_KEY = [
     "Policy:IAMUser/RootCredentialUsage",
@@ -77,7 +77,7 @@ DNS = [
 
 ACTIVE = CLOUDTRAIL_ACCESS_KEY + CLOUDTRAIL_S3_POLICY + VPC_FLOW + DNS
 
-# Retired by AWS but still valid `findingTypes` for CreateSampleFindings (spec §4.1 decision).
+# Retired by AWS but still valid `findingTypes` for CreateSampleFindings (decision in docs/findings.md#cloudtrail-access-key-types).
 RETIRED = [
     "Persistence:IAMUser/NetworkPermissions",
     "Persistence:IAMUser/ResourcePermissions",
@@ -94,11 +94,11 @@ RETIRED = [
     "Impact:S3/PermissionsModification.Unusual",
 ]
 
-# Expected resource / action kind per type family (spec §4 table headings).
+# Expected resource / action kind per type family (docs/findings.md#finding-types table headings).
 def expected_resource_type(finding_type: str) -> str:
     if finding_type in VPC_FLOW or finding_type in DNS:
         return "Instance"
-    return "AccessKey"  # management-event S3 findings use AccessKey + s3BucketDetails (§4.2)
+    return "AccessKey"  # management-event S3 findings use AccessKey + s3BucketDetails (docs/findings.md#cloudtrail-s3-types)
 
 
 def expected_action_type(finding_type: str) -> str | None:

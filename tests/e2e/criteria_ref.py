@@ -1,5 +1,5 @@
 """An independent reference evaluator of GuardDuty FindingCriteria and SortCriteria over wire-format
-(camelCase) findings, written from the spec (§2.1–§2.3), sharing no code with the server.
+(camelCase) findings, written from docs/criteria.md, sharing no code with the server.
 
 Semantics: `equals` = any listed value; `notEquals` = none of them; `gt/gte/lt/lte` numeric;
 legacy aliases (eq, neq, gt, gte, lt, lte) merged with the new names; several operators in one
@@ -120,8 +120,8 @@ def sort_key(finding: dict, path: str):
 
 
 def expected_orders(findings: list[dict], path: str, descending: bool) -> list[list[str]]:
-    """The accepted orders: by key in the requested direction, ties by id — the spec says "ties
-    broken by id" without a direction, so both id directions are accepted (each applied uniformly)."""
+    """The accepted orders: by key in the requested direction, ties by id — docs/criteria.md#sorting says
+    "ties are broken by finding id" without a direction, so both id directions are accepted (each applied uniformly)."""
     orders = []
     for ids_descending in (False, True):
         # Two stable sorts: first by id, then by key.

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from vedette_harness import RawResponse
 
-# Codes an SDK maps to an authentication failure (spec §1.5 decision, unconfirmed which one AWS
+# Codes an SDK maps to an authentication failure (decision in docs/api.md#errors, unconfirmed which one AWS
 # sends for which case): all 403.
 AUTH_ERROR_CODES = {
     "InvalidSignatureException",

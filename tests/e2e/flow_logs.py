@@ -1,4 +1,4 @@
-"""VPC flow-log files for the e2e tests, in every layout Vedette reads (spec §6.2): the default v2
+"""VPC flow-log files for the e2e tests, in every layout Vedette reads (docs/logs.md#vpc-flow-logs): the default v2
 order without a header, v2/v3/v4/v5 with the header line S3 delivery writes, a custom field order
 (shuffled, with v5 and later fields), gzip, and CloudWatch Logs exports (`<ISO timestamp> <message>`
 per line, `000000.gz` objects). Also the `aws ec2 describe-instances` JSON of the instances the

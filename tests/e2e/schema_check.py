@@ -13,7 +13,7 @@ import botocore.session
 from botocore.model import OperationModel, Shape
 
 # Error bodies: the current model names the members `message` and `type`; the 2020 model (and the
-# real service on the wire) used `__type`. Spec §1.4 decision: emit `__type`, `type` allowed too.
+# real service on the wire) used `__type`. Decision in docs/api.md#model-versions: emit `__type`, `type` allowed too.
 ERROR_BODY_KEYS = {"message", "__type", "type"}
 
 

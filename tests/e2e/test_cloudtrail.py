@@ -1,4 +1,4 @@
-"""CloudTrail end to end (issue 8): real-format log files -> `vedette ingest` into the data dir a
+"""CloudTrail end to end: real-format log files -> `vedette ingest` into the data dir a
 running `vedette serve` uses -> findings read back with the aws CLI and boto3."""
 import datetime
 import gzip
@@ -205,7 +205,7 @@ def more_run(server, account_pool, tmp_path_factory):
 
 @pytest.mark.parametrize("ftype,api,service,user,bucket,error_code", [
     ("Stealth:IAMUser/PasswordPolicyChange", "DeleteAccountPasswordPolicy", "iam.amazonaws.com", "frank", False,
-     "AccessDenied"),  # attempts count too (spec §4.1)
+     "AccessDenied"),  # attempts count too (docs/findings.md#cloudtrail-access-key-types)
     ("PenTest:IAMUser/ParrotLinux", "GetCallerIdentity", "sts.amazonaws.com", "grace", False, None),
     ("PenTest:IAMUser/PentooLinux", "ListBuckets", "s3.amazonaws.com", "heidi", False, None),
     ("Policy:S3/BucketBlockPublicAccessDisabled", "PutBucketPublicAccessBlock", "s3.amazonaws.com", "erin", True, None),

@@ -23,7 +23,7 @@ BOOLEAN = ["service.archived"]
 TIME = ["updatedAt", "service.eventLastSeen"]
 LISTS = ["resource.instanceDetails.networkInterfaces.securityGroups.groupId",
          "resource.instanceDetails.tags.key"]
-# Scalar attributes also worth a string equality check (spec §2.2).
+# Scalar attributes also worth a string equality check (docs/criteria.md#attribute-paths).
 MORE_STRINGS = ["resource.resourceType", "service.action.actionType", "service.action.awsApiCallAction.api",
                 "service.action.awsApiCallAction.serviceName", "resource.accessKeyDetails.userType",
                 "resource.accessKeyDetails.accessKeyId", "region", "accountId", "service.resourceRole",
@@ -175,7 +175,7 @@ def test_numeric_attributes(data, path):
 
 
 def test_severity_equals_compares_the_floor(data):
-    """Spec §2.1: severity buckets are filtered as ["7","8"] etc."""
+    """docs/criteria.md#operators: severity buckets are filtered as ["7","8"] etc."""
     check(data, {"severity": {"equals": ["7", "8"]}})
     check(data, {"severity": {"equals": ["1", "2", "3"]}})
     check(data, {"severity": {"notEquals": ["4", "5", "6"]}})

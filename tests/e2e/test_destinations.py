@@ -1,4 +1,4 @@
-"""Publishing destinations (issue 6 item 3): Create/Describe/List/Update/DeletePublishingDestination
+"""Publishing destinations: Create/Describe/List/Update/DeletePublishingDestination
 with boto3 and the aws CLI, and the export itself against a real S3-compatible server (moto on
 loopback): gzipped JSON-lines objects under AWSLogs/<account>/GuardDuty/<region>/yyyy/mm/dd/,
 one finding per line as GetFindings returns it, and a status that tells the truth."""

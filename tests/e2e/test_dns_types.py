@@ -1,5 +1,5 @@
-"""Every DNS finding type end to end (issue 5, spec §4.4, §5, §6.3): Route 53 Resolver query logs
-written in each layout (JSON lines plain and gzipped, the S3 delivery tree, a CloudWatch Logs
+"""Every DNS finding type end to end (docs/findings.md#dns-types, docs/threat-lists.md, docs/logs.md#dns-query-logs):
+Route 53 Resolver query logs written in each layout (JSON lines plain and gzipped, the S3 delivery tree, a CloudWatch Logs
 export), handed to one `vedette ingest` run with operator domain feeds, into the data dir of a
 running `vedette serve`; findings read back with the aws CLI and boto3.
 
@@ -396,7 +396,8 @@ def build_world(server: VedetteServer, root: Path, intel_dir: Path, account_pool
         if name != "created":
             detectors[name] = guardduty_client(server.endpoint, acct).create_detector(Enable=True)["DetectorId"]
 
-    # Item 4: a threat list holding a domain line and IPs, a trusted list holding one of them.
+    # Lists never apply to DNS findings (docs/threat-lists.md#what-lists-apply-to): a threat list holding a domain
+    # line and IPs, a trusted list holding one of them.
     lists_gd = guardduty_client(server.endpoint, accounts["lists"])
     threat_file = intel_dir / "e2e-threats.txt"
     threat_file.write_text(f"# e2e threat list\n{THREAT_IP}\n{TRUSTED_AND_THREAT_IP}\n{THREATLISTED_DOMAIN}\n")

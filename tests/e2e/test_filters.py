@@ -1,4 +1,4 @@
-"""Saved filters and suppression rules (issue 6 item 1): every filter operation and its errors
+"""Saved filters and suppression rules: every filter operation and its errors
 through boto3 and the aws CLI, tags on filter ARNs, and ARCHIVE filters auto-archiving the
 findings that CloudTrail ingest raises."""
 from __future__ import annotations

@@ -274,7 +274,7 @@ def test_statistics_count_by_severity_2020_form(gd, samples):
     stats = gd.get_findings_statistics(DetectorId=detector_id, FindingStatisticTypes=["COUNT_BY_SEVERITY"])
     counts = stats["FindingStatistics"]["CountBySeverity"]
     assert {float(k): v for k, v in counts.items()} == {float(k): v for k, v in expected.items()}
-    for key in counts:  # spec §2.4 decision: the severity as a printed double
+    for key in counts:  # decision in docs/criteria.md#statistics: the severity as a printed double
         assert re.match(r"^\d+\.\d+$", key), key
 
 

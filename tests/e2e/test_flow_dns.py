@@ -1,4 +1,4 @@
-"""VPC flow logs and Route 53 Resolver query logs end to end (issue 5): files handed to
+"""VPC flow logs and Route 53 Resolver query logs end to end: files handed to
 `vedette ingest` (auto-detected beside CloudTrail) into a running server's data dir, findings read
 back with the aws CLI: resource Instance and the NETWORK_CONNECTION / DNS_REQUEST action shapes."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every VPC flow-log finding type end to end (issue 5 items 1, 3, 4, 5): flow-log files written in
+"""Every VPC flow-log finding type end to end: flow-log files written in
 each layout Vedette reads (tests/e2e/flow_logs.py), handed to one `vedette ingest` run with the
 operator's feeds and an inventory, threat and trusted lists created through the API of a running
 `vedette serve`; findings read back with `aws guardduty get-findings` and boto3: type, severity,
@@ -144,7 +144,7 @@ def type_cases(make: Instances, accounts) -> list[Case]:
             Expect("Recon:EC2/PortProbeUnprotectedPort", a, LOW, "TARGET", 3, t + 125,
                    probes={(80, SCANNERS[0]), (80, SCANNERS[1]), (8080, SCANNERS[0])},
                    threat_list=FEED_FILES["scanner"]),
-            # An Elasticsearch port probed: High (spec §4.3).
+            # An Elasticsearch port probed: High (docs/findings.md#vpc-flow-types).
             Expect("Recon:EC2/PortProbeUnprotectedPort", b, HIGH, "TARGET", 1, t + 35, probes={(9200, SCANNERS[0])},
                    threat_list=FEED_FILES["scanner"]),
         ]

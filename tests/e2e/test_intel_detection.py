@@ -1,4 +1,4 @@
-"""Detection from threat intelligence end to end (issue 4 items 4, 5, 6): a threat list and a
+"""Detection from threat intelligence end to end: a threat list and a
 trusted list activated through the API of a running `vedette serve`, CloudTrail files ingested
 with `vedette ingest` into its data dir, findings read back with boto3 and the aws CLI; operator
 feeds and GeoIP databases (small .mmdb files built here with a writer library) given to
@@ -147,7 +147,7 @@ def test_custom_threat_lists_and_the_trusted_list_through_the_api(intel_server, 
     assert json.loads(by_type["Recon:IAMUser/MaliciousIPCaller.Custom"]["Service"]["AdditionalInfo"]["Value"])[
         "threatListName"] == "e2e-threats"
 
-    # Issue 4 item 6: a new file takes effect only once re-activated, for events ingested after.
+    # A changed list file takes effect only once re-activated, for events ingested after (docs/threat-lists.md#life-cycle).
     new_file = write(intel_dir, f"threats-v2-{idid}.txt", [LATER_THREAT_IP])
     igd.update_threat_intel_set(DetectorId=idid, ThreatIntelSetId=threat_id, Location=new_file.as_uri(), Activate=True)
     deadline = time.monotonic() + WAIT_S

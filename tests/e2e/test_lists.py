@@ -1,4 +1,4 @@
-"""Trusted IP lists and threat lists (issue 4 items 1, 2, 6): CreateIPSet/GetIPSet/ListIPSets/
+"""Trusted IP lists and threat lists: CreateIPSet/GetIPSet/ListIPSets/
 UpdateIPSet/DeleteIPSet and the ThreatIntelSet five, with boto3 and the aws CLI, against a
 `vedette serve` that reads list files from a temporary --intel-dir, from an http.server on
 127.0.0.1 (--allow-host) and from moto's S3 (--s3-endpoint). Every status transition is watched

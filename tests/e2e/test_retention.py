@@ -1,4 +1,4 @@
-"""Finding retention (spec §3.6): GuardDuty deletes a finding 90 days after its last update. Findings
+"""Finding retention (docs/api.md#retention): GuardDuty deletes a finding 90 days after its last update. Findings
 are aged by editing their last-update time in the store file while the server is down (there is no
 API to age a finding), then the restarted server's sweep removes the expired ones, and the rest stay
 intact through every read path."""

@@ -1,6 +1,6 @@
 //! Aggregation: a repeat of the same activity on the same resource updates the existing finding.
 //!
-//! The aggregation key (spec §3.3) is built by detection into the finding id
+//! The aggregation key (docs/findings.md#aggregation) is built by detection into the finding id
 //! (`ids::finding_id(detector, key)`), so "same id" means "same activity on the same resource".
 //! Merging is commutative and associative (up to `updatedAt`): an occurrence may itself be a
 //! pre-merged batch, and any order or batching of the same occurrences gives the same finding.
@@ -9,8 +9,8 @@ use crate::time::{iso_ms, parse_iso_ms};
 use crate::{Evidence, Occurrence};
 
 /// GuardDuty keeps a finding 90 days after its last update, archived or not (not adjustable,
-/// spec §3.6). Past that it is deleted, and a new occurrence of the same activity starts a new
-/// finding instead of updating it (spec §3.3).
+/// docs/api.md#retention). Past that it is deleted, and a new occurrence of the same activity starts a new
+/// finding instead of updating it (docs/findings.md#aggregation).
 pub const FINDING_RETENTION_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 
 /// Whether a finding last updated at `updated_at_ms` is past retention at `now_ms`.
@@ -97,7 +97,7 @@ fn merge_parts(existing: &mut model::Finding, evidence: &mut Evidence, occ: &Occ
     service.count = Some(count);
     service.event_first_seen = first.map(iso_ms);
     service.event_last_seen = last.map(iso_ms);
-    // spec §3.4: a manually archived finding that recurs is back among current findings.
+    // docs/api.md#archiving-and-suppression: a manually archived finding that recurs is back among current findings.
     service.archived = Some(false);
     if let Some(created) = created {
         existing.created_at = Some(iso_ms(created));

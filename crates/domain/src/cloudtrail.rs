@@ -1,5 +1,5 @@
 //! CloudTrail records as CloudTrail writes them, borrowed from the input buffer: only the fields
-//! detection and the finding mapping read (spec §6.1).
+//! detection and the finding mapping read (docs/logs.md#cloudtrail).
 //!
 //! Parsing is tolerant: third-party and hand-written records carry numbers where strings belong,
 //! `null`s, typos and missing members. A string field that holds a number or boolean reads as its
@@ -110,7 +110,7 @@ impl<'a> CloudTrailRecord<'a> {
         self.user_identity.0.identity_type.get()
     }
 
-    /// `userIdentity.userName`, else the role name of an assumed-role session (spec §6.1 decision).
+    /// `userIdentity.userName`, else the role name of an assumed-role session (decision in docs/logs.md#cloudtrail).
     pub fn user_name(&self) -> Option<&str> {
         let identity = &self.user_identity.0;
         identity.user_name.get().or_else(|| identity.session_context.0.session_issuer.0.user_name.get())

@@ -78,7 +78,7 @@ pub struct FindingType {
     pub retired: bool,
 }
 
-// Names the detection rules raise (issue 8). Spelled once here so a typo is a compile error.
+// Names the detection rules raise, spelled once here so a typo is a compile error.
 pub const ROOT_CREDENTIAL_USAGE: &str = "Policy:IAMUser/RootCredentialUsage";
 pub const CLOUDTRAIL_LOGGING_DISABLED: &str = "Stealth:IAMUser/CloudTrailLoggingDisabled";
 pub const PASSWORD_POLICY_CHANGE: &str = "Stealth:IAMUser/PasswordPolicyChange";
@@ -102,7 +102,7 @@ pub const INSTANCE_CREDENTIAL_EXFILTRATION_OUTSIDE_AWS: &str =
 pub const SSH_BRUTE_FORCE: &str = "UnauthorizedAccess:EC2/SSHBruteForce";
 pub const METADATA_DNS_REBIND: &str = "UnauthorizedAccess:EC2/MetadataDNSRebind";
 
-/// Default severities (spec §3.6).
+/// Default severities (docs/findings.md#severity).
 pub const LOW: f64 = 2.0;
 pub const MEDIUM: f64 = 5.0;
 pub const HIGH: f64 = 8.0;
@@ -178,9 +178,9 @@ const fn retired(t: FindingType) -> FindingType {
 use ActionKind::{NetworkConnection as NC, PortProbe as PP};
 use ResourceRole::{Actor as ACTOR, Target as TARGET};
 
-/// Every type of the spec's catalogue (§4), retired ones included.
+/// Every type of the catalogue (docs/findings.md#finding-types), retired ones included.
 pub static CATALOGUE: &[FindingType] = &[
-    // §4.1 CloudTrail management events, resource AccessKey.
+    // CloudTrail management events, resource AccessKey (docs/findings.md#cloudtrail-access-key-types).
     cloudtrail(ROOT_CREDENTIAL_USAGE, LOW,
         "An API was invoked using root credentials.",
         "An API was invoked using the root credentials of the account. Root credentials should not be used for everyday tasks."),
@@ -251,7 +251,7 @@ pub static CATALOGUE: &[FindingType] = &[
     cloudtrail("PrivilegeEscalation:IAMUser/AnomalousBehavior", MEDIUM,
         "A privilege escalation API was invoked in an anomalous way.",
         "An API commonly used to obtain higher-level permissions was invoked in a way unusual for this identity."),
-    // §4.1 "no prior history" types, retired 2021-03-12.
+    // "No prior history" types, retired 2021-03-12 (docs/findings.md#retired-types).
     retired(cloudtrail("Persistence:IAMUser/NetworkPermissions", MEDIUM,
         "Unusual changes to network permissions.",
         "An IAM entity with no prior history of doing so invoked an API that changes network access permissions.")),
@@ -291,14 +291,14 @@ pub static CATALOGUE: &[FindingType] = &[
     retired(cloudtrail("Impact:S3/PermissionsModification.Unusual", MEDIUM,
         "Unusual change to S3 permissions.",
         "An IAM entity with no prior history of doing so invoked an API that modifies permissions on S3 resources.")),
-    // §4.3 retired CloudTrail types.
+    // Other retired CloudTrail types (docs/findings.md#retired-types).
     retired(cloudtrail("Behavior:IAMUser/InstanceLaunchUnusual", HIGH,
         "Unusual EC2 instance launch.",
         "An IAM entity launched an EC2 instance of an unusual type.")),
     retired(cloudtrail("UnauthorizedAccess:IAMUser/UnusualASNCaller", HIGH,
         "API invoked from an unusual network.",
         "An API was invoked from an IP address of an unusual autonomous system.")),
-    // §4.2 CloudTrail management events about S3 buckets (resource AccessKey + s3BucketDetails).
+    // CloudTrail management events about S3 buckets, resource AccessKey + s3BucketDetails (docs/findings.md#cloudtrail-s3-types).
     cloudtrail(BUCKET_BLOCK_PUBLIC_ACCESS_DISABLED, LOW,
         "Amazon S3 Block Public Access was disabled for an S3 bucket.",
         "Block Public Access settings were turned off for an S3 bucket."),
@@ -314,7 +314,7 @@ pub static CATALOGUE: &[FindingType] = &[
     cloudtrail(SERVER_ACCESS_LOGGING_DISABLED, LOW,
         "Amazon S3 server access logging was disabled for a bucket.",
         "Server access logging was turned off for an S3 bucket."),
-    // §4.3 VPC flow logs, resource Instance.
+    // VPC flow logs, resource Instance (docs/findings.md#vpc-flow-types).
     flow("Backdoor:EC2/C&CActivity.B", HIGH, NC, ACTOR,
         "EC2 instance is communicating with a command and control server.",
         "An EC2 instance is communicating with an IP address associated with a known command and control server."),
@@ -381,7 +381,7 @@ pub static CATALOGUE: &[FindingType] = &[
     flow("UnauthorizedAccess:EC2/TorRelay", HIGH, NC, ACTOR,
         "EC2 instance is acting as a Tor relay.",
         "An EC2 instance is making connections to the Tor network in a way that suggests it acts as a Tor relay."),
-    // §4.3 retired VPC flow types.
+    // Retired VPC flow types (docs/findings.md#retired-types).
     retired(flow("UnauthorizedAccess:EC2/TorIPCaller", MEDIUM, NC, TARGET,
         "EC2 instance is receiving connections from a Tor exit node.",
         "An EC2 instance is receiving inbound connections from a Tor exit node.")),
@@ -391,7 +391,7 @@ pub static CATALOGUE: &[FindingType] = &[
     retired(flow("CryptoCurrency:EC2/BitcoinTool.A", HIGH, NC, ACTOR,
         "EC2 instance is communicating with Bitcoin mining pools.",
         "An EC2 instance is communicating with Bitcoin mining pools.")),
-    // §4.4 DNS logs, resource Instance.
+    // DNS logs, resource Instance (docs/findings.md#dns-types).
     dns("Backdoor:EC2/C&CActivity.B!DNS", HIGH,
         "EC2 instance is querying a domain name associated with a command and control server.",
         "An EC2 instance is querying a domain name associated with a known command and control server."),

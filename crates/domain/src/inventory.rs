@@ -1,6 +1,6 @@
 //! Instance inventory: the JSON `aws ec2 describe-instances` prints, supplied by the operator,
 //! turned into GuardDuty's `instanceDetails` and looked up by ENI id, private IP or instance id
-//! (spec §3.2, issue 5). Flow-log findings about an instance not in the inventory carry only
+//! (docs/logs.md#instances). Flow-log findings about an instance not in the inventory carry only
 //! what the log itself says.
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -15,7 +15,7 @@ use crate::model::{
 use crate::time::iso_ms;
 use crate::{Scope, ids, model};
 
-/// GuardDuty's sample placeholders (spec §3.5).
+/// GuardDuty's sample placeholders (docs/api.md#sample-findings).
 pub const SAMPLE_IP: &str = "198.51.100.0";
 pub const SAMPLE_PRIVATE_IP: &str = "10.0.0.1";
 pub const SAMPLE_INSTANCE_ID: &str = "i-99999999";
@@ -79,7 +79,7 @@ fn threat_list_name(ty: &FindingType) -> &'static str {
     if ty.is_custom_threat_list() { SAMPLE_THREAT_LIST } else { "GeneratedFindingThreatListName" }
 }
 
-/// The API carries additionalInfo JSON-encoded in `value` (spec §3.2).
+/// The API carries additionalInfo JSON-encoded in `value` (docs/findings.md#finding-document).
 fn additional_info(ty: &FindingType) -> ServiceAdditionalInfo {
     let mut info = serde_json::Map::new();
     info.insert("sample".into(), true.into());

@@ -1,5 +1,5 @@
 //! FindingCriteria / SortCriteria parsing and the in-memory evaluator, against hand-computed
-//! answers over a small fixed set of findings (spec §2.1–§2.3).
+//! answers over a small fixed set of findings (docs/criteria.md).
 use std::cmp::Ordering;
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Detection from lists, feeds and AWS ranges (issue 4 item 4), and GeoIP enrichment (item 5):
+//! Detection from lists, feeds and AWS ranges, and GeoIP enrichment:
 //! the domain rules, on CloudTrail records built here.
 use std::net::IpAddr;
 
@@ -322,7 +322,7 @@ fn a_repeat_from_another_list_shows_the_latest_occurrences_list() {
     let lists = lists(&[], vec![threat("first-list", &[BAD_IP]), threat("second-list", &[OTHER_BAD_IP])]);
     let early = detect_with(&record(json!({"eventTime": "2024-03-01T10:00:00Z", "eventID": "a"})), &operator, &lists).pop().unwrap();
     let late = detect_with(&record(json!({"eventTime": "2024-03-01T11:00:00Z", "eventID": "b", "sourceIPAddress": OTHER_BAD_IP})), &operator, &lists).pop().unwrap();
-    assert_eq!(early.finding.id, late.finding.id, "one finding per caller (spec §3.3)");
+    assert_eq!(early.finding.id, late.finding.id, "one finding per caller (docs/findings.md#aggregation)");
     for (first, second) in [(&early, &late), (&late, &early)] {
         let mut stored = first.finding.clone();
         aggregate::merge(&mut stored, second, 1_800_000_000_001);

@@ -1,6 +1,6 @@
 //! DNS rules end to end over a query-log file (tests/data/dns/query_log.jsonl) and one operator
 //! domain feed per kind (tests/data/dns/feeds/): each rule raises its type with the Instance
-//! resource and DNS_REQUEST action the spec (§4.4, §6.3) maps; benign queries raise nothing.
+//! resource and DNS_REQUEST action docs/findings.md#dns-types and docs/logs.md#dns-query-logs give it; benign queries raise nothing.
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

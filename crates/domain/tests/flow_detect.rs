@@ -1,5 +1,5 @@
-//! Flow-log detection (spec §4.3, §5, §6.2): threat lists, operator feeds, port probes, the
-//! instance inventory, trusted-list suppression and the finding shapes.
+//! Flow-log detection (docs/findings.md#vpc-flow-types, docs/threat-lists.md, docs/logs.md#vpc-flow-logs): threat lists,
+//! operator feeds, port probes, the instance inventory, trusted-list suppression and the finding shapes.
 use std::net::IpAddr;
 
 use serde_json::Value;
@@ -465,7 +465,7 @@ fn trusted_list_suppresses_every_flow_finding_for_the_remote_ip() {
 
 #[test]
 fn non_public_remotes_are_ignored() {
-    // CGNAT and private addresses on every list: still nothing (spec §5: public IPs only).
+    // CGNAT and private addresses on every list: still nothing (docs/threat-lists.md: public IPs only).
     let everything = ["100.64.0.0/10", "10.0.0.0/8", "172.16.0.0/12"];
     let setup = Setup::new(
         operator(vec![feed("c2", &everything), feed("scanner", &everything)]),

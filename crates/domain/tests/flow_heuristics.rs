@@ -1,4 +1,4 @@
-//! Behavioural flow rules (issue 5): brute force, scans, sweeps and floods raise their types with
+//! Behavioural flow rules: brute force, scans, sweeps and floods raise their types with
 //! the right role and severity; a generated day of ordinary traffic raises nothing; findings do
 //! not depend on how the records are split into batches; state stays bounded.
 use serde_json::Value;

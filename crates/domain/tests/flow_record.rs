@@ -1,4 +1,4 @@
-//! Flow-log record parsing (spec §6.2) over files written in each layout.
+//! Flow-log record parsing (docs/logs.md#vpc-flow-logs) over files written in each layout.
 use std::net::IpAddr;
 
 use proptest::prelude::*;

@@ -1,4 +1,4 @@
-//! CreateSampleFindings samples: one per catalogue type, GuardDuty-shaped (spec §3.2, §3.5).
+//! CreateSampleFindings samples: one per catalogue type, GuardDuty-shaped (docs/findings.md#finding-document, docs/api.md#sample-findings).
 use serde_json::Value;
 use vedette_domain::criteria::parse_criteria;
 use vedette_domain::finding_types::{ActionKind, CATALOGUE, ResourceKind, lookup};

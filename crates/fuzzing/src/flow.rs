@@ -188,7 +188,7 @@ fn check_state(state: &FlowState) {
     check("volume", "minutes", (heuristics::DOS_WINDOW_MS / 60_000) as usize);
 }
 
-/// The finding shape of flow types (spec §4.3, §6.2).
+/// The finding shape of flow types (docs/findings.md#vpc-flow-types, docs/logs.md#vpc-flow-logs).
 fn check_finding(record: &FlowRecord<'_>, occurrence: &Occurrence) {
     let finding = &occurrence.finding;
     let name = finding.r#type.as_deref().expect("a type");

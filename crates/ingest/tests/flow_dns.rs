@@ -1,5 +1,5 @@
 //! VPC flow logs and Route 53 Resolver query logs through the ingest pipeline and the real store
-//! (issue 5): auto-detection beside CloudTrail, routing, findings about instances, detection
+//! auto-detection beside CloudTrail, routing, findings about instances, detection
 //! state that carries across files and runs.
 use std::collections::BTreeMap;
 use std::io::Write;

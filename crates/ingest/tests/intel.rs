@@ -1,5 +1,5 @@
-//! Detection from lists and feeds through the ingest pipeline and the real store (issue 4 items 4
-//! and 6): ThreatIntelSets and the IPSet activated in the store, operator feeds and AWS ranges
+//! Detection from lists and feeds through the ingest pipeline and the real store, and re-activation
+//! of a changed list: ThreatIntelSets and the IPSet activated in the store, operator feeds and AWS ranges
 //! loaded from files.
 use std::collections::BTreeMap;
 use std::io::Write;

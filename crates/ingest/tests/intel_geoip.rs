@@ -1,4 +1,4 @@
-//! GeoIP through the ingest pipeline (issue 4 item 5), with small MaxMind-format databases built
+//! GeoIP through the ingest pipeline, with small MaxMind-format databases built
 //! here by a writer library: remoteIpDetails enrichment, and ConsoleLoginSuccess.B with logins
 //! far apart and close together, across files, runs (restarts) and arrival orders.
 use std::io::Write;

@@ -153,7 +153,7 @@ impl std::str::FromStr for Location {
 }
 
 impl Location {
-    /// Parses every form GuardDuty documents (spec §5), plus `file://` and plain http(s) URLs.
+    /// Parses every form GuardDuty documents (docs/threat-lists.md), plus `file://` and plain http(s) URLs.
     /// Errors are [`RemoteError::InvalidLocation`].
     pub fn parse(text: &str) -> Result<Location, RemoteError> {
         let text = text.trim();

@@ -61,7 +61,7 @@ async fn detector_samples_list_get_archive_statistics_tags() {
         .to_string();
     assert_eq!(detector_id.len(), 32);
     let listed = client.list_detectors().send().await.expect("ListDetectors");
-    assert_eq!(listed.detector_ids(), [detector_id.clone()]);
+    assert_eq!(listed.detector_ids(), std::slice::from_ref(&detector_id));
     let detector = client.get_detector().detector_id(&detector_id).send().await.expect("GetDetector");
     assert_eq!(detector.status().map(|s| s.as_str()), Some("ENABLED"));
 

@@ -1,5 +1,5 @@
 //! UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B: successful console sign-ins of one user from
-//! places too far apart to travel between in the time between them (spec §4.1, class H).
+//! places too far apart to travel between in the time between them (docs/findings.md#cloudtrail-access-key-types, class H).
 //!
 //! GuardDuty's thresholds are not published; ours, named below:
 //!

@@ -1,6 +1,6 @@
 //! UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS: temporary credentials
 //! that EC2 delivered to an instance through its instance profile, used from an IP address
-//! outside AWS (spec §4.1, §6.1).
+//! outside AWS (docs/findings.md#cloudtrail-access-key-types, docs/logs.md#cloudtrail).
 //!
 //! Instance credentials are recognised by `userIdentity.sessionContext.ec2RoleDelivery` (CloudTrail
 //! writes it for credentials served by the instance metadata service) or, for records without

@@ -1,6 +1,6 @@
 //! What detection knows besides the record: the detector's trusted list and threat lists
 //! (GuardDuty IPSets and ThreatIntelSets), the operator's feeds (known-malicious IPs, Tor exit
-//! nodes), AWS's published ranges and a GeoIP database. Spec §4.1, §5.
+//! nodes), AWS's published ranges and a GeoIP database. docs/findings.md#cloudtrail-access-key-types, docs/threat-lists.md.
 //!
 //! * [`OperatorIntel`] is loaded once per process (`--feed`, `--ip-ranges`, `--geoip-*`) and
 //!   shared by every detector.
@@ -8,8 +8,8 @@
 //!   when the store says the lists changed, so a list (re-)activated mid-run applies to the events
 //!   analysed afterwards.
 //!
-//! Lists and feeds only ever apply to publicly routable caller IPs (spec §5). A caller on the
-//! trusted list gets no CloudTrail finding at all (spec §5: "no VPC-flow or CloudTrail finding is
+//! Lists and feeds only ever apply to publicly routable caller IPs (docs/threat-lists.md). A caller on the
+//! trusted list gets no CloudTrail finding at all (docs/threat-lists.md: "no VPC-flow or CloudTrail finding is
 //! generated for a listed remote IP"), which also makes the trusted list win over threat lists.
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
@@ -22,7 +22,7 @@ use crate::intel::{is_publicly_routable, IpNet, IpSet};
 use super::{Hit, ResourceKey};
 
 /// A kind of operator feed (`--feed KIND=PATH`): which finding types its IPs raise. A new kind
-/// (issue 5: `scanner`, `c2`, `bitcoin`, `blackhole`, `droppoint`) is a new row of [`FEED_KINDS`],
+/// (as `scanner`, `c2`, `bitcoin`, `blackhole`, `droppoint` were) is a new row of [`FEED_KINDS`],
 /// with the types it raises for each log source.
 #[derive(Debug)]
 pub struct FeedKind {
@@ -34,7 +34,7 @@ pub struct FeedKind {
     pub cloudtrail: Option<CallerTypes>,
 }
 
-/// The pair of CloudTrail types an IP-list match raises (spec §4.1): list/describe-style calls
+/// The pair of CloudTrail types an IP-list match raises (docs/findings.md#cloudtrail-access-key-types): list/describe-style calls
 /// are reconnaissance, everything else unauthorized access.
 #[derive(Debug, Clone, Copy)]
 pub struct CallerTypes {
@@ -54,7 +54,7 @@ pub static FEED_KINDS: &[FeedKind] = &[
         about: "Tor exit nodes",
         cloudtrail: Some(CallerTypes { recon: ft::RECON_TOR_IP_CALLER, other: ft::UNAUTHORIZED_TOR_IP_CALLER }),
     },
-    // Flow-log feeds (issue 5): what each raises is `crate::flow::detect::FLOW_FEED_USES`.
+    // Feeds only flow logs use: what each raises is `crate::flow::detect::FLOW_FEED_USES`.
     FeedKind { name: "scanner", about: "known internet scanners", cloudtrail: None },
     FeedKind { name: "c2", about: "known command and control servers", cloudtrail: None },
     FeedKind { name: "bitcoin", about: "Bitcoin and cryptocurrency mining hosts", cloudtrail: None },
@@ -117,7 +117,7 @@ impl OperatorIntel {
     }
 }
 
-/// A detector's ACTIVE lists (spec §5: only ACTIVE lists participate).
+/// A detector's ACTIVE lists (docs/threat-lists.md: only ACTIVE lists participate).
 #[derive(Debug, Clone, Default)]
 pub struct DetectorLists {
     /// The trusted list's entries (empty when the detector has none).
@@ -194,7 +194,7 @@ impl<'c> Intel<'c> {
         !self.lists.threat.is_empty() || !self.operator.feeds.is_empty() || self.operator.aws_ranges.is_some()
     }
 
-    /// True when `ip` is on the detector's trusted list (public IPs only: spec §5).
+    /// True when `ip` is on the detector's trusted list (public IPs only: docs/threat-lists.md).
     pub fn trusts(&self, ip: IpAddr) -> bool {
         !self.lists.trusted.is_empty() && is_publicly_routable(ip) && self.lists.trusted.contains(ip)
     }
@@ -216,8 +216,8 @@ pub fn public_caller_ip(record: &CloudTrailRecord<'_>) -> Option<IpAddr> {
 
 /// Reconnaissance-style API names: the calls GuardDuty files under `Recon:IAMUser/*`.
 ///
-/// `List*` and `Describe*`. `Get*` calls are NOT reconnaissance here, although the spec's wording
-/// says "list/describe/get-style": AWS's own GuardDuty tester raises
+/// `List*` and `Describe*` (docs/decisions.md#findings). `Get*` calls are NOT reconnaissance here,
+/// although they read like it: AWS's own GuardDuty tester raises
 /// `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom` with `iam get-user` and
 /// `Recon:IAMUser/MaliciousIPCaller.Custom` with `s3 ls` (ListBuckets), and the labelled corpus
 /// (`ip_threat_family`) follows the same split.

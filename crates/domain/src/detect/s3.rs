@@ -1,4 +1,4 @@
-//! S3 policy findings from management events (spec §4.2). All of them need the call to have
+//! S3 policy findings from management events (docs/findings.md#cloudtrail-s3-types). All of them need the call to have
 //! succeeded: a failed call leaves the bucket as it was (corpus labelling rules).
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! DNS detection (spec §4.4): one query-log record in, finding occurrences out. No I/O.
+//! DNS detection (docs/findings.md#dns-types): one query-log record in, finding occurrences out. No I/O.
 //!
 //! [`DNS_RULES`] is the table of stateless DNS rules, like CloudTrail's [`crate::detect::RULES`]:
 //! each row names the catalogue types it may raise and the check that decides. The heuristic
@@ -11,10 +11,10 @@
 //! record's `vpc_id` holding `srcaddr` (a private address means something only within its VPC,
 //! and VPC ids are unique, so this also keeps to the record's account). A query from an inbound
 //! Resolver endpoint (`srcids.resolver_endpoint`: `srcaddr` is a host outside the VPC), or one
-//! no instance can be named for, raises nothing (spec §6.3 decision). `instanceDetails` is the
+//! no instance can be named for, raises nothing (decision in docs/logs.md#dns-query-logs). `instanceDetails` is the
 //! inventory's entry for the instance when there is one, else what the record says
 //! ([`crate::envelope::recorded_instance`], the flow findings' rule). The detector's trusted IP
-//! list and threat lists do not apply to DNS findings (spec §5): only the operator's domain feeds
+//! list and threat lists do not apply to DNS findings (docs/threat-lists.md): only the operator's domain feeds
 //! ([`DnsIntel`]) do.
 use std::sync::Arc;
 
@@ -104,7 +104,7 @@ pub struct DomainFeed {
 pub struct DnsIntel {
     pub feeds: Vec<DomainFeed>,
     /// Black-hole (sinkhole) IP feeds: a query answered with one of their addresses raises
-    /// BlackholeTraffic!DNS (spec §6.3 maps `answers[].Rdata` to it) whatever the domain.
+    /// BlackholeTraffic!DNS (docs/logs.md#dns-query-logs maps `answers[].Rdata` to it) whatever the domain.
     pub blackhole_ips: Vec<NamedSet>,
 }
 
@@ -393,10 +393,10 @@ pub fn build_occurrences(
         .collect()
 }
 
-/// The aggregation key of DNS findings (spec §3.3 default): type, role (always ACTOR) and the
+/// The aggregation key of DNS findings (default in docs/findings.md#aggregation): type, role (always ACTOR) and the
 /// instance. The domain is NOT part of it: an instance querying ten C&C domains has one
 /// C&CActivity.B!DNS finding whose count grows and whose action shows the latest domain, as
-/// §3.3 says GuardDuty replaces action details with the latest occurrence's.
+/// docs/findings.md#aggregation says GuardDuty replaces action details with the latest occurrence's.
 pub fn dns_aggregation_key(ty: &FindingType, instance_id: &str) -> String {
     aggregation_key(ty, ty.role, format_args!("Instance:{instance_id}"))
 }

@@ -1,6 +1,6 @@
 //! Domain names for DNS findings: normalising the queried name, its registrable domain
 //! (`dnsRequestAction.domainWithSuffix`) from the Public Suffix List, and the operator's domain
-//! feeds (spec §4.4: "matched on the registrable domain and its subdomains").
+//! feeds (docs/findings.md#dns-types: "matched on the registrable domain and its subdomains").
 //!
 //! The PSL is the one embedded in the `psl` crate (ICANN and private sections, so
 //! `bucket.s3.amazonaws.com` and `user.github.io` are registrable domains of their own).

@@ -1,4 +1,4 @@
-//! The stateful DNS heuristics (spec §4.4, class H): Trojan:EC2/DGADomainRequest.B and
+//! The stateful DNS heuristics (docs/findings.md#dns-types, class H): Trojan:EC2/DGADomainRequest.B and
 //! Trojan:EC2/DNSDataExfiltration. AWS does not publish its thresholds; ours are the named
 //! constants below, chosen so that ordinary traffic (CDN-heavy clients, software updates, AWS
 //! service endpoints, long but word-like names) raises nothing — see tests/dns_heuristics.rs.

@@ -1,4 +1,4 @@
-//! DNS query logs (spec §4.4, §6.3): Route 53 Resolver query-log records in, EC2 findings with a
+//! DNS query logs (docs/findings.md#dns-types, docs/logs.md#dns-query-logs): Route 53 Resolver query-log records in, EC2 findings with a
 //! `DNS_REQUEST` action out. Pure: no I/O; the ingester reads files and drives it.
 //!
 //! * [`record`]: the query-log record, parsed tolerantly.
@@ -7,11 +7,11 @@
 //! * [`domain`]: names, registrable domains (Public Suffix List), domain feeds and their parser.
 //! * [`heuristics`]: DGADomainRequest.B and DNSDataExfiltration, with bounded windowed state.
 //!
-//! Decisions where the spec is silent (see each item's module for details):
+//! Decisions where AWS is silent (see each item's module for details):
 //! * The instance is `srcids.instance`; for a record without `srcids`, the inventory's instance
 //!   holding `srcaddr` on an interface in the record's `vpc_id`. A query through an inbound
 //!   Resolver endpoint, or one no instance can be named for, ⇒ no finding.
-//! * Aggregation key = (type, ACTOR, instance id), the spec §3.3 default; the domain is not in
+//! * Aggregation key = (type, ACTOR, instance id), the default in docs/findings.md#aggregation; the domain is not in
 //!   it, so repeated or different matching domains update one finding (count, latest action).
 //! * `domain` = `query_name` lower-cased without its trailing dot; `domainWithSuffix` = its
 //!   registrable domain under the full PSL (private section included, so
@@ -24,7 +24,7 @@
 //! * MetadataDNSRebind: an answer `Rdata` of 169.254.169.254 or fd00:ec2::254, except AWS's own
 //!   `instance-data[.…internal]` aliases. BlackholeTraffic!DNS: the domain is on a `blackhole`
 //!   domain feed, or an A/AAAA answer is on a black-hole IP feed ([`DnsIntel::blackhole_ips`]).
-//! * Detector trusted/threat IP lists never apply (spec §5); blocked queries still raise.
+//! * Detector trusted/threat IP lists never apply (docs/threat-lists.md); blocked queries still raise.
 pub mod detect;
 pub mod domain;
 pub mod heuristics;

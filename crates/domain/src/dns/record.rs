@@ -1,4 +1,4 @@
-//! Route 53 Resolver query-log records (spec §6.3), one JSON object per query, borrowed from the
+//! Route 53 Resolver query-log records (docs/logs.md#dns-query-logs), one JSON object per query, borrowed from the
 //! input line: only the fields detection and the finding mapping read.
 //!
 //! Parsing is as tolerant as CloudTrail's ([`crate::cloudtrail`]): a string field holding a
@@ -123,7 +123,7 @@ impl<'a> QueryLogRecord<'a> {
         self.answers.0.iter().map(|a| &a.0)
     }
 
-    /// True when a Route 53 Resolver DNS Firewall rule blocked the query (spec §6.3 decision).
+    /// True when a Route 53 Resolver DNS Firewall rule blocked the query (decision in docs/logs.md#dns-query-logs).
     pub fn blocked(&self) -> bool {
         self.firewall_rule_action.as_str().eq_ignore_ascii_case("BLOCK")
     }

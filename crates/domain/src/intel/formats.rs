@@ -1,4 +1,4 @@
-//! GuardDuty's list formats (spec §5): TXT, STIX, OTX_CSV, ALIEN_VAULT, PROOF_POINT, FIRE_EYE.
+//! GuardDuty's list formats (docs/threat-lists.md): TXT, STIX, OTX_CSV, ALIEN_VAULT, PROOF_POINT, FIRE_EYE.
 //!
 //! Every parser is total (any bytes in, a result out, never a panic) and tolerant: blank lines and
 //! comments are skipped, a UTF-8 BOM, UTF-16 with a BOM and CRLF line ends are accepted, a line

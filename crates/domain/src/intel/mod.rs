@@ -75,7 +75,7 @@ fn in_net(ip: IpAddr, base: IpAddr, prefix: u8) -> bool {
 }
 
 /// True for addresses on the public internet: threat and trusted lists apply only to these
-/// (spec §5). Private, loopback, link-local, CGNAT, documentation, multicast... are not.
+/// (docs/threat-lists.md). Private, loopback, link-local, CGNAT, documentation, multicast... are not.
 pub fn is_publicly_routable(ip: IpAddr) -> bool {
     non_public_range(ip).is_none()
 }

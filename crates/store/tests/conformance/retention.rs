@@ -1,4 +1,4 @@
-//! Finding retention: findings last updated more than 90 days ago are deleted
+//! Finding retention (docs/api.md#retention, docs/findings.md#aggregation): findings last updated more than 90 days ago are deleted
 //! with what is kept beside them, and a new occurrence of an expired finding starts it afresh.
 
 use crate::common::*;
