@@ -1,4 +1,4 @@
-//! Every filterable / sortable finding attribute path (spec §2.2), its value kind and how to read
+//! Every filterable / sortable finding attribute path (docs/criteria.md#attribute-paths), its value kind and how to read
 //! it from a finding. This one table serves criteria parsing, the in-memory evaluator and the
 //! store's indexes.
 use std::collections::HashMap;
@@ -85,7 +85,7 @@ impl Attribute {
     }
 }
 
-/// UG spellings that differ from the canonical path (spec §2.2 decision).
+/// UG spellings that differ from the canonical path (decision in docs/criteria.md#attribute-paths).
 const ALIASES: &[(&str, &str)] = &[
     ("resource.instanceDetails.outpostARN", "resource.instanceDetails.outpostArn"),
     ("resource.s3BucketDetails.publicAccess.effectivePermissions", "resource.s3BucketDetails.publicAccess.effectivePermission"),
@@ -150,7 +150,7 @@ fn threat_intel(f: &Finding) -> impl Iterator<Item = &ThreatIntelligenceDetail> 
 }
 
 /// The keys of `service.additionalInfo` that are filterable. The API carries the object
-/// JSON-encoded in `additionalInfo.value` (spec §3.2).
+/// JSON-encoded in `additionalInfo.value` (docs/findings.md#finding-document).
 #[derive(Deserialize, Default)]
 struct AdditionalInfoKeys {
     #[serde(default)]
@@ -574,7 +574,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    /// The 48 ListFindings paths of the 2020 model (spec §2.2), verbatim.
+    /// The 48 ListFindings paths of the 2020 model (docs/criteria.md#attribute-paths), verbatim.
     const LIST_FINDINGS_2020: &[&str] = &[
         "accountId", "region", "confidence", "id", "resource.accessKeyDetails.accessKeyId",
         "resource.accessKeyDetails.principalId", "resource.accessKeyDetails.userName", "resource.accessKeyDetails.userType",

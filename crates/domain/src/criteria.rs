@@ -82,7 +82,7 @@ fn invalid(path: &str, why: impl std::fmt::Display) -> CriteriaError {
 }
 
 /// Legacy (`eq`, `gt`…) and current (`equals`, `greaterThan`…) spellings are merged; several
-/// operators in one condition are ANDed (spec §2.1 decision).
+/// operators in one condition are ANDed (decision in docs/criteria.md#operators).
 fn parse_condition(attribute: &'static Attribute, path: &str, c: &model::Condition) -> Result<Vec<Test>, CriteriaError> {
     let mut tests = Vec::new();
 
@@ -168,7 +168,7 @@ fn typed_values(attribute: &Attribute, path: &str, values: Vec<String>) -> Resul
         .collect()
 }
 
-/// Absent ⇒ `updatedAt` DESC; `attributeName` without `orderBy` ⇒ ASC (spec §2.3 decisions).
+/// Absent ⇒ `updatedAt` DESC; `attributeName` without `orderBy` ⇒ ASC (decisions in docs/criteria.md#sorting).
 pub fn parse_sort(s: Option<&model::SortCriteria>) -> Result<Sort, CriteriaError> {
     let updated_at = || attributes::lookup("updatedAt").expect("updatedAt is in the attribute table");
     let Some(s) = s.filter(|s| s.attribute_name.is_some() || s.order_by.is_some()) else {

@@ -5,7 +5,7 @@
 //!   and the [`Occurrence`] that carries it. Each source (CloudTrail, flow logs, DNS logs) fills
 //!   in only what differs: the resource, the action, the role, the event's id and times, and any
 //!   `additionalInfo` keys of its own.
-//! * [`aggregation_key`]: spec §3.3's key, the same shape for every source.
+//! * [`aggregation_key`]: the aggregation key (docs/findings.md#aggregation), the same shape for every source.
 //! * [`remote_ip_details`]: a remote address with what the GeoIP database knows of it.
 //! * [`recorded_instance`]: the `Instance` resource when the inventory does not know the
 //!   instance, built from what the log says and nothing else (flow and DNS findings).
@@ -18,7 +18,7 @@ use crate::intel::is_publicly_routable;
 use crate::time::iso_ms;
 use crate::{Evidence, Occurrence, Scope, ids, model};
 
-/// The aggregation key (spec §3.3): type, resource role, and the resource as each source names
+/// The aggregation key (docs/findings.md#aggregation): type, resource role, and the resource as each source names
 /// it (`AccessKey:…`, `Instance:…`, …). The finding id is derived from it.
 pub fn aggregation_key(ty: &FindingType, role: ResourceRole, resource: impl Display) -> String {
     format!("{}\u{1f}{}\u{1f}{}", ty.name, role.as_str(), resource)

@@ -69,7 +69,7 @@ pub struct Destination {
 }
 
 impl Destination {
-    /// `…:detector/{detectorId}/publishingdestination/{id}` (IAM's resource ARN, spec §1.6).
+    /// `…:detector/{detectorId}/publishingdestination/{id}` (IAM's resource ARN, docs/api.md#identifiers-and-arns).
     pub fn arn(&self) -> String {
         destination_arn(&self.scope, &self.detector_id, &self.id)
     }

@@ -1,6 +1,6 @@
 //! The export outbox: every finding change that must reach the sinks (EventBridge-style events,
 //! publishing destinations) is recorded in the same transaction as the change itself, so a
-//! crash or a sink that is down loses nothing (spec §1.2, §3.1).
+//! crash or a sink that is down loses nothing (docs/api.md#operations, docs/api.md#detectors).
 //!
 //! # Model
 //!

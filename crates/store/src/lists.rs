@@ -1,5 +1,5 @@
 //! Trusted IP lists (GuardDuty IPSets) and threat lists (ThreatIntelSets): the API's records and
-//! the activated snapshots detection reads. Spec §5.
+//! the activated snapshots detection reads. See docs/threat-lists.md.
 use std::collections::BTreeMap;
 
 use vedette_domain::Scope;
@@ -82,7 +82,7 @@ impl ListKind {
     }
 }
 
-/// GuardDuty's list statuses (spec §1.2, §5).
+/// GuardDuty's list statuses (docs/api.md#operations, docs/threat-lists.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListStatus {
     Inactive,
@@ -244,7 +244,7 @@ pub struct Snapshot {
 }
 
 /// An ACTIVE list as detection sees it: the entries parsed when it was (re)activated. Later edits
-/// to the file do not change it until the list is updated and re-activated (spec §5).
+/// to the file do not change it until the list is updated and re-activated (docs/threat-lists.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveList {
     pub kind: ListKind,
@@ -271,7 +271,7 @@ pub struct ActiveListHead {
     pub activated_at_ms: i64,
 }
 
-/// Persistence of IPSets and ThreatIntelSets (the rest of the operations are added by the list API).
+/// Persistence of IPSets and ThreatIntelSets.
 pub trait ListStore {
     /// The detector's ACTIVE lists (trusted and threat), for detection.
     fn active_lists(&self, detector_id: &str) -> Result<Vec<ActiveList>>;

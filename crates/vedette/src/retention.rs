@@ -1,5 +1,5 @@
 //! Finding retention for `serve`: GuardDuty deletes a finding 90 days after its last update
-//! (spec §3.6). A task sweeps the store at start and then every hour, in bounded batches so a
+//! (docs/api.md#retention). A task sweeps the store at start and then every hour, in bounded batches so a
 //! sweep never holds the write lock for long; a finding updated again in time is never touched.
 use std::sync::Arc;
 use std::time::Duration;

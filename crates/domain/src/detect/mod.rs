@@ -8,11 +8,11 @@
 //! Checks come in three kinds ([`Check`]): decided by the record alone; decided by the caller's
 //! public IP against the detector's lists, the operator's feeds or AWS's ranges ([`intel`]); and
 //! stateful ones the ingester drives with the state it keeps ([`console_login`]). A caller on
-//! the detector's trusted list gets no finding from any of them (spec §5), and every finding's
+//! the detector's trusted list gets no finding from any of them (docs/threat-lists.md), and every finding's
 //! `remoteIpDetails` is enriched from the GeoIP database when there is one.
 //!
 //! Scope: management events only (records with `eventCategory: Data` or `managementEvent: false`
-//! raise nothing, spec §6.1). Routing (which detector a record belongs to) is the caller's job:
+//! raise nothing, docs/logs.md#cloudtrail). Routing (which detector a record belongs to) is the caller's job:
 //! it passes the detector in [`DetectContext`]. Vedette's routing decision: a record goes to the
 //! detector of (`recipientAccountId`, `awsRegion`) as written in the record, global-service events
 //! (IAM, STS, sign-in... logged in us-east-1) included; they are not copied to other Regions.
@@ -86,7 +86,7 @@ pub enum Check {
     Record(fn(&CloudTrailRecord<'_>) -> Option<Hit>),
     /// From the caller's IP and the intelligence; runs only when the record's `sourceIPAddress` is
     /// an IP literal and [`Intel::checks_callers`]. Its hits count only for a publicly routable
-    /// IP (spec §5: checked by the engine, after the rule's own lookups).
+    /// IP (docs/threat-lists.md: checked by the engine, after the rule's own lookups).
     Caller(fn(&CloudTrailRecord<'_>, IpAddr, &Intel<'_>) -> Vec<Hit>),
     /// Needs state across records: [`hits`] never runs it; the ingester does (see the module
     /// named in the rule).
@@ -117,7 +117,7 @@ impl Hit {
     }
 }
 
-/// The resource part of the aggregation key (spec §3.3).
+/// The resource part of the aggregation key (docs/findings.md#aggregation).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResourceKey {
     /// The calling identity: `accessKeyId`, else `principalId`.
@@ -216,7 +216,7 @@ impl Trigger {
     }
 }
 
-/// True for records detection looks at: management events (spec §6.1).
+/// True for records detection looks at: management events (docs/logs.md#cloudtrail).
 pub fn is_management_event(record: &CloudTrailRecord<'_>) -> bool {
     record.management_event.0 != Some(false) && record.event_category.as_str() != "Data"
 }
@@ -236,7 +236,7 @@ pub fn hits_with(record: &CloudTrailRecord<'_>, intel: &Intel<'_>) -> Vec<(&'sta
         return out;
     }
     // Parsed once, and only when some rule will look it up. Whether it is publicly routable is
-    // asked only of an IP some list holds (lists apply to public IPs only, spec §5): nearly
+    // asked only of an IP some list holds (lists apply to public IPs only, docs/threat-lists.md): nearly
     // every caller is on no list, and the lookup is cheaper than the routability table.
     let mut caller: Option<Option<IpAddr>> = None;
     let mut public: Option<bool> = None;
@@ -269,7 +269,7 @@ pub fn detect(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>) -> Vec<Occ
 
 /// The occurrences for `hits` (from [`hits_with`] on the same record). A hit on a record whose
 /// `eventTime` does not parse yields nothing: check [`missing_field`] first to report it. A
-/// caller on the detector's trusted list gets none (spec §5).
+/// caller on the detector's trusted list gets none (docs/threat-lists.md).
 pub fn build_occurrences(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, hits: Vec<(&'static Rule, Hit)>) -> Vec<Occurrence> {
     if hits.is_empty() || is_trusted_caller(record, &ctx.intel) {
         return Vec::new();
@@ -309,7 +309,7 @@ pub fn missing_field(record: &CloudTrailRecord<'_>) -> Option<&'static str> {
     }
 }
 
-/// The aggregation key (spec §3.3): type, resource role, resource.
+/// The aggregation key (docs/findings.md#aggregation): type, resource role, resource.
 pub fn aggregation_key(record: &CloudTrailRecord<'_>, ty: &FindingType, resource: &ResourceKey) -> String {
     let key = |resource: std::fmt::Arguments<'_>| envelope::aggregation_key(ty, ty.role, resource);
     match resource {

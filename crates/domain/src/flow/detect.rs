@@ -1,4 +1,4 @@
-//! Flow-log detection: one record in, finding occurrences out (spec §4.3, §5, §6.2).
+//! Flow-log detection: one record in, finding occurrences out (docs/findings.md#vpc-flow-types, docs/threat-lists.md, docs/logs.md#vpc-flow-logs).
 //!
 //! Which side of a record is the instance ("local") and which the remote host: `flow-direction`
 //! (v5) when present, else the inventory's addresses for the instance, else the one side that is
@@ -83,7 +83,7 @@ pub fn feed_use(kind: &str) -> Option<FeedUse> {
     FLOW_FEED_USES.iter().find(|(k, _)| *k == kind).map(|(_, u)| *u)
 }
 
-/// Ports whose probing makes `PortProbeUnprotectedPort` High (Elasticsearch, spec §4.3).
+/// Ports whose probing makes `PortProbeUnprotectedPort` High (Elasticsearch, docs/findings.md#vpc-flow-types).
 pub const HIGH_SEVERITY_PROBE_PORTS: &[u16] = &[9200, 9300];
 
 /// EMR web UIs and services that must not face the internet: a probe of one on an EMR node is
@@ -309,7 +309,7 @@ fn local_ip_details(ip: IpAddr) -> model::LocalIpDetails {
     }
 }
 
-/// The resource part of the aggregation key (spec §3.3): the instance id (from the inventory or
+/// The resource part of the aggregation key (docs/findings.md#aggregation): the instance id (from the inventory or
 /// the v3 `instance-id`), else the ENI, else the local address.
 pub fn resource_key(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>, sides: &Sides) -> String {
     if let Some(id) = instance.and_then(|i| i.instance_id.as_deref()).or(record.instance_id) {

@@ -1,4 +1,4 @@
-//! Behavioural flow rules over windowed, bounded state (spec §4.3, class H): brute force (SSH,
+//! Behavioural flow rules over windowed, bounded state (docs/findings.md#vpc-flow-types, class H): brute force (SSH,
 //! RDP, WinRM), outbound port scans and sweeps, outbound denial of service.
 //!
 //! Every threshold is a named constant below, chosen so ordinary traffic (a busy web server, a

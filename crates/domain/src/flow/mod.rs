@@ -1,4 +1,4 @@
-//! VPC flow logs (spec §4.3, §6.2): records, and the findings they raise about EC2 instances.
+//! VPC flow logs (docs/findings.md#vpc-flow-types, docs/logs.md#vpc-flow-logs): records, and the findings they raise about EC2 instances.
 mod bounded;
 pub mod connection;
 pub mod detect;

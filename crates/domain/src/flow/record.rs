@@ -1,4 +1,4 @@
-//! VPC flow-log records (spec §6.2): space-separated text, `-` = no value, field order given by
+//! VPC flow-log records (docs/logs.md#vpc-flow-logs): space-separated text, `-` = no value, field order given by
 //! the file's header line (S3 delivery) or the default v2 order. Parsing borrows from the line;
 //! it never panics, whatever the bytes, and errors name the field, never its content (a log may
 //! hold addresses the operator does not want echoed into error logs).
@@ -151,7 +151,7 @@ pub enum FlowError {
 pub struct FlowLayout {
     /// One entry per column: the field, or `None` for a column Vedette ignores.
     columns: Vec<Option<FlowField>>,
-    /// The highest version among the declared fields (spec §6.2).
+    /// The highest version among the declared fields (docs/logs.md#vpc-flow-logs).
     version: u8,
 }
 
