@@ -38,6 +38,13 @@ t=$SECONDS
 "$PYTHON" tools/check_refs.py
 elapsed "$t"
 
+stage "generated model up to date (tools/gen_model.py --check)"
+t=$SECONDS
+# crates/model/src/generated.rs must be what the generator makes of the committed botocore model
+# (tools/model/); checked before building so a stale file fails fast. Needs only python3, no network.
+"$PYTHON" tools/gen_model.py --check
+elapsed "$t"
+
 stage "cargo build --workspace --bins --tests"
 t=$SECONDS
 # Debug, not release: the tests need debug artifacts anyway, so a release binary would mean

@@ -13,67 +13,13 @@ fn check<T: serde::de::DeserializeOwned + Default + model::Validate>(body: &Byte
 }
 
 macro_rules! shapes {
-    ($($shape:ident),* $(,)?) => {
+    ($(($name:ident, $method:ident, $input:ty, $output:ty)),* $(,)?) => {
         /// Every operation's request shape, by operation name.
-        /// (A typo fails to compile; a missing operation fails the test below.)
-        pub(crate) const SHAPES: &[(&str, Check)] = &[$((const_strip_request(stringify!($shape)), check::<model::$shape>)),*];
+        pub(crate) const SHAPES: &[(&str, Check)] = &[$((stringify!($name), check::<$input>)),*];
     };
 }
 
-/// `stringify!(XRequest)` without `Request`, at compile time.
-const fn const_strip_request(name: &'static str) -> &'static str {
-    let bytes = name.as_bytes();
-    let suffix = b"Request";
-    assert!(bytes.len() > suffix.len());
-    let (head, tail) = bytes.split_at(bytes.len() - suffix.len());
-    let mut i = 0;
-    while i < suffix.len() {
-        assert!(tail[i] == suffix[i], "a request shape's name ends with Request");
-        i += 1;
-    }
-    match std::str::from_utf8(head) {
-        Ok(s) => s,
-        Err(_) => panic!("ASCII names"),
-    }
-}
-
-shapes!(
-    CreateDetectorRequest,
-    GetDetectorRequest,
-    ListDetectorsRequest,
-    UpdateDetectorRequest,
-    DeleteDetectorRequest,
-    ListFindingsRequest,
-    GetFindingsRequest,
-    CreateSampleFindingsRequest,
-    ArchiveFindingsRequest,
-    UnarchiveFindingsRequest,
-    UpdateFindingsFeedbackRequest,
-    GetFindingsStatisticsRequest,
-    CreateFilterRequest,
-    GetFilterRequest,
-    ListFiltersRequest,
-    UpdateFilterRequest,
-    DeleteFilterRequest,
-    CreateIPSetRequest,
-    GetIPSetRequest,
-    ListIPSetsRequest,
-    UpdateIPSetRequest,
-    DeleteIPSetRequest,
-    CreateThreatIntelSetRequest,
-    GetThreatIntelSetRequest,
-    ListThreatIntelSetsRequest,
-    UpdateThreatIntelSetRequest,
-    DeleteThreatIntelSetRequest,
-    CreatePublishingDestinationRequest,
-    DescribePublishingDestinationRequest,
-    ListPublishingDestinationsRequest,
-    UpdatePublishingDestinationRequest,
-    DeletePublishingDestinationRequest,
-    TagResourceRequest,
-    UntagResourceRequest,
-    ListTagsForResourceRequest,
-);
+model::for_each_operation!(shapes);
 
 /// `data` is `<OperationName>\n<body>`: the body is parsed into that operation's request shape
 /// and validated. An unknown name tries every shape (the fuzzer learns the names from the seeds).
