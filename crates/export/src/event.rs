@@ -1,4 +1,4 @@
-//! The EventBridge envelope GuardDuty puts around a finding (spec §3.1):
+//! The EventBridge envelope GuardDuty puts around a finding:
 //!
 //! ```json
 //! {"version":"0","id":"…","detail-type":"GuardDuty Finding","source":"aws.guardduty",
@@ -8,7 +8,7 @@
 //!
 //! `detail` is the finding as GetFindings returns it, except `service.additionalInfo`: the API
 //! JSON-encodes it into `{"value":"<JSON text>","type":"default"}`, while GuardDuty's exports
-//! (EventBridge and S3) carry the raw object (spec §3.2, observed), e.g. `{"sample":true}`.
+//! (EventBridge and S3) carry the raw object (as observed), e.g. `{"sample":true}`.
 use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};

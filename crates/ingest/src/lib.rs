@@ -54,6 +54,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 use vedette_domain::aggregate;
 use vedette_domain::detect::console_login::{self, LoginHistory};
 use vedette_domain::detect::{self, DetectContext, DetectorLists, Intel};
@@ -96,7 +97,7 @@ pub struct IngestOptions {
     pub chunk_records: u64,
     /// Set to stop early: sources stop at the next record, what was read is committed and the
     /// next run resumes there.
-    pub stop: Option<Arc<AtomicBool>>,
+    pub stop: Option<CancellationToken>,
     /// `createdAt` / `updatedAt` of new findings (default: now).
     pub now_ms: Option<i64>,
     /// Create an enabled detector (default configuration) for every account and Region seen in
@@ -397,7 +398,7 @@ struct Shared<'a> {
     /// Of `bytes_done`, the files not read again (already ingested).
     bytes_skipped: AtomicU64,
     events: AtomicU64,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
     options: &'a IngestOptions,
     now_ms: i64,
     created: Mutex<BTreeMap<String, String>>,
@@ -479,7 +480,8 @@ pub fn ingest_paths(
         bytes_done: AtomicU64::new(0),
         bytes_skipped: AtomicU64::new(0),
         events: AtomicU64::new(0),
-        stop: options.stop.clone().unwrap_or_default(),
+        // A child: a fatal error stops this run's workers, not the caller's token.
+        stop: options.stop.as_ref().map(CancellationToken::child_token).unwrap_or_default(),
         options,
         now_ms: options.now_ms.unwrap_or_else(vedette_domain::time::now_ms),
         created: Mutex::new(BTreeMap::new()),
@@ -497,7 +499,7 @@ pub fn ingest_paths(
             let shared = &shared;
             scope.spawn(move || {
                 if let Err(e) = worker(shared, &tx) {
-                    shared.stop.store(true, Ordering::Relaxed);
+                    shared.stop.cancel();
                     let _ = tx.send(Message::Fatal(e));
                 }
             });
@@ -525,7 +527,7 @@ pub fn ingest_paths(
                 && batch.due(options)
                 && let Err(e) = batch.commit(&shared, &mut summary)
             {
-                shared.stop.store(true, Ordering::Relaxed);
+                shared.stop.cancel();
                 fatal = Some(e.into());
             }
             update.bytes_done = shared.bytes_done.load(Ordering::Relaxed);
@@ -788,7 +790,7 @@ fn worker(shared: &Shared<'_>, tx: &mpsc::SyncSender<Message>) -> Result<(), Ing
     let mut router = Router { store: shared.store, created, looked_up: &shared.scopes, routes: HashMap::new(), last: None };
     let mut bufs = Buffers::default();
     loop {
-        if shared.stop.load(Ordering::Relaxed) {
+        if shared.stop.is_cancelled() {
             return Ok(());
         }
         let index = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -943,7 +945,7 @@ fn ingest_source(
     let end = reader::read_records(reader, start, bufs, shared.options.flow_format.as_ref(), |position, item| -> Result<Flow, IngestError> {
         if position != state.last_position {
             // A position boundary: the only place a chunk may end, or a stop take effect.
-            if stop.load(Ordering::Relaxed) || state.writer_gone || abandoned.load(Ordering::Relaxed) {
+            if stop.is_cancelled() || state.writer_gone || abandoned.load(Ordering::Relaxed) {
                 return Ok(Flow::Stop);
             }
             if state.records_in_chunk >= shared.options.chunk_records {

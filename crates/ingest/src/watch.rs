@@ -21,10 +21,9 @@
 //! counts; problems are logged as warnings.
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio_util::sync::CancellationToken;
 use vedette_domain::Scope;
 use vedette_store::Store;
 
@@ -149,20 +148,20 @@ fn log_run(s: &Summary) {
     }
 }
 
-/// Polls `dir` every `interval` until `stop` is set; the run in progress then stops at the next
+/// Polls `dir` every `interval` until `stop` is cancelled; the run in progress then stops at the next
 /// record, commits what it has read, and this returns. Store failures are logged and retried on
 /// the next poll (the server keeps serving).
-pub fn watch(store: &dyn Store, dir: &Path, options: &IngestOptions, interval: Duration, stop: Arc<AtomicBool>) {
+pub fn watch(store: &dyn Store, dir: &Path, options: &IngestOptions, interval: Duration, stop: CancellationToken) {
     let options = IngestOptions { stop: Some(stop.clone()), ..options.clone() };
     let mut watcher = Watcher::default();
     tracing::info!(dir = %dir.display(), interval_ms = interval.as_millis() as u64, "watch: started");
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_cancelled() {
         if let Err(e) = watcher.poll(store, dir, &options, interval) {
             tracing::error!("watch: {e}; retrying on the next poll");
         }
         // Sleep in small steps so that a stop is seen quickly.
         let mut slept = Duration::ZERO;
-        while slept < interval && !stop.load(Ordering::Relaxed) {
+        while slept < interval && !stop.is_cancelled() {
             let step = Duration::from_millis(100).min(interval - slept);
             std::thread::sleep(step);
             slept += step;

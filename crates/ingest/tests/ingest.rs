@@ -2,10 +2,9 @@
 //! findings, exactly-once (re-ingest, stop-and-resume), bad input.
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 use vedette_domain::criteria::{parse_sort, Criteria};
 use vedette_domain::{model, DetectorConfig, Evidence, Scope};
 use vedette_ingest::{ingest_paths, IngestOptions, Summary, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR};
@@ -243,11 +242,11 @@ fn stopped_run_resumes_to_the_result_of_one_clean_run() {
 
     let dir = tempfile::tempdir().unwrap();
     let (store, detector) = store_with_detector(dir.path());
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
     let stopping = IngestOptions { stop: Some(stop.clone()), ..small_batches.clone() };
     let first = ingest_paths(&store, std::slice::from_ref(&path), &stopping, &mut |p| {
         if p.events >= 1000 {
-            stop.store(true, Ordering::Relaxed);
+            stop.cancel();
         }
     })
     .unwrap();
@@ -433,11 +432,11 @@ fn a_stopped_reread_for_a_new_detector_resumes_to_one_clean_run() {
     let virginia_after_first = findings(&store, &virginia);
 
     let paris = create_detector(&store, "eu-west-3");
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
     let stopping = IngestOptions { stop: Some(stop.clone()), ..small_batches.clone() };
     let stopped = ingest_paths(&store, paths, &stopping, &mut |p| {
         if p.events >= 1000 {
-            stop.store(true, Ordering::Relaxed);
+            stop.cancel();
         }
     })
     .unwrap();
