@@ -110,10 +110,16 @@ impl DestinationPublisher {
         }
     }
 
-    /// Publishes until `stop` is cancelled (a write under way is finished first).
+    /// Publishes until `stop` is cancelled. A round under way is abandoned then (an S3 endpoint
+    /// that does not answer must not hold up a shutdown): what it wrote but did not acknowledge
+    /// is written again after the next start, under the same object name.
     pub async fn run(mut self, stop: CancellationToken) {
         loop {
-            let busy = match self.round().await {
+            let round = tokio::select! {
+                round = self.round() => round,
+                _ = stop.cancelled() => return,
+            };
+            let busy = match round {
                 Ok(busy) => busy,
                 Err(e) => {
                     tracing::warn!(error = %e, "publishing destinations: round failed");

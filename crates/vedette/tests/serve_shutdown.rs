@@ -31,7 +31,7 @@ fn vedette() -> Command {
 /// Root calls from many access keys (one finding each, updated by its repeats) among benign ones.
 fn record(i: usize) -> Value {
     let (name, source, identity) = if i % 4 == 0 {
-        ("ListUsers", "iam.amazonaws.com", json!({"type": "Root", "principalId": ACCOUNT, "accountId": ACCOUNT, "accessKeyId": format!("ASIAROOT{:05}", i % 2_000)}))
+        ("ListUsers", "iam.amazonaws.com", json!({"type": "Root", "principalId": ACCOUNT, "accountId": ACCOUNT, "accessKeyId": format!("ASIAROOT{:05}", (i / 4) % 2_000)}))
     } else {
         ("DescribeInstances", "ec2.amazonaws.com", json!({"type": "IAMUser", "principalId": "AIDAUSER", "accountId": ACCOUNT, "accessKeyId": "AKIABENIGN"}))
     };
@@ -248,8 +248,9 @@ fn sigterm_mid_work_exits_within_the_bound_and_a_restart_loses_nothing() {
 fn a_bad_shutdown_timeout_is_refused() {
     let data = tempfile::tempdir().unwrap();
     for bad in ["0", "-1", "soon", "100000"] {
+        let flag = format!("--shutdown-timeout={bad}");
         let mut child = vedette()
-            .args(["serve", "--auth", "any", "--listen", "127.0.0.1:0", "--shutdown-timeout", bad, "--data-dir"])
+            .args(["serve", "--auth", "any", "--listen", "127.0.0.1:0", flag.as_str(), "--data-dir"])
             .arg(data.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
