@@ -1,6 +1,6 @@
 //! `vedette serve` export and observability: `--export` sinks (each fed by its own supervised
-//! worker from the store's outbox), the log format shared by every subcommand, and serve's `--watch` ingest with
-//! its counters in /metrics.
+//! worker from the store's outbox), the log format shared by every subcommand, and serve's
+//! `--watch` ingest with its counters in /metrics.
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
