@@ -30,7 +30,7 @@ fn vedette() -> Command {
 
 /// Root calls from many access keys (one finding each, updated by its repeats) among benign ones.
 fn record(i: usize) -> Value {
-    let (name, source, identity) = if i % 4 == 0 {
+    let (name, source, identity) = if i.is_multiple_of(4) {
         ("ListUsers", "iam.amazonaws.com", json!({"type": "Root", "principalId": ACCOUNT, "accountId": ACCOUNT, "accessKeyId": format!("ASIAROOT{:05}", (i / 4) % 2_000)}))
     } else {
         ("DescribeInstances", "ec2.amazonaws.com", json!({"type": "IAMUser", "principalId": "AIDAUSER", "accountId": ACCOUNT, "accessKeyId": "AKIABENIGN"}))
