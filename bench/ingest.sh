@@ -2,6 +2,7 @@
 # Ingest benchmark (issue 8). Prints a table; not a test. See bench/README.md.
 #   bench/ingest.sh            generate the corpus if missing, then measure everything
 #   SKIP_RSIGMA=1 bench/ingest.sh   without the peer
+#   SIGMA_RULES=DIR bench/ingest.sh  the peer's rules (SigmaHQ rules/cloud/aws/cloudtrail); without it, no peer
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,12 +28,17 @@ fi
 extra=()
 if [ -n "${SKIP_RSIGMA:-}" ]; then
   extra+=(--skip-rsigma)
-elif [ ! -x "$RSIGMA" ]; then
-  echo "installing the peer (rsigma 0.23.0) into bench/.tools; this compiles for several minutes ..." >&2
-  CARGO_TARGET_DIR=/tmp/rsigma-target cargo install rsigma --version 0.23.0 --locked --root bench/.tools
+elif [ -z "${SIGMA_RULES:-}" ]; then
+  echo "SIGMA_RULES is not set: the peer (rsigma) is skipped" >&2
+  extra+=(--skip-rsigma)
+else
+  extra+=(--rules "$SIGMA_RULES")
+  if [ ! -x "$RSIGMA" ]; then
+    echo "installing the peer (rsigma 0.23.0) into bench/.tools; this compiles for several minutes ..." >&2
+    CARGO_TARGET_DIR=bench/.tools/target cargo install rsigma --version 0.23.0 --locked --root bench/.tools
+  fi
 fi
 
 # rsigma 0.23.0: `engine eval --rules DIR` reads NDJSON events on stdin and prints one JSON line per match.
 exec ${NICE[@]+"${NICE[@]}"} target/release/ingest_bench --data "$DATA" --work bench/out --rsigma "$RSIGMA" \
-  --rules "${SIGMA_RULES:-/work/shared/peers/sigma-aws-cloudtrail}" \
   --rsigma-args="${RSIGMA_ARGS:---rules {rules}}" ${extra[@]+"${extra[@]}"} "$@"

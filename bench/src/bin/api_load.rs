@@ -18,7 +18,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
-use vedette_bench::sigv4::{self, Credentials};
+use vedette_bench::sigv4::Signer;
 use vedette_bench::Rng;
 
 #[derive(Parser)]
@@ -71,26 +71,19 @@ struct Outcome {
     items: u64,
 }
 
-fn creds() -> Credentials {
-    Credentials { access_key_id: "AKIAIOSFODNN7EXAMPLE".into(), secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(), region: "us-east-1".into() }
+fn signer() -> Signer {
+    Signer::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1")
 }
 
-fn build(call: &Call, addr: &SocketAddr, creds: &Credentials) -> Request<Full<Bytes>> {
-    let host = addr.to_string();
-    let body = call.body.clone().unwrap_or_default();
-    let (path, query) = call.path.split_once('?').unwrap_or((&call.path, ""));
-    let signed = sigv4::sign(creds, call.method, &host, path, query, body.as_bytes(), chrono::Utc::now());
-    let mut req = Request::builder()
-        .method(call.method)
-        .uri(&call.path)
-        .header("host", &host)
-        .header("x-amz-date", signed.amz_date)
-        .header("authorization", signed.authorization)
-        .header("user-agent", "vedette-bench/api_load");
+fn build(call: &Call, addr: &SocketAddr, signer: &Signer) -> Request<Full<Bytes>> {
+    let body = Bytes::from(call.body.clone().unwrap_or_default());
+    let mut req = Request::builder().method(call.method).uri(&call.path).header("host", addr.to_string()).header("user-agent", "vedette-bench/api_load");
     if call.body.is_some() {
         req = req.header("content-type", "application/json");
     }
-    req.body(Full::new(Bytes::from(body))).expect("request")
+    let mut req = req.body(Full::new(body.clone())).expect("request");
+    signer.sign(&mut req, &body).expect("signing");
+    req
 }
 
 /// How many items the answer carries (findingIds / findings / detectorIds): shows the query is not empty.
@@ -100,7 +93,7 @@ fn count_items(body: &[u8]) -> u64 {
 }
 
 async fn connection(addr: SocketAddr, make: MakeCall, seed: u64, warmup_until: Instant, until: Instant) -> Outcome {
-    let creds = creds();
+    let signer = signer();
     let mut rng = Rng::new(seed);
     let mut out = Outcome::default();
     let stream = TcpStream::connect(addr).await.expect("connect");
@@ -113,7 +106,7 @@ async fn connection(addr: SocketAddr, make: MakeCall, seed: u64, warmup_until: I
             break;
         }
         let call = make(&mut rng);
-        let req = build(&call, &addr, &creds);
+        let req = build(&call, &addr, &signer);
         sender.ready().await.expect("connection ready");
         let resp = sender.send_request(req).await.expect("send");
         let status = resp.status();
@@ -140,7 +133,7 @@ async fn once(addr: SocketAddr, call: &Call) -> Value {
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(conn);
-    let resp = sender.send_request(build(call, &addr, &creds())).await.expect("send");
+    let resp = sender.send_request(build(call, &addr, &signer())).await.expect("send");
     let status = resp.status();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     assert!(status.is_success(), "{} {} -> {status} {}", call.method, call.path, String::from_utf8_lossy(&body));

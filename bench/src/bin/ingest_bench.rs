@@ -58,8 +58,10 @@ struct Args {
     bin_dir: PathBuf,
     #[arg(long, default_value = "bench/.tools/bin/rsigma")]
     rsigma: PathBuf,
-    #[arg(long, default_value = "/work/shared/peers/sigma-aws-cloudtrail")]
-    rules: PathBuf,
+    /// The Sigma rules directory the peer evaluates (SigmaHQ's `rules/cloud/aws/cloudtrail`);
+    /// without it the peer is skipped.
+    #[arg(long, env = "SIGMA_RULES")]
+    rules: Option<PathBuf>,
     /// Baseline runs per configuration (the fastest is kept: the floor).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -297,11 +299,15 @@ fn main() {
         results["findingsByType"] = json!(t);
     }
 
-    if !args.skip_rsigma && args.rsigma.exists() {
+    let rules = args.rules.as_deref().filter(|_| !args.skip_rsigma);
+    if !args.skip_rsigma && rules.is_none() {
+        eprintln!("no --rules (or SIGMA_RULES): the peer is skipped");
+    }
+    if let Some(rules) = rules.filter(|_| args.rsigma.exists()) {
         for (cpus, cores) in [("0", 1), ("0,1", 2)] {
             eprintln!("rsigma engine eval, {cores} core(s) ...");
             let mut argv = vec![s(&args.rsigma), "engine".into(), "eval".into()];
-            argv.extend(args.rsigma_args.split_whitespace().map(|a| a.replace("{rules}", &s(&args.rules)).replace("{input}", &s(&ndjson))));
+            argv.extend(args.rsigma_args.split_whitespace().map(|a| a.replace("{rules}", &s(rules)).replace("{input}", &s(&ndjson))));
             let uses_stdin = !args.rsigma_args.contains("{input}");
             let r = run(cpus, &argv, uses_stdin.then_some(ndjson.as_path()), &args.work.join(format!("time-rsigma-{cores}.txt")));
             let matches = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();

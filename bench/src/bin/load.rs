@@ -1,4 +1,4 @@
-//! Mixed load against a running `vedette serve` (issue 7): N concurrent keep-alive clients
+//! Mixed load against a running `vedette serve`: N concurrent keep-alive clients
 //! (closed loop) mixing GetFindings, ListFindings with criteria, ArchiveFindings /
 //! UnarchiveFindings and UpdateFindingsFeedback for a fixed time, every request SigV4-signed.
 //! `bench/load.sh` runs a `vedette ingest` into the same data directory meanwhile.
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpStream;
 use vedette_bench::Rng;
-use vedette_bench::sigv4::{self, Credentials};
+use vedette_bench::sigv4::Signer;
 
 #[derive(Parser)]
 struct Args {
@@ -95,12 +95,13 @@ struct ServiceState {
     user_feedback: Option<String>,
 }
 
-fn creds() -> Credentials {
-    Credentials { access_key_id: "AKIAIOSFODNN7EXAMPLE".into(), secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(), region: "us-east-1".into() }
+fn signer() -> Signer {
+    Signer::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1")
 }
 
 struct Conn {
     addr: SocketAddr,
+    signer: Signer,
     sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
 }
 
@@ -115,18 +116,16 @@ impl Conn {
             self.sender = Some(sender);
         }
         let sender = self.sender.as_mut().unwrap();
-        let host = self.addr.to_string();
-        let signed = sigv4::sign(&creds(), "POST", &host, path, "", body.as_bytes(), chrono::Utc::now());
-        let req = Request::builder()
+        let body = Bytes::from(body);
+        let mut req = Request::builder()
             .method("POST")
             .uri(path)
-            .header("host", &host)
-            .header("x-amz-date", signed.amz_date)
-            .header("authorization", signed.authorization)
+            .header("host", self.addr.to_string())
             .header("content-type", "application/json")
             .header("user-agent", "vedette-bench/load")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body.clone()))
             .expect("request");
+        self.signer.sign(&mut req, &body)?;
         let result = async {
             sender.ready().await.map_err(|e| format!("connection: {e}"))?;
             let resp = sender.send_request(req).await.map_err(|e| format!("send: {e}"))?;
@@ -167,7 +166,7 @@ fn count_error(errors: &mut BTreeMap<String, u64>, key: String) {
 async fn client(addr: SocketAddr, shared: Arc<Shared>, own: Vec<String>, seed: u64, until: Instant) -> ClientReport {
     let p = &shared.params;
     let mut rng = Rng::new(seed);
-    let mut conn = Conn { addr, sender: None };
+    let mut conn = Conn { addr, signer: signer(), sender: None };
     let mut report = ClientReport::default();
     let base = format!("/detector/{}/findings", p.detector_id);
     while Instant::now() < until {
@@ -305,7 +304,7 @@ fn main() {
         }
 
         // Read everything written back: each finding shows its owner's last acknowledged write.
-        let mut conn = Conn { addr: args.addr, sender: None };
+        let mut conn = Conn { addr: args.addr, signer: signer(), sender: None };
         let ids: Vec<String> = expected.keys().cloned().collect();
         let mut lost = Vec::new();
         for chunk in ids.chunks(50) {

@@ -17,7 +17,6 @@
 //!   with exponential back-off; findings wait in the outbox meanwhile.
 //! * A suspended detector's destinations are STOPPED: nothing is written, events wait.
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +25,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 use vedette_domain::time;
 use vedette_remote::{Remote, RemoteError};
 use vedette_store::Store;
@@ -110,11 +110,16 @@ impl DestinationPublisher {
         }
     }
 
-    /// Publishes until `shutdown` resolves (a write under way is finished first).
-    pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) {
-        tokio::pin!(shutdown);
+    /// Publishes until `stop` is cancelled. A round under way is abandoned then (an S3 endpoint
+    /// that does not answer must not hold up a shutdown): what it wrote but did not acknowledge
+    /// is written again after the next start, under the same object name.
+    pub async fn run(mut self, stop: CancellationToken) {
         loop {
-            let busy = match self.round().await {
+            let round = tokio::select! {
+                round = self.round() => round,
+                _ = stop.cancelled() => return,
+            };
+            let busy = match round {
                 Ok(busy) => busy,
                 Err(e) => {
                     tracing::warn!(error = %e, "publishing destinations: round failed");
@@ -122,14 +127,14 @@ impl DestinationPublisher {
                 }
             };
             if busy {
-                // More may be waiting: go again at once, but let shutdown in.
+                // More may be waiting: go again at once, but let a stop in.
                 tokio::select! {
-                    _ = &mut shutdown => return,
+                    _ = stop.cancelled() => return,
                     _ = tokio::task::yield_now() => {}
                 }
             } else {
                 tokio::select! {
-                    _ = &mut shutdown => return,
+                    _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(self.config.poll) => {}
                 }
             }

@@ -1,11 +1,11 @@
 //! The pump: one task per `--export` sink that moves due outbox events to the sink, acknowledging
 //! only what the sink took (at-least-once). A sink that fails is retried with exponential
 //! back-off and jitter, capped; the events wait in the outbox meanwhile (nothing is dropped).
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use tokio_util::sync::CancellationToken;
 use vedette_domain::time;
 use vedette_store::export::OutboxBatch;
 use vedette_store::{Store, StoreError};
@@ -76,14 +76,13 @@ impl SinkPump {
         Ok(SinkPump { store, spec, sink, config })
     }
 
-    /// Delivers until `shutdown` resolves. A delivery in flight is abandoned then: what it did
+    /// Delivers until `stop` is cancelled. A delivery in flight is abandoned then: what it did
     /// not acknowledge is delivered again after the next start.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
+    pub async fn run(mut self, stop: CancellationToken) {
         tracing::info!(sink = %self.spec, "export: delivering");
         tokio::select! {
             _ = self.deliver_forever() => {}
-            _ = &mut shutdown => {}
+            _ = stop.cancelled() => {}
         }
         tracing::info!(sink = %self.spec, "export: stopped");
     }
@@ -195,14 +194,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Logs the outbox's depth and each consumer's backlog every `every` while something waits
-/// (and once when it drains), until `shutdown`.
-pub async fn log_outbox(store: Arc<dyn Store>, every: Duration, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
+/// (and once when it drains), until `stop` is cancelled.
+pub async fn log_outbox(store: Arc<dyn Store>, every: Duration, stop: CancellationToken) {
     let mut was_empty = true;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = &mut shutdown => return,
+            _ = stop.cancelled() => return,
         }
         let stats = match blocking(&store, |s| s.outbox_stats()).await {
             Ok(stats) => stats,

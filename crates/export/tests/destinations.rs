@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use vedette_domain::{DetectorConfig, Evidence, Occurrence, Scope, finding_types, samples, time};
 use vedette_export::destinations::{DestinationPublisher, PublisherConfig};
 use vedette_remote::{Remote, RemoteConfig, S3Endpoint};
@@ -146,11 +147,12 @@ async fn a_suspended_detector_is_left_alone() {
 async fn run_stops_on_shutdown() {
     let s = setup();
     let publisher = DestinationPublisher::new(s.store.clone(), Remote::disabled(), PublisherConfig::default());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(publisher.run(async move {
-        let _ = rx.await;
-    }));
-    tx.send(()).unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(publisher.run(stop.clone()));
+    // Into its polling loop first: the stop must end a publisher at rest, not one not yet started.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!task.is_finished(), "the publisher runs until stopped");
+    stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("publisher stopped")

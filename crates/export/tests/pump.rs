@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 use vedette_domain::{DetectorConfig, Evidence, Occurrence, Scope, model, time};
 use vedette_export::pump::{PumpConfig, SinkPump};
 use vedette_export::{Sink, SinkSpec};
@@ -92,12 +93,10 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 async fn pump_until(store: &Arc<SqliteStore>, spec: &SinkSpec, what: &str, done: impl FnMut() -> bool) {
     let sink = Sink::new(spec, None).unwrap();
     let pump = SinkPump::start(store.clone() as Arc<dyn Store>, spec.clone(), sink, fast()).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(pump.run(async move {
-        let _ = stopped.await;
-    }));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(pump.run(stop.clone()));
     wait_until(what, done).await;
-    let _ = stop.send(());
+    stop.cancel();
     task.await.unwrap();
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use vedette_domain::{Detector, Scope, ids};
 use vedette_model::Validate;
 use vedette_store::{Store, StoreError};
+use vedette_supervisor::Supervisor;
 
 pub mod destinations;
 pub mod detectors;
@@ -55,12 +56,20 @@ struct Inner {
     store: Arc<dyn Store>,
     /// Reads IPSet / ThreatIntelSet files under the operator's policy.
     remote: Arc<vedette_remote::Remote>,
+    /// Runs the background work operations start (list transitions), so that shutdown waits
+    /// for it like for every other worker.
+    supervisor: Supervisor,
     lists: lists::Activations,
 }
 
 impl Service {
-    pub fn new(store: Arc<dyn Store>, remote: Arc<vedette_remote::Remote>) -> Self {
-        Service { inner: Arc::new(Inner { store, remote, lists: lists::Activations::default() }) }
+    /// A service whose background work runs under `supervisor`.
+    pub fn new(store: Arc<dyn Store>, remote: Arc<vedette_remote::Remote>, supervisor: Supervisor) -> Self {
+        Service { inner: Arc::new(Inner { store, remote, supervisor, lists: lists::Activations::default() }) }
+    }
+
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.inner.supervisor
     }
 
     pub fn store_handle(&self) -> &Arc<dyn Store> {

@@ -280,15 +280,20 @@ impl Service {
         }
     }
 
+    /// A transition runs as a supervised worker. Stopped or failed, it stays pending in the store
+    /// and the next start-up resumes it, so nothing a request asked for is lost.
     fn spawn_transition(&self, work: ListWork) {
         let service = self.clone();
-        tokio::spawn(async move {
-            let list_id = work.list_id.clone();
-            if let Err(e) = service.run_transition(work).await {
-                // The transition stays pending in the store; the next start-up resumes it.
-                tracing::error!(list_id = %list_id, error = %e, "list transition could not be recorded");
+        let list_id = work.list_id.clone();
+        let started = self.supervisor().spawn(format!("list transition {list_id}"), move |cancel| async move {
+            tokio::select! {
+                done = service.run_transition(work) => done,
+                () = cancel.cancelled() => Ok(()),
             }
         });
+        if let Err(e) = started {
+            tracing::warn!(list_id = %list_id, error = %e, "list transition not started; it resumes at the next start");
+        }
     }
 
     /// Resumes every transition a previous run left unfinished (call once at start-up, inside

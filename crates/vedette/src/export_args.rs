@@ -1,17 +1,17 @@
-//! `vedette serve` export and observability: `--export` sinks (each fed by its own task from the
-//! store's outbox), the log format shared by every subcommand, and serve's `--watch` ingest with
-//! its counters in /metrics.
+//! `vedette serve` export and observability: `--export` sinks (each fed by its own supervised
+//! worker from the store's outbox), the log format shared by every subcommand, and serve's
+//! `--watch` ingest with its counters in /metrics.
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use vedette_export::pump::{self, PumpConfig, SinkPump};
 use vedette_export::{Sink, SinkSpec};
 use vedette_ingest::watch::{Watcher, sleep_unless_cancelled};
 use vedette_ingest::{IngestOptions, Summary};
 use vedette_remote::Remote;
 use vedette_store::Store;
+use vedette_supervisor::{CancellationToken, Supervisor};
 
 /// How often the outbox's size is logged while something waits.
 const OUTBOX_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -55,70 +55,55 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
-/// The running sinks.
-pub struct Exports {
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Exports {
-    /// Registers each sink's outbox consumer (forgetting sinks configured by an earlier start
-    /// but not this one) and starts its task. `remote` serves `s3://` sinks.
-    pub async fn start(
-        args: &ExportArgs,
-        store: Arc<dyn Store>,
-        remote: Arc<Remote>,
-    ) -> Result<Exports, Box<dyn std::error::Error + Send + Sync>> {
-        // The recorder first: what the pumps count from now on is in /metrics.
-        vedette_wire::metrics::prometheus();
-        let mut specs: Vec<SinkSpec> = Vec::new();
-        for spec in &args.export {
-            if !specs.contains(spec) {
-                specs.push(spec.clone());
-            }
-        }
-        let wanted: Vec<String> = specs.iter().map(SinkSpec::consumer_name).collect();
-        let registered = {
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || store.consumers()).await??
-        };
-        for (name, _) in registered.into_iter().filter(|(n, _)| n.starts_with("sink:") && !wanted.contains(n)) {
-            // A sink dropped from the command line: its undelivered events are dropped with it.
-            let store = store.clone();
-            let consumer = name.clone();
-            tokio::task::spawn_blocking(move || store.unregister_consumer(&consumer)).await??;
-            tracing::info!(consumer = %name, "export: sink no longer configured; forgotten");
-        }
-        let config = PumpConfig {
-            poll: Duration::from_millis(args.export_poll_ms),
-            max_backoff: Duration::from_millis(args.export_max_backoff_ms),
-            ..PumpConfig::default()
-        };
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut tasks = Vec::new();
-        for spec in specs {
-            let sink = Sink::new(&spec, Some(remote.clone())).map_err(|e| format!("--export {spec}: {e}"))?;
-            let pump = SinkPump::start(store.clone(), spec.clone(), sink, config.clone())
-                .await
-                .map_err(|e| format!("--export {spec}: cannot register the sink: {e}"))?;
-            tasks.push(tokio::spawn(pump.run(until_stopped(stopped.clone()))));
-        }
-        tasks.push(tokio::spawn(pump::log_outbox(store, OUTBOX_LOG_EVERY, until_stopped(stopped))));
-        Ok(Exports { stop, tasks })
-    }
-
-    /// Stops every sink (deliveries in flight are abandoned: unacknowledged events go out after
-    /// the next start) and waits for the tasks.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+/// Registers each sink's outbox consumer (forgetting sinks configured by an earlier start but not
+/// this one) and starts its worker under `supervisor`, with the outbox logger. `remote` serves
+/// `s3://` sinks. A stopped sink abandons the delivery in flight: unacknowledged events go out
+/// after the next start.
+pub async fn start_exports(
+    args: &ExportArgs,
+    store: Arc<dyn Store>,
+    remote: Arc<Remote>,
+    supervisor: &Supervisor,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // The recorder first: what the pumps count from now on is in /metrics.
+    vedette_wire::metrics::prometheus();
+    let mut specs: Vec<SinkSpec> = Vec::new();
+    for spec in &args.export {
+        if !specs.contains(spec) {
+            specs.push(spec.clone());
         }
     }
-}
-
-async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|s| *s).await;
+    let wanted: Vec<String> = specs.iter().map(SinkSpec::consumer_name).collect();
+    let registered = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.consumers()).await??
+    };
+    for (name, _) in registered.into_iter().filter(|(n, _)| n.starts_with("sink:") && !wanted.contains(n)) {
+        // A sink dropped from the command line: its undelivered events are dropped with it.
+        let store = store.clone();
+        let consumer = name.clone();
+        tokio::task::spawn_blocking(move || store.unregister_consumer(&consumer)).await??;
+        tracing::info!(consumer = %name, "export: sink no longer configured; forgotten");
+    }
+    let config = PumpConfig {
+        poll: Duration::from_millis(args.export_poll_ms),
+        max_backoff: Duration::from_millis(args.export_max_backoff_ms),
+        ..PumpConfig::default()
+    };
+    let mut pumps = Vec::new();
+    for spec in specs {
+        let sink = Sink::new(&spec, Some(remote.clone())).map_err(|e| format!("--export {spec}: {e}"))?;
+        let pump = SinkPump::start(store.clone(), spec.clone(), sink, config.clone())
+            .await
+            .map_err(|e| format!("--export {spec}: cannot register the sink: {e}"))?;
+        pumps.push((spec, pump));
+    }
+    // Every sink registered before any starts: a bad one fails the start with none running.
+    for (spec, pump) in pumps {
+        supervisor.spawn(format!("export {spec}"), move |stop| pump.run(stop))?;
+    }
+    supervisor.spawn("outbox log", move |stop| pump::log_outbox(store, OUTBOX_LOG_EVERY, stop))?;
+    Ok(())
 }
 
 /// Counters of serve's `--watch` ingest (a `vedette ingest` process reports in its summary).

@@ -1,11 +1,18 @@
 //! `vedette serve`: the GuardDuty REST-JSON API over the embedded store.
+//!
+//! Every background worker (the `--watch` ingest, `--export` sinks, publishing destinations,
+//! retention) runs under one [`Supervisor`]. On SIGINT or SIGTERM the HTTP server stops accepting
+//! and lets requests in flight finish, then the supervisor cancels the workers and waits for
+//! them; both within `--shutdown-timeout` of the signal. Workers still running then are logged and
+//! abandoned: what they leave (ingest progress, outbox cursors) is resumed by the next start.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vedette_ingest::{watch, IngestOptions};
 use vedette_store::{SqliteStore, Store};
+use vedette_supervisor::{CancellationToken, ShutdownReport, Supervisor};
 use vedette_wire::{AppState, AuthConfig, Credentials, ServerLimits, auth, server};
 
 use crate::{CliResult, DEFAULT_LISTEN, DataDirArg};
@@ -57,7 +64,16 @@ pub struct ServeArgs {
     pub intel: crate::intel_args::IntelArgs,
     #[command(flatten)]
     pub export: crate::export_args::ExportArgs,
+    /// Seconds from SIGINT/SIGTERM to exit: requests in flight finish, then background workers
+    /// (watch, exports, publishing, retention) stop. Whatever is still running then is abandoned
+    /// (and named in the log; the exit status is 1) and resumed at the next start.
+    #[arg(long, env = "VEDETTE_SHUTDOWN_TIMEOUT", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    pub shutdown_timeout: f64,
 }
+
+/// Default `--shutdown-timeout`; set it below the time a service manager waits after SIGTERM
+/// before it kills.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connection limits: what one client may hold or send (see vedette_wire::server).
 #[derive(clap::Args, Debug)]
@@ -131,74 +147,104 @@ pub fn run(args: ServeArgs) -> CliResult {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&args.data.data_dir).map_err(|e| format!("cannot open the store in {}: {e}", args.data.data_dir.display()))?);
     let remote = args.remote.remote()?;
-    let state = AppState::with_limits(store.clone(), auth, args.limits.limits()).with_remote(remote);
-    // Set when the server is told to stop: the watcher finishes its current record, commits and
-    // returns (the next start resumes there).
-    let stop = tokio_util::sync::CancellationToken::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let watcher = match &args.watch {
-        Some(dir) => {
-            let (dir, stop, store) = (dir.clone(), stop.clone(), store.clone());
-            let options = args.intel.apply(IngestOptions { create_detectors: args.watch_create_detectors, ..Default::default() })?;
-            let interval = std::time::Duration::from_millis(args.watch_interval_ms);
-            Some(
-                std::thread::Builder::new()
-                    .name("vedette-watch".into())
-                    .spawn(move || crate::export_args::watch_recording_metrics(store.as_ref(), &dir, &options, interval, stop))?,
-            )
-        }
+    let supervisor = Supervisor::new();
+    let state = AppState::with_limits(store.clone(), auth, args.limits.limits()).with_remote(remote).with_supervisor(supervisor.clone());
+    // Feeds and databases are read (and their errors reported) before anything starts.
+    let watch_options = match &args.watch {
+        Some(_) => Some(args.intel.apply(IngestOptions { create_detectors: args.watch_create_detectors, ..Default::default() })?),
         None => None,
     };
-    let signal_stop = stop.clone();
-    let served = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let addr = listener.local_addr()?;
-        // Sinks are registered before the server says it is up: what happens next is exported.
-        let exports = crate::export_args::Exports::start(&args.export, store.clone(), state.remote().clone()).await?;
-        let mode = match args.auth {
-            AuthModeArg::Sigv4 => "sigv4".to_string(),
-            AuthModeArg::Any => format!("any (account {})", args.default_account),
-        };
-        let watching = args.watch.as_ref().map(|d| format!(", watching {}", d.display())).unwrap_or_default();
-        eprintln!("vedette listening on http://{addr} (auth: {mode}, data: {}{watching})", args.data.data_dir.display());
-        // IPSet / ThreatIntelSet transitions a previous run left unfinished.
-        let resumed = state.service().resume_list_transitions().await?;
-        if resumed > 0 {
-            tracing::info!(lists = resumed, "resumed unfinished list transitions");
-        }
-        // Publishing destinations (CreatePublishingDestination) are written by their own task. It
-        // ends with this block (the sender is dropped); a write cut short goes out after the next start.
-        let (_publisher_guard, publisher_stop) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(
-            vedette_export::destinations::DestinationPublisher::new(store.clone(), (**state.remote()).clone(), Default::default())
-                .run(async move {
-                    let _ = publisher_stop.await;
-                }),
-        );
-        // Findings past the 90-day retention are deleted by their own task, ending with this block.
-        let (_retention_guard, retention_stop) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(crate::retention::run(store.clone(), async move {
-            let _ = retention_stop.await;
-        }));
-        let shutdown = async move {
-            shutdown_signal().await;
-            signal_stop.cancel();
-        };
-        let served = vedette_wire::run(listener, state, shutdown).await;
-        exports.stop().await;
-        served?;
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    let bound = Duration::from_secs_f64(args.shutdown_timeout);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (served, report, deadline) = runtime.block_on(async {
+        let served = serve(&args, watch_options, store, state, &supervisor, bound).await;
+        // However serving ended (a signal, or a failure to start), every worker is stopped.
+        let deadline = served.as_ref().map_or_else(|_| Instant::now() + bound, |signalled| *signalled + bound);
+        let report = supervisor.shutdown(deadline.saturating_duration_since(Instant::now())).await;
+        (served, report, deadline)
     });
-    // However the server ended, the watcher stops with it.
-    stop.cancel();
-    if let Some(watcher) = watcher
-        && watcher.join().is_err()
-    {
-        tracing::error!("the watch thread panicked");
-    }
+    // Left on the runtime now: store calls of stopped workers finishing (each a short
+    // transaction), tasks of abandoned workers. They get what remains of the bound.
+    runtime.shutdown_timeout(deadline.saturating_duration_since(Instant::now()));
     served?;
-    tracing::info!("stopped");
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(exit_code(&report))
+}
+
+/// Serves until SIGINT or SIGTERM and the HTTP server has drained (or `bound` has passed since
+/// the signal); returns when the signal came. The workers are left to the caller to stop.
+async fn serve(
+    args: &ServeArgs,
+    watch_options: Option<IngestOptions>,
+    store: Arc<dyn Store>,
+    state: AppState,
+    supervisor: &Supervisor,
+    bound: Duration,
+) -> Result<Instant, Box<dyn std::error::Error + Send + Sync>> {
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // Sinks are registered before anything raises findings (the watcher, the API): what happens
+    // next is exported.
+    crate::export_args::start_exports(&args.export, store.clone(), state.remote().clone(), supervisor).await?;
+    if let (Some(dir), Some(options)) = (&args.watch, watch_options) {
+        let (dir, store) = (dir.clone(), store.clone());
+        let interval = Duration::from_millis(args.watch_interval_ms);
+        // A thread of its own: ingest is blocking work that stops at its token between records,
+        // commits and returns (the next start resumes there).
+        supervisor.spawn_blocking_worker("vedette-watch", move |stop| {
+            crate::export_args::watch_recording_metrics(store.as_ref(), &dir, &options, interval, stop)
+        })?;
+    }
+    let mode = match args.auth {
+        AuthModeArg::Sigv4 => "sigv4".to_string(),
+        AuthModeArg::Any => format!("any (account {})", args.default_account),
+    };
+    let watching = args.watch.as_ref().map(|d| format!(", watching {}", d.display())).unwrap_or_default();
+    eprintln!("vedette listening on http://{addr} (auth: {mode}, data: {}{watching})", args.data.data_dir.display());
+    // IPSet / ThreatIntelSet transitions a previous run left unfinished.
+    let resumed = state.service().resume_list_transitions().await?;
+    if resumed > 0 {
+        tracing::info!(lists = resumed, "resumed unfinished list transitions");
+    }
+    // Publishing destinations (CreatePublishingDestination): a write cut short by a stop goes out
+    // after the next start.
+    let publisher = vedette_export::destinations::DestinationPublisher::new(store.clone(), (**state.remote()).clone(), Default::default());
+    supervisor.spawn("publishing destinations", move |stop| publisher.run(stop))?;
+    // Findings past the 90-day retention.
+    supervisor.spawn("retention", move |stop| crate::retention::run(store, stop))?;
+
+    // The HTTP server's own stop: it drains before the workers are told to stop.
+    let stop_serving = CancellationToken::new();
+    let server = vedette_wire::run(listener, state, stop_serving.clone().cancelled_owned());
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => {
+            served?;
+            return Err("the HTTP server stopped by itself".into());
+        }
+        _ = shutdown_signal() => {}
+    }
+    let signalled = Instant::now();
+    stop_serving.cancel();
+    match tokio::time::timeout(bound, &mut server).await {
+        Ok(served) => served?,
+        Err(_) => tracing::error!(bound_ms = bound.as_millis() as u64, "requests still in flight at the shutdown bound; their connections are dropped"),
+    }
+    Ok(signalled)
+}
+
+/// 0 when every worker ended by itself within the bound; 1 (and a log line naming them) when
+/// some had to be abandoned or had failed while running.
+fn exit_code(report: &ShutdownReport) -> std::process::ExitCode {
+    for failed in &report.failed {
+        tracing::error!(worker = %failed.name, "stopped; the worker had {}", failed.failure);
+    }
+    if report.is_clean() {
+        tracing::info!(waited_ms = report.waited.as_millis() as u64, "stopped");
+        std::process::ExitCode::SUCCESS
+    } else {
+        tracing::error!(abandoned = ?report.abandoned, failed = report.failed.len(), "stopped, not cleanly");
+        std::process::ExitCode::FAILURE
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::catch_panic::CatchPanicLayer;
 use vedette_service::Service;
+use vedette_supervisor::Supervisor;
 use vedette_store::Store;
 
 pub mod auth;
@@ -81,7 +82,7 @@ impl AppState {
     }
 
     pub fn with_limits(store: Arc<dyn Store>, auth: AuthConfig, limits: ServerLimits) -> Self {
-        let service = Service::new(store, Arc::new(vedette_remote::Remote::disabled()));
+        let service = Service::new(store, Arc::new(vedette_remote::Remote::disabled()), Supervisor::new());
         AppState { inner: Arc::new(Inner { service, auth, limits, metrics: Metrics::default() }) }
     }
 
@@ -89,7 +90,15 @@ impl AppState {
     /// the state is cloned (before serving).
     pub fn with_remote(mut self, remote: vedette_remote::Remote) -> Self {
         let inner = Arc::get_mut(&mut self.inner).expect("with_remote is called before the state is shared");
-        inner.service = Service::new(inner.service.store_handle().clone(), Arc::new(remote));
+        inner.service = Service::new(inner.service.store_handle().clone(), Arc::new(remote), inner.service.supervisor().clone());
+        self
+    }
+
+    /// Runs the service's background work (list transitions) under `supervisor`. Call it before
+    /// the state is cloned (before serving).
+    pub fn with_supervisor(mut self, supervisor: Supervisor) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_supervisor is called before the state is shared");
+        inner.service = Service::new(inner.service.store_handle().clone(), inner.service.remote().clone(), supervisor);
         self
     }
 
