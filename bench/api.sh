@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# API benchmark (issue 3). Prints a table; not a test. See bench/README.md.
+# API benchmark. Prints a table; not a test. See bench/README.md.
 #   bench/api.sh                 seed 1,000,000 findings once (bench/data/api), serve, load, report
 #   COUNT=200000 bench/api.sh    a smaller store (its own directory)
 #   CONNECTIONS=1,4,16 SECONDS_PER=10 bench/api.sh

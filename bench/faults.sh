@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long fault runs (issue 7): the fault tests of crates/vedette/tests/faults.rs with many
+# Long fault runs: the fault tests of crates/vedette/tests/faults.rs with many
 # iterations on the release binary. CI runs the same tests with a few iterations.
 #   bench/faults.sh                     200 kill rounds each for ingest and API writes
 #   ITERATIONS=1000 bench/faults.sh

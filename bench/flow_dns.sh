@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Flow-log and DNS-log ingest benchmark (issue 5). Prints a table; not a test. See bench/README.md.
+# Flow-log and DNS-log ingest benchmark. Prints a table; not a test. See bench/README.md.
 #   bench/flow_dns.sh              generate the corpus if missing, then measure everything
 #   bench/flow_dns.sh --repeat 5   extra flags go to target/release/flow_dns_bench (see --help)
 set -euo pipefail

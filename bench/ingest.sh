@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ingest benchmark (issue 8). Prints a table; not a test. See bench/README.md.
+# Ingest benchmark. Prints a table; not a test. See bench/README.md.
 #   bench/ingest.sh            generate the corpus if missing, then measure everything
 #   SKIP_RSIGMA=1 bench/ingest.sh   without the peer
 #   SIGMA_RULES=DIR bench/ingest.sh  the peer's rules (SigmaHQ rules/cloud/aws/cloudtrail); without it, no peer

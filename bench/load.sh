@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load under ingest (issue 7). Prints figures and PASS/FAIL; not a test. See bench/README.md.
+# Load under ingest. Prints figures and PASS/FAIL; not a test. See bench/README.md.
 #   bench/load.sh                         200,000 seeded findings, 64 clients, 60 s
 #   COUNT=50000 CLIENTS=16 LOAD_SECONDS=20 bench/load.sh
 #   bench/load.sh --mix 50,50,0,0         extra arguments go to the load client

@@ -73,11 +73,11 @@ struct Args {
     /// are substituted. Without `{input}` the NDJSON goes to stdin.
     #[arg(long, allow_hyphen_values = true, default_value = "--rules {rules}")]
     rsigma_args: String,
-    /// Also ingest the full data with this many active threat lists in every detector (issue 4:
+    /// Also ingest the full data with this many active threat lists in every detector (GuardDuty's quota:
     /// 6), on 1 and 2 cores, and compare with the runs without lists.
     #[arg(long, default_value_t = 0)]
     threat_lists: usize,
-    /// Entries per threat list (issue 4: 250,000).
+    /// Entries per threat list (GuardDuty's per-list quota: 250,000).
     #[arg(long, default_value_t = 250_000)]
     list_entries: usize,
     /// Different list files in every detector (default: the same files everywhere, shared).

@@ -1,10 +1,8 @@
 //! FindingCriteria and SortCriteria, as ListFindings receives them.
 use std::cmp::Ordering;
 
-use bytes::Bytes;
 use vedette_domain::criteria::{compare_for_sort, parse_criteria, parse_sort};
 use vedette_model as model;
-use vedette_wire::rest;
 
 use crate::fixtures::findings;
 
@@ -13,7 +11,7 @@ use crate::fixtures::findings;
 /// `matches` / `notMatches` of the same patterns) select complementary sets; the sort is a total
 /// order (antisymmetric, consistent with equality of ids), so every sort of the findings agrees.
 pub fn criteria(data: &[u8]) {
-    let Ok(request) = rest::parse_body::<model::ListFindingsRequest>(&Bytes::copy_from_slice(data)) else { return };
+    let Ok(request) = model::bind::json_body::<model::ListFindingsRequest>(data) else { return };
     let _ = vedette_service::validate(&request);
     let findings = findings();
 

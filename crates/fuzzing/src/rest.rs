@@ -7,7 +7,7 @@ type Check = fn(&Bytes);
 
 /// Parses a body into the request shape and runs its constraints, as every handler starts.
 fn check<T: serde::de::DeserializeOwned + Default + model::Validate>(body: &Bytes) {
-    if let Ok(request) = rest::parse_body::<T>(body) {
+    if let Ok(request) = model::bind::json_body::<T>(body) {
         let _ = vedette_service::validate(&request);
     }
 }
@@ -33,20 +33,19 @@ pub fn rest_body(data: &[u8]) {
 }
 
 /// `data` is `<raw path>\n<raw query>`: the path is bound to every operation's URI template
-/// (labels percent-decoded), the query decoded into members, both canonicalized as SigV4 does.
+/// (labels percent-decoded), the query decoded into members, both bound into the operation's
+/// input as the server binds them, and canonicalized as SigV4 does.
 /// Property: the canonical query is a fixed point (canonicalizing it again changes nothing), so a
 /// client and the server that canonicalize once more agree.
 pub fn rest_uri(data: &[u8]) {
     let (path, query) = split_line(data);
     let path = String::from_utf8_lossy(path);
     let query = String::from_utf8_lossy(query);
+    let members = rest::parse_query(Some(&query)).unwrap_or_default();
     for op in model::OPERATIONS {
-        let _ = rest::path_labels(op.request_uri, &path);
-    }
-    if let Ok(members) = rest::parse_query(Some(&query)) {
-        let _ = rest::query_i32(&members, "maxResults");
-        let _ = rest::query_string(&members, "nextToken");
-        let _ = rest::query_all(&members, "tagKeys");
+        if let Ok(labels) = rest::path_labels(op.request_uri, &path) {
+            bind_by_name(op.name, &labels, &members);
+        }
     }
     let _ = sigv4::canonical_uri(&path);
     let canonical = sigv4::canonical_query(Some(&query));
@@ -72,4 +71,19 @@ mod tests {
         }
         assert_eq!(SHAPES.len(), model::OPERATIONS.len());
     }
+}
+
+/// Binds labels and query members (and an empty body) into operation `name`'s input.
+fn bind_by_name(name: &str, labels: &[(&'static str, String)], query: &[(String, String)]) {
+    macro_rules! bind_named {
+        ($(($operation:ident, $method:ident, $input:ty, $output:ty)),* $(,)?) => {
+            match name {
+                $(stringify!($operation) => {
+                    let _ = <$input as model::Operation>::bind(labels, query, b"");
+                })*
+                _ => {}
+            }
+        };
+    }
+    model::for_each_operation!(bind_named);
 }

@@ -1,23 +1,23 @@
 //! Every operation of the model, decoded from REST-JSON into its typed input, handed to
 //! [`Service`] with the caller's [`Principal`], and its output or error encoded back.
 //!
-//! Binding: URI labels and query members fill the input's members named by the model's
-//! `location`; the JSON body fills the rest. An output with no members set goes out as an empty
+//! Binding is the model's (`vedette_model::Operation::bind`, generated): URI labels and query
+//! members fill the input's members named by their `location`; the JSON body fills the rest. An output with no members set goes out as an empty
 //! body (`content-length: 0`) with the operation's success code, as GuardDuty sends it.
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use vedette_model::{self as model, OperationSpec};
+use vedette_model::{BindError, Operation, OperationSpec};
 use vedette_service::{Principal, Service, ServiceError};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::{AppState, RequestBody, rest};
 
-/// Whether `name` (a model operation) is served by [`dispatch`].
+/// Whether `name` (a model operation) is served by [`dispatch`] (the rest answer
+/// `UnsupportedOperationException`).
 pub fn is_implemented(name: &str) -> bool {
     SERVED.contains(&name)
 }
@@ -54,23 +54,6 @@ impl OpContext {
         Ok(OpContext { service: state.service().clone(), op, principal: Principal::new(caller.scope), labels, query, body })
     }
 
-    pub fn label(&self, name: &str) -> Option<String> {
-        self.labels.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
-    }
-
-    /// The JSON body as the operation's input shape.
-    fn body<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
-        rest::parse_body(&self.body)
-    }
-
-    fn max_results(&self) -> Result<Option<i32>, ApiError> {
-        rest::query_i32(&self.query, "maxResults")
-    }
-
-    fn next_token(&self) -> Option<String> {
-        rest::query_string(&self.query, "nextToken")
-    }
-
     /// The output as GuardDuty sends it: JSON, or an empty body when no member is set.
     fn reply<T: Serialize>(&self, output: Result<T, ServiceError>) -> Result<Response, ApiError> {
         let output = output?;
@@ -88,171 +71,103 @@ impl OpContext {
     }
 }
 
-/// Runs one operation: `$input` builds the typed input from `ctx`, the service method of the
-/// same name answers.
-macro_rules! call {
-    ($ctx:ident, $method:ident, $input:expr) => {{
-        let input = $input;
-        let output = $ctx.service.$method(&$ctx.principal, input).await;
-        $ctx.reply(output)
-    }};
+impl OpContext {
+    /// The operation's typed input, bound from the URI labels, the query and the JSON body as the
+    /// model's `location`s say (`vedette_model::Operation::bind`).
+    fn bind<I: Operation>(&self) -> Result<I, ApiError> {
+        // The served table pairs an operation with a service method; a method taking another
+        // operation's input would bind the wrong members.
+        if I::SPEC.name != self.op.name {
+            tracing::error!(operation = self.op.name, input = I::SPEC.name, "served table pairs an operation with another's input");
+            return Err(ApiError::internal());
+        }
+        I::bind(&self.labels, &self.query, &self.body).map_err(|e| match e {
+            BindError::MalformedBody { detail } => {
+                tracing::debug!(error = %detail, "unprocessable JSON body");
+                ApiError::malformed_json()
+            }
+            e @ BindError::InvalidQueryValue { .. } => ApiError::invalid_value(Some(&e.to_string())),
+        })
+    }
 }
 
-/// A JSON-body operation whose URI carries the detector id.
-macro_rules! with_detector {
-    ($ctx:ident, $method:ident, $shape:ty) => {
-        call!($ctx, $method, {
-            let mut input: $shape = $ctx.body()?;
-            input.detector_id = $ctx.label("DetectorId");
-            input
-        })
+/// The operations this server serves, each with the service method that answers it: the one
+/// list of them. Every other operation of the model is routed too and answers
+/// `UnsupportedOperationException`. The input type of each call is the method's own, bound by
+/// [`OpContext::bind`].
+macro_rules! served {
+    ($($operation:ident => $method:ident),* $(,)?) => {
+        const SERVED: &[&str] = &[$(stringify!($operation)),*];
+
+        async fn dispatch(ctx: OpContext) -> Result<Response, ApiError> {
+            match ctx.op.name {
+                $(stringify!($operation) => {
+                    let input = ctx.bind()?;
+                    let output = ctx.service.$method(&ctx.principal, input).await;
+                    ctx.reply(output)
+                })*
+                name => Err(ServiceError::unsupported_operation(name).into()),
+            }
+        }
     };
 }
 
-const SERVED: &[&str] = &[
-    "CreateDetector", "GetDetector", "ListDetectors", "UpdateDetector", "DeleteDetector",
-    "ListFindings", "GetFindings", "ArchiveFindings", "UnarchiveFindings", "UpdateFindingsFeedback",
-    "CreateSampleFindings", "GetFindingsStatistics",
-    "CreateFilter", "GetFilter", "ListFilters", "UpdateFilter", "DeleteFilter",
-    "CreatePublishingDestination", "DescribePublishingDestination", "ListPublishingDestinations",
-    "UpdatePublishingDestination", "DeletePublishingDestination",
-    "CreateIPSet", "GetIPSet", "ListIPSets", "UpdateIPSet", "DeleteIPSet",
-    "CreateThreatIntelSet", "GetThreatIntelSet", "ListThreatIntelSets", "UpdateThreatIntelSet", "DeleteThreatIntelSet",
-    "TagResource", "UntagResource", "ListTagsForResource",
-];
+served! {
+    CreateDetector => create_detector,
+    GetDetector => get_detector,
+    ListDetectors => list_detectors,
+    UpdateDetector => update_detector,
+    DeleteDetector => delete_detector,
 
-async fn dispatch(ctx: OpContext) -> Result<Response, ApiError> {
-    match ctx.op.name {
-        "CreateDetector" => call!(ctx, create_detector, ctx.body::<model::CreateDetectorRequest>()?),
-        "GetDetector" => call!(ctx, get_detector, model::GetDetectorRequest { detector_id: ctx.label("DetectorId") }),
-        "ListDetectors" => call!(
-            ctx,
-            list_detectors,
-            model::ListDetectorsRequest { max_results: ctx.max_results()?, next_token: ctx.next_token() }
-        ),
-        "UpdateDetector" => with_detector!(ctx, update_detector, model::UpdateDetectorRequest),
-        "DeleteDetector" => call!(ctx, delete_detector, model::DeleteDetectorRequest { detector_id: ctx.label("DetectorId") }),
+    ListFindings => list_findings,
+    GetFindings => get_findings,
+    ArchiveFindings => archive_findings,
+    UnarchiveFindings => unarchive_findings,
+    UpdateFindingsFeedback => update_findings_feedback,
+    CreateSampleFindings => create_sample_findings,
+    GetFindingsStatistics => get_findings_statistics,
 
-        "ListFindings" => with_detector!(ctx, list_findings, model::ListFindingsRequest),
-        "GetFindings" => with_detector!(ctx, get_findings, model::GetFindingsRequest),
-        "ArchiveFindings" => with_detector!(ctx, archive_findings, model::ArchiveFindingsRequest),
-        "UnarchiveFindings" => with_detector!(ctx, unarchive_findings, model::UnarchiveFindingsRequest),
-        "UpdateFindingsFeedback" => with_detector!(ctx, update_findings_feedback, model::UpdateFindingsFeedbackRequest),
-        "CreateSampleFindings" => with_detector!(ctx, create_sample_findings, model::CreateSampleFindingsRequest),
-        "GetFindingsStatistics" => with_detector!(ctx, get_findings_statistics, model::GetFindingsStatisticsRequest),
+    CreateFilter => create_filter,
+    GetFilter => get_filter,
+    ListFilters => list_filters,
+    UpdateFilter => update_filter,
+    DeleteFilter => delete_filter,
 
-        "CreateFilter" => with_detector!(ctx, create_filter, model::CreateFilterRequest),
-        "GetFilter" => call!(
-            ctx,
-            get_filter,
-            model::GetFilterRequest { detector_id: ctx.label("DetectorId"), filter_name: ctx.label("FilterName") }
-        ),
-        "ListFilters" => call!(
-            ctx,
-            list_filters,
-            model::ListFiltersRequest {
-                detector_id: ctx.label("DetectorId"),
-                max_results: ctx.max_results()?,
-                next_token: ctx.next_token()
-            }
-        ),
-        "UpdateFilter" => call!(ctx, update_filter, {
-            let mut input: model::UpdateFilterRequest = ctx.body()?;
-            input.detector_id = ctx.label("DetectorId");
-            input.filter_name = ctx.label("FilterName");
-            input
-        }),
-        "DeleteFilter" => call!(
-            ctx,
-            delete_filter,
-            model::DeleteFilterRequest { detector_id: ctx.label("DetectorId"), filter_name: ctx.label("FilterName") }
-        ),
+    CreatePublishingDestination => create_publishing_destination,
+    DescribePublishingDestination => describe_publishing_destination,
+    ListPublishingDestinations => list_publishing_destinations,
+    UpdatePublishingDestination => update_publishing_destination,
+    DeletePublishingDestination => delete_publishing_destination,
 
-        "CreatePublishingDestination" => with_detector!(ctx, create_publishing_destination, model::CreatePublishingDestinationRequest),
-        "DescribePublishingDestination" => call!(
-            ctx,
-            describe_publishing_destination,
-            model::DescribePublishingDestinationRequest { detector_id: ctx.label("DetectorId"), destination_id: ctx.label("DestinationId") }
-        ),
-        "ListPublishingDestinations" => call!(
-            ctx,
-            list_publishing_destinations,
-            model::ListPublishingDestinationsRequest {
-                detector_id: ctx.label("DetectorId"),
-                max_results: ctx.max_results()?,
-                next_token: ctx.next_token()
-            }
-        ),
-        "UpdatePublishingDestination" => call!(ctx, update_publishing_destination, {
-            let mut input: model::UpdatePublishingDestinationRequest = ctx.body()?;
-            input.detector_id = ctx.label("DetectorId");
-            input.destination_id = ctx.label("DestinationId");
-            input
-        }),
-        "DeletePublishingDestination" => call!(
-            ctx,
-            delete_publishing_destination,
-            model::DeletePublishingDestinationRequest { detector_id: ctx.label("DetectorId"), destination_id: ctx.label("DestinationId") }
-        ),
+    CreateIPSet => create_ip_set,
+    GetIPSet => get_ip_set,
+    ListIPSets => list_ip_sets,
+    UpdateIPSet => update_ip_set,
+    DeleteIPSet => delete_ip_set,
 
-        "CreateIPSet" => with_detector!(ctx, create_ip_set, model::CreateIPSetRequest),
-        "GetIPSet" => call!(ctx, get_ip_set, model::GetIPSetRequest { detector_id: ctx.label("DetectorId"), ip_set_id: ctx.label("IpSetId") }),
-        "ListIPSets" => call!(
-            ctx,
-            list_ip_sets,
-            model::ListIPSetsRequest { detector_id: ctx.label("DetectorId"), max_results: ctx.max_results()?, next_token: ctx.next_token() }
-        ),
-        "UpdateIPSet" => call!(ctx, update_ip_set, {
-            let mut input: model::UpdateIPSetRequest = ctx.body()?;
-            input.detector_id = ctx.label("DetectorId");
-            input.ip_set_id = ctx.label("IpSetId");
-            input
-        }),
-        "DeleteIPSet" => call!(
-            ctx,
-            delete_ip_set,
-            model::DeleteIPSetRequest { detector_id: ctx.label("DetectorId"), ip_set_id: ctx.label("IpSetId") }
-        ),
+    CreateThreatIntelSet => create_threat_intel_set,
+    GetThreatIntelSet => get_threat_intel_set,
+    ListThreatIntelSets => list_threat_intel_sets,
+    UpdateThreatIntelSet => update_threat_intel_set,
+    DeleteThreatIntelSet => delete_threat_intel_set,
 
-        "CreateThreatIntelSet" => with_detector!(ctx, create_threat_intel_set, model::CreateThreatIntelSetRequest),
-        "GetThreatIntelSet" => call!(
-            ctx,
-            get_threat_intel_set,
-            model::GetThreatIntelSetRequest { detector_id: ctx.label("DetectorId"), threat_intel_set_id: ctx.label("ThreatIntelSetId") }
-        ),
-        "ListThreatIntelSets" => call!(
-            ctx,
-            list_threat_intel_sets,
-            model::ListThreatIntelSetsRequest {
-                detector_id: ctx.label("DetectorId"),
-                max_results: ctx.max_results()?,
-                next_token: ctx.next_token()
-            }
-        ),
-        "UpdateThreatIntelSet" => call!(ctx, update_threat_intel_set, {
-            let mut input: model::UpdateThreatIntelSetRequest = ctx.body()?;
-            input.detector_id = ctx.label("DetectorId");
-            input.threat_intel_set_id = ctx.label("ThreatIntelSetId");
-            input
-        }),
-        "DeleteThreatIntelSet" => call!(
-            ctx,
-            delete_threat_intel_set,
-            model::DeleteThreatIntelSetRequest { detector_id: ctx.label("DetectorId"), threat_intel_set_id: ctx.label("ThreatIntelSetId") }
-        ),
+    TagResource => tag_resource,
+    UntagResource => untag_resource,
+    ListTagsForResource => list_tags_for_resource,
+}
 
-        "TagResource" => call!(ctx, tag_resource, {
-            let mut input: model::TagResourceRequest = ctx.body()?;
-            input.resource_arn = ctx.label("ResourceArn");
-            input
-        }),
-        "UntagResource" => call!(
-            ctx,
-            untag_resource,
-            model::UntagResourceRequest { resource_arn: ctx.label("ResourceArn"), tag_keys: rest::query_all(&ctx.query, "tagKeys") }
-        ),
-        "ListTagsForResource" => call!(ctx, list_tags_for_resource, model::ListTagsForResourceRequest { resource_arn: ctx.label("ResourceArn") }),
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-        name => Err(ServiceError::unsupported_operation(name).into()),
+    #[test]
+    fn every_served_operation_is_in_the_model_once() {
+        for name in SERVED {
+            assert_eq!(vedette_model::OPERATIONS.iter().filter(|op| op.name == *name).count(), 1, "{name}");
+        }
+        let mut names = SERVED.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SERVED.len(), "an operation is listed twice");
     }
 }
