@@ -16,10 +16,10 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use vedette_bench::sigv4::Signer;
 use vedette_bench::Rng;
+use vedette_bench::sigv4::Signer;
 
 #[derive(Parser)]
 struct Args {
@@ -77,7 +77,8 @@ fn signer() -> Signer {
 
 fn build(call: &Call, addr: &SocketAddr, signer: &Signer) -> Request<Full<Bytes>> {
     let body = Bytes::from(call.body.clone().unwrap_or_default());
-    let mut req = Request::builder().method(call.method).uri(&call.path).header("host", addr.to_string()).header("user-agent", "vedette-bench/api_load");
+    let mut req =
+        Request::builder().method(call.method).uri(&call.path).header("host", addr.to_string()).header("user-agent", "vedette-bench/api_load");
     if call.body.is_some() {
         req = req.header("content-type", "application/json");
     }
@@ -153,18 +154,30 @@ async fn scenarios(addr: SocketAddr, params: &Value) -> Vec<Scenario> {
 
     let queries: Vec<(&str, Value)> = vec![
         ("ListFindings no criteria (default sort)", json!({"maxResults": 50})),
-        ("ListFindings severity>=7 by severity DESC", json!({
+        (
+            "ListFindings severity>=7 by severity DESC",
+            json!({
             "findingCriteria": {"criterion": {"severity": {"gte": 7}}},
-            "sortCriteria": {"attributeName": "severity", "orderBy": "DESC"}, "maxResults": 50})),
-        ("ListFindings type=X by updatedAt DESC", json!({
+            "sortCriteria": {"attributeName": "severity", "orderBy": "DESC"}, "maxResults": 50}),
+        ),
+        (
+            "ListFindings type=X by updatedAt DESC",
+            json!({
             "findingCriteria": {"criterion": {"type": {"equals": [type_query]}}},
-            "sortCriteria": {"attributeName": "updatedAt", "orderBy": "DESC"}, "maxResults": 50})),
-        ("ListFindings active+updatedAt 7d by updatedAt DESC", json!({
+            "sortCriteria": {"attributeName": "updatedAt", "orderBy": "DESC"}, "maxResults": 50}),
+        ),
+        (
+            "ListFindings active+updatedAt 7d by updatedAt DESC",
+            json!({
             "findingCriteria": {"criterion": {"service.archived": {"equals": ["false"]}, "updatedAt": {"greaterThanOrEqual": week_ago, "lessThan": now}}},
-            "sortCriteria": {"attributeName": "updatedAt", "orderBy": "DESC"}, "maxResults": 50})),
-        ("ListFindings active+severity>=4 by severity DESC", json!({
+            "sortCriteria": {"attributeName": "updatedAt", "orderBy": "DESC"}, "maxResults": 50}),
+        ),
+        (
+            "ListFindings active+severity>=4 by severity DESC",
+            json!({
             "findingCriteria": {"criterion": {"service.archived": {"equals": ["false"]}, "severity": {"greaterThanOrEqual": 4}}},
-            "sortCriteria": {"attributeName": "severity", "orderBy": "DESC"}, "maxResults": 50})),
+            "sortCriteria": {"attributeName": "severity", "orderBy": "DESC"}, "maxResults": 50}),
+        ),
     ];
     let mut out = vec![Scenario {
         name: "ListDetectors (HTTP floor)".into(),

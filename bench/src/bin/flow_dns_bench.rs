@@ -14,12 +14,12 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use clap::Parser;
-use serde_json::{json, Value};
-use vedette_domain::criteria::{parse_sort, Criteria};
-use vedette_domain::detect::Intel;
-use vedette_domain::dns::{parse_query_record, DnsContext, DnsHeuristics, DnsIntel};
-use vedette_domain::flow::{self, FlowContext, FlowLayout, FlowLine, FlowState};
+use serde_json::{Value, json};
 use vedette_domain::Scope;
+use vedette_domain::criteria::{Criteria, parse_sort};
+use vedette_domain::detect::Intel;
+use vedette_domain::dns::{DnsContext, DnsHeuristics, DnsIntel, parse_query_record};
+use vedette_domain::flow::{self, FlowContext, FlowLayout, FlowLine, FlowState};
 use vedette_store::{SqliteStore, StateStore, Store};
 
 #[derive(Parser)]
@@ -118,7 +118,10 @@ fn findings(dir: &Path, scopes: &[(String, String)]) -> Vec<(String, Option<Stri
             for f in store.get_findings(&det, &page.items, None).expect("get") {
                 let inst = f.resource.as_ref().and_then(|r| r.instance_details.as_ref());
                 let id = inst.and_then(|i| i.instance_id.clone());
-                let enis = inst.and_then(|i| i.network_interfaces.as_ref()).map(|n| n.iter().filter_map(|e| e.network_interface_id.clone()).collect()).unwrap_or_default();
+                let enis = inst
+                    .and_then(|i| i.network_interfaces.as_ref())
+                    .map(|n| n.iter().filter_map(|e| e.network_interface_id.clone()).collect())
+                    .unwrap_or_default();
                 let count = f.service.as_ref().and_then(|s| s.count).unwrap_or(0) as u64;
                 out.push((f.r#type.clone().unwrap_or_default(), id, enis, count));
             }
@@ -133,7 +136,11 @@ fn findings(dir: &Path, scopes: &[(String, String)]) -> Vec<(String, Option<Stri
 
 /// The detector ids of the manifest's accounts x Regions in a data dir.
 fn detector_ids(store: &SqliteStore, scopes: &[(String, String)]) -> Vec<String> {
-    scopes.iter().filter_map(|(a, r)| store.detector_for(&Scope::new(a.as_str(), r.as_str())).expect("detector lookup")).map(|d| d.id.clone()).collect()
+    scopes
+        .iter()
+        .filter_map(|(a, r)| store.detector_for(&Scope::new(a.as_str(), r.as_str())).expect("detector lookup"))
+        .map(|d| d.id.clone())
+        .collect()
 }
 
 /// Median of `n` timings of `f`, in microseconds.
@@ -172,7 +179,13 @@ fn saturated_flow_state(records: u32) -> FlowState {
     for n in 0..records {
         let local = Ipv4Addr::new(10, 1, (n % 40) as u8, 10);
         let remote = Ipv4Addr::from(0x3400_0000u32 + n * 7919 % 0x00ff_ffff);
-        let line = format!("2 111122223333 eni-0{:016x} {local} {remote} 40000 {} 6 2 88 {} {} ACCEPT OK", n % 40, 1000 + n % 5000, t0 + (n / 200) as i64, t0 + 60 + (n / 200) as i64);
+        let line = format!(
+            "2 111122223333 eni-0{:016x} {local} {remote} 40000 {} 6 2 88 {} {} ACCEPT OK",
+            n % 40,
+            1000 + n % 5000,
+            t0 + (n / 200) as i64,
+            t0 + 60 + (n / 200) as i64
+        );
         if let Ok(FlowLine::Record(r)) = layout.parse(&line) {
             std::hint::black_box(flow::detect(&r, &ctx, &mut state));
         }
@@ -188,7 +201,11 @@ fn saturated_dns_state(queries: u32) -> DnsHeuristics {
     let mut state = DnsHeuristics::default();
     let mut rng = vedette_bench::Rng::new(7);
     for n in 0..queries {
-        let name = if n % 2 == 0 { format!("{}.{}.d{}.com.", rng.hex(40), n, n % 20_000) } else { format!("{}.net.", rng.chars(b"bcdfghjklmnpqrstvwxz0123456789", 16)) };
+        let name = if n % 2 == 0 {
+            format!("{}.{}.d{}.com.", rng.hex(40), n, n % 20_000)
+        } else {
+            format!("{}.net.", rng.chars(b"bcdfghjklmnpqrstvwxz0123456789", 16))
+        };
         let line = format!(
             r#"{{"version":"1.100000","account_id":"111122223333","region":"us-east-1","vpc_id":"vpc-1","query_timestamp":"2024-05-14T00:{:02}:{:02}Z","query_name":"{name}","query_type":"A","query_class":"IN","rcode":"NOERROR","answers":[],"srcaddr":"10.0.0.1","srcport":"5353","transport":"UDP","srcids":{{"instance":"i-0{:016x}"}}}}"#,
             (n / 60_000) % 10,
@@ -205,7 +222,8 @@ fn saturated_dns_state(queries: u32) -> DnsHeuristics {
 fn main() {
     let args = Args::parse();
     std::fs::create_dir_all(&args.work).unwrap();
-    let manifest: Value = serde_json::from_slice(&std::fs::read(args.data.join("manifest.json")).expect("corpus manifest (run gen_flow_dns)")).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(args.data.join("manifest.json")).expect("corpus manifest (run gen_flow_dns)")).unwrap();
     let accounts: Vec<String> = manifest["accounts"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
     let regions: Vec<String> = manifest["regions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
     let scopes: Vec<(String, String)> = accounts.iter().flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone()))).collect();
@@ -249,7 +267,18 @@ fn main() {
         let events = b1["events"].as_u64().unwrap();
         let mb = b1["uncompressedBytes"].as_f64().unwrap() / 1e6;
         for (v, cores) in [(&b1, 1), (&b2, 2)] {
-            rows.push(Row { source, name: "floor: gunzip + split + parse".into(), cores, events, seconds: v["seconds"].as_f64().unwrap(), cpu_seconds: v["cpuSeconds"].as_f64().unwrap(), mb, peak_rss_kib: v["peakRssKiB"].as_u64(), floor_eps: eps(v), floor_cpu_eps: cpu_eps(v) });
+            rows.push(Row {
+                source,
+                name: "floor: gunzip + split + parse".into(),
+                cores,
+                events,
+                seconds: v["seconds"].as_f64().unwrap(),
+                cpu_seconds: v["cpuSeconds"].as_f64().unwrap(),
+                mb,
+                peak_rss_kib: v["peakRssKiB"].as_u64(),
+                floor_eps: eps(v),
+                floor_cpu_eps: cpu_eps(v),
+            });
         }
         results[source] = json!({"baseline1": b1, "baseline2": b2});
         let mut configurations: Vec<(&str, &str, u32, Option<u64>)> = vec![("full", "0", 1, None), ("full", "0,1", 2, None)];
@@ -261,10 +290,27 @@ fn main() {
             eprintln!("{source}: vedette ingest, {label}, {cores} core(s) ...");
             let dir = args.work.join(format!("vedette-{source}-{label}-{cores}"));
             let _ = std::fs::remove_dir_all(&dir);
-            let mk = vec![s(&args.bin_dir.join("create_detectors")), "--data-dir".into(), s(&dir), "--accounts".into(), accounts.join(","), "--regions".into(), regions.join(",")];
+            let mk = vec![
+                s(&args.bin_dir.join("create_detectors")),
+                "--data-dir".into(),
+                s(&dir),
+                "--accounts".into(),
+                accounts.join(","),
+                "--regions".into(),
+                regions.join(","),
+            ];
             let r = run("0,1", &mk, &args.work.join("time-mk.txt"));
             assert!(r.ok, "create_detectors failed: {}", r.stderr);
-            let mut argv = vec![s(&args.bin_dir.join("vedette")), "ingest".into(), "--threads".into(), cores.to_string(), "--no-progress".into(), "--json".into(), "--data-dir".into(), s(&dir)];
+            let mut argv = vec![
+                s(&args.bin_dir.join("vedette")),
+                "ingest".into(),
+                "--threads".into(),
+                cores.to_string(),
+                "--no-progress".into(),
+                "--json".into(),
+                "--data-dir".into(),
+                s(&dir),
+            ];
             if let Some(b) = batch {
                 argv.extend(["--batch-records".into(), b.to_string()]);
             }
@@ -277,9 +323,16 @@ fn main() {
             // floor's count (every line parsed) for both.
             let usable = events - b1["noDataRows"].as_u64().unwrap_or(0);
             if !r.ok || summary["events"].as_u64() != Some(usable) || summary["badRecords"].as_u64() != Some(0) {
-                eprintln!("WARNING: vedette {source} {label} {cores}: ok={} events={} (floor: {usable} records besides NODATA rows) bad={}\n{}", r.ok, summary["events"], summary["badRecords"], r.stderr.lines().rev().take(5).collect::<Vec<_>>().join("\n"));
+                eprintln!(
+                    "WARNING: vedette {source} {label} {cores}: ok={} events={} (floor: {usable} records besides NODATA rows) bad={}\n{}",
+                    r.ok,
+                    summary["events"],
+                    summary["badRecords"],
+                    r.stderr.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+                );
             }
-            results[source][format!("vedette_{label}_{cores}")] = json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "summary": summary});
+            results[source][format!("vedette_{label}_{cores}")] =
+                json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "summary": summary});
             let (floor, floor_cpu) = if cores == 1 { (eps(&b1), cpu_eps(&b1)) } else { (eps(&b2), cpu_eps(&b2)) };
             let name = match batch {
                 Some(b) => format!("vedette ingest --batch-records {b}"),
@@ -303,7 +356,18 @@ fn main() {
                     manifest[source]["files"]
                 ));
             }
-            rows.push(Row { source, name, cores, events, seconds: r.seconds, cpu_seconds: r.cpu_seconds, mb, peak_rss_kib: r.peak_rss_kib, floor_eps: floor, floor_cpu_eps: floor_cpu });
+            rows.push(Row {
+                source,
+                name,
+                cores,
+                events,
+                seconds: r.seconds,
+                cpu_seconds: r.cpu_seconds,
+                mb,
+                peak_rss_kib: r.peak_rss_kib,
+                floor_eps: floor,
+                floor_cpu_eps: floor_cpu,
+            });
         }
 
         // Findings against the planted episodes (full run, 1 core).
@@ -314,7 +378,9 @@ fn main() {
         let mut expected_keys: BTreeSet<(String, String)> = BTreeSet::new();
         for e in &expected {
             let t = e["type"].as_str().unwrap().to_owned();
-            let hit = found.iter().any(|(ft, id, enis, _)| *ft == t && (id.as_deref() == e["instance"].as_str() || enis.iter().any(|x| Some(x.as_str()) == e["eni"].as_str())));
+            let hit = found.iter().any(|(ft, id, enis, _)| {
+                *ft == t && (id.as_deref() == e["instance"].as_str() || enis.iter().any(|x| Some(x.as_str()) == e["eni"].as_str()))
+            });
             let row = by_type.entry(t.clone()).or_default();
             row.2 += 1;
             row.3 += u64::from(hit);
@@ -367,7 +433,8 @@ fn main() {
                 mean_ser * n as f64 * commits / 1e6 / default_cpu_1.max(1e-9) * 100.0,
                 default_cpu_1
             ));
-            let (bytes, ser, de) = if source == "flow" { state_cost(&saturated_flow_state(400_000)) } else { state_cost(&saturated_dns_state(400_000)) };
+            let (bytes, ser, de) =
+                if source == "flow" { state_cost(&saturated_flow_state(400_000)) } else { state_cost(&saturated_dns_state(400_000)) };
             let chunk_cpu_s = 200_000.0 / (events as f64 / default_cpu_1.max(1e-9));
             state_lines.push(format!(
                 "{source}: state at its bounds (400k synthetic records): {:.1} MB JSON, {:.0} µs to serialize, {:.0} µs to parse; per commit of a 200,000-record batch ({:.0} ms of ingest CPU here) that is {:.0}%",

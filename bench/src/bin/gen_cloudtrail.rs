@@ -18,14 +18,14 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clap::Parser;
-use flate2::write::GzEncoder;
 use flate2::Compression;
-use vedette_bench::{Json, Rng, ALNUM, UPPER_ALNUM};
+use flate2::write::GzEncoder;
+use vedette_bench::{ALNUM, Json, Rng, UPPER_ALNUM};
 
 #[derive(Parser)]
 struct Args {
@@ -122,8 +122,21 @@ const PARROT_AGENT: &str = "aws-cli/2.9.19 Python/3.11.2 Linux/6.5.0-13parrot1-a
 const PENTOO_AGENT: &str = "Boto3/1.28.40 Python/3.11.5 Linux/6.1.55-pentoo Botocore/1.31.40";
 
 const USER_NAMES: &[&str] = &[
-    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "ci-deploy", "terraform",
-    "backup-agent", "reporting", "mallory",
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "ci-deploy",
+    "terraform",
+    "backup-agent",
+    "reporting",
+    "mallory",
 ];
 const ROLE_NAMES: &[&str] = &[
     "OrganizationAccountAccessRole",
@@ -372,19 +385,50 @@ struct Event {
     errors: &'static [(&'static str, &'static str)],
 }
 
-const DENIED: &[(&str, &str)] = &[("AccessDenied", "User is not authorized to perform this operation because no identity-based policy allows the action")];
+const DENIED: &[(&str, &str)] =
+    &[("AccessDenied", "User is not authorized to perform this operation because no identity-based policy allows the action")];
 const EC2_ERRORS: &[(&str, &str)] = &[
-    ("Client.UnauthorizedOperation", "You are not authorized to perform this operation. User: arn:aws:sts::000000000000:assumed-role/x/y is not authorized to perform: ec2:RunInstances because no identity-based policy allows the ec2:RunInstances action."),
+    (
+        "Client.UnauthorizedOperation",
+        "You are not authorized to perform this operation. User: arn:aws:sts::000000000000:assumed-role/x/y is not authorized to perform: ec2:RunInstances because no identity-based policy allows the ec2:RunInstances action.",
+    ),
     ("Client.InvalidInstanceID.NotFound", "The instance ID 'i-0abcdef1234567890' does not exist"),
     ("Client.RequestLimitExceeded", "Request limit exceeded."),
 ];
-const S3_ERRORS: &[(&str, &str)] = &[("AccessDenied", "Access Denied"), ("NoSuchBucketPolicy", "The bucket policy does not exist"), ("NoSuchBucket", "The specified bucket does not exist")];
-const IAM_ERRORS: &[(&str, &str)] = &[("AccessDenied", "User: arn:aws:iam::000000000000:user/x is not authorized to perform: iam:GetUser on resource: user y because no identity-based policy allows the iam:GetUser action"), ("NoSuchEntityException", "The user with name svc cannot be found.")];
-const KMS_ERRORS: &[(&str, &str)] = &[("AccessDeniedException", "User is not authorized to perform: kms:Decrypt on this resource because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access"), ("ThrottlingException", "Rate exceeded")];
-const GENERIC_ERRORS: &[(&str, &str)] = &[("AccessDenied", "Access Denied"), ("ThrottlingException", "Rate exceeded"), ("ResourceNotFoundException", "Requested resource not found")];
+const S3_ERRORS: &[(&str, &str)] = &[
+    ("AccessDenied", "Access Denied"),
+    ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+    ("NoSuchBucket", "The specified bucket does not exist"),
+];
+const IAM_ERRORS: &[(&str, &str)] = &[
+    (
+        "AccessDenied",
+        "User: arn:aws:iam::000000000000:user/x is not authorized to perform: iam:GetUser on resource: user y because no identity-based policy allows the iam:GetUser action",
+    ),
+    ("NoSuchEntityException", "The user with name svc cannot be found."),
+];
+const KMS_ERRORS: &[(&str, &str)] = &[
+    (
+        "AccessDeniedException",
+        "User is not authorized to perform: kms:Decrypt on this resource because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access",
+    ),
+    ("ThrottlingException", "Rate exceeded"),
+];
+const GENERIC_ERRORS: &[(&str, &str)] =
+    &[("AccessDenied", "Access Denied"), ("ThrottlingException", "Rate exceeded"), ("ResourceNotFoundException", "Requested resource not found")];
 
 fn ev(source: &'static str, name: &'static str, read_only: bool) -> Event {
-    Event { source, name, read_only, request: None, response: None, resources: None, additional: None, event_type: "AwsApiCall", errors: GENERIC_ERRORS }
+    Event {
+        source,
+        name,
+        read_only,
+        request: None,
+        response: None,
+        resources: None,
+        additional: None,
+        event_type: "AwsApiCall",
+        errors: GENERIC_ERRORS,
+    }
 }
 
 fn iam_policy_document(rng: &mut Rng, account: &str) -> String {
@@ -406,7 +450,9 @@ fn iam_policy_document(rng: &mut Rng, account: &str) -> String {
 }
 
 fn trust_policy(service: &str) -> String {
-    format!("{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"{service}\"}},\"Action\":\"sts:AssumeRole\"}}]}}")
+    format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"{service}\"}},\"Action\":\"sts:AssumeRole\"}}]}}"
+    )
 }
 
 /// A bucket policy as CloudTrail records it for PutBucketPolicy: a JSON object (S3 parses it).
@@ -447,9 +493,15 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                 let mut e = ev("kms.amazonaws.com", if rng.chance(0.7) { "Decrypt" } else { "GenerateDataKey" }, true);
                 let key = rng.pick(&s.keys);
                 let mut j = Json::new();
-                j.begin().obj("encryptionContext").str("aws:lambda:FunctionArn", &format!("arn:aws:lambda:{region}:{acct}:function:{}", rng.pick(&s.functions))).end().str("encryptionAlgorithm", "SYMMETRIC_DEFAULT").end();
+                j.begin()
+                    .obj("encryptionContext")
+                    .str("aws:lambda:FunctionArn", &format!("arn:aws:lambda:{region}:{acct}:function:{}", rng.pick(&s.functions)))
+                    .end()
+                    .str("encryptionAlgorithm", "SYMMETRIC_DEFAULT")
+                    .end();
                 e.request = Some(j.take());
-                e.resources = Some(format!("[{{\"accountId\":\"{acct}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:{region}:{acct}:key/{key}\"}}]"));
+                e.resources =
+                    Some(format!("[{{\"accountId\":\"{acct}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:{region}:{acct}:key/{key}\"}}]"));
                 e.errors = KMS_ERRORS;
                 e
             }
@@ -457,18 +509,35 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                 let mut e = ev("sts.amazonaws.com", "AssumeRole", false);
                 let role = rng.pick(ROLE_NAMES);
                 let mut j = Json::new();
-                j.begin().str("roleArn", &format!("arn:aws:iam::{acct}:role/{role}")).str("roleSessionName", &format!("{}", rng.range(1_700_000_000, 1_716_000_000))).end();
+                j.begin()
+                    .str("roleArn", &format!("arn:aws:iam::{acct}:role/{role}"))
+                    .str("roleSessionName", &format!("{}", rng.range(1_700_000_000, 1_716_000_000)))
+                    .end();
                 e.request = Some(j.take());
                 let mut r = Json::new();
-                r.begin().obj("credentials").str("accessKeyId", &format!("ASIA{}", rng.chars(UPPER_ALNUM, 16))).str("sessionToken", &rng.chars(ALNUM, 356)).str("expiration", &t.format("%b %-d, %Y, %-I:%M:%S %p").to_string()).end();
-                r.obj("assumedRoleUser").str("assumedRoleId", &format!("AROA{}:{}", rng.chars(UPPER_ALNUM, 17), rng.range(1_700_000_000, 1_716_000_000))).str("arn", &format!("arn:aws:sts::{acct}:assumed-role/{role}/x")).end().end();
+                r.begin()
+                    .obj("credentials")
+                    .str("accessKeyId", &format!("ASIA{}", rng.chars(UPPER_ALNUM, 16)))
+                    .str("sessionToken", &rng.chars(ALNUM, 356))
+                    .str("expiration", &t.format("%b %-d, %Y, %-I:%M:%S %p").to_string())
+                    .end();
+                r.obj("assumedRoleUser")
+                    .str("assumedRoleId", &format!("AROA{}:{}", rng.chars(UPPER_ALNUM, 17), rng.range(1_700_000_000, 1_716_000_000)))
+                    .str("arn", &format!("arn:aws:sts::{acct}:assumed-role/{role}/x"))
+                    .end()
+                    .end();
                 e.response = Some(r.take());
                 e.resources = Some(format!("[{{\"accountId\":\"{acct}\",\"type\":\"AWS::IAM::Role\",\"ARN\":\"arn:aws:iam::{acct}:role/{role}\"}}]"));
                 e
             }
             _ => {
                 let mut e = ev("logs.amazonaws.com", "CreateLogStream", false);
-                e.request = Some(format!("{{\"logGroupName\":\"/aws/lambda/{}\",\"logStreamName\":\"{}/[$LATEST]{}\"}}", rng.pick(&s.functions), t.format("%Y/%m/%d"), rng.hex(32)));
+                e.request = Some(format!(
+                    "{{\"logGroupName\":\"/aws/lambda/{}\",\"logStreamName\":\"{}/[$LATEST]{}\"}}",
+                    rng.pick(&s.functions),
+                    t.format("%Y/%m/%d"),
+                    rng.hex(32)
+                ));
                 e
             }
         };
@@ -497,13 +566,33 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                 6 => {
                     let mut e = ev("ec2.amazonaws.com", "RunInstances", false);
                     let id = rng.pick(&s.instances).clone();
-                    e.request = Some(format!("{{\"instancesSet\":{{\"items\":[{{\"imageId\":\"ami-0{}\",\"minCount\":1,\"maxCount\":1}}]}},\"instanceType\":\"t3.medium\",\"blockDeviceMapping\":{{}},\"monitoring\":{{\"enabled\":false}},\"disableApiTermination\":false,\"disableApiStop\":false,\"clientToken\":\"{}\",\"iamInstanceProfile\":{{\"arn\":\"arn:aws:iam::{acct}:instance-profile/app-profile\"}},\"tagSpecificationSet\":{{\"items\":[{{\"resourceType\":\"instance\",\"tags\":[{{\"key\":\"Name\",\"value\":\"worker\"}},{{\"key\":\"team\",\"value\":\"platform\"}}]}}]}}}}", rng.hex(16), rng.uuid()));
-                    e.response = Some(format!("{{\"requestId\":\"{}\",\"reservationId\":\"r-0{}\",\"ownerId\":\"{acct}\",\"groupSet\":{{}},\"instancesSet\":{{\"items\":[{{\"instanceId\":\"{id}\",\"imageId\":\"ami-0{}\",\"currentInstanceBootMode\":\"uefi\",\"instanceState\":{{\"code\":0,\"name\":\"pending\"}},\"privateDnsName\":\"ip-10-0-{}-{}.ec2.internal\",\"amiLaunchIndex\":0,\"productCodes\":{{}},\"instanceType\":\"t3.medium\",\"launchTime\":{},\"placement\":{{\"availabilityZone\":\"{region}a\",\"tenancy\":\"default\"}},\"monitoring\":{{\"state\":\"disabled\"}},\"subnetId\":\"subnet-0{}\",\"vpcId\":\"vpc-0{}\",\"privateIpAddress\":\"10.0.{}.{}\",\"sourceDestCheck\":true,\"architecture\":\"x86_64\",\"rootDeviceType\":\"ebs\",\"rootDeviceName\":\"/dev/xvda\",\"virtualizationType\":\"hvm\",\"hypervisor\":\"xen\",\"ebsOptimized\":false,\"enaSupport\":true}}]}}}}", rng.uuid(), rng.hex(16), rng.hex(16), rng.below(256), rng.below(256), t.timestamp_millis(), rng.hex(16), rng.hex(16), rng.below(256), rng.below(256)));
+                    e.request = Some(format!(
+                        "{{\"instancesSet\":{{\"items\":[{{\"imageId\":\"ami-0{}\",\"minCount\":1,\"maxCount\":1}}]}},\"instanceType\":\"t3.medium\",\"blockDeviceMapping\":{{}},\"monitoring\":{{\"enabled\":false}},\"disableApiTermination\":false,\"disableApiStop\":false,\"clientToken\":\"{}\",\"iamInstanceProfile\":{{\"arn\":\"arn:aws:iam::{acct}:instance-profile/app-profile\"}},\"tagSpecificationSet\":{{\"items\":[{{\"resourceType\":\"instance\",\"tags\":[{{\"key\":\"Name\",\"value\":\"worker\"}},{{\"key\":\"team\",\"value\":\"platform\"}}]}}]}}}}",
+                        rng.hex(16),
+                        rng.uuid()
+                    ));
+                    e.response = Some(format!(
+                        "{{\"requestId\":\"{}\",\"reservationId\":\"r-0{}\",\"ownerId\":\"{acct}\",\"groupSet\":{{}},\"instancesSet\":{{\"items\":[{{\"instanceId\":\"{id}\",\"imageId\":\"ami-0{}\",\"currentInstanceBootMode\":\"uefi\",\"instanceState\":{{\"code\":0,\"name\":\"pending\"}},\"privateDnsName\":\"ip-10-0-{}-{}.ec2.internal\",\"amiLaunchIndex\":0,\"productCodes\":{{}},\"instanceType\":\"t3.medium\",\"launchTime\":{},\"placement\":{{\"availabilityZone\":\"{region}a\",\"tenancy\":\"default\"}},\"monitoring\":{{\"state\":\"disabled\"}},\"subnetId\":\"subnet-0{}\",\"vpcId\":\"vpc-0{}\",\"privateIpAddress\":\"10.0.{}.{}\",\"sourceDestCheck\":true,\"architecture\":\"x86_64\",\"rootDeviceType\":\"ebs\",\"rootDeviceName\":\"/dev/xvda\",\"virtualizationType\":\"hvm\",\"hypervisor\":\"xen\",\"ebsOptimized\":false,\"enaSupport\":true}}]}}}}",
+                        rng.uuid(),
+                        rng.hex(16),
+                        rng.hex(16),
+                        rng.below(256),
+                        rng.below(256),
+                        t.timestamp_millis(),
+                        rng.hex(16),
+                        rng.hex(16),
+                        rng.below(256),
+                        rng.below(256)
+                    ));
                     e
                 }
                 7 => {
                     let mut e = ev("ec2.amazonaws.com", "CreateTags", false);
-                    e.request = Some(format!("{{\"resourcesSet\":{{\"items\":[{{\"resourceId\":\"{}\"}}]}},\"tagSet\":{{\"items\":[{{\"key\":\"owner\",\"value\":\"{}\"}}]}}}}", rng.pick(&s.instances), rng.pick(USER_NAMES)));
+                    e.request = Some(format!(
+                        "{{\"resourcesSet\":{{\"items\":[{{\"resourceId\":\"{}\"}}]}},\"tagSet\":{{\"items\":[{{\"key\":\"owner\",\"value\":\"{}\"}}]}}}}",
+                        rng.pick(&s.instances),
+                        rng.pick(USER_NAMES)
+                    ));
                     e.response = Some(format!("{{\"requestId\":\"{}\",\"_return\":true}}", rng.uuid()));
                     e
                 }
@@ -514,7 +603,10 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                 }
                 _ => {
                     let mut e = ev("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", false);
-                    e.request = Some(format!("{{\"groupId\":\"sg-0{}\",\"ipPermissions\":{{\"items\":[{{\"ipProtocol\":\"tcp\",\"fromPort\":443,\"toPort\":443,\"groups\":{{}},\"ipRanges\":{{\"items\":[{{\"cidrIp\":\"10.0.0.0/16\",\"description\":\"vpc\"}}]}},\"ipv6Ranges\":{{}},\"prefixListIds\":{{}}}}]}}}}", rng.hex(16)));
+                    e.request = Some(format!(
+                        "{{\"groupId\":\"sg-0{}\",\"ipPermissions\":{{\"items\":[{{\"ipProtocol\":\"tcp\",\"fromPort\":443,\"toPort\":443,\"groups\":{{}},\"ipRanges\":{{\"items\":[{{\"cidrIp\":\"10.0.0.0/16\",\"description\":\"vpc\"}}]}},\"ipv6Ranges\":{{}},\"prefixListIds\":{{}}}}]}}}}",
+                        rng.hex(16)
+                    ));
                     e
                 }
             };
@@ -546,8 +638,21 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                     // Benign look-alikes: a named account, or "*" limited by a condition.
                     match rng.below(3) {
                         0 => bucket_policy(&mut j, &bucket, &format!("{{\"AWS\":\"arn:aws:iam::{acct}:role/{}\"}}", rng.pick(ROLE_NAMES)), None),
-                        1 => bucket_policy(&mut j, &bucket, "\"*\"", Some(&format!("{{\"StringEquals\":{{\"aws:SourceVpce\":\"vpce-0{}\"}}}}", rng.hex(16)))),
-                        _ => bucket_policy(&mut j, &bucket, "{\"AWS\":\"*\"}", Some(&format!("{{\"StringEquals\":{{\"aws:PrincipalOrgID\":\"o-{}\"}}}}", rng.chars(b"abcdefghijklmnopqrstuvwxyz0123456789", 10)))),
+                        1 => bucket_policy(
+                            &mut j,
+                            &bucket,
+                            "\"*\"",
+                            Some(&format!("{{\"StringEquals\":{{\"aws:SourceVpce\":\"vpce-0{}\"}}}}", rng.hex(16))),
+                        ),
+                        _ => bucket_policy(
+                            &mut j,
+                            &bucket,
+                            "{\"AWS\":\"*\"}",
+                            Some(&format!(
+                                "{{\"StringEquals\":{{\"aws:PrincipalOrgID\":\"o-{}\"}}}}",
+                                rng.chars(b"abcdefghijklmnopqrstuvwxyz0123456789", 10)
+                            )),
+                        ),
                     }
                     j.raw("policy", "[\"\"]");
                     s3_host(&mut j, &bucket, region);
@@ -604,7 +709,11 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                 6 => {
                     let mut e = ev("iam.amazonaws.com", "PutRolePolicy", false);
                     let mut j = Json::new();
-                    j.begin().str("roleName", *rng.pick(ROLE_NAMES)).str("policyName", "inline-app-access").str("policyDocument", &iam_policy_document(rng, acct)).end();
+                    j.begin()
+                        .str("roleName", *rng.pick(ROLE_NAMES))
+                        .str("policyName", "inline-app-access")
+                        .str("policyDocument", &iam_policy_document(rng, acct))
+                        .end();
                     e.request = Some(j.take());
                     e
                 }
@@ -612,16 +721,30 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                     let mut e = ev("iam.amazonaws.com", "CreateRole", false);
                     let name = format!("svc-role-{}", rng.hex(6));
                     let mut j = Json::new();
-                    j.begin().str("roleName", &name).str("assumeRolePolicyDocument", &trust_policy("lambda.amazonaws.com")).str("description", "service role").end();
+                    j.begin()
+                        .str("roleName", &name)
+                        .str("assumeRolePolicyDocument", &trust_policy("lambda.amazonaws.com"))
+                        .str("description", "service role")
+                        .end();
                     e.request = Some(j.take());
                     let mut r = Json::new();
-                    r.begin().obj("role").str("path", "/").str("roleName", &name).str("roleId", &format!("AROA{}", rng.chars(UPPER_ALNUM, 17))).str("arn", &format!("arn:aws:iam::{acct}:role/{name}")).str("createDate", &t.format("%b %-d, %Y, %-I:%M:%S %p").to_string()).str("assumeRolePolicyDocument", &percent_encode(&trust_policy("lambda.amazonaws.com"))).end().end();
+                    r.begin()
+                        .obj("role")
+                        .str("path", "/")
+                        .str("roleName", &name)
+                        .str("roleId", &format!("AROA{}", rng.chars(UPPER_ALNUM, 17)))
+                        .str("arn", &format!("arn:aws:iam::{acct}:role/{name}"))
+                        .str("createDate", &t.format("%b %-d, %Y, %-I:%M:%S %p").to_string())
+                        .str("assumeRolePolicyDocument", &percent_encode(&trust_policy("lambda.amazonaws.com")))
+                        .end()
+                        .end();
                     e.response = Some(r.take());
                     e
                 }
                 8 => {
                     let mut e = ev("iam.amazonaws.com", "AttachRolePolicy", false);
-                    e.request = Some(format!("{{\"roleName\":\"{}\",\"policyArn\":\"arn:aws:iam::aws:policy/ReadOnlyAccess\"}}", rng.pick(ROLE_NAMES)));
+                    e.request =
+                        Some(format!("{{\"roleName\":\"{}\",\"policyArn\":\"arn:aws:iam::aws:policy/ReadOnlyAccess\"}}", rng.pick(ROLE_NAMES)));
                     e
                 }
                 9 => {
@@ -650,8 +773,17 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
             } else {
                 let mut e = ev("sts.amazonaws.com", "AssumeRole", false);
                 let role = rng.pick(ROLE_NAMES);
-                e.request = Some(format!("{{\"roleArn\":\"arn:aws:iam::{acct}:role/{role}\",\"roleSessionName\":\"{}\",\"durationSeconds\":3600}}", rng.pick(USER_NAMES)));
-                e.response = Some(format!("{{\"credentials\":{{\"accessKeyId\":\"ASIA{}\",\"sessionToken\":\"{}\",\"expiration\":\"{}\"}},\"assumedRoleUser\":{{\"assumedRoleId\":\"AROA{}:x\",\"arn\":\"arn:aws:sts::{acct}:assumed-role/{role}/x\"}}}}", rng.chars(UPPER_ALNUM, 16), rng.chars(ALNUM, 380), t.format("%b %-d, %Y, %-I:%M:%S %p"), rng.chars(UPPER_ALNUM, 17)));
+                e.request = Some(format!(
+                    "{{\"roleArn\":\"arn:aws:iam::{acct}:role/{role}\",\"roleSessionName\":\"{}\",\"durationSeconds\":3600}}",
+                    rng.pick(USER_NAMES)
+                ));
+                e.response = Some(format!(
+                    "{{\"credentials\":{{\"accessKeyId\":\"ASIA{}\",\"sessionToken\":\"{}\",\"expiration\":\"{}\"}},\"assumedRoleUser\":{{\"assumedRoleId\":\"AROA{}:x\",\"arn\":\"arn:aws:sts::{acct}:assumed-role/{role}/x\"}}}}",
+                    rng.chars(UPPER_ALNUM, 16),
+                    rng.chars(ALNUM, 380),
+                    t.format("%b %-d, %Y, %-I:%M:%S %p"),
+                    rng.chars(UPPER_ALNUM, 17)
+                ));
                 e.resources = Some(format!("[{{\"accountId\":\"{acct}\",\"type\":\"AWS::IAM::Role\",\"ARN\":\"arn:aws:iam::{acct}:role/{role}\"}}]"));
                 e
             }
@@ -661,7 +793,8 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
             let name = *rng.pick(&["Decrypt", "Encrypt", "GenerateDataKey", "DescribeKey"]);
             let mut e = ev("kms.amazonaws.com", name, name != "Encrypt" && name != "GenerateDataKey");
             e.request = Some(format!("{{\"keyId\":\"arn:aws:kms:{region}:{acct}:key/{key}\",\"encryptionAlgorithm\":\"SYMMETRIC_DEFAULT\"}}"));
-            e.resources = Some(format!("[{{\"accountId\":\"{acct}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:{region}:{acct}:key/{key}\"}}]"));
+            e.resources =
+                Some(format!("[{{\"accountId\":\"{acct}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:{region}:{acct}:key/{key}\"}}]"));
             e.errors = KMS_ERRORS;
             e
         }
@@ -676,8 +809,18 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                 }
                 _ => {
                     let mut e = ev("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", false);
-                    e.request = Some(format!("{{\"functionName\":\"{f}\",\"publish\":false,\"dryRun\":false,\"s3Bucket\":\"{}\",\"s3Key\":\"builds/{f}/{}.zip\"}}", s.buckets[1], rng.hex(12)));
-                    e.response = Some(format!("{{\"functionName\":\"{f}\",\"functionArn\":\"arn:aws:lambda:{region}:{acct}:function:{f}\",\"runtime\":\"python3.12\",\"role\":\"arn:aws:iam::{acct}:role/lambda-orders-processor-role\",\"handler\":\"app.handler\",\"codeSize\":{},\"timeout\":30,\"memorySize\":256,\"lastModified\":\"{}\",\"codeSha256\":\"{}=\",\"version\":\"$LATEST\",\"tracingConfig\":{{\"mode\":\"PassThrough\"}},\"revisionId\":\"{}\",\"state\":\"Active\",\"lastUpdateStatus\":\"InProgress\",\"packageType\":\"Zip\",\"architectures\":[\"x86_64\"],\"ephemeralStorage\":{{\"size\":512}}}}", rng.range(1000, 9_000_000), ts(t), rng.chars(ALNUM, 43), rng.uuid()));
+                    e.request = Some(format!(
+                        "{{\"functionName\":\"{f}\",\"publish\":false,\"dryRun\":false,\"s3Bucket\":\"{}\",\"s3Key\":\"builds/{f}/{}.zip\"}}",
+                        s.buckets[1],
+                        rng.hex(12)
+                    ));
+                    e.response = Some(format!(
+                        "{{\"functionName\":\"{f}\",\"functionArn\":\"arn:aws:lambda:{region}:{acct}:function:{f}\",\"runtime\":\"python3.12\",\"role\":\"arn:aws:iam::{acct}:role/lambda-orders-processor-role\",\"handler\":\"app.handler\",\"codeSize\":{},\"timeout\":30,\"memorySize\":256,\"lastModified\":\"{}\",\"codeSha256\":\"{}=\",\"version\":\"$LATEST\",\"tracingConfig\":{{\"mode\":\"PassThrough\"}},\"revisionId\":\"{}\",\"state\":\"Active\",\"lastUpdateStatus\":\"InProgress\",\"packageType\":\"Zip\",\"architectures\":[\"x86_64\"],\"ephemeralStorage\":{{\"size\":512}}}}",
+                        rng.range(1000, 9_000_000),
+                        ts(t),
+                        rng.chars(ALNUM, 43),
+                        rng.uuid()
+                    ));
                     e
                 }
             }
@@ -701,7 +844,11 @@ fn benign_event(rng: &mut Rng, s: &Stream, caller: Kind, t: DateTime<Utc>) -> Ev
                 e.read_only = false;
                 e.request = Some(format!("{{\"logGroupName\":\"/app/{}\"}}", rng.hex(8)));
             } else if e.name == "FilterLogEvents" {
-                e.request = Some(format!("{{\"logGroupName\":\"/aws/lambda/{}\",\"startTime\":{},\"filterPattern\":\"ERROR\"}}", rng.pick(&s.functions), t.timestamp_millis() - 3_600_000));
+                e.request = Some(format!(
+                    "{{\"logGroupName\":\"/aws/lambda/{}\",\"startTime\":{},\"filterPattern\":\"ERROR\"}}",
+                    rng.pick(&s.functions),
+                    t.timestamp_millis() - 3_600_000
+                ));
             }
             e
         }
@@ -746,9 +893,23 @@ fn percent_encode(s: &str) -> String {
 /// an S3 predefined group (AllUsers / AuthenticatedUsers).
 fn acl(j: &mut Json, acct: &str, grant_group: Option<&str>) {
     j.obj("AccessControlPolicy").obj("AccessControlList").arr("Grant");
-    j.begin().obj("Grantee").str("xsi:type", "CanonicalUser").str("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance").str("ID", &format!("{:0>64}", acct)).end().str("Permission", "FULL_CONTROL").end();
+    j.begin()
+        .obj("Grantee")
+        .str("xsi:type", "CanonicalUser")
+        .str("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance")
+        .str("ID", &format!("{:0>64}", acct))
+        .end()
+        .str("Permission", "FULL_CONTROL")
+        .end();
     if let Some(group) = grant_group {
-        j.begin().obj("Grantee").str("xsi:type", "Group").str("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance").str("URI", &format!("http://acs.amazonaws.com/groups/global/{group}")).end().str("Permission", "READ").end();
+        j.begin()
+            .obj("Grantee")
+            .str("xsi:type", "Group")
+            .str("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance")
+            .str("URI", &format!("http://acs.amazonaws.com/groups/global/{group}"))
+            .end()
+            .str("Permission", "READ")
+            .end();
     }
     j.end_arr().end().str("xmlns", "http://s3.amazonaws.com/doc/2006-03-01/").obj("Owner").str("ID", &format!("{:0>64}", acct)).end().end();
 }
@@ -791,7 +952,12 @@ fn finding_event(rng: &mut Rng, s: &Stream, expect: Expect, t: DateTime<Utc>) ->
         }
         Expect::ServerAccessLoggingDisabled => {
             let mut j = Json::new();
-            j.begin().str("bucketName", &bucket).obj("BucketLoggingStatus").str("xmlns", "http://s3.amazonaws.com/doc/2006-03-01/").end().raw("logging", "[\"\"]");
+            j.begin()
+                .str("bucketName", &bucket)
+                .obj("BucketLoggingStatus")
+                .str("xmlns", "http://s3.amazonaws.com/doc/2006-03-01/")
+                .end()
+                .raw("logging", "[\"\"]");
             s3_host(&mut j, &bucket, region);
             j.end();
             s3("PutBucketLogging", j.take(), rng)
@@ -829,7 +995,10 @@ fn finding_event(rng: &mut Rng, s: &Stream, expect: Expect, t: DateTime<Utc>) ->
                 e
             } else {
                 let mut e = ev("iam.amazonaws.com", "UpdateAccountPasswordPolicy", false);
-                e.request = Some(format!("{{\"minimumPasswordLength\":{},\"requireSymbols\":false,\"requireNumbers\":false,\"requireUppercaseCharacters\":false,\"requireLowercaseCharacters\":true,\"allowUsersToChangePassword\":true,\"hardExpiry\":false}}", rng.range(6, 8)));
+                e.request = Some(format!(
+                    "{{\"minimumPasswordLength\":{},\"requireSymbols\":false,\"requireNumbers\":false,\"requireUppercaseCharacters\":false,\"requireLowercaseCharacters\":true,\"allowUsersToChangePassword\":true,\"hardExpiry\":false}}",
+                    rng.range(6, 8)
+                ));
                 e.errors = IAM_ERRORS;
                 e
             }
@@ -917,14 +1086,17 @@ fn write_record(rng: &mut Rng, s: &Stream, t: DateTime<Utc>, j: &mut Json, stats
             *stats.expected_failed.entry(x).or_default() += 1;
         }
     }
-    *stats.by_identity.entry(match caller.kind {
-        Kind::IamUser => "IAMUser",
-        Kind::AssumedRole => "AssumedRole",
-        Kind::AwsService => "AWSService",
-        Kind::FederatedUser => "FederatedUser",
-        Kind::AwsAccount => "AWSAccount",
-        Kind::Root => "Root",
-    }).or_default() += 1;
+    *stats
+        .by_identity
+        .entry(match caller.kind {
+            Kind::IamUser => "IAMUser",
+            Kind::AssumedRole => "AssumedRole",
+            Kind::AwsService => "AWSService",
+            Kind::FederatedUser => "FederatedUser",
+            Kind::AwsAccount => "AWSAccount",
+            Kind::Root => "Root",
+        })
+        .or_default() += 1;
 
     let region = if event.source == "signin.amazonaws.com" { "us-east-1" } else { s.region };
     let service_event = caller.kind == Kind::AwsService && event.source == "logs.amazonaws.com";
@@ -991,23 +1163,13 @@ fn write_file(args: &Args, streams: &[Stream], index: usize) -> std::io::Result<
     let per_day = args.windows / 2;
     let day = (window / per_day) as i64;
     let (y, m, d) = DAY1;
-    let window_start = Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap() + Duration::days(day) + Duration::minutes(5 * (window % per_day) as i64) + Duration::hours(9);
+    let window_start =
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap() + Duration::days(day) + Duration::minutes(5 * (window % per_day) as i64) + Duration::hours(9);
     let delivered = window_start + Duration::minutes(5);
     let mut rng = Rng::new(args.seed.wrapping_mul(0x100_0000_01b3) ^ index as u64);
-    let dir = args.out.join(format!(
-        "AWSLogs/{}/CloudTrail/{}/{}",
-        stream.account,
-        stream.region,
-        window_start.format("%Y/%m/%d")
-    ));
+    let dir = args.out.join(format!("AWSLogs/{}/CloudTrail/{}/{}", stream.account, stream.region, window_start.format("%Y/%m/%d")));
     std::fs::create_dir_all(&dir)?;
-    let name = format!(
-        "{}_CloudTrail_{}_{}_{}.json.gz",
-        stream.account,
-        stream.region,
-        delivered.format("%Y%m%dT%H%MZ"),
-        rng.chars(ALNUM, 16)
-    );
+    let name = format!("{}_CloudTrail_{}_{}_{}.json.gz", stream.account, stream.region, delivered.format("%Y%m%dT%H%MZ"), rng.chars(ALNUM, 16));
     let mut stats = FileStats::default();
     let mut gz = GzEncoder::new(Vec::with_capacity(args.object_bytes + 65536), Compression::default());
     gz.write_all(b"{\"Records\":[")?;
@@ -1039,11 +1201,7 @@ fn write_file(args: &Args, streams: &[Stream], index: usize) -> std::io::Result<
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
     assert!(args.windows >= 2 && args.windows % 2 == 0, "--windows must be even (two days)");
-    let streams: Vec<Stream> = ACCOUNTS
-        .iter()
-        .flat_map(|a| REGIONS.iter().map(move |r| (a, r)))
-        .map(|(a, r)| Stream::new(args.seed, a, r))
-        .collect();
+    let streams: Vec<Stream> = ACCOUNTS.iter().flat_map(|a| REGIONS.iter().map(move |r| (a, r))).map(|(a, r)| Stream::new(args.seed, a, r)).collect();
     if args.out.join("AWSLogs").exists() {
         std::fs::remove_dir_all(args.out.join("AWSLogs"))?;
     }
@@ -1053,25 +1211,27 @@ fn main() -> std::io::Result<()> {
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..args.threads.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= files {
-                    break;
-                }
-                let s = write_file(&args, &streams, i).expect("write object");
-                let mut t = total.lock().unwrap();
-                t.records += s.records;
-                t.uncompressed += s.uncompressed;
-                t.compressed += s.compressed;
-                t.failures += s.failures;
-                for (k, v) in s.expected {
-                    *t.expected.entry(k).or_default() += v;
-                }
-                for (k, v) in s.expected_failed {
-                    *t.expected_failed.entry(k).or_default() += v;
-                }
-                for (k, v) in s.by_identity {
-                    *t.by_identity.entry(k).or_default() += v;
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= files {
+                        break;
+                    }
+                    let s = write_file(&args, &streams, i).expect("write object");
+                    let mut t = total.lock().unwrap();
+                    t.records += s.records;
+                    t.uncompressed += s.uncompressed;
+                    t.compressed += s.compressed;
+                    t.failures += s.failures;
+                    for (k, v) in s.expected {
+                        *t.expected.entry(k).or_default() += v;
+                    }
+                    for (k, v) in s.expected_failed {
+                        *t.expected_failed.entry(k).or_default() += v;
+                    }
+                    for (k, v) in s.by_identity {
+                        *t.by_identity.entry(k).or_default() += v;
+                    }
                 }
             });
         }

@@ -28,13 +28,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use clap::Parser;
-use flate2::write::GzEncoder;
 use flate2::Compression;
+use flate2::write::GzEncoder;
 use vedette_bench::{Json, Rng};
 
 #[derive(Parser)]
@@ -114,9 +114,27 @@ fn public_ip(rng: &mut Rng, first_octets: &[u8]) -> Ipv4Addr {
 const CLIENT_OCTETS: &[u8] = &[24, 31, 37, 46, 62, 66, 73, 77, 79, 82, 86, 89, 93, 98, 101, 106, 112, 118, 122, 175, 176, 178, 187, 189, 190, 201];
 const FEED_NOISE_OCTETS: &[u8] = &[5, 23, 41, 57, 83, 95, 102, 109, 121, 196];
 /// Update mirrors and SaaS (Ubuntu, Fastly, Microsoft, GitHub, Cloudflare, Docker).
-const MIRRORS: &[[u8; 3]] = &[[91, 189, 91], [91, 189, 92], [151, 101, 1], [151, 101, 65], [13, 107, 4], [140, 82, 112], [140, 82, 121], [104, 16, 99], [104, 18, 32], [44, 219, 3]];
+const MIRRORS: &[[u8; 3]] = &[
+    [91, 189, 91],
+    [91, 189, 92],
+    [151, 101, 1],
+    [151, 101, 65],
+    [13, 107, 4],
+    [140, 82, 112],
+    [140, 82, 121],
+    [104, 16, 99],
+    [104, 18, 32],
+    [44, 219, 3],
+];
 /// AWS public endpoints (EC2/STS/SSM, S3, DynamoDB) and the pkt-dst-aws-service they carry.
-const AWS_ENDPOINTS: &[([u8; 3], &str)] = &[([52, 94, 224], "AMAZON"), ([54, 239, 28], "AMAZON"), ([3, 5, 0], "S3"), ([52, 216, 10], "S3"), ([52, 119, 226], "DYNAMODB"), ([54, 240, 196], "EC2")];
+const AWS_ENDPOINTS: &[([u8; 3], &str)] = &[
+    ([52, 94, 224], "AMAZON"),
+    ([54, 239, 28], "AMAZON"),
+    ([3, 5, 0], "S3"),
+    ([52, 216, 10], "S3"),
+    ([52, 119, 226], "DYNAMODB"),
+    ([54, 240, 196], "EC2"),
+];
 
 fn env(seed: u64, a: usize, r: usize) -> Env {
     let mut rng = Rng::new(seed ^ (0xE4F0 + (a as u64) * 16 + r as u64));
@@ -209,13 +227,54 @@ fn ephemeral(rng: &mut Rng) -> u16 {
 
 /// A TCP or UDP exchange: the opener's record and the answer's, both seen on `instance`.
 #[allow(clippy::too_many_arguments)]
-fn exchange(out: &mut Vec<Flow>, rng: &mut Rng, instance: usize, local: Ipv4Addr, remote: Ipv4Addr, instance_opens: bool, port: u16, proto: u8, start: i64, packets: u64, avg: u64, service: &'static str) {
+fn exchange(
+    out: &mut Vec<Flow>,
+    rng: &mut Rng,
+    instance: usize,
+    local: Ipv4Addr,
+    remote: Ipv4Addr,
+    instance_opens: bool,
+    port: u16,
+    proto: u8,
+    start: i64,
+    packets: u64,
+    avg: u64,
+    service: &'static str,
+) {
     let eph = ephemeral(rng);
     let (req_p, resp_p) = (packets, (packets * rng.range(6, 14)) / 10 + 1);
     let (req_b, resp_b) = (req_p * avg.min(200), resp_p * avg);
     let (opener, answerer) = if instance_opens { (local, remote) } else { (remote, local) };
-    out.push(Flow { instance, src: opener, dst: answerer, sport: eph, dport: port, proto, packets: req_p, bytes: req_b, start, accept: true, flags: 3, ingress: !instance_opens, aws_service: service });
-    out.push(Flow { instance, src: answerer, dst: opener, sport: port, dport: eph, proto, packets: resp_p, bytes: resp_b, start, accept: true, flags: 19, ingress: instance_opens, aws_service: service });
+    out.push(Flow {
+        instance,
+        src: opener,
+        dst: answerer,
+        sport: eph,
+        dport: port,
+        proto,
+        packets: req_p,
+        bytes: req_b,
+        start,
+        accept: true,
+        flags: 3,
+        ingress: !instance_opens,
+        aws_service: service,
+    });
+    out.push(Flow {
+        instance,
+        src: answerer,
+        dst: opener,
+        sport: port,
+        dport: eph,
+        proto,
+        packets: resp_p,
+        bytes: resp_b,
+        start,
+        accept: true,
+        flags: 19,
+        ingress: instance_opens,
+        aws_service: service,
+    });
 }
 
 /// An attack episode: the type it should raise, on which instance.
@@ -238,7 +297,8 @@ fn skewed(rng: &mut Rng, n: usize) -> usize {
 }
 
 // Feed entries the attack traffic uses (the feeds add noise entries around them).
-const SCANNERS: &[[u8; 4]] = &[[162, 142, 125, 11], [162, 142, 125, 45], [167, 94, 138, 102], [71, 6, 199, 23], [198, 235, 24, 130], [162, 142, 125, 221]];
+const SCANNERS: &[[u8; 4]] =
+    &[[162, 142, 125, 11], [162, 142, 125, 45], [167, 94, 138, 102], [71, 6, 199, 23], [198, 235, 24, 130], [162, 142, 125, 221]];
 const C2_IPS: &[[u8; 4]] = &[[45, 137, 21, 9], [45, 137, 21, 77], [193, 42, 33, 14]];
 const POOL_IPS: &[[u8; 4]] = &[[94, 130, 164, 163], [94, 130, 12, 30], [139, 99, 102, 71]];
 const C2_DOMAINS: &[&str] = &["update-checker-svc.com", "cdn-sync-telemetry.net"];
@@ -313,7 +373,21 @@ fn flow_file(seed: u64, env: &Env, a: usize, w: usize, target: usize, expected: 
                 let src = public_ip(&mut rng, CLIENT_OCTETS);
                 let sport = ephemeral(&mut rng);
                 let packets = rng.range(1, 2);
-                flows.push(Flow { instance: k, src, dst: ip(k), sport, dport: port, proto: 6, packets, bytes: 44 * packets, start, accept: false, flags: 2, ingress: true, aws_service: "-" });
+                flows.push(Flow {
+                    instance: k,
+                    src,
+                    dst: ip(k),
+                    sport,
+                    dport: port,
+                    proto: 6,
+                    packets,
+                    bytes: 44 * packets,
+                    start,
+                    accept: false,
+                    flags: 2,
+                    ingress: true,
+                    aws_service: "-",
+                });
             }
             6 => {
                 // An admin's shell on the bastion: long sessions, few connections.
@@ -344,11 +418,7 @@ fn flow_file(seed: u64, env: &Env, a: usize, w: usize, target: usize, expected: 
     // NODATA rows: an interface with no traffic in the window (counted as records, not analysed).
     for n in 0..nodata {
         let i = &env.instances[(n as usize * 7 + w) % env.instances.len()];
-        let (v, tail) = if env.v5 {
-            (5, format!(" {} {} {}{}", env.vpc, i.subnet, i.id, " -".repeat(12)))
-        } else {
-            (2, String::new())
-        };
+        let (v, tail) = if env.v5 { (5, format!(" {} {} {}{}", env.vpc, i.subnet, i.id, " -".repeat(12))) } else { (2, String::new()) };
         out.push_str(&format!("{v} {} {} - - - - - - - {t0} {} - NODATA{tail}\n", env.account, i.eni, t0 + 60));
         written += 1;
     }
@@ -385,8 +455,36 @@ fn office_sessions(env: &Env, a: usize, w: usize, t0: i64, out: &mut Vec<Flow>) 
             let start = t0 + minute * 60 + user as i64;
             let packets = rng.range(3, 40);
             let bytes = packets * rng.range(80, 220);
-            out.push(Flow { instance: k, src: office, dst: local, sport: cport, dport: port, proto: 6, packets, bytes, start, accept: true, flags: request_flags, ingress: true, aws_service: "-" });
-            out.push(Flow { instance: k, src: local, dst: office, sport: port, dport: cport, proto: 6, packets: packets + 2, bytes: bytes * 3, start, accept: true, flags: answer_flags, ingress: false, aws_service: "-" });
+            out.push(Flow {
+                instance: k,
+                src: office,
+                dst: local,
+                sport: cport,
+                dport: port,
+                proto: 6,
+                packets,
+                bytes,
+                start,
+                accept: true,
+                flags: request_flags,
+                ingress: true,
+                aws_service: "-",
+            });
+            out.push(Flow {
+                instance: k,
+                src: local,
+                dst: office,
+                sport: port,
+                dport: cport,
+                proto: 6,
+                packets: packets + 2,
+                bytes: bytes * 3,
+                start,
+                accept: true,
+                flags: answer_flags,
+                ingress: false,
+                aws_service: "-",
+            });
         }
     }
 }
@@ -396,7 +494,16 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
     let shift = a * 3; // accounts' episodes in different windows
     let note = |t: &'static str, k: usize, records: u64, expected: &mut Vec<Expected>| {
         let i = &env.instances[k];
-        expected.push(Expected { finding_type: t, source: "flow", account: env.account, region: env.region, instance: i.id.clone(), eni: i.eni.clone(), window: w, records });
+        expected.push(Expected {
+            finding_type: t,
+            source: "flow",
+            account: env.account,
+            region: env.region,
+            instance: i.id.clone(),
+            eni: i.eni.clone(),
+            window: w,
+            records,
+        });
     };
     let ip = |k: usize| env.instances[k].ip;
     if !env.v5 {
@@ -406,7 +513,21 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
             let attacker = Ipv4Addr::new(218, 92, 0, 100 + a as u8);
             for n in 0..45 {
                 let sport = ephemeral(rng);
-                out.push(Flow { instance: k, src: attacker, dst: ip(k), sport, dport: 22, proto: 6, packets: rng.range(10, 22), bytes: rng.range(2000, 4000), start: t0 + n * 6, accept: true, flags: 3, ingress: true, aws_service: "-" });
+                out.push(Flow {
+                    instance: k,
+                    src: attacker,
+                    dst: ip(k),
+                    sport,
+                    dport: 22,
+                    proto: 6,
+                    packets: rng.range(10, 22),
+                    bytes: rng.range(2000, 4000),
+                    start: t0 + n * 6,
+                    accept: true,
+                    flags: 3,
+                    ingress: true,
+                    aws_service: "-",
+                });
             }
             note("UnauthorizedAccess:EC2/SSHBruteForce", k, 45, expected);
         }
@@ -415,7 +536,21 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
             let attacker = Ipv4Addr::new(61, 177, 172, 60 + a as u8);
             for n in 0..40 {
                 let sport = ephemeral(rng);
-                out.push(Flow { instance: k, src: attacker, dst: ip(k), sport, dport: 3389, proto: 6, packets: rng.range(12, 30), bytes: rng.range(3000, 6000), start: t0 + n * 7, accept: true, flags: 3, ingress: true, aws_service: "-" });
+                out.push(Flow {
+                    instance: k,
+                    src: attacker,
+                    dst: ip(k),
+                    sport,
+                    dport: 3389,
+                    proto: 6,
+                    packets: rng.range(12, 30),
+                    bytes: rng.range(3000, 6000),
+                    start: t0 + n * 7,
+                    accept: true,
+                    flags: 3,
+                    ingress: true,
+                    aws_service: "-",
+                });
             }
             note("UnauthorizedAccess:EC2/RDPBruteForce", k, 40, expected);
         }
@@ -425,7 +560,21 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
             let target = Ipv4Addr::new(147, 75, 40, 20 + a as u8);
             for port in 1..=120u16 {
                 let sport = ephemeral(rng);
-                out.push(Flow { instance: k, src: ip(k), dst: target, sport, dport: port, proto: 6, packets: 1, bytes: 44, start: t0 + (port as i64) * 2, accept: true, flags: 2, ingress: false, aws_service: "-" });
+                out.push(Flow {
+                    instance: k,
+                    src: ip(k),
+                    dst: target,
+                    sport,
+                    dport: port,
+                    proto: 6,
+                    packets: 1,
+                    bytes: 44,
+                    start: t0 + (port as i64) * 2,
+                    accept: true,
+                    flags: 2,
+                    ingress: false,
+                    aws_service: "-",
+                });
             }
             note("Recon:EC2/Portscan", k, 120, expected);
         }
@@ -446,7 +595,21 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
             for (n, (k, port)) in targets.iter().enumerate() {
                 let scanner = ip4(SCANNERS[(n + a + w) % SCANNERS.len()]);
                 let sport = ephemeral(rng);
-                out.push(Flow { instance: *k, src: scanner, dst: ip(*k), sport, dport: *port, proto: 6, packets: 2, bytes: 120, start: t0 + 30 * n as i64, accept: true, flags: 3, ingress: true, aws_service: "-" });
+                out.push(Flow {
+                    instance: *k,
+                    src: scanner,
+                    dst: ip(*k),
+                    sport,
+                    dport: *port,
+                    proto: 6,
+                    packets: 2,
+                    bytes: 120,
+                    start: t0 + 30 * n as i64,
+                    accept: true,
+                    flags: 3,
+                    ingress: true,
+                    aws_service: "-",
+                });
                 if w == 20 + shift {
                     note("Recon:EC2/PortProbeUnprotectedPort", *k, 2, expected);
                 }
@@ -459,7 +622,21 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
             for n in 0..150u64 {
                 let target = Ipv4Addr::new(185, 100, 87 + (n / 200) as u8, (n % 200) as u8 + 20);
                 let sport = ephemeral(rng);
-                out.push(Flow { instance: k, src: ip(k), dst: target, sport, dport: 23, proto: 6, packets: 1, bytes: 44, start: t0 + (n as i64), accept: true, flags: 2, ingress: false, aws_service: "-" });
+                out.push(Flow {
+                    instance: k,
+                    src: ip(k),
+                    dst: target,
+                    sport,
+                    dport: 23,
+                    proto: 6,
+                    packets: 1,
+                    bytes: 44,
+                    start: t0 + (n as i64),
+                    accept: true,
+                    flags: 2,
+                    ingress: false,
+                    aws_service: "-",
+                });
             }
             note("Impact:EC2/PortSweep", k, 150, expected);
         }
@@ -477,7 +654,21 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
             let k = env.role(Role::App, 0);
             let target = Ipv4Addr::new(104, 244, 42, 65 + a as u8);
             let sport = ephemeral(rng);
-            out.push(Flow { instance: k, src: ip(k), dst: target, sport, dport: 53, proto: 17, packets: 700_000, bytes: 700_000 * 64, start: t0 + 30, accept: true, flags: 0, ingress: false, aws_service: "-" });
+            out.push(Flow {
+                instance: k,
+                src: ip(k),
+                dst: target,
+                sport,
+                dport: 53,
+                proto: 17,
+                packets: 700_000,
+                bytes: 700_000 * 64,
+                start: t0 + 30,
+                accept: true,
+                flags: 0,
+                ingress: false,
+                aws_service: "-",
+            });
             note("Backdoor:EC2/DenialOfService.Dns", k, 1, expected);
         }
         if w == 80 + shift {
@@ -486,7 +677,21 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
             let victim = Ipv4Addr::new(159, 203, 10, 40 + a as u8);
             for n in 0..30 {
                 let sport = ephemeral(rng);
-                out.push(Flow { instance: k, src: ip(k), dst: victim, sport, dport: 22, proto: 6, packets: rng.range(10, 20), bytes: rng.range(2000, 3500), start: t0 + n * 8, accept: true, flags: 3, ingress: false, aws_service: "-" });
+                out.push(Flow {
+                    instance: k,
+                    src: ip(k),
+                    dst: victim,
+                    sport,
+                    dport: 22,
+                    proto: 6,
+                    packets: rng.range(10, 20),
+                    bytes: rng.range(2000, 3500),
+                    start: t0 + n * 8,
+                    accept: true,
+                    flags: 3,
+                    ingress: false,
+                    aws_service: "-",
+                });
             }
             note("UnauthorizedAccess:EC2/SSHBruteForce", k, 30, expected);
         }
@@ -494,11 +699,75 @@ fn attacks_flow(rng: &mut Rng, env: &Env, a: usize, w: usize, t0: i64, out: &mut
 }
 
 // Benign query names: AWS endpoints, update mirrors, SaaS, CDN hosts.
-const AWS_NAMES: &[&str] = &["ec2.{r}.amazonaws.com", "sts.{r}.amazonaws.com", "ssm.{r}.amazonaws.com", "ec2messages.{r}.amazonaws.com", "ssmmessages.{r}.amazonaws.com", "logs.{r}.amazonaws.com", "monitoring.{r}.amazonaws.com", "dynamodb.{r}.amazonaws.com", "kms.{r}.amazonaws.com", "s3.{r}.amazonaws.com", "secretsmanager.{r}.amazonaws.com", "sqs.{r}.amazonaws.com", "app-assets-prod-{a}.s3.{r}.amazonaws.com", "sts.amazonaws.com"];
-const UPDATE_NAMES: &[&str] = &["security.ubuntu.com", "archive.ubuntu.com", "{r}.ec2.archive.ubuntu.com", "al2023-repos-{r}-de612dc2.s3.dualstack.{r}.amazonaws.com", "cdn.amazonlinux.com", "download.docker.com", "packages.microsoft.com", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "github.com", "api.github.com", "objects.githubusercontent.com", "ghcr.io", "registry-1.docker.io", "production.cloudflare.docker.com", "dl.google.com", "repo1.maven.org"];
-const SAAS_NAMES: &[&str] = &["api.stripe.com", "hooks.slack.com", "api.datadoghq.com", "http-intake.logs.datadoghq.com", "o123456.ingest.sentry.io", "www.googleapis.com", "oauth2.googleapis.com", "api.sendgrid.com", "login.microsoftonline.com", "graph.microsoft.com", "api.twilio.com", "cognito-idp.{r}.amazonaws.com"];
+const AWS_NAMES: &[&str] = &[
+    "ec2.{r}.amazonaws.com",
+    "sts.{r}.amazonaws.com",
+    "ssm.{r}.amazonaws.com",
+    "ec2messages.{r}.amazonaws.com",
+    "ssmmessages.{r}.amazonaws.com",
+    "logs.{r}.amazonaws.com",
+    "monitoring.{r}.amazonaws.com",
+    "dynamodb.{r}.amazonaws.com",
+    "kms.{r}.amazonaws.com",
+    "s3.{r}.amazonaws.com",
+    "secretsmanager.{r}.amazonaws.com",
+    "sqs.{r}.amazonaws.com",
+    "app-assets-prod-{a}.s3.{r}.amazonaws.com",
+    "sts.amazonaws.com",
+];
+const UPDATE_NAMES: &[&str] = &[
+    "security.ubuntu.com",
+    "archive.ubuntu.com",
+    "{r}.ec2.archive.ubuntu.com",
+    "al2023-repos-{r}-de612dc2.s3.dualstack.{r}.amazonaws.com",
+    "cdn.amazonlinux.com",
+    "download.docker.com",
+    "packages.microsoft.com",
+    "pypi.org",
+    "files.pythonhosted.org",
+    "registry.npmjs.org",
+    "github.com",
+    "api.github.com",
+    "objects.githubusercontent.com",
+    "ghcr.io",
+    "registry-1.docker.io",
+    "production.cloudflare.docker.com",
+    "dl.google.com",
+    "repo1.maven.org",
+];
+const SAAS_NAMES: &[&str] = &[
+    "api.stripe.com",
+    "hooks.slack.com",
+    "api.datadoghq.com",
+    "http-intake.logs.datadoghq.com",
+    "o123456.ingest.sentry.io",
+    "www.googleapis.com",
+    "oauth2.googleapis.com",
+    "api.sendgrid.com",
+    "login.microsoftonline.com",
+    "graph.microsoft.com",
+    "api.twilio.com",
+    "cognito-idp.{r}.amazonaws.com",
+];
 /// CloudFront and ELB host names look random but sit under private PSL suffixes.
-const CDN_NAMES: &[&str] = &["d2x8vq3fjk1l9a.cloudfront.net", "d1qwz7hn4ktp0c.cloudfront.net", "dzk3m9rx2bv8f.cloudfront.net", "d3c33hcgiwev3.cloudfront.net", "d1f8g7kq2wx9zp.cloudfront.net", "d36jcksde1wxzq.cloudfront.net", "dxm4q8s2lkr7v.cloudfront.net", "d2lkq8z7xm3pvb.cloudfront.net", "internal-api-alb-1839204812.{r}.elb.amazonaws.com", "web-prod-nlb-4f8a2c1d9e0b7a3c.elb.{r}.amazonaws.com", "static.xx.fbcdn.net", "fonts.gstatic.com", "cdn.jsdelivr.net", "cdnjs.cloudflare.com", "e6858.dsce9.akamaiedge.net", "a1887.dscq.akamai.net"];
+const CDN_NAMES: &[&str] = &[
+    "d2x8vq3fjk1l9a.cloudfront.net",
+    "d1qwz7hn4ktp0c.cloudfront.net",
+    "dzk3m9rx2bv8f.cloudfront.net",
+    "d3c33hcgiwev3.cloudfront.net",
+    "d1f8g7kq2wx9zp.cloudfront.net",
+    "d36jcksde1wxzq.cloudfront.net",
+    "dxm4q8s2lkr7v.cloudfront.net",
+    "d2lkq8z7xm3pvb.cloudfront.net",
+    "internal-api-alb-1839204812.{r}.elb.amazonaws.com",
+    "web-prod-nlb-4f8a2c1d9e0b7a3c.elb.{r}.amazonaws.com",
+    "static.xx.fbcdn.net",
+    "fonts.gstatic.com",
+    "cdn.jsdelivr.net",
+    "cdnjs.cloudflare.com",
+    "e6858.dsce9.akamaiedge.net",
+    "a1887.dscq.akamai.net",
+];
 
 fn fill(name: &str, env: &Env) -> String {
     name.replace("{r}", env.region).replace("{a}", env.account)
@@ -557,11 +826,21 @@ fn dns_file(seed: u64, env: &Env, a: usize, w: usize, target: usize, expected: &
             0 => {
                 let peer = rng.pick(&env.instances);
                 let o = peer.ip.octets();
-                (format!("{}.{}.{}.{}.in-addr.arpa.", o[3], o[2], o[1], o[0]), "PTR", "NOERROR", vec![(format!("ip-{}-{}-{}-{}.ec2.internal.", o[0], o[1], o[2], o[3]), "PTR")])
+                (
+                    format!("{}.{}.{}.{}.in-addr.arpa.", o[3], o[2], o[1], o[0]),
+                    "PTR",
+                    "NOERROR",
+                    vec![(format!("ip-{}-{}-{}-{}.ec2.internal.", o[0], o[1], o[2], o[3]), "PTR")],
+                )
             }
             1 => {
                 let peer = rng.pick(&env.instances);
-                (format!("{}.svc.corp.internal.", ["db-primary", "cache", "api", "auth", "queue"][rng.below(5) as usize]), "A", "NOERROR", vec![(peer.ip.to_string(), "A")])
+                (
+                    format!("{}.svc.corp.internal.", ["db-primary", "cache", "api", "auth", "queue"][rng.below(5) as usize]),
+                    "A",
+                    "NOERROR",
+                    vec![(peer.ip.to_string(), "A")],
+                )
             }
             2 => (fill(*rng.pick(pool), env) + ".", "AAAA", "NOERROR", vec![]),
             3 if rng.chance(0.1) => ("instance-data.ec2.internal.".into(), "A", "NOERROR", vec![("169.254.169.254".into(), "A")]),
@@ -593,9 +872,26 @@ fn attacks_dns<'e>(rng: &mut Rng, env: &'e Env, a: usize, w: usize, t0: i64, out
     let shift = a * 3;
     let note = |t: &'static str, k: usize, records: u64, expected: &mut Vec<Expected>| {
         let i = &env.instances[k];
-        expected.push(Expected { finding_type: t, source: "dns", account: env.account, region: env.region, instance: i.id.clone(), eni: i.eni.clone(), window: w, records });
+        expected.push(Expected {
+            finding_type: t,
+            source: "dns",
+            account: env.account,
+            region: env.region,
+            instance: i.id.clone(),
+            eni: i.eni.clone(),
+            window: w,
+            records,
+        });
     };
-    let q = |time: i64, name: String, rcode: &'static str, answers: Vec<(String, &'static str)>, k: usize| Query { time, name, qtype: "A", rcode, answers, instance: &env.instances[k], transport: "UDP" };
+    let q = |time: i64, name: String, rcode: &'static str, answers: Vec<(String, &'static str)>, k: usize| Query {
+        time,
+        name,
+        qtype: "A",
+        rcode,
+        answers,
+        instance: &env.instances[k],
+        transport: "UDP",
+    };
     if !env.v5 {
         if w == 12 + shift {
             // A DGA cycling through generated .com/.net names until one resolves.
@@ -656,7 +952,12 @@ fn write_feed(path: &Path, rng: &mut Rng, used: &[String], noise: usize, domain:
     let mut lines: Vec<String> = used.to_vec();
     for _ in 0..noise {
         lines.push(if domain {
-            format!("{}-{}.{}", rng.chars(b"abcdefghijklmnopqrstuvwxyz", 8), rng.chars(b"abcdefghijklmnopqrstuvwxyz", 6), *rng.pick(&["com", "net", "xyz", "top", "ru"]))
+            format!(
+                "{}-{}.{}",
+                rng.chars(b"abcdefghijklmnopqrstuvwxyz", 8),
+                rng.chars(b"abcdefghijklmnopqrstuvwxyz", 6),
+                *rng.pick(&["com", "net", "xyz", "top", "ru"])
+            )
         } else {
             public_ip(rng, FEED_NOISE_OCTETS).to_string()
         });
@@ -679,40 +980,58 @@ fn main() {
     let args = Args::parse();
     let envs: Vec<Env> = (0..ACCOUNTS.len()).flat_map(|a| (0..REGIONS.len()).map(move |r| (a, r))).map(|(a, r)| env(args.seed, a, r)).collect();
     // Jobs: (source, env index, window).
-    let jobs: Vec<(bool, usize, usize)> = [false, true].iter().flat_map(|dns| (0..envs.len()).flat_map(move |e| (0..args.windows).map(move |w| (*dns, e, w)))).collect();
+    let jobs: Vec<(bool, usize, usize)> =
+        [false, true].iter().flat_map(|dns| (0..envs.len()).flat_map(move |e| (0..args.windows).map(move |w| (*dns, e, w)))).collect();
     let next = AtomicUsize::new(0);
     let totals = Mutex::new([Totals::default(), Totals::default()]);
     let expected = Mutex::new(Vec::<Expected>::new());
     std::thread::scope(|s| {
         for _ in 0..args.threads.max(1) {
-            s.spawn(|| loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(dns, e, w)) = jobs.get(n) else { break };
-                let env = &envs[e];
-                let a = e / REGIONS.len();
-                let scale = if env.v5 { 0.6 } else { 1.0 };
-                let mut exp = Vec::new();
-                let stamp = DateTime::<Utc>::from_timestamp(window_start(w) + 300, 0).unwrap();
-                let day = stamp.format("%Y/%m/%d");
-                let (text, records) = if dns {
-                    dns_file(args.seed, env, a, w, (args.dns_records as f64 * scale) as usize, &mut exp)
-                } else {
-                    flow_file(args.seed, env, a, w, (args.flow_records as f64 * scale) as usize, &mut exp)
-                };
-                let hash = Rng::new(args.seed ^ (n as u64) << 8).hex(8);
-                let rel = if dns {
-                    format!("AWSLogs/{}/vpcdnsquerylogs/{}/{day}/{}_vpcdnsquerylogs_{}_{}_{hash}.log.gz", env.account, env.vpc, env.vpc, env.account, stamp.format("%Y%m%dT%H%MZ"))
-                } else {
-                    format!("AWSLogs/{}/vpcflowlogs/{}/{day}/{}_vpcflowlogs_{}_{}_{}_{hash}.log.gz", env.account, env.region, env.account, env.region, env.flow_log_id, stamp.format("%Y%m%dT%H%MZ"))
-                };
-                let gz = gzip(&args.out.join(&rel), &text);
-                let mut t = totals.lock().unwrap();
-                let t = &mut t[dns as usize];
-                t.files += 1;
-                t.records += records;
-                t.raw += text.len() as u64;
-                t.gz += gz;
-                expected.lock().unwrap().extend(exp);
+            s.spawn(|| {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(dns, e, w)) = jobs.get(n) else { break };
+                    let env = &envs[e];
+                    let a = e / REGIONS.len();
+                    let scale = if env.v5 { 0.6 } else { 1.0 };
+                    let mut exp = Vec::new();
+                    let stamp = DateTime::<Utc>::from_timestamp(window_start(w) + 300, 0).unwrap();
+                    let day = stamp.format("%Y/%m/%d");
+                    let (text, records) = if dns {
+                        dns_file(args.seed, env, a, w, (args.dns_records as f64 * scale) as usize, &mut exp)
+                    } else {
+                        flow_file(args.seed, env, a, w, (args.flow_records as f64 * scale) as usize, &mut exp)
+                    };
+                    let hash = Rng::new(args.seed ^ (n as u64) << 8).hex(8);
+                    let rel = if dns {
+                        format!(
+                            "AWSLogs/{}/vpcdnsquerylogs/{}/{day}/{}_vpcdnsquerylogs_{}_{}_{hash}.log.gz",
+                            env.account,
+                            env.vpc,
+                            env.vpc,
+                            env.account,
+                            stamp.format("%Y%m%dT%H%MZ")
+                        )
+                    } else {
+                        format!(
+                            "AWSLogs/{}/vpcflowlogs/{}/{day}/{}_vpcflowlogs_{}_{}_{}_{hash}.log.gz",
+                            env.account,
+                            env.region,
+                            env.account,
+                            env.region,
+                            env.flow_log_id,
+                            stamp.format("%Y%m%dT%H%MZ")
+                        )
+                    };
+                    let gz = gzip(&args.out.join(&rel), &text);
+                    let mut t = totals.lock().unwrap();
+                    let t = &mut t[dns as usize];
+                    t.files += 1;
+                    t.records += records;
+                    t.raw += text.len() as u64;
+                    t.gz += gz;
+                    expected.lock().unwrap().extend(exp);
+                }
             });
         }
     });
@@ -728,7 +1047,16 @@ fn main() {
     write_feed(&feeds.join("domains-phishing.txt"), &mut rng, &names(PHISHING_DOMAINS), 5_000, true);
 
     let mut expected = expected.into_inner().unwrap();
-    expected.sort_by(|a, b| (a.source, a.finding_type, &a.account, a.region, &a.instance, a.window).cmp(&(b.source, b.finding_type, &b.account, b.region, &b.instance, b.window)));
+    expected.sort_by(|a, b| {
+        (a.source, a.finding_type, &a.account, a.region, &a.instance, a.window).cmp(&(
+            b.source,
+            b.finding_type,
+            &b.account,
+            b.region,
+            &b.instance,
+            b.window,
+        ))
+    });
     let t = totals.into_inner().unwrap();
     let mut by_type = BTreeMap::<&str, u64>::new();
     for e in &expected {
@@ -751,6 +1079,14 @@ fn main() {
     std::fs::write(args.out.join("manifest.json"), serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
     eprintln!(
         "flow: {} files, {} records, {:.0} MB ({:.0} MB gzip); dns: {} files, {} records, {:.0} MB ({:.0} MB gzip); {} attack episodes",
-        t[0].files, t[0].records, t[0].raw as f64 / 1e6, t[0].gz as f64 / 1e6, t[1].files, t[1].records, t[1].raw as f64 / 1e6, t[1].gz as f64 / 1e6, expected.len()
+        t[0].files,
+        t[0].records,
+        t[0].raw as f64 / 1e6,
+        t[0].gz as f64 / 1e6,
+        t[1].files,
+        t[1].records,
+        t[1].raw as f64 / 1e6,
+        t[1].gz as f64 / 1e6,
+        expected.len()
     );
 }

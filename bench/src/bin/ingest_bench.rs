@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use clap::Parser;
-use serde_json::{json, Value};
-use vedette_domain::criteria::{parse_sort, Criteria};
+use serde_json::{Value, json};
 use vedette_domain::Scope;
+use vedette_domain::criteria::{Criteria, parse_sort};
 use vedette_store::{SqliteStore, Store};
 
 /// Per finding type in a data dir: (findings, occurrences = sum of service.count, findings
@@ -107,10 +107,7 @@ fn run(cpus: &str, argv: &[String], stdin: Option<&Path>, time_file: &Path) -> R
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
     let seconds = started.elapsed().as_secs_f64();
     let time = std::fs::read_to_string(time_file).unwrap_or_default();
-    let peak_rss_kib = time
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
-        .and_then(|v| v.trim().parse().ok());
+    let peak_rss_kib = time.lines().find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): ")).and_then(|v| v.trim().parse().ok());
     let field = |name: &str| time.lines().find_map(|l| l.trim().strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0);
     let cpu_seconds = field("User time (seconds): ") + field("System time (seconds): ");
     Run {
@@ -161,7 +158,8 @@ fn main() {
     let args = Args::parse();
     std::fs::create_dir_all(&args.work).unwrap();
     let corpus = args.data.join("cloudtrail");
-    let manifest: Value = serde_json::from_slice(&std::fs::read(corpus.join("manifest.json")).expect("corpus manifest (run gen_cloudtrail)")).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("manifest.json")).expect("corpus manifest (run gen_cloudtrail)")).unwrap();
     let files = vedette_bench::log_files(&[corpus.join("AWSLogs")]);
     // The AWSLogs tree only (manifest.json sits beside it).
     let full_paths = vec![s(&corpus.join("AWSLogs"))];
@@ -248,11 +246,21 @@ fn main() {
                 assert!(r.ok, "create_lists failed: {}", r.stderr);
             }
             // Worker threads = cores (the writer is one more thread), summary as JSON on stdout.
-            let mut argv = vec![s(&args.bin_dir.join("vedette")), "ingest".into(), "--threads".into(), cores.to_string(), "--no-progress".into(), "--json".into(), "--data-dir".into(), s(&dir)];
+            let mut argv = vec![
+                s(&args.bin_dir.join("vedette")),
+                "ingest".into(),
+                "--threads".into(),
+                cores.to_string(),
+                "--no-progress".into(),
+                "--json".into(),
+                "--data-dir".into(),
+                s(&dir),
+            ];
             argv.extend(paths.iter().cloned());
             let r = run(cpus, &argv, None, &args.work.join(format!("time-vedette-{label}-{cores}.txt")));
             std::fs::write(args.work.join(format!("vedette-{label}-{cores}.log")), format!("{}\n{}", r.stdout, r.stderr)).unwrap();
-            let summary: String = format!("{}{}", r.stdout, r.stderr).lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            let summary: String =
+                format!("{}{}", r.stdout, r.stderr).lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
             eprintln!("{summary}");
             let db_bytes: u64 = std::fs::read_dir(&dir).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
             results[format!("vedette_{label}_{cores}")] = json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "events": n, "summary": summary, "dataDirBytes": db_bytes});
@@ -313,7 +321,8 @@ fn main() {
             let matches = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();
             std::fs::write(args.work.join(format!("rsigma-{cores}.out")), &r.stdout).unwrap();
             std::fs::write(args.work.join(format!("rsigma-{cores}.err")), &r.stderr).unwrap();
-            results[format!("rsigma_{cores}")] = json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "outputLines": matches});
+            results[format!("rsigma_{cores}")] =
+                json!({"seconds": r.seconds, "cpuSeconds": r.cpu_seconds, "peakRssKiB": r.peak_rss_kib, "ok": r.ok, "outputLines": matches});
             rows.push(Row {
                 name: "rsigma engine eval (57 Sigma rules)".into(),
                 cores,

@@ -172,7 +172,9 @@ async fn client(addr: SocketAddr, shared: Arc<Shared>, own: Vec<String>, seed: u
     while Instant::now() < until {
         let op = rng.weighted(&shared.mix);
         // Writes and checked reads pick from the client's own ids.
-        let pick = |rng: &mut Rng, n: usize| -> Vec<String> { (0..n).map(|_| rng.pick(&own).clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect() };
+        let pick = |rng: &mut Rng, n: usize| -> Vec<String> {
+            (0..n).map(|_| rng.pick(&own).clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect()
+        };
         let (path, body, write): (String, String, Option<(Vec<String>, Option<bool>, Option<String>)>) = match op {
             0 => {
                 let mut ids = pick(&mut rng, 10);
@@ -239,7 +241,10 @@ fn check_reads(bytes: &[u8], expected: &Expected, stale: &mut Vec<String>) {
     for f in answer.findings {
         if let Some((archived, feedback)) = expected.get(&f.id) {
             if archived.is_some_and(|a| a != f.service.archived) || (feedback.is_some() && feedback != &f.service.user_feedback) {
-                stale.push(format!("{}: archived {} feedback {:?}, acknowledged {archived:?} {feedback:?}", f.id, f.service.archived, f.service.user_feedback));
+                stale.push(format!(
+                    "{}: archived {} feedback {:?}, acknowledged {archived:?} {feedback:?}",
+                    f.id, f.service.archived, f.service.user_feedback
+                ));
             }
         }
     }
@@ -308,7 +313,10 @@ fn main() {
         let ids: Vec<String> = expected.keys().cloned().collect();
         let mut lost = Vec::new();
         for chunk in ids.chunks(50) {
-            let (status, _, bytes) = conn.post(&format!("/detector/{}/findings/get", shared.params.detector_id), json!({"findingIds": chunk}).to_string()).await.expect("read back");
+            let (status, _, bytes) = conn
+                .post(&format!("/detector/{}/findings/get", shared.params.detector_id), json!({"findingIds": chunk}).to_string())
+                .await
+                .expect("read back");
             assert_eq!(status, 200, "read back: {}", String::from_utf8_lossy(&bytes));
             let answer: GetFindingsAnswer = serde_json::from_slice(&bytes).expect("GetFindings answer");
             let mut seen = 0;
@@ -316,7 +324,10 @@ fn main() {
                 seen += 1;
                 let (archived, feedback) = &expected[&f.id];
                 if archived.is_some_and(|a| a != f.service.archived) || (feedback.is_some() && feedback != &f.service.user_feedback) {
-                    lost.push(format!("{}: archived {} feedback {:?}, last acknowledged {archived:?} {feedback:?}", f.id, f.service.archived, f.service.user_feedback));
+                    lost.push(format!(
+                        "{}: archived {} feedback {:?}, last acknowledged {archived:?} {feedback:?}",
+                        f.id, f.service.archived, f.service.user_feedback
+                    ));
                 }
             }
             if seen != chunk.len() {
@@ -330,8 +341,11 @@ fn main() {
         }
         let server_errors: u64 = errors.iter().filter(|(k, _)| k.contains(": 5") || k.contains("transport")).map(|(_, v)| v).sum();
         if args.json {
-            println!("{}", json!({"clients": args.clients, "seconds": wall, "requests": total, "rps": total as f64 / wall, "operations": figures,
-                "errors": errors, "writtenFindings": writes, "lostOrTorn": lost.len(), "staleReads": stale.len()}));
+            println!(
+                "{}",
+                json!({"clients": args.clients, "seconds": wall, "requests": total, "rps": total as f64 / wall, "operations": figures,
+                "errors": errors, "writtenFindings": writes, "lostOrTorn": lost.len(), "staleReads": stale.len()})
+            );
         }
         let ok = server_errors == 0 && lost.is_empty() && stale.is_empty();
         println!("{}", if ok { "PASS: no 5xx, no broken connection, no lost or torn write" } else { "FAIL" });

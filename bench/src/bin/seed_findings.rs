@@ -14,7 +14,7 @@ use clap::Parser;
 use serde_json::json;
 use vedette_bench::Rng;
 use vedette_domain::finding_types::{self, ActionKind, FindingType, ResourceKind};
-use vedette_domain::{model, DetectorConfig, Evidence, Occurrence, Scope};
+use vedette_domain::{DetectorConfig, Evidence, Occurrence, Scope, model};
 use vedette_store::{SqliteStore, Store};
 
 #[derive(Parser)]
@@ -61,7 +61,14 @@ const COUNTRIES: &[(&str, &str, &str, f64, f64)] = &[
     ("Brazil", "BR", "Sao Paulo", -23.55, -46.63),
     ("Singapore", "SG", "Singapore", 1.29, 103.85),
 ];
-const ORGS: &[(&str, &str)] = &[("14618", "AMAZON-AES"), ("16509", "AMAZON-02"), ("24940", "Hetzner Online GmbH"), ("14061", "DIGITALOCEAN-ASN"), ("4134", "Chinanet"), ("9009", "M247 Europe SRL")];
+const ORGS: &[(&str, &str)] = &[
+    ("14618", "AMAZON-AES"),
+    ("16509", "AMAZON-02"),
+    ("24940", "Hetzner Online GmbH"),
+    ("14061", "DIGITALOCEAN-ASN"),
+    ("4134", "Chinanet"),
+    ("9009", "M247 Europe SRL"),
+];
 
 fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).unwrap().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()

@@ -69,10 +69,7 @@ fn merge_parts(existing: &mut model::Finding, evidence: &mut Evidence, occ: &Occ
     let first = min_opt(seen(existing, |s| &s.event_first_seen), seen(incoming, |s| &s.event_first_seen).or(Some(occ.event_time_ms)));
     let last = max_opt(seen(existing, |s| &s.event_last_seen), seen(incoming, |s| &s.event_last_seen).or(Some(occ.event_time_ms)));
     let count = count_of(existing).saturating_add(count_of(incoming));
-    let created = min_opt(
-        existing.created_at.as_deref().and_then(parse_iso_ms),
-        incoming.created_at.as_deref().and_then(parse_iso_ms),
-    );
+    let created = min_opt(existing.created_at.as_deref().and_then(parse_iso_ms), incoming.created_at.as_deref().and_then(parse_iso_ms));
 
     if occ_wins {
         existing.severity = incoming.severity;
@@ -162,8 +159,21 @@ mod tests {
     }
 
     fn action_ip(f: &model::Finding) -> String {
-        f.service.as_ref().unwrap().action.as_ref().unwrap().aws_api_call_action.as_ref().unwrap()
-            .remote_ip_details.as_ref().unwrap().ip_address_v4.clone().unwrap()
+        f.service
+            .as_ref()
+            .unwrap()
+            .action
+            .as_ref()
+            .unwrap()
+            .aws_api_call_action
+            .as_ref()
+            .unwrap()
+            .remote_ip_details
+            .as_ref()
+            .unwrap()
+            .ip_address_v4
+            .clone()
+            .unwrap()
     }
 
     #[test]

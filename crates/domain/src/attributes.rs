@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 use crate::model::{
-    AwsApiCallAction, DnsRequestAction, Finding, InstanceDetails, NetworkConnectionAction, NetworkInterface,
-    PortProbeDetail, RemoteIpDetails, S3BucketDetail, Service, ThreatIntelligenceDetail,
+    AwsApiCallAction, DnsRequestAction, Finding, InstanceDetails, NetworkConnectionAction, NetworkInterface, PortProbeDetail, RemoteIpDetails,
+    S3BucketDetail, Service, ThreatIntelligenceDetail,
 };
 use crate::time::parse_iso_ms;
 
@@ -142,11 +142,7 @@ fn buckets(f: &Finding) -> impl Iterator<Item = &S3BucketDetail> {
     f.resource.as_ref().and_then(|r| r.s3_bucket_details.as_ref()).into_iter().flatten()
 }
 fn threat_intel(f: &Finding) -> impl Iterator<Item = &ThreatIntelligenceDetail> {
-    service(f)
-        .and_then(|s| s.evidence.as_ref())
-        .and_then(|e| e.threat_intelligence_details.as_ref())
-        .into_iter()
-        .flatten()
+    service(f).and_then(|s| s.evidence.as_ref()).and_then(|e| e.threat_intelligence_details.as_ref()).into_iter().flatten()
 }
 
 /// The keys of `service.additionalInfo` that are filterable. The API carries the object
@@ -454,9 +450,7 @@ fn build_table() -> Vec<Attribute> {
             }
         }),
         // Service.
-        scalar("service.action.actionType", Str, |f, o| {
-            push_str(o, service(f).and_then(|s| s.action.as_ref()).and_then(|a| a.action_type.as_ref()))
-        }),
+        scalar("service.action.actionType", Str, |f, o| push_str(o, service(f).and_then(|s| s.action.as_ref()).and_then(|a| a.action_type.as_ref()))),
         scalar("service.additionalInfo.sample", Bool, |f, o| push_bool(o, additional_info(f).sample)),
         scalar("service.additionalInfo.threatListName", Str, |f, o| push_str(o, additional_info(f).threat_list_name.as_ref())),
         scalar("service.additionalInfo.threatName", Str, |f, o| push_str(o, additional_info(f).threat_name.as_ref())),
@@ -576,32 +570,54 @@ mod tests {
 
     /// The 48 ListFindings paths of the 2020 model (docs/criteria.md#attribute-paths), verbatim.
     const LIST_FINDINGS_2020: &[&str] = &[
-        "accountId", "region", "confidence", "id", "resource.accessKeyDetails.accessKeyId",
-        "resource.accessKeyDetails.principalId", "resource.accessKeyDetails.userName", "resource.accessKeyDetails.userType",
-        "resource.instanceDetails.iamInstanceProfile.id", "resource.instanceDetails.imageId", "resource.instanceDetails.instanceId",
+        "accountId",
+        "region",
+        "confidence",
+        "id",
+        "resource.accessKeyDetails.accessKeyId",
+        "resource.accessKeyDetails.principalId",
+        "resource.accessKeyDetails.userName",
+        "resource.accessKeyDetails.userType",
+        "resource.instanceDetails.iamInstanceProfile.id",
+        "resource.instanceDetails.imageId",
+        "resource.instanceDetails.instanceId",
         "resource.instanceDetails.networkInterfaces.ipv6Addresses",
         "resource.instanceDetails.networkInterfaces.privateIpAddresses.privateIpAddress",
-        "resource.instanceDetails.networkInterfaces.publicDnsName", "resource.instanceDetails.networkInterfaces.publicIp",
+        "resource.instanceDetails.networkInterfaces.publicDnsName",
+        "resource.instanceDetails.networkInterfaces.publicIp",
         "resource.instanceDetails.networkInterfaces.securityGroups.groupId",
         "resource.instanceDetails.networkInterfaces.securityGroups.groupName",
-        "resource.instanceDetails.networkInterfaces.subnetId", "resource.instanceDetails.networkInterfaces.vpcId",
-        "resource.instanceDetails.tags.key", "resource.instanceDetails.tags.value", "resource.resourceType",
-        "service.action.actionType", "service.action.awsApiCallAction.api", "service.action.awsApiCallAction.callerType",
+        "resource.instanceDetails.networkInterfaces.subnetId",
+        "resource.instanceDetails.networkInterfaces.vpcId",
+        "resource.instanceDetails.tags.key",
+        "resource.instanceDetails.tags.value",
+        "resource.resourceType",
+        "service.action.actionType",
+        "service.action.awsApiCallAction.api",
+        "service.action.awsApiCallAction.callerType",
         "service.action.awsApiCallAction.remoteIpDetails.city.cityName",
         "service.action.awsApiCallAction.remoteIpDetails.country.countryName",
         "service.action.awsApiCallAction.remoteIpDetails.ipAddressV4",
         "service.action.awsApiCallAction.remoteIpDetails.organization.asn",
-        "service.action.awsApiCallAction.remoteIpDetails.organization.asnOrg", "service.action.awsApiCallAction.serviceName",
-        "service.action.dnsRequestAction.domain", "service.action.networkConnectionAction.blocked",
+        "service.action.awsApiCallAction.remoteIpDetails.organization.asnOrg",
+        "service.action.awsApiCallAction.serviceName",
+        "service.action.dnsRequestAction.domain",
+        "service.action.networkConnectionAction.blocked",
         "service.action.networkConnectionAction.connectionDirection",
-        "service.action.networkConnectionAction.localPortDetails.port", "service.action.networkConnectionAction.protocol",
+        "service.action.networkConnectionAction.localPortDetails.port",
+        "service.action.networkConnectionAction.protocol",
         "service.action.networkConnectionAction.remoteIpDetails.city.cityName",
         "service.action.networkConnectionAction.remoteIpDetails.country.countryName",
         "service.action.networkConnectionAction.remoteIpDetails.ipAddressV4",
         "service.action.networkConnectionAction.remoteIpDetails.organization.asn",
         "service.action.networkConnectionAction.remoteIpDetails.organization.asnOrg",
-        "service.action.networkConnectionAction.remotePortDetails.port", "service.additionalInfo.threatListName",
-        "service.archived", "service.resourceRole", "severity", "type", "updatedAt",
+        "service.action.networkConnectionAction.remotePortDetails.port",
+        "service.additionalInfo.threatListName",
+        "service.archived",
+        "service.resourceRole",
+        "severity",
+        "type",
+        "updatedAt",
     ];
 
     #[test]

@@ -5,10 +5,10 @@
 //! rules.
 use std::collections::HashMap;
 
+use crate::Occurrence;
 use crate::aggregate;
 use crate::model;
 use crate::time;
-use crate::Occurrence;
 
 /// An occurrence arrived without a finding id: detection always sets one, so this is a bug in
 /// the caller, refused before anything is written.

@@ -115,10 +115,9 @@ fn parse_condition(attribute: &'static Attribute, path: &str, c: &model::Conditi
         }
     }
 
-    for (name, patterns, test) in [
-        ("matches", &c.matches, Test::Matches as fn(Vec<String>) -> Test),
-        ("notMatches", &c.not_matches, Test::NotMatches),
-    ] {
+    for (name, patterns, test) in
+        [("matches", &c.matches, Test::Matches as fn(Vec<String>) -> Test), ("notMatches", &c.not_matches, Test::NotMatches)]
+    {
         if let Some(patterns) = merge_lists(path, name, [patterns, &None], MAX_PATTERNS)? {
             if attribute.kind != AttrKind::Str {
                 return Err(invalid(path, format!("{name} applies to string attributes only")));
@@ -208,9 +207,7 @@ impl Criteria {
 pub fn test_holds(attribute: &Attribute, test: &Test, values: &[AttrValue]) -> bool {
     let any_equal = |wanted: &[AttrValue]| values.iter().any(|v| wanted.iter().any(|w| values_equal(attribute, v, w)));
     let any_num = |pred: &dyn Fn(f64) -> bool| values.iter().any(|v| matches!(v, AttrValue::Num(n) if pred(*n)));
-    let any_glob = |patterns: &[String]| {
-        values.iter().any(|v| matches!(v, AttrValue::Str(s) if patterns.iter().any(|p| glob_matches(p, s))))
-    };
+    let any_glob = |patterns: &[String]| values.iter().any(|v| matches!(v, AttrValue::Str(s) if patterns.iter().any(|p| glob_matches(p, s))));
     match test {
         Test::Equals(wanted) => any_equal(wanted),
         Test::NotEquals(unwanted) => !any_equal(unwanted),

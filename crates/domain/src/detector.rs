@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use crate::{model, Scope};
+use crate::{Scope, model};
 
 /// What a client can set on a detector (CreateDetector / UpdateDetector).
 #[derive(Debug, Clone, PartialEq)]
@@ -16,12 +16,7 @@ pub struct DetectorConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        DetectorConfig {
-            enabled: true,
-            finding_publishing_frequency: "SIX_HOURS".into(),
-            data_sources: None,
-            features: None,
-        }
+        DetectorConfig { enabled: true, finding_publishing_frequency: "SIX_HOURS".into(), data_sources: None, features: None }
     }
 }
 

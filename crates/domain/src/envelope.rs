@@ -67,11 +67,7 @@ impl FindingEnvelope<'_> {
         let id = ids::finding_id(self.detector_id, self.aggregation_key);
         let now = iso_ms(self.now_ms);
         let last_seen = iso_ms(self.event_time_ms);
-        let first_seen = if self.first_seen_ms == self.event_time_ms {
-            last_seen.clone()
-        } else {
-            iso_ms(self.first_seen_ms)
-        };
+        let first_seen = if self.first_seen_ms == self.event_time_ms { last_seen.clone() } else { iso_ms(self.first_seen_ms) };
         resource.resource_type = Some(ty.resource.as_str().to_owned());
         action.action_type = Some(ty.action.as_str().to_owned());
         let description = match self.detail {
@@ -86,18 +82,10 @@ impl FindingEnvelope<'_> {
                     object.insert("threatListName".into(), t.list_name.clone().into());
                 }
                 object.extend(info);
-                Some(model::ServiceAdditionalInfo {
-                    value: Some(serde_json::Value::Object(object).to_string()),
-                    r#type: Some("default".into()),
-                })
+                Some(model::ServiceAdditionalInfo { value: Some(serde_json::Value::Object(object).to_string()), r#type: Some("default".into()) })
             }
         };
-        let evidence = Evidence::single(
-            self.rule,
-            self.event_id,
-            self.event_time_ms,
-            format!("{}:{}", self.source, self.position),
-        );
+        let evidence = Evidence::single(self.rule, self.event_id, self.event_time_ms, format!("{}:{}", self.source, self.position));
         let mut finding = model::Finding {
             schema_version: Some("2.0".into()),
             account_id: Some(self.scope.account_id.clone()),
@@ -128,12 +116,7 @@ impl FindingEnvelope<'_> {
             ..Default::default()
         };
         evidence.store_in(&mut finding);
-        Occurrence {
-            detector_id: self.detector_id.to_owned(),
-            finding,
-            event_time_ms: self.event_time_ms,
-            evidence,
-        }
+        Occurrence { detector_id: self.detector_id.to_owned(), finding, event_time_ms: self.event_time_ms, evidence }
     }
 }
 
@@ -194,30 +177,18 @@ pub struct RecordedInterface<'r> {
 /// address); an IPv6 address goes to `ipv6Addresses`, as GuardDuty lists an instance's IPv6
 /// addresses there, never in `privateIpAddress`.
 pub fn recorded_instance(instance_id: Option<&str>, interface: RecordedInterface<'_>) -> model::InstanceDetails {
-    let private = interface
-        .address
-        .filter(|ip| ip.is_ipv4() && !is_publicly_routable(*ip))
-        .map(|ip| ip.to_string());
+    let private = interface.address.filter(|ip| ip.is_ipv4() && !is_publicly_routable(*ip)).map(|ip| ip.to_string());
     let eni = model::NetworkInterface {
         network_interface_id: interface.network_interface_id.map(str::to_owned),
         vpc_id: interface.vpc_id.map(str::to_owned),
         subnet_id: interface.subnet_id.map(str::to_owned),
         private_ip_address: private.clone(),
-        private_ip_addresses: private.map(|ip| {
-            vec![model::PrivateIpAddressDetails {
-                private_ip_address: Some(ip),
-                private_dns_name: None,
-            }]
-        }),
+        private_ip_addresses: private.map(|ip| vec![model::PrivateIpAddressDetails { private_ip_address: Some(ip), private_dns_name: None }]),
         ipv6_addresses: interface.address.filter(IpAddr::is_ipv6).map(|ip| vec![ip.to_string()]),
         ..Default::default()
     };
     let has_interface = eni != model::NetworkInterface::default();
-    model::InstanceDetails {
-        instance_id: instance_id.map(str::to_owned),
-        network_interfaces: has_interface.then(|| vec![eni]),
-        ..Default::default()
-    }
+    model::InstanceDetails { instance_id: instance_id.map(str::to_owned), network_interfaces: has_interface.then(|| vec![eni]), ..Default::default() }
 }
 
 #[cfg(test)]
@@ -225,33 +196,19 @@ mod tests {
     use super::*;
 
     fn interface(address: &str) -> Option<model::NetworkInterface> {
-        let recorded = RecordedInterface {
-            address: Some(address.parse().unwrap()),
-            ..Default::default()
-        };
-        recorded_instance(Some("i-1"), recorded)
-            .network_interfaces
-            .map(|mut n| n.remove(0))
+        let recorded = RecordedInterface { address: Some(address.parse().unwrap()), ..Default::default() };
+        recorded_instance(Some("i-1"), recorded).network_interfaces.map(|mut n| n.remove(0))
     }
 
     #[test]
     fn recorded_addresses_go_where_guardduty_lists_them() {
         let private = interface("10.0.0.5").unwrap();
         assert_eq!(private.private_ip_address.as_deref(), Some("10.0.0.5"));
-        assert_eq!(
-            private.private_ip_addresses.unwrap()[0].private_ip_address.as_deref(),
-            Some("10.0.0.5")
-        );
+        assert_eq!(private.private_ip_addresses.unwrap()[0].private_ip_address.as_deref(), Some("10.0.0.5"));
         let v6 = interface("2600:1f18::10").unwrap();
-        assert_eq!(
-            (v6.private_ip_address, v6.ipv6_addresses),
-            (None, Some(vec!["2600:1f18::10".to_owned()]))
-        );
+        assert_eq!((v6.private_ip_address, v6.ipv6_addresses), (None, Some(vec!["2600:1f18::10".to_owned()])));
         // A public IPv4 alone says nothing about the interface: no interface at all.
         assert_eq!(interface("3.80.10.20"), None);
-        assert_eq!(
-            recorded_instance(None, RecordedInterface::default()),
-            model::InstanceDetails::default()
-        );
+        assert_eq!(recorded_instance(None, RecordedInterface::default()), model::InstanceDetails::default());
     }
 }

@@ -51,8 +51,7 @@ impl GeoInfo {
             details.city = Some(model::City { city_name: Some(city.clone()) });
         }
         if self.country_code.is_some() || self.country_name.is_some() {
-            details.country =
-                Some(model::Country { country_code: self.country_code.clone(), country_name: self.country_name.clone() });
+            details.country = Some(model::Country { country_code: self.country_code.clone(), country_name: self.country_name.clone() });
         }
         if let Some((lat, lon)) = self.position() {
             details.geo_location = Some(model::GeoLocation { lat: Some(lat), lon: Some(lon) });

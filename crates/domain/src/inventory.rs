@@ -145,12 +145,7 @@ impl Inventory {
     pub fn from_json(json: &str) -> Result<Inventory, InventoryError> {
         let parsed: DescribeInstances = serde_json::from_str(json).map_err(|e| {
             // Position and category only: never the document's content.
-            InventoryError(format!(
-                "{:?} error at line {} column {}",
-                e.classify(),
-                e.line(),
-                e.column()
-            ))
+            InventoryError(format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()))
         })?;
         let mut inventory = Inventory::default();
         for instance in parsed.reservations.into_iter().flat_map(|r| r.instances) {
@@ -172,12 +167,7 @@ impl Inventory {
             let addresses = eni
                 .private_ip_address
                 .iter()
-                .chain(
-                    eni.private_ip_addresses
-                        .iter()
-                        .flatten()
-                        .filter_map(|p| p.private_ip_address.as_ref()),
-                )
+                .chain(eni.private_ip_addresses.iter().flatten().filter_map(|p| p.private_ip_address.as_ref()))
                 .chain(eni.public_ip.iter())
                 .chain(eni.ipv6_addresses.iter().flatten());
             for address in addresses {
@@ -210,71 +200,41 @@ impl Inventory {
 
     /// The last instance in the inventory holding `ip` (any VPC).
     pub fn by_ip(&self, ip: IpAddr) -> Option<&model::InstanceDetails> {
-        self.by_ip
-            .get(&ip)
-            .and_then(|owners| owners.last())
-            .map(|&i| &self.instances[i])
+        self.by_ip.get(&ip).and_then(|owners| owners.last()).map(|&i| &self.instances[i])
     }
 
     /// The instance with a network interface in `vpc_id` holding `ip`: an address is an
     /// instance's only within its VPC.
     pub fn by_ip_in_vpc(&self, ip: IpAddr, vpc_id: &str) -> Option<&model::InstanceDetails> {
         let owners = self.by_ip.get(&ip)?;
-        owners.iter().rev().map(|&i| &self.instances[i]).find(|details| {
-            details
-                .network_interfaces
-                .iter()
-                .flatten()
-                .any(|eni| eni.vpc_id.as_deref() == Some(vpc_id) && interface_owns(eni, ip))
-        })
+        owners
+            .iter()
+            .rev()
+            .map(|&i| &self.instances[i])
+            .find(|details| details.network_interfaces.iter().flatten().any(|eni| eni.vpc_id.as_deref() == Some(vpc_id) && interface_owns(eni, ip)))
     }
 
     /// The instance a flow record belongs to: by instance id, else ENI, else local address.
-    pub fn find(
-        &self,
-        instance_id: Option<&str>,
-        eni: Option<&str>,
-        ip: Option<IpAddr>,
-    ) -> Option<&model::InstanceDetails> {
-        instance_id
-            .and_then(|id| self.by_instance_id(id))
-            .or_else(|| eni.and_then(|e| self.by_eni(e)))
-            .or_else(|| ip.and_then(|ip| self.by_ip(ip)))
+    pub fn find(&self, instance_id: Option<&str>, eni: Option<&str>, ip: Option<IpAddr>) -> Option<&model::InstanceDetails> {
+        instance_id.and_then(|id| self.by_instance_id(id)).or_else(|| eni.and_then(|e| self.by_eni(e))).or_else(|| ip.and_then(|ip| self.by_ip(ip)))
     }
 }
 
 /// True when `ip` is one of the instance's own addresses (private, public or IPv6).
 pub fn owns_address(details: &model::InstanceDetails, ip: IpAddr) -> bool {
-    details
-        .network_interfaces
-        .iter()
-        .flatten()
-        .any(|eni| interface_owns(eni, ip))
+    details.network_interfaces.iter().flatten().any(|eni| interface_owns(eni, ip))
 }
 
 fn interface_owns(eni: &model::NetworkInterface, ip: IpAddr) -> bool {
     let matches = |s: &String| s.parse::<IpAddr>().is_ok_and(|a| a == ip);
     eni.private_ip_address.iter().any(matches)
-        || eni
-            .private_ip_addresses
-            .iter()
-            .flatten()
-            .filter_map(|p| p.private_ip_address.as_ref())
-            .any(matches)
+        || eni.private_ip_addresses.iter().flatten().filter_map(|p| p.private_ip_address.as_ref()).any(matches)
         || eni.public_ip.iter().any(matches)
         || eni.ipv6_addresses.iter().flatten().any(matches)
 }
 
 fn groups(groups: Vec<Ec2Group>) -> Option<Vec<model::SecurityGroup>> {
-    (!groups.is_empty()).then(|| {
-        groups
-            .into_iter()
-            .map(|g| model::SecurityGroup {
-                group_id: g.group_id,
-                group_name: g.group_name,
-            })
-            .collect()
-    })
+    (!groups.is_empty()).then(|| groups.into_iter().map(|g| model::SecurityGroup { group_id: g.group_id, group_name: g.group_name }).collect())
 }
 
 /// `LaunchTime` as GuardDuty writes times (ISO with ms); kept as given when it does not parse.
@@ -297,16 +257,12 @@ fn instance_details(i: Ec2Instance) -> model::InstanceDetails {
                 private_ip_addresses: (!eni.private_ip_addresses.is_empty()).then(|| {
                     eni.private_ip_addresses
                         .into_iter()
-                        .map(|p| model::PrivateIpAddressDetails {
-                            private_ip_address: p.private_ip_address,
-                            private_dns_name: p.private_dns_name,
-                        })
+                        .map(|p| model::PrivateIpAddressDetails { private_ip_address: p.private_ip_address, private_dns_name: p.private_dns_name })
                         .collect()
                 }),
                 public_ip: public.public_ip,
                 public_dns_name: public.public_dns_name,
-                ipv6_addresses: (!eni.ipv6_addresses.is_empty())
-                    .then(|| eni.ipv6_addresses.into_iter().filter_map(|a| a.ipv6_address).collect()),
+                ipv6_addresses: (!eni.ipv6_addresses.is_empty()).then(|| eni.ipv6_addresses.into_iter().filter_map(|a| a.ipv6_address).collect()),
                 security_groups: groups(eni.groups),
             }
         })
@@ -318,12 +274,9 @@ fn instance_details(i: Ec2Instance) -> model::InstanceDetails {
             subnet_id: i.subnet_id,
             private_ip_address: i.private_ip_address.clone(),
             private_dns_name: i.private_dns_name.clone(),
-            private_ip_addresses: i.private_ip_address.map(|ip| {
-                vec![model::PrivateIpAddressDetails {
-                    private_ip_address: Some(ip),
-                    private_dns_name: i.private_dns_name,
-                }]
-            }),
+            private_ip_addresses: i
+                .private_ip_address
+                .map(|ip| vec![model::PrivateIpAddressDetails { private_ip_address: Some(ip), private_dns_name: i.private_dns_name }]),
             public_ip: i.public_ip_address,
             public_dns_name: i.public_dns_name,
             security_groups: groups(i.security_groups),
@@ -336,29 +289,13 @@ fn instance_details(i: Ec2Instance) -> model::InstanceDetails {
         image_id: i.image_id,
         instance_state: i.state.and_then(|s| s.name),
         availability_zone: i.placement.and_then(|p| p.availability_zone),
-        iam_instance_profile: i
-            .iam_instance_profile
-            .map(|p| model::IamInstanceProfile { arn: p.arn, id: p.id }),
+        iam_instance_profile: i.iam_instance_profile.map(|p| model::IamInstanceProfile { arn: p.arn, id: p.id }),
         launch_time: i.launch_time.map(launch_time),
         platform: i.platform,
         outpost_arn: i.outpost_arn,
-        tags: (!i.tags.is_empty()).then(|| {
-            i.tags
-                .into_iter()
-                .map(|t| model::Tag {
-                    key: t.key,
-                    value: t.value,
-                })
-                .collect()
-        }),
+        tags: (!i.tags.is_empty()).then(|| i.tags.into_iter().map(|t| model::Tag { key: t.key, value: t.value }).collect()),
         product_codes: (!i.product_codes.is_empty()).then(|| {
-            i.product_codes
-                .into_iter()
-                .map(|c| model::ProductCode {
-                    code: c.product_code_id,
-                    product_type: c.product_code_type,
-                })
-                .collect()
+            i.product_codes.into_iter().map(|c| model::ProductCode { code: c.product_code_id, product_type: c.product_code_type }).collect()
         }),
         network_interfaces: (!interfaces.is_empty()).then_some(interfaces),
         ..Default::default()

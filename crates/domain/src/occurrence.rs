@@ -24,12 +24,7 @@ pub struct Evidence {
 
 impl Evidence {
     pub fn single(rule: &str, event_id: &str, event_time_ms: i64, source: String) -> Self {
-        Evidence {
-            rule: rule.to_owned(),
-            event_ids: vec![event_id.to_owned()],
-            sources: vec![source],
-            event_times_ms: vec![event_time_ms],
-        }
+        Evidence { rule: rule.to_owned(), event_ids: vec![event_id.to_owned()], sources: vec![source], event_times_ms: vec![event_time_ms] }
     }
 
     fn entries(&self) -> impl Iterator<Item = (i64, &str, &str)> {
@@ -44,11 +39,8 @@ impl Evidence {
 
     /// Union of both, ordered, duplicates dropped, the latest [`EVIDENCE_KEEP`] kept.
     pub fn merge(&mut self, other: &Evidence) {
-        let mut all: Vec<(i64, String, String)> = self
-            .entries()
-            .chain(other.entries())
-            .map(|(t, id, src)| (t, id.to_owned(), src.to_owned()))
-            .collect();
+        let mut all: Vec<(i64, String, String)> =
+            self.entries().chain(other.entries()).map(|(t, id, src)| (t, id.to_owned(), src.to_owned())).collect();
         all.sort();
         all.dedup();
         let skip = all.len().saturating_sub(EVIDENCE_KEEP);
@@ -85,10 +77,7 @@ impl Evidence {
         let parsed: serde_json::Value = serde_json::from_str(value).ok()?;
         let v = parsed.get("vedette")?;
         let strings = |key: &str| -> Vec<String> {
-            v.get(key)
-                .and_then(|a| a.as_array())
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default()
+            v.get(key).and_then(|a| a.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
         };
         Some(Evidence {
             rule: v.get("rule").and_then(|r| r.as_str()).unwrap_or_default().to_owned(),
@@ -110,11 +99,8 @@ impl Evidence {
             info.value = Some(self.to_info_json());
             return;
         }
-        let mut object = info
-            .value
-            .as_deref()
-            .and_then(|v| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v).ok())
-            .unwrap_or_default();
+        let mut object =
+            info.value.as_deref().and_then(|v| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v).ok()).unwrap_or_default();
         let ours: serde_json::Value = serde_json::from_str(&self.to_info_json()).unwrap_or_default();
         if let Some(v) = ours.get("vedette") {
             object.insert("vedette".into(), v.clone());

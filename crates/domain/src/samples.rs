@@ -1,16 +1,13 @@
 //! CreateSampleFindings: one fully populated sample of a finding type.
 use std::collections::BTreeMap;
 
-use crate::finding_types::{
-    ActionKind, BUCKET_ANONYMOUS_ACCESS_GRANTED, BUCKET_PUBLIC_ACCESS_GRANTED, FindingType, ResourceKind, ResourceRole,
-};
+use crate::finding_types::{ActionKind, BUCKET_ANONYMOUS_ACCESS_GRANTED, BUCKET_PUBLIC_ACCESS_GRANTED, FindingType, ResourceKind, ResourceRole};
 use crate::model::{
-    AccessControlList, AccessKeyDetails, AccountLevelPermissions, Action, AwsApiCallAction, BlockPublicAccess,
-    BucketLevelPermissions, BucketPolicy, City, Country, DefaultServerSideEncryption, DnsRequestAction, Evidence,
-    GeoLocation, IamInstanceProfile, InstanceDetails, LocalIpDetails, LocalPortDetails, NetworkConnectionAction,
-    NetworkInterface, Organization, Owner, PermissionConfiguration, PortProbeAction, PortProbeDetail,
-    PrivateIpAddressDetails, ProductCode, PublicAccess, RemoteAccountDetails, RemoteIpDetails, RemotePortDetails, Resource,
-    S3BucketDetail, SecurityGroup, Service, ServiceAdditionalInfo, Tag, ThreatIntelligenceDetail,
+    AccessControlList, AccessKeyDetails, AccountLevelPermissions, Action, AwsApiCallAction, BlockPublicAccess, BucketLevelPermissions, BucketPolicy,
+    City, Country, DefaultServerSideEncryption, DnsRequestAction, Evidence, GeoLocation, IamInstanceProfile, InstanceDetails, LocalIpDetails,
+    LocalPortDetails, NetworkConnectionAction, NetworkInterface, Organization, Owner, PermissionConfiguration, PortProbeAction, PortProbeDetail,
+    PrivateIpAddressDetails, ProductCode, PublicAccess, RemoteAccountDetails, RemoteIpDetails, RemotePortDetails, Resource, S3BucketDetail,
+    SecurityGroup, Service, ServiceAdditionalInfo, Tag, ThreatIntelligenceDetail,
 };
 use crate::time::iso_ms;
 use crate::{Scope, ids, model};
@@ -86,10 +83,7 @@ fn additional_info(ty: &FindingType) -> ServiceAdditionalInfo {
     if ty.is_custom_threat_list() {
         info.insert("threatListName".into(), SAMPLE_THREAT_LIST.into());
     }
-    ServiceAdditionalInfo {
-        value: Some(serde_json::Value::Object(info).to_string()),
-        r#type: Some("default".into()),
-    }
+    ServiceAdditionalInfo { value: Some(serde_json::Value::Object(info).to_string()), r#type: Some("default".into()) }
 }
 
 fn resource(ty: &FindingType, scope: &Scope, now_ms: i64) -> Resource {
@@ -185,25 +179,14 @@ fn bucket(ty: &FindingType, scope: &Scope, now_ms: i64) -> S3BucketDetail {
         tags: Some(vec![tag("foo", "bar")]),
         default_server_side_encryption: Some(DefaultServerSideEncryption {
             encryption_type: Some("SSEAlgorithm".into()),
-            kms_master_key_arn: Some(format!(
-                "arn:{}:kms:{}:{}:key/GeneratedFindingKmsKeyId",
-                scope.partition(),
-                scope.region,
-                scope.account_id
-            )),
+            kms_master_key_arn: Some(format!("arn:{}:kms:{}:{}:key/GeneratedFindingKmsKeyId", scope.partition(), scope.region, scope.account_id)),
         }),
         public_access: Some(PublicAccess {
             effective_permission: Some(if public { "PUBLIC" } else { "NOT_PUBLIC" }.into()),
             permission_configuration: Some(PermissionConfiguration {
                 bucket_level_permissions: Some(BucketLevelPermissions {
-                    access_control_list: Some(AccessControlList {
-                        allows_public_read_access: Some(false),
-                        allows_public_write_access: Some(false),
-                    }),
-                    bucket_policy: Some(BucketPolicy {
-                        allows_public_read_access: Some(public),
-                        allows_public_write_access: Some(false),
-                    }),
+                    access_control_list: Some(AccessControlList { allows_public_read_access: Some(false), allows_public_write_access: Some(false) }),
+                    bucket_policy: Some(BucketPolicy { allows_public_read_access: Some(public), allows_public_write_access: Some(false) }),
                     block_public_access: Some(block_all(!public)),
                 }),
                 account_level_permissions: Some(AccountLevelPermissions { block_public_access: Some(block_all(false)) }),
@@ -216,10 +199,7 @@ fn bucket(ty: &FindingType, scope: &Scope, now_ms: i64) -> S3BucketDetail {
 fn remote_ip() -> RemoteIpDetails {
     RemoteIpDetails {
         city: Some(City { city_name: Some("GeneratedFindingCityName".into()) }),
-        country: Some(Country {
-            country_code: Some("GeneratedFindingCountryCode".into()),
-            country_name: Some("GeneratedFindingCountryName".into()),
-        }),
+        country: Some(Country { country_code: Some("GeneratedFindingCountryCode".into()), country_name: Some("GeneratedFindingCountryName".into()) }),
         geo_location: Some(GeoLocation { lat: Some(0.0), lon: Some(0.0) }),
         ip_address_v4: Some(SAMPLE_IP.into()),
         ip_address_v6: None,

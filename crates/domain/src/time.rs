@@ -8,9 +8,7 @@ pub fn now_ms() -> i64 {
 
 /// `2020-05-26T22:21:48.385Z`
 pub fn iso_ms(epoch_ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(epoch_ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    DateTime::<Utc>::from_timestamp_millis(epoch_ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The first and last instants [`iso_ms`] writes as ISO-8601 with a four-digit year (and
@@ -34,11 +32,7 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
 /// query-log readers skip it.
 pub fn is_cloudwatch_export_timestamp(token: &str) -> bool {
     let b = token.as_bytes();
-    b.len() >= 20
-        && b[4] == b'-'
-        && b[10] == b'T'
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && parse_iso_ms(token).is_some()
+    b.len() >= 20 && b[4] == b'-' && b[10] == b'T' && b[..4].iter().all(u8::is_ascii_digit) && parse_iso_ms(token).is_some()
 }
 
 #[cfg(test)]

@@ -190,19 +190,13 @@ fn wildcard_matches() {
 
 #[test]
 fn distinct_attributes_are_anded() {
-    assert_eq!(
-        select(json!({"severity": {"equals": ["2"]}, "service.action.actionType": {"equals": ["PORT_PROBE"]}})),
-        ["d"]
-    );
+    assert_eq!(select(json!({"severity": {"equals": ["2"]}, "service.action.actionType": {"equals": ["PORT_PROBE"]}})), ["d"]);
     assert_eq!(select(json!({"severity": {"equals": ["2"]}, "service.archived": {"equals": ["true"]}})), Vec::<String>::new());
 }
 
 #[test]
 fn legacy_and_current_spellings_merge() {
-    assert_eq!(
-        select(json!({"type": {"eq": ["Recon:IAMUser/TorIPCaller"], "equals": ["Policy:IAMUser/RootCredentialUsage"]}})),
-        ["a", "c"]
-    );
+    assert_eq!(select(json!({"type": {"eq": ["Recon:IAMUser/TorIPCaller"], "equals": ["Policy:IAMUser/RootCredentialUsage"]}})), ["a", "c"]);
     assert_eq!(select(json!({"severity": {"neq": ["2"], "notEquals": ["5"]}})), ["b"]);
     // Both bounds apply.
     assert_eq!(select(json!({"severity": {"gt": 1, "greaterThan": 4}})), ["b", "c"]);
@@ -247,11 +241,8 @@ fn rejects_invalid_values() {
 
 #[test]
 fn at_most_fifty_attributes() {
-    let string_paths: Vec<&str> = vedette_domain::attributes::all()
-        .iter()
-        .filter(|a| a.kind == vedette_domain::attributes::AttrKind::Str)
-        .map(|a| a.path)
-        .collect();
+    let string_paths: Vec<&str> =
+        vedette_domain::attributes::all().iter().filter(|a| a.kind == vedette_domain::attributes::AttrKind::Str).map(|a| a.path).collect();
     assert!(string_paths.len() > 50);
     let with = |n: usize| {
         let map: serde_json::Map<_, _> = string_paths[..n].iter().map(|p| (p.to_string(), json!({"equals": ["x"]}))).collect();
@@ -279,10 +270,7 @@ fn sort_defaults_and_errors() {
     let s = sort(Some(json!({"orderBy": "ASC"}))).unwrap();
     assert_eq!((s.attribute.path, s.descending), ("updatedAt", false));
     assert_eq!(sort(Some(json!({"attributeName": "nope"}))), Err(CriteriaError::UnknownAttribute("nope".into())));
-    assert!(matches!(
-        sort(Some(json!({"attributeName": "resource.instanceDetails.tags.key"}))),
-        Err(CriteriaError::UnknownAttribute(_))
-    ));
+    assert!(matches!(sort(Some(json!({"attributeName": "resource.instanceDetails.tags.key"}))), Err(CriteriaError::UnknownAttribute(_))));
     assert!(matches!(sort(Some(json!({"attributeName": "severity", "orderBy": "UP"}))), Err(CriteriaError::InvalidValue(_))));
 }
 

@@ -2,13 +2,13 @@
 //! the domain rules, on CloudTrail records built here.
 use std::net::IpAddr;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vedette_domain::cloudtrail::parse_record;
-use vedette_domain::detect::{self, DetectContext, DetectorLists, Feed, Intel, ListNets, NamedSet, OperatorIntel, FEED_KINDS};
+use vedette_domain::detect::{self, DetectContext, DetectorLists, FEED_KINDS, Feed, Intel, ListNets, NamedSet, OperatorIntel};
 use vedette_domain::finding_types as ft;
 use vedette_domain::geo::{GeoInfo, GeoLookup};
 use vedette_domain::intel::{IpNet, IpSet};
-use vedette_domain::{model, Occurrence};
+use vedette_domain::{Occurrence, model};
 
 const DETECTOR: &str = "12abc34d567e8fa901bc2d34e56789f0";
 /// Public addresses (the documentation ranges are not publicly routable, so lists ignore them).
@@ -68,13 +68,7 @@ fn lists(trusted: &[&str], threat: Vec<ListNets>) -> DetectorLists {
 
 fn detect_with(json: &str, operator: &OperatorIntel, lists: &DetectorLists) -> Vec<Occurrence> {
     let r = parse_record(json.as_bytes()).unwrap();
-    let ctx = DetectContext {
-        detector_id: DETECTOR,
-        now_ms: 1_800_000_000_000,
-        source: "test.json",
-        position: 1,
-        intel: Intel { operator, lists },
-    };
+    let ctx = DetectContext { detector_id: DETECTOR, now_ms: 1_800_000_000_000, source: "test.json", position: 1, intel: Intel { operator, lists } };
     detect::detect(&r, &ctx)
 }
 
@@ -164,8 +158,10 @@ fn the_trusted_list_wins_over_threat_lists_and_silences_every_cloudtrail_finding
 
     // The same records without the trusted list raise both.
     let threat_only = lists(&[], vec![threat("bad-actors", &[BAD_IP])]);
-    assert_eq!(types(&detect_with(&record(json!({"userIdentity": root})), &operator, &threat_only)),
-        [ft::ROOT_CREDENTIAL_USAGE, ft::UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM]);
+    assert_eq!(
+        types(&detect_with(&record(json!({"userIdentity": root})), &operator, &threat_only)),
+        [ft::ROOT_CREDENTIAL_USAGE, ft::UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM]
+    );
     // A trusted list that does not hold the caller changes nothing.
     let other_trusted = lists(&[CLEAN_IP], vec![threat("bad-actors", &[BAD_IP])]);
     assert_eq!(types(&detect_with(&record(json!({})), &operator, &other_trusted)), [ft::UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM]);
@@ -215,8 +211,10 @@ fn operator_feeds_raise_the_non_custom_types() {
 
     // Feeds and a customer list at once; the trusted list silences both.
     let with_list = lists(&[], vec![threat("mine", &[BAD_IP])]);
-    assert_eq!(types(&detect_with(&record(json!({})), &operator, &with_list)),
-        [ft::UNAUTHORIZED_MALICIOUS_IP_CALLER, ft::UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM, ft::UNAUTHORIZED_TOR_IP_CALLER]);
+    assert_eq!(
+        types(&detect_with(&record(json!({})), &operator, &with_list)),
+        [ft::UNAUTHORIZED_MALICIOUS_IP_CALLER, ft::UNAUTHORIZED_MALICIOUS_IP_CALLER_CUSTOM, ft::UNAUTHORIZED_TOR_IP_CALLER]
+    );
     assert!(detect_with(&record(json!({})), &operator, &lists(&[BAD_IP], vec![])).is_empty());
 }
 
@@ -253,11 +251,17 @@ fn instance_credentials_used_outside_aws() {
 
     for (why, json) in [
         ("inside AWS", record(json!({"sourceIPAddress": "18.236.253.47", "userIdentity": instance_identity("i-0123456789abcdef0", Some("1.0"))}))),
-        ("IPv6 inside AWS", record(json!({"sourceIPAddress": "2600:1f18::5", "userIdentity": instance_identity("i-0123456789abcdef0", Some("1.0"))}))),
+        (
+            "IPv6 inside AWS",
+            record(json!({"sourceIPAddress": "2600:1f18::5", "userIdentity": instance_identity("i-0123456789abcdef0", Some("1.0"))})),
+        ),
         ("private address", record(json!({"sourceIPAddress": "10.0.0.5", "userIdentity": instance_identity("i-0123456789abcdef0", Some("1.0"))}))),
         ("an ordinary role session", record(json!({"sourceIPAddress": CLEAN_IP, "userIdentity": instance_identity("deploy-session", None)}))),
         ("an IAM user", record(json!({"sourceIPAddress": CLEAN_IP}))),
-        ("a service on the role's behalf", record(json!({"sourceIPAddress": "ec2.amazonaws.com", "userIdentity": instance_identity("i-0123456789abcdef0", Some("1.0"))}))),
+        (
+            "a service on the role's behalf",
+            record(json!({"sourceIPAddress": "ec2.amazonaws.com", "userIdentity": instance_identity("i-0123456789abcdef0", Some("1.0"))})),
+        ),
     ] {
         assert!(detect_with(&json, &operator, &none).is_empty(), "{why}");
     }
@@ -321,7 +325,9 @@ fn a_repeat_from_another_list_shows_the_latest_occurrences_list() {
     let operator = OperatorIntel::default();
     let lists = lists(&[], vec![threat("first-list", &[BAD_IP]), threat("second-list", &[OTHER_BAD_IP])]);
     let early = detect_with(&record(json!({"eventTime": "2024-03-01T10:00:00Z", "eventID": "a"})), &operator, &lists).pop().unwrap();
-    let late = detect_with(&record(json!({"eventTime": "2024-03-01T11:00:00Z", "eventID": "b", "sourceIPAddress": OTHER_BAD_IP})), &operator, &lists).pop().unwrap();
+    let late = detect_with(&record(json!({"eventTime": "2024-03-01T11:00:00Z", "eventID": "b", "sourceIPAddress": OTHER_BAD_IP})), &operator, &lists)
+        .pop()
+        .unwrap();
     assert_eq!(early.finding.id, late.finding.id, "one finding per caller (docs/findings.md#aggregation)");
     for (first, second) in [(&early, &late), (&late, &early)] {
         let mut stored = first.finding.clone();

@@ -7,7 +7,7 @@ use vedette_domain::cloudtrail::parse_record;
 use vedette_domain::detect::console_login::{self, Journey, Login, LoginHistory, MAX_REMEMBERED, MAX_TRAVEL_SPEED_KMH, MIN_DISTANCE_KM, WINDOW_MS};
 use vedette_domain::detect::{DetectContext, DetectorLists, Intel, OperatorIntel};
 use vedette_domain::finding_types as ft;
-use vedette_domain::geo::{haversine_km, GeoInfo, GeoLookup};
+use vedette_domain::geo::{GeoInfo, GeoLookup, haversine_km};
 use vedette_domain::time::parse_iso_ms;
 
 const HOUR: i64 = 3_600_000;
@@ -157,7 +157,8 @@ impl GeoLookup for Places {
 fn records_become_logins_and_a_journey_an_occurrence_of_the_later_login() {
     let operator = OperatorIntel { geo: Some(Box::new(Places)), ..Default::default() };
     let lists = DetectorLists::default();
-    let ctx = |position| DetectContext { detector_id: "d", now_ms: 0, source: "f.json", position, intel: Intel { operator: &operator, lists: &lists } };
+    let ctx =
+        |position| DetectContext { detector_id: "d", now_ms: 0, source: "f.json", position, intel: Intel { operator: &operator, lists: &lists } };
     let paris_json = console_login("e-paris", "2024-03-01T10:00:00Z", "81.2.69.142", "Success");
     let sydney_json = console_login("e-sydney", "2024-03-01T11:00:00Z", "1.128.0.1", "Success");
     let paris = parse_record(paris_json.as_bytes()).unwrap();

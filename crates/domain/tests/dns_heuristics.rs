@@ -147,14 +147,7 @@ fn feed(state: &mut DnsHeuristics, lines: &[String]) -> Vec<Occurrence> {
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let record = parse_query_record(l.as_bytes()).unwrap();
-        let ctx = DnsContext {
-            detector_id: DETECTOR,
-            now_ms: 0,
-            source: "q",
-            position: i as u64 + 1,
-            intel: &intel,
-            inventory: None,
-        };
+        let ctx = DnsContext { detector_id: DETECTOR, now_ms: 0, source: "q", position: i as u64 + 1, intel: &intel, inventory: None };
         out.extend(state.observe(&record, &ctx));
     }
     out
@@ -174,9 +167,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     fn string(&mut self, alphabet: &[u8], len: usize) -> String {
-        (0..len)
-            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
-            .collect()
+        (0..len).map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char).collect()
     }
 }
 
@@ -203,49 +194,20 @@ fn benign_labels_rarely_look_generated_and_random_ones_usually_do() {
         .map(|d| (*d, dga_score(registrable_label(registrable_domain(d).unwrap()))))
         .filter(|(_, s)| *s >= DGA_MIN_SCORE)
         .collect();
-    assert!(
-        benign_high.len() <= 1,
-        "benign labels scored as generated: {benign_high:?}"
-    );
+    assert!(benign_high.len() <= 1, "benign labels scored as generated: {benign_high:?}");
     let random = dga_domains(200, 7);
-    let flagged = random
-        .iter()
-        .filter(|d| dga_score(registrable_label(d)) >= DGA_MIN_SCORE)
-        .count();
+    let flagged = random.iter().filter(|d| dga_score(registrable_label(d)) >= DGA_MIN_SCORE).count();
     assert!(flagged >= 120, "only {flagged}/200 random labels flagged");
 }
 
 #[test]
 fn an_instance_cycling_through_generated_domains_raises_dga_b_once() {
-    let lines: Vec<String> = dga_domains(30, 42)
-        .iter()
-        .enumerate()
-        .map(|(i, d)| line(i as u32 * 5, d, "i-0dga"))
-        .collect();
+    let lines: Vec<String> = dga_domains(30, 42).iter().enumerate().map(|(i, d)| line(i as u32 * 5, d, "i-0dga")).collect();
     let found = feed(&mut DnsHeuristics::default(), &lines);
     assert_eq!(types(&found), [heuristics::DGA_B]);
     let f = &found[0].finding;
-    assert_eq!(
-        f.resource
-            .as_ref()
-            .unwrap()
-            .instance_details
-            .as_ref()
-            .unwrap()
-            .instance_id
-            .as_deref(),
-        Some("i-0dga")
-    );
-    let dns = f
-        .service
-        .as_ref()
-        .unwrap()
-        .action
-        .as_ref()
-        .unwrap()
-        .dns_request_action
-        .as_ref()
-        .unwrap();
+    assert_eq!(f.resource.as_ref().unwrap().instance_details.as_ref().unwrap().instance_id.as_deref(), Some("i-0dga"));
+    let dns = f.service.as_ref().unwrap().action.as_ref().unwrap().dns_request_action.as_ref().unwrap();
     assert!(dga_domains(30, 42).contains(dns.domain.as_ref().unwrap()), "{dns:?}");
     assert_eq!(f.service.as_ref().unwrap().resource_role.as_deref(), Some("ACTOR"));
 }
@@ -258,54 +220,27 @@ fn a_few_generated_looking_names_are_not_enough() {
         .take(heuristics::DGA_MIN_DISTINCT_DOMAINS - 1)
         .flat_map(|d| (0..5).map(move |k| line(k * 7, d, "i-0few")))
         .collect();
-    assert!(
-        types(&feed(&mut DnsHeuristics::default(), &lines)).is_empty(),
-        "repeats of 4 names"
-    );
+    assert!(types(&feed(&mut DnsHeuristics::default(), &lines)).is_empty(), "repeats of 4 names");
 }
 
 /// Base32 chunks of a "file", 40 characters per query, as iodine/dnscat-style tunnels send.
 fn exfil_names(n: usize, domain: &str) -> Vec<String> {
     let mut rng = Rng(99);
-    (0..n)
-        .map(|i| {
-            format!(
-                "{}.{}.{i}.{domain}",
-                rng.string(b"abcdefghijklmnopqrstuvwxyz234567", 40),
-                rng.string(b"0123456789abcdef", 16)
-            )
-        })
-        .collect()
+    (0..n).map(|i| format!("{}.{}.{i}.{domain}", rng.string(b"abcdefghijklmnopqrstuvwxyz234567", 40), rng.string(b"0123456789abcdef", 16))).collect()
 }
 
 #[test]
 fn many_long_high_entropy_subdomains_of_one_domain_raise_exfiltration() {
-    let lines: Vec<String> = exfil_names(80, "tunnel-vedette.net")
-        .iter()
-        .enumerate()
-        .map(|(i, n)| line(i as u32 * 3, n, "i-0exfil"))
-        .collect();
+    let lines: Vec<String> = exfil_names(80, "tunnel-vedette.net").iter().enumerate().map(|(i, n)| line(i as u32 * 3, n, "i-0exfil")).collect();
     let found = feed(&mut DnsHeuristics::default(), &lines);
     assert_eq!(types(&found), [heuristics::DNS_EXFILTRATION]);
-    let dns = found[0]
-        .finding
-        .service
-        .as_ref()
-        .unwrap()
-        .action
-        .as_ref()
-        .unwrap()
-        .dns_request_action
-        .clone()
-        .unwrap();
+    let dns = found[0].finding.service.as_ref().unwrap().action.as_ref().unwrap().dns_request_action.clone().unwrap();
     assert_eq!(dns.domain_with_suffix.as_deref(), Some("tunnel-vedette.net"));
     // The same names spread over windows far apart never reach the threshold in one window.
     let sparse: Vec<String> = exfil_names(80, "tunnel-vedette.net")
         .iter()
         .enumerate()
-        .map(|(i, n)| {
-            line(0, n, "i-0exfil").replace("2024-03-01T10:00:00Z", &format!("2024-03-{:02}T10:00:00Z", 1 + i % 28))
-        })
+        .map(|(i, n)| line(0, n, "i-0exfil").replace("2024-03-01T10:00:00Z", &format!("2024-03-{:02}T10:00:00Z", 1 + i % 28)))
         .collect();
     assert!(types(&feed(&mut DnsHeuristics::default(), &sparse)).is_empty());
 }
@@ -322,29 +257,12 @@ fn benign_traffic_raises_nothing() {
     // A CDN-heavy client: hundreds of hashed CloudFront/Akamai/S3 host names.
     for _ in 0..300 {
         push(format!("d{}.cloudfront.net", rng.string(ALNUM, 13)), &mut lines);
-        push(
-            format!("e{}.a.akamaiedge.net", rng.string(b"0123456789", 5)),
-            &mut lines,
-        );
-        push(
-            format!("{}.s3.us-east-1.amazonaws.com", rng.string(LETTERS, 10)),
-            &mut lines,
-        );
+        push(format!("e{}.a.akamaiedge.net", rng.string(b"0123456789", 5)), &mut lines);
+        push(format!("{}.s3.us-east-1.amazonaws.com", rng.string(LETTERS, 10)), &mut lines);
     }
     // Software updates and AWS service endpoints.
     for region in ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2", "eu-central-1"] {
-        for service in [
-            "ec2",
-            "s3",
-            "sts",
-            "ssm",
-            "ec2messages",
-            "ssmmessages",
-            "logs",
-            "monitoring",
-            "kms",
-            "secretsmanager",
-        ] {
+        for service in ["ec2", "s3", "sts", "ssm", "ec2messages", "ssmmessages", "logs", "monitoring", "kms", "secretsmanager"] {
             push(format!("{service}.{region}.amazonaws.com"), &mut lines);
         }
         push(format!("{region}.ec2.archive.ubuntu.com"), &mut lines);
@@ -385,29 +303,13 @@ fn benign_traffic_raises_nothing() {
         push(format!("www.{d}"), &mut lines);
     }
     let found = feed(&mut DnsHeuristics::default(), &lines);
-    assert!(
-        found.is_empty(),
-        "{:?}",
-        found
-            .iter()
-            .map(|o| (o.finding.r#type.clone(), o.finding.description.clone()))
-            .collect::<Vec<_>>()
-    );
+    assert!(found.is_empty(), "{:?}", found.iter().map(|o| (o.finding.r#type.clone(), o.finding.description.clone())).collect::<Vec<_>>());
 }
 
 #[test]
 fn state_round_trips_and_splitting_the_input_changes_nothing() {
-    let mut lines: Vec<String> = dga_domains(30, 1)
-        .iter()
-        .enumerate()
-        .map(|(i, d)| line(i as u32, d, "i-0a"))
-        .collect();
-    lines.extend(
-        exfil_names(60, "tunnel-vedette.net")
-            .iter()
-            .enumerate()
-            .map(|(i, n)| line(i as u32, n, "i-0b")),
-    );
+    let mut lines: Vec<String> = dga_domains(30, 1).iter().enumerate().map(|(i, d)| line(i as u32, d, "i-0a")).collect();
+    lines.extend(exfil_names(60, "tunnel-vedette.net").iter().enumerate().map(|(i, n)| line(i as u32, n, "i-0b")));
     let whole = types(&feed(&mut DnsHeuristics::default(), &lines));
     assert_eq!(whole.len(), 2, "{whole:?}");
     // In two files with a restart (state saved and loaded) in between, second half first.
@@ -429,11 +331,7 @@ fn state_round_trips_and_splitting_the_input_changes_nothing() {
 fn state_stays_bounded_whatever_the_input() {
     let mut state = DnsHeuristics::default();
     // Many instances each with one generated name: windows per key, capped.
-    let lines: Vec<String> = dga_domains(3000, 3)
-        .iter()
-        .enumerate()
-        .map(|(i, d)| line(0, d, &format!("i-{i}")))
-        .collect();
+    let lines: Vec<String> = dga_domains(3000, 3).iter().enumerate().map(|(i, d)| line(0, d, &format!("i-{i}"))).collect();
     assert!(feed(&mut state, &lines).is_empty());
     let tracked = state.dga.len();
     assert!(tracked > 1000 && tracked <= heuristics::MAX_TRACKED_KEYS, "{tracked}");
@@ -448,10 +346,7 @@ fn base64(bytes: &[u8]) -> String {
     const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -468,29 +363,14 @@ fn a_base64_tunnel_repeated_ten_times_raises_exfiltration_once() {
                 that ask. This paragraph stands for a file leaving the network one DNS label at a time, \
                 encoded so that every label looks like noise and no two labels are the same. "
         .repeat(8);
-    let encoded: String = base64(text.as_bytes())
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let labels: Vec<&str> = encoded
-        .as_bytes()
-        .chunks(38)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
+    let encoded: String = base64(text.as_bytes()).chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let labels: Vec<&str> = encoded.as_bytes().chunks(38).map(|c| std::str::from_utf8(c).unwrap()).collect();
     let distinct: std::collections::BTreeSet<&&str> = labels.iter().collect();
-    assert!(
-        distinct.len() > heuristics::EXFIL_MIN_DISTINCT_SUBDOMAINS,
-        "{}",
-        distinct.len()
-    );
+    assert!(distinct.len() > heuristics::EXFIL_MIN_DISTINCT_SUBDOMAINS, "{}", distinct.len());
     let mut lines = Vec::new();
     for round in 0..10u32 {
         for (i, label) in labels.iter().enumerate() {
-            lines.push(line(
-                round * 30 + i as u32 % 30,
-                &format!("{label}.exfil-vedette.com"),
-                "i-0tunnel",
-            ));
+            lines.push(line(round * 30 + i as u32 % 30, &format!("{label}.exfil-vedette.com"), "i-0tunnel"));
         }
     }
     let found = feed(&mut DnsHeuristics::default(), &lines);

@@ -39,51 +39,27 @@ fn detect(line: &str, inventory: Option<&Inventory>) -> Vec<Occurrence> {
 
 fn details(occurrences: &[Occurrence]) -> &model::InstanceDetails {
     assert_eq!(occurrences.len(), 1, "{occurrences:#?}");
-    occurrences[0]
-        .finding
-        .resource
-        .as_ref()
-        .unwrap()
-        .instance_details
-        .as_ref()
-        .unwrap()
+    occurrences[0].finding.resource.as_ref().unwrap().instance_details.as_ref().unwrap()
 }
 
 #[test]
 fn a_known_instance_gets_the_inventory_details() {
     let inventory = inventory();
-    let line = query(&format!(
-        r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}","srcids":{{"instance":"{WEB}"}}"#
-    ));
+    let line = query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}","srcids":{{"instance":"{WEB}"}}"#));
     let with = detect(&line, Some(&inventory));
     let d = details(&with);
-    assert_eq!(
-        d,
-        inventory.by_instance_id(WEB).unwrap(),
-        "the inventory's entry, as flow findings carry it"
-    );
+    assert_eq!(d, inventory.by_instance_id(WEB).unwrap(), "the inventory's entry, as flow findings carry it");
     assert_eq!(d.instance_type.as_deref(), Some("t3.micro"));
     assert_eq!(d.availability_zone.as_deref(), Some("us-east-1a"));
-    assert_eq!(
-        d.network_interfaces.as_ref().unwrap()[0]
-            .network_interface_id
-            .as_deref(),
-        Some("eni-0aaaaaaaaaaaaaaa1")
-    );
+    assert_eq!(d.network_interfaces.as_ref().unwrap()[0].network_interface_id.as_deref(), Some("eni-0aaaaaaaaaaaaaaa1"));
 
     // Without the inventory: the instance id and what the record says, nothing more.
     let without = detect(&line, None);
     let d = details(&without);
     assert_eq!(d.instance_id.as_deref(), Some(WEB));
-    assert_eq!(
-        (d.instance_type.as_ref(), d.availability_zone.as_ref(), d.tags.as_ref()),
-        (None, None, None)
-    );
+    assert_eq!((d.instance_type.as_ref(), d.availability_zone.as_ref(), d.tags.as_ref()), (None, None, None));
     let eni = &d.network_interfaces.as_ref().unwrap()[0];
-    assert_eq!(
-        (eni.vpc_id.as_deref(), eni.private_ip_address.as_deref()),
-        (Some(WEB_VPC), Some(WEB_IP))
-    );
+    assert_eq!((eni.vpc_id.as_deref(), eni.private_ip_address.as_deref()), (Some(WEB_VPC), Some(WEB_IP)));
     assert_eq!(eni.network_interface_id, None);
     // Same finding either way: the inventory changes details, not identity.
     assert_eq!(with[0].finding_id(), without[0].finding_id());
@@ -99,36 +75,20 @@ fn an_instance_the_inventory_lacks_carries_what_the_log_has() {
     assert_eq!((d.instance_type.as_ref(), d.availability_zone.as_ref()), (None, None));
     let eni = &d.network_interfaces.as_ref().unwrap()[0];
     assert_eq!(eni.private_ip_address.as_deref(), Some("10.9.9.9"));
-    assert_eq!(
-        eni.private_ip_addresses.as_ref().unwrap()[0]
-            .private_ip_address
-            .as_deref(),
-        Some("10.9.9.9")
-    );
+    assert_eq!(eni.private_ip_addresses.as_ref().unwrap()[0].private_ip_address.as_deref(), Some("10.9.9.9"));
 }
 
 #[test]
 fn without_srcids_the_inventory_names_the_instance_by_address_within_the_vpc() {
     let inventory = inventory();
-    let attributed = detect(
-        &query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}""#)),
-        Some(&inventory),
-    );
+    let attributed = detect(&query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}""#)), Some(&inventory));
     assert_eq!(details(&attributed).instance_id.as_deref(), Some(WEB));
     assert_eq!(details(&attributed).instance_type.as_deref(), Some("t3.micro"));
     // A secondary private address of the same interface names it too.
-    let secondary = detect(
-        &query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"10.0.1.11","srcids":{{}}"#)),
-        Some(&inventory),
-    );
+    let secondary = detect(&query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"10.0.1.11","srcids":{{}}"#)), Some(&inventory));
     assert_eq!(details(&secondary).instance_id.as_deref(), Some(WEB));
     // The same finding as a query that named the instance itself.
-    let named = detect(
-        &query(&format!(
-            r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}","srcids":{{"instance":"{WEB}"}}"#
-        )),
-        Some(&inventory),
-    );
+    let named = detect(&query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}","srcids":{{"instance":"{WEB}"}}"#)), Some(&inventory));
     assert_eq!(attributed[0].finding_id(), named[0].finding_id());
 
     let nothing = [
@@ -137,9 +97,7 @@ fn without_srcids_the_inventory_names_the_instance_by_address_within_the_vpc() {
         // No VPC: the address alone is ambiguous.
         query(&format!(r#","srcaddr":"{WEB_IP}""#)),
         // A Resolver endpoint's query comes from outside the VPC.
-        query(&format!(
-            r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}","srcids":{{"resolver_endpoint":"rslvr-in-1"}}"#
-        )),
+        query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"{WEB_IP}","srcids":{{"resolver_endpoint":"rslvr-in-1"}}"#)),
         // An address no instance holds.
         query(&format!(r#","vpc_id":"{WEB_VPC}","srcaddr":"10.0.1.99""#)),
         // The public address is not what the resolver sees.
@@ -161,40 +119,21 @@ fn the_same_private_address_in_two_vpcs_names_the_instance_of_the_records_vpc() 
     )
     .unwrap();
     for (vpc, instance, ty) in [("vpc-a", "i-0a", "t3.small"), ("vpc-b", "i-0b", "t3.large")] {
-        let occurrences = detect(
-            &query(&format!(r#","vpc_id":"{vpc}","srcaddr":"10.0.0.5""#)),
-            Some(&inventory),
-        );
+        let occurrences = detect(&query(&format!(r#","vpc_id":"{vpc}","srcaddr":"10.0.0.5""#)), Some(&inventory));
         let d = details(&occurrences);
-        assert_eq!(
-            (d.instance_id.as_deref(), d.instance_type.as_deref()),
-            (Some(instance), Some(ty)),
-            "{vpc}"
-        );
+        assert_eq!((d.instance_id.as_deref(), d.instance_type.as_deref()), (Some(instance), Some(ty)), "{vpc}");
     }
 }
 
 #[test]
 fn recorded_addresses_follow_the_flow_findings_rules() {
     // IPv6: in ipv6Addresses, never privateIpAddress.
-    let v6 = detect(
-        &query(r#","vpc_id":"vpc-1","srcaddr":"2600:1f18:abc::10","srcids":{"instance":"i-1"}"#),
-        None,
-    );
+    let v6 = detect(&query(r#","vpc_id":"vpc-1","srcaddr":"2600:1f18:abc::10","srcids":{"instance":"i-1"}"#), None);
     let eni = &details(&v6).network_interfaces.as_ref().unwrap()[0];
-    assert_eq!(
-        eni.ipv6_addresses.as_deref(),
-        Some(&["2600:1f18:abc::10".to_owned()][..])
-    );
+    assert_eq!(eni.ipv6_addresses.as_deref(), Some(&["2600:1f18:abc::10".to_owned()][..]));
     assert_eq!(eni.private_ip_address, None);
     // A publicly routable IPv4 source is not a private address: only the VPC is recorded.
-    let public = detect(
-        &query(r#","vpc_id":"vpc-1","srcaddr":"3.80.10.20","srcids":{"instance":"i-1"}"#),
-        None,
-    );
+    let public = detect(&query(r#","vpc_id":"vpc-1","srcaddr":"3.80.10.20","srcids":{"instance":"i-1"}"#), None);
     let eni = &details(&public).network_interfaces.as_ref().unwrap()[0];
-    assert_eq!(
-        (eni.vpc_id.as_deref(), eni.private_ip_address.as_ref()),
-        (Some("vpc-1"), None)
-    );
+    assert_eq!((eni.vpc_id.as_deref(), eni.private_ip_address.as_ref()), (Some("vpc-1"), None));
 }

@@ -19,14 +19,9 @@ fn intel() -> DnsIntel {
     let sinkholes = vedette_domain::detect::NamedSet {
         name: "sinkholes".into(),
         file_sha256: String::new(),
-        set: Arc::new(IpSet::from_nets([
-            IpNet::new("169.254.0.0".parse().unwrap(), 16).unwrap()
-        ])),
+        set: Arc::new(IpSet::from_nets([IpNet::new("169.254.0.0".parse().unwrap(), 16).unwrap()])),
     };
-    DnsIntel {
-        feeds,
-        blackhole_ips: vec![sinkholes],
-    }
+    DnsIntel { feeds, blackhole_ips: vec![sinkholes] }
 }
 
 /// JSON-ish text built from the record's own field names, so the fuzzer reaches the rules.
@@ -56,15 +51,8 @@ fn recordish() -> impl Strategy<Value = String> {
         Just("12".to_owned()),
         Just("\"BLOCK\"".to_owned()),
     ];
-    prop::collection::vec((key, value), 0..14).prop_map(|kv| {
-        format!(
-            "{{{}}}",
-            kv.iter()
-                .map(|(k, v)| format!("\"{k}\":{v}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        )
-    })
+    prop::collection::vec((key, value), 0..14)
+        .prop_map(|kv| format!("{{{}}}", kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(",")))
 }
 
 proptest! {

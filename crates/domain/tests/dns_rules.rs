@@ -23,12 +23,7 @@ fn load_feeds() -> DnsIntel {
     for kind in detect::DOMAIN_FEED_KINDS {
         let bytes = std::fs::read(data().join("feeds").join(format!("{}.txt", kind.name))).unwrap();
         let parsed = parse_domain_feed(&bytes).unwrap();
-        assert_eq!(
-            (parsed.bad_lines, parsed.domains.len()),
-            (0, 1),
-            "feed {}: {parsed:?}",
-            kind.name
-        );
+        assert_eq!((parsed.bad_lines, parsed.domains.len()), (0, 1), "feed {}: {parsed:?}", kind.name);
         feeds.push(DomainFeed {
             kind,
             name: format!("{}-feed", kind.name),
@@ -36,10 +31,7 @@ fn load_feeds() -> DnsIntel {
             set: Arc::new(DomainSet::from_names(parsed.domains)),
         });
     }
-    DnsIntel {
-        feeds,
-        ..Default::default()
-    }
+    DnsIntel { feeds, ..Default::default() }
 }
 
 /// Every occurrence the file raises, by the query name of its line.
@@ -48,14 +40,7 @@ fn run(intel: &DnsIntel) -> BTreeMap<String, Vec<Occurrence>> {
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let record = parse_query_record(line.as_bytes()).unwrap();
-        let ctx = DnsContext {
-            detector_id: DETECTOR,
-            now_ms: NOW_MS,
-            source: "query_log.jsonl",
-            position: i as u64 + 1,
-            intel,
-            inventory: None,
-        };
+        let ctx = DnsContext { detector_id: DETECTOR, now_ms: NOW_MS, source: "query_log.jsonl", position: i as u64 + 1, intel, inventory: None };
         let occurrences = detect::detect_query(&record, &ctx);
         out.insert(record.query_name.as_str().to_owned(), occurrences);
     }
@@ -63,10 +48,7 @@ fn run(intel: &DnsIntel) -> BTreeMap<String, Vec<Occurrence>> {
 }
 
 fn types(occurrences: &[Occurrence]) -> Vec<&str> {
-    occurrences
-        .iter()
-        .map(|o| o.finding.r#type.as_deref().unwrap())
-        .collect()
+    occurrences.iter().map(|o| o.finding.r#type.as_deref().unwrap()).collect()
 }
 
 #[test]
@@ -75,78 +57,15 @@ fn each_rule_raises_its_type_with_the_instance_and_dns_request_shape() {
     let found = run(&intel);
     // (query name, type, instance, srcaddr, domainWithSuffix, feed)
     let expected = [
-        (
-            "x1.beacon.c2host-vedette.net.",
-            detect::C2_DNS,
-            "i-0aaaaaaaaaaaaaaa1",
-            "172.31.45.44",
-            "c2host-vedette.net",
-            Some("c2"),
-        ),
-        (
-            "guarddutyc2activityb.com.",
-            detect::C2_DNS,
-            "i-0aaaaaaaaaaaaaaa2",
-            "172.31.45.45",
-            "guarddutyc2activityb.com",
-            None,
-        ),
-        (
-            "pool.coinmine-vedette.org.",
-            detect::BITCOIN_DNS,
-            "i-0aaaaaaaaaaaaaaa3",
-            "172.31.45.46",
-            "coinmine-vedette.org",
-            Some("bitcoin"),
-        ),
-        (
-            "sinkholed-vedette.info.",
-            detect::BLACKHOLE_DNS,
-            "i-0aaaaaaaaaaaaaaa3",
-            "172.31.45.46",
-            "sinkholed-vedette.info",
-            Some("blackhole"),
-        ),
-        (
-            "upload.drop.stolen-vedette.biz.",
-            detect::DROP_POINT_DNS,
-            "i-0aaaaaaaaaaaaaaa4",
-            "172.31.45.47",
-            "stolen-vedette.biz",
-            Some("droppoint"),
-        ),
-        (
-            "login.phish-vedette.co.uk.",
-            detect::PHISHING_DNS,
-            "i-0aaaaaaaaaaaaaaa4",
-            "172.31.45.47",
-            "phish-vedette.co.uk",
-            Some("phishing"),
-        ),
-        (
-            "cdn.driveby-vedette.xyz.",
-            detect::DRIVE_BY_DNS,
-            "i-0aaaaaaaaaaaaaaa5",
-            "172.31.45.48",
-            "driveby-vedette.xyz",
-            Some("driveby"),
-        ),
-        (
-            "qxkzjvbwplrtd.com.",
-            detect::DGA_KNOWN_DNS,
-            "i-0aaaaaaaaaaaaaaa5",
-            "172.31.45.48",
-            "qxkzjvbwplrtd.com",
-            Some("dga"),
-        ),
-        (
-            "rebind.attacker-vedette.net.",
-            ft::METADATA_DNS_REBIND,
-            "i-0aaaaaaaaaaaaaaa6",
-            "172.31.45.49",
-            "attacker-vedette.net",
-            None,
-        ),
+        ("x1.beacon.c2host-vedette.net.", detect::C2_DNS, "i-0aaaaaaaaaaaaaaa1", "172.31.45.44", "c2host-vedette.net", Some("c2")),
+        ("guarddutyc2activityb.com.", detect::C2_DNS, "i-0aaaaaaaaaaaaaaa2", "172.31.45.45", "guarddutyc2activityb.com", None),
+        ("pool.coinmine-vedette.org.", detect::BITCOIN_DNS, "i-0aaaaaaaaaaaaaaa3", "172.31.45.46", "coinmine-vedette.org", Some("bitcoin")),
+        ("sinkholed-vedette.info.", detect::BLACKHOLE_DNS, "i-0aaaaaaaaaaaaaaa3", "172.31.45.46", "sinkholed-vedette.info", Some("blackhole")),
+        ("upload.drop.stolen-vedette.biz.", detect::DROP_POINT_DNS, "i-0aaaaaaaaaaaaaaa4", "172.31.45.47", "stolen-vedette.biz", Some("droppoint")),
+        ("login.phish-vedette.co.uk.", detect::PHISHING_DNS, "i-0aaaaaaaaaaaaaaa4", "172.31.45.47", "phish-vedette.co.uk", Some("phishing")),
+        ("cdn.driveby-vedette.xyz.", detect::DRIVE_BY_DNS, "i-0aaaaaaaaaaaaaaa5", "172.31.45.48", "driveby-vedette.xyz", Some("driveby")),
+        ("qxkzjvbwplrtd.com.", detect::DGA_KNOWN_DNS, "i-0aaaaaaaaaaaaaaa5", "172.31.45.48", "qxkzjvbwplrtd.com", Some("dga")),
+        ("rebind.attacker-vedette.net.", ft::METADATA_DNS_REBIND, "i-0aaaaaaaaaaaaaaa6", "172.31.45.49", "attacker-vedette.net", None),
     ];
     for (name, ty, instance, srcaddr, registrable, feed) in expected {
         let occurrences = &found[name];
@@ -154,17 +73,8 @@ fn each_rule_raises_its_type_with_the_instance_and_dns_request_shape() {
         let f = &occurrences[0].finding;
         let catalogue = ft::lookup(ty).unwrap();
         assert_eq!(f.severity, Some(catalogue.severity), "{name}");
-        assert_eq!(
-            (f.account_id.as_deref(), f.region.as_deref()),
-            (Some("111122223333"), Some("us-west-2"))
-        );
-        assert!(
-            f.arn
-                .as_deref()
-                .unwrap()
-                .starts_with("arn:aws:guardduty:us-west-2:111122223333:detector/"),
-            "{name}"
-        );
+        assert_eq!((f.account_id.as_deref(), f.region.as_deref()), (Some("111122223333"), Some("us-west-2")));
+        assert!(f.arn.as_deref().unwrap().starts_with("arn:aws:guardduty:us-west-2:111122223333:detector/"), "{name}");
         let resource = f.resource.as_ref().unwrap();
         assert_eq!(resource.resource_type.as_deref(), Some("Instance"));
         assert!(resource.access_key_details.is_none(), "{name}");
@@ -192,11 +102,7 @@ fn each_rule_raises_its_type_with_the_instance_and_dns_request_shape() {
             .flat_map(|e| e.threat_intelligence_details.iter().flatten())
             .map(|d| d.threat_list_name.clone().unwrap())
             .collect();
-        assert_eq!(
-            threat_lists,
-            feed.map(|k| format!("{k}-feed")).into_iter().collect::<Vec<_>>(),
-            "{name}"
-        );
+        assert_eq!(threat_lists, feed.map(|k| format!("{k}-feed")).into_iter().collect::<Vec<_>>(), "{name}");
         if let Some(kind) = feed {
             let info = service.additional_info.as_ref().unwrap().value.as_deref().unwrap();
             assert!(info.contains(&format!("\"threatListName\":\"{kind}-feed\"")), "{info}");
@@ -212,17 +118,7 @@ fn a_firewall_block_is_reported_as_blocked_with_the_transport() {
     let found = run(&load_feeds());
     let occurrences = &found["www.c2host-vedette.net."];
     assert_eq!(types(occurrences), [detect::C2_DNS]);
-    let dns = occurrences[0]
-        .finding
-        .service
-        .as_ref()
-        .unwrap()
-        .action
-        .as_ref()
-        .unwrap()
-        .dns_request_action
-        .clone()
-        .unwrap();
+    let dns = occurrences[0].finding.service.as_ref().unwrap().action.as_ref().unwrap().dns_request_action.clone().unwrap();
     assert_eq!((dns.blocked, dns.protocol.as_deref()), (Some(true), Some("TCP")));
 }
 
@@ -245,18 +141,8 @@ fn benign_queries_and_queries_without_an_instance_raise_nothing() {
 #[test]
 fn without_feeds_only_the_feed_free_rules_fire() {
     let found = run(&DnsIntel::default());
-    let raised: Vec<(&str, Vec<&str>)> = found
-        .iter()
-        .filter(|(_, o)| !o.is_empty())
-        .map(|(n, o)| (n.as_str(), types(o)))
-        .collect();
-    assert_eq!(
-        raised,
-        [
-            ("guarddutyc2activityb.com.", vec![detect::C2_DNS]),
-            ("rebind.attacker-vedette.net.", vec![ft::METADATA_DNS_REBIND])
-        ]
-    );
+    let raised: Vec<(&str, Vec<&str>)> = found.iter().filter(|(_, o)| !o.is_empty()).map(|(n, o)| (n.as_str(), types(o))).collect();
+    assert_eq!(raised, [("guarddutyc2activityb.com.", vec![detect::C2_DNS]), ("rebind.attacker-vedette.net.", vec![ft::METADATA_DNS_REBIND])]);
 }
 
 #[test]
@@ -269,14 +155,7 @@ fn findings_aggregate_per_type_and_instance_not_per_domain() {
     };
     let detect_line = |text: String| {
         let record = parse_query_record(text.as_bytes()).unwrap();
-        let ctx = DnsContext {
-            detector_id: DETECTOR,
-            now_ms: NOW_MS,
-            source: "t",
-            position: 1,
-            intel: &intel,
-            inventory: None,
-        };
+        let ctx = DnsContext { detector_id: DETECTOR, now_ms: NOW_MS, source: "t", position: 1, intel: &intel, inventory: None };
         let mut o = detect::detect_query(&record, &ctx);
         assert_eq!(o.len(), 1, "{text}");
         o.remove(0)
@@ -292,15 +171,7 @@ fn findings_aggregate_per_type_and_instance_not_per_domain() {
     let bare = detect_line(
         r#"{"account_id":"1","region":"r","query_timestamp":"2024-01-01T00:00:00Z","query_name":"guarddutyc2activityb.com","srcids":{"instance":"i-3"}}"#.into(),
     );
-    assert_eq!(
-        bare.finding
-            .resource
-            .unwrap()
-            .instance_details
-            .unwrap()
-            .network_interfaces,
-        None
-    );
+    assert_eq!(bare.finding.resource.unwrap().instance_details.unwrap().network_interfaces, None);
 }
 
 #[test]
@@ -313,14 +184,7 @@ fn records_missing_routing_fields_raise_nothing() {
         r#"{"account_id":"1","region":"r","query_timestamp":"2024-01-01T00:00:00Z","query_name":"bad name.com","srcids":{"instance":"i-3"}}"#,
     ] {
         let record = parse_query_record(text.as_bytes()).unwrap();
-        let ctx = DnsContext {
-            detector_id: DETECTOR,
-            now_ms: NOW_MS,
-            source: "t",
-            position: 1,
-            intel: &intel,
-            inventory: None,
-        };
+        let ctx = DnsContext { detector_id: DETECTOR, now_ms: NOW_MS, source: "t", position: 1, intel: &intel, inventory: None };
         assert!(detect::detect_query(&record, &ctx).is_empty(), "{text}");
     }
 }
@@ -340,24 +204,12 @@ fn an_answer_on_a_black_hole_ip_feed_raises_blackhole_traffic() {
     let sinkhole = NamedSet {
         name: "sinkholes".into(),
         file_sha256: "ab".repeat(32),
-        set: Arc::new(IpSet::from_nets(
-            [IpNet::new("192.0.2.0".parse().unwrap(), 24).unwrap()],
-        )),
+        set: Arc::new(IpSet::from_nets([IpNet::new("192.0.2.0".parse().unwrap(), 24).unwrap()])),
     };
-    let intel = DnsIntel {
-        blackhole_ips: vec![sinkhole],
-        ..Default::default()
-    };
+    let intel = DnsIntel { blackhole_ips: vec![sinkhole], ..Default::default() };
     let detect_text = |text: &str| {
         let record = parse_query_record(text.as_bytes()).unwrap();
-        let ctx = DnsContext {
-            detector_id: DETECTOR,
-            now_ms: NOW_MS,
-            source: "t",
-            position: 1,
-            intel: &intel,
-            inventory: None,
-        };
+        let ctx = DnsContext { detector_id: DETECTOR, now_ms: NOW_MS, source: "t", position: 1, intel: &intel, inventory: None };
         detect::detect_query(&record, &ctx)
     };
     let record = |rdata: &str| {
@@ -371,8 +223,5 @@ fn an_answer_on_a_black_hole_ip_feed_raises_blackhole_traffic() {
     let detail = &details.threat_intelligence_details.as_ref().unwrap()[0];
     assert_eq!(detail.threat_list_name.as_deref(), Some("sinkholes"));
     assert_eq!(detail.threat_file_sha256.as_deref(), Some("ab".repeat(32).as_str()));
-    assert!(
-        detect_text(&record("198.51.100.53")).is_empty(),
-        "an answer off the feed"
-    );
+    assert!(detect_text(&record("198.51.100.53")).is_empty(), "an answer off the feed");
 }

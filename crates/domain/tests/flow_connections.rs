@@ -80,17 +80,7 @@ fn connection(
         };
         // Keep-alives and a little typing: a few packets an interval, far below a session's size.
         let packets = 4 + (k % 5) as u64;
-        let rec = |src, dst, sp, dp, p: u64| Rec {
-            eni,
-            src,
-            dst,
-            sport: sp,
-            dport: dp,
-            packets: p,
-            bytes: p * 90,
-            start: t,
-            end: t + interval - 1,
-        };
+        let rec = |src, dst, sp, dp, p: u64| Rec { eni, src, dst, sport: sp, dport: dp, packets: p, bytes: p * 90, start: t, end: t + interval - 1 };
         out.push((t, rec(client, server, cport, sport, packets).line(with_flags.then_some(request))));
         out.push((t, rec(server, client, sport, cport, packets + 1).line(with_flags.then_some(answer))));
     }
@@ -164,10 +154,7 @@ impl Setup {
                 now_ms: 1_800_000_000_000,
                 source: "flow.log",
                 position: 1 + i as u64,
-                intel: Intel {
-                    operator: &self.operator,
-                    lists: &self.lists,
-                },
+                intel: Intel { operator: &self.operator, lists: &self.lists },
                 inventory: Some(&self.inventory),
             };
             out.extend(flow::detect(&record, &ctx, state));
@@ -279,8 +266,9 @@ fn a_guess_split_over_two_intervals_counts_once_and_continuations_never_count() 
     let n = h::BRUTE_FORCE_MIN_ATTEMPTS as u16;
     for with_flags in [true, false] {
         // Each guess logged in two 1-minute intervals (SYN in the first, FIN in the second).
-        let lines: Vec<(i64, String)> =
-            (0..n - 1).flat_map(|i| connection(BASTION_ENI, ATTACKER, 40000 + i, BASTION_IP, 22, T0 + 25 * i64::from(i), 2, 60, with_flags)).collect();
+        let lines: Vec<(i64, String)> = (0..n - 1)
+            .flat_map(|i| connection(BASTION_ENI, ATTACKER, 40000 + i, BASTION_IP, 22, T0 + 25 * i64::from(i), 2, 60, with_flags))
+            .collect();
         assert!(s.once(&text(lines.clone(), with_flags)).is_empty(), "flags {with_flags}: {} guesses", n - 1);
         let mut more = lines;
         more.extend(connection(BASTION_ENI, ATTACKER, 41000, BASTION_IP, 22, T0 + 500, 2, 60, with_flags));
@@ -291,7 +279,8 @@ fn a_guess_split_over_two_intervals_counts_once_and_continuations_never_count() 
     let midway: Vec<(i64, String)> = (0..3 * n)
         .map(|i| {
             let t = T0 + 10 * i64::from(i);
-            let rec = Rec { eni: BASTION_ENI, src: ATTACKER, dst: BASTION_IP, sport: 40000 + i, dport: 22, packets: 6, bytes: 500, start: t, end: t + 59 };
+            let rec =
+                Rec { eni: BASTION_ENI, src: ATTACKER, dst: BASTION_IP, sport: 40000 + i, dport: 22, packets: 6, bytes: 500, start: t, end: t + 59 };
             (t, rec.line(Some(NONE)))
         })
         .collect();
@@ -344,7 +333,8 @@ fn the_connection_table_stays_bounded() {
     for k in 0..total {
         let remote = format!("{}.{}.{}.{}", 81 + k / 62_500 % 40, k / 250 % 250 + 1, k % 250 + 1, 7);
         let t = T0 + (k / 100) as i64;
-        body += &Rec { eni: BASTION_ENI, src: &remote, dst: BASTION_IP, sport: 40000, dport: 22, packets: 10, bytes: 900, start: t, end: t + 60 }.line(None);
+        body += &Rec { eni: BASTION_ENI, src: &remote, dst: BASTION_IP, sport: 40000, dport: 22, packets: 10, bytes: 900, start: t, end: t + 60 }
+            .line(None);
     }
     assert!(s.run(&body, &mut state).is_empty());
     assert!(state.connections.tracked() <= MAX_CONNECTIONS, "{}", state.connections.tracked());

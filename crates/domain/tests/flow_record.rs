@@ -2,9 +2,7 @@
 use std::net::IpAddr;
 
 use proptest::prelude::*;
-use vedette_domain::flow::{
-    FlowAction, FlowDirection, FlowError, FlowField, FlowLayout, FlowLine, FlowReader, FlowRecord, LogStatus, ReadLine,
-};
+use vedette_domain::flow::{FlowAction, FlowDirection, FlowError, FlowField, FlowLayout, FlowLine, FlowReader, FlowRecord, LogStatus, ReadLine};
 
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/data/flow/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -20,11 +18,7 @@ struct Read<'a> {
 
 fn read(text: &str) -> Read<'_> {
     let mut reader = FlowReader::default();
-    let mut out = Read {
-        records: Vec::new(),
-        skipped: Vec::new(),
-        headers: 0,
-    };
+    let mut out = Read { records: Vec::new(), skipped: Vec::new(), headers: 0 };
     for line in text.lines() {
         match reader.read(line).unwrap_or_else(|e| panic!("{line:?}: {e}")) {
             ReadLine::Header => out.headers += 1,
@@ -51,14 +45,8 @@ fn default_v2_order_without_header() {
     assert_eq!(first.version, Some(2));
     assert_eq!(first.account_id, Some("123456789010"));
     assert_eq!(first.interface_id, Some("eni-1235b8ca123456789"));
-    assert_eq!(
-        (first.srcaddr, first.dstaddr),
-        (ip("172.31.16.139"), ip("172.31.16.21"))
-    );
-    assert_eq!(
-        (first.srcport, first.dstport, first.protocol),
-        (Some(20641), Some(22), Some(6))
-    );
+    assert_eq!((first.srcaddr, first.dstaddr), (ip("172.31.16.139"), ip("172.31.16.21")));
+    assert_eq!((first.srcport, first.dstport, first.protocol), (Some(20641), Some(22), Some(6)));
     assert_eq!((first.packets, first.bytes), (Some(20), Some(4249)));
     assert_eq!((first.start, first.end), (Some(1418530010), Some(1418530070)));
     assert_eq!(first.event_time_ms(), Some(1_418_530_070_000));
@@ -85,10 +73,7 @@ fn v3_custom_order_with_packet_addresses() {
     assert_eq!(r.records.len(), 2);
     let rec = &r.records[0];
     assert_eq!(rec.instance_id, Some("i-01234567890123456"));
-    assert_eq!(
-        (rec.vpc_id, rec.subnet_id),
-        (Some("vpc-0a1b2c3d"), Some("subnet-aaaa1111"))
-    );
+    assert_eq!((rec.vpc_id, rec.subnet_id), (Some("vpc-0a1b2c3d"), Some("subnet-aaaa1111")));
     assert_eq!(rec.pkt_dstaddr, ip("10.20.33.164"));
     assert_eq!(rec.tcp_flags, Some(3));
     assert_eq!(rec.traffic_type, Some("IPv4"));
@@ -104,10 +89,7 @@ fn v4_and_v5_fields() {
     let r = read(&v4);
     let rec = &r.records[0];
     assert_eq!((rec.region, rec.az_id), (Some("us-east-1"), Some("use1-az4")));
-    assert_eq!(
-        (rec.sublocation_type, rec.sublocation_id),
-        (Some("outpost"), Some("op-0123456789abcdef0"))
-    );
+    assert_eq!((rec.sublocation_type, rec.sublocation_id), (Some("outpost"), Some("op-0123456789abcdef0")));
     assert_eq!(rec.srcaddr, ip("52.213.180.42"));
 
     let v5 = data("v5_custom.log");
@@ -115,23 +97,12 @@ fn v4_and_v5_fields() {
     let mut lines = v5.lines();
     assert_eq!(reader.read(lines.next().unwrap()), Ok(ReadLine::Header));
     assert_eq!(reader.layout().version(), 5);
-    assert_eq!(
-        reader.layout().fields().count(),
-        18,
-        "reject-reason is kept as an ignored column"
-    );
-    let ReadLine::Line(FlowLine::Record(egress)) = reader.read(lines.next().unwrap()).unwrap() else {
-        panic!()
-    };
+    assert_eq!(reader.layout().fields().count(), 18, "reject-reason is kept as an ignored column");
+    let ReadLine::Line(FlowLine::Record(egress)) = reader.read(lines.next().unwrap()).unwrap() else { panic!() };
     assert_eq!(egress.flow_direction, Some(FlowDirection::Egress));
-    assert_eq!(
-        (egress.pkt_src_aws_service, egress.pkt_dst_aws_service),
-        (None, Some("S3"))
-    );
+    assert_eq!((egress.pkt_src_aws_service, egress.pkt_dst_aws_service), (None, Some("S3")));
     assert_eq!(egress.traffic_path, Some(8));
-    let ReadLine::Line(FlowLine::Record(ingress)) = reader.read(lines.next().unwrap()).unwrap() else {
-        panic!()
-    };
+    let ReadLine::Line(FlowLine::Record(ingress)) = reader.read(lines.next().unwrap()).unwrap() else { panic!() };
     assert_eq!(ingress.flow_direction, Some(FlowDirection::Ingress));
     assert_eq!(ingress.traffic_path, None);
 }
@@ -151,16 +122,9 @@ fn log_format_string_builds_a_layout() {
     assert_eq!(layout.version(), 5);
     assert_eq!(
         layout.fields().collect::<Vec<_>>(),
-        vec![
-            Some(FlowField::Version),
-            Some(FlowField::SrcAddr),
-            Some(FlowField::DstAddr),
-            Some(FlowField::FlowDirection)
-        ]
+        vec![Some(FlowField::Version), Some(FlowField::SrcAddr), Some(FlowField::DstAddr), Some(FlowField::FlowDirection)]
     );
-    let FlowLine::Record(r) = layout.parse("5 10.0.0.1 8.8.8.8 egress").unwrap() else {
-        panic!()
-    };
+    let FlowLine::Record(r) = layout.parse("5 10.0.0.1 8.8.8.8 egress").unwrap() else { panic!() };
     assert_eq!(r.dstaddr, ip("8.8.8.8"));
 }
 
@@ -172,27 +136,12 @@ fn errors_name_the_field_not_the_content() {
     assert_eq!(err, FlowError::InvalidField { field: "srcport" });
     assert!(!err.to_string().contains("SECRETVALUE"));
     let port_too_big = "2 123456789010 eni-1 10.0.0.1 10.0.0.2 70000 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
-    assert_eq!(
-        layout.parse(port_too_big).unwrap_err(),
-        FlowError::InvalidField { field: "srcport" }
-    );
+    assert_eq!(layout.parse(port_too_big).unwrap_err(), FlowError::InvalidField { field: "srcport" });
     let bad_action = "2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 22 6 20 4249 1418530010 1418530070 MAYBE OK";
-    assert_eq!(
-        layout.parse(bad_action).unwrap_err(),
-        FlowError::InvalidField { field: "action" }
-    );
-    assert_eq!(
-        layout.parse("2 123456789010 eni-1").unwrap_err(),
-        FlowError::FieldCount { expected: 14, found: 3 }
-    );
-    assert!(matches!(
-        FlowLayout::from_header("version srcaddr bogus-field"),
-        Some(Err(FlowError::UnknownHeaderField { column: 3 }))
-    ));
-    assert!(matches!(
-        FlowLayout::from_header("version srcaddr srcaddr"),
-        Some(Err(FlowError::DuplicateHeaderField { field: "srcaddr" }))
-    ));
+    assert_eq!(layout.parse(bad_action).unwrap_err(), FlowError::InvalidField { field: "action" });
+    assert_eq!(layout.parse("2 123456789010 eni-1").unwrap_err(), FlowError::FieldCount { expected: 14, found: 3 });
+    assert!(matches!(FlowLayout::from_header("version srcaddr bogus-field"), Some(Err(FlowError::UnknownHeaderField { column: 3 }))));
+    assert!(matches!(FlowLayout::from_header("version srcaddr srcaddr"), Some(Err(FlowError::DuplicateHeaderField { field: "srcaddr" }))));
     let mut reader = FlowReader::default();
     assert_eq!(reader.read_bytes(b"2 \xff\xfe"), Err(FlowError::NotText));
 }

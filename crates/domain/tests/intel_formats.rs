@@ -36,14 +36,7 @@ fn txt_takes_one_entry_per_line_and_counts_the_rest() {
     let list = parse(ListFormat::Txt, "list.txt");
     assert_eq!(
         entries(&list),
-        [
-            "198.51.100.7/32",
-            "203.0.113.0/24",
-            "192.0.2.44/32",
-            "2001:db8::dead:beef/128",
-            "2001:db8:1000::/36",
-            "198.51.100.99/32",
-        ]
+        ["198.51.100.7/32", "203.0.113.0/24", "192.0.2.44/32", "2001:db8::dead:beef/128", "2001:db8:1000::/36", "198.51.100.99/32",]
     );
     // /33 prefix, a word, an octet above 255.
     assert_eq!(list.bad_lines, 3);
@@ -54,10 +47,7 @@ fn txt_takes_one_entry_per_line_and_counts_the_rest() {
 #[test]
 fn txt_tolerates_bom_crlf_and_utf16() {
     let list = parse(ListFormat::Txt, "list_crlf_bom.txt");
-    assert_eq!(
-        entries(&list),
-        ["198.51.100.1/32", "198.51.100.2/32", "2001:db8::2/128"]
-    );
+    assert_eq!(entries(&list), ["198.51.100.1/32", "198.51.100.2/32", "2001:db8::2/128"]);
     assert_eq!(list.bad_lines, 0);
 
     // The same text saved as UTF-16 little-endian with its BOM (Windows "Unicode").
@@ -77,10 +67,7 @@ fn txt_keeps_only_the_first_ten_bad_line_numbers_and_no_content() {
     assert_eq!(list.bad_lines, 15);
     assert_eq!(list.first_bad_lines, (1..=10).collect::<Vec<u64>>());
     assert!(list.entries.is_empty());
-    assert!(
-        !format!("{list:?}").contains("secret"),
-        "a parse result never carries file content"
-    );
+    assert!(!format!("{list:?}").contains("secret"), "a parse result never carries file content");
 }
 
 #[test]
@@ -165,10 +152,7 @@ fn stix_does_not_expand_custom_entities() {
 #[test]
 fn otx_csv_takes_address_types_and_ignores_the_others() {
     let list = parse(ListFormat::OtxCsv, "otx.csv");
-    assert_eq!(
-        entries(&list),
-        ["198.51.100.7/32", "203.0.113.0/28", "2001:db8::7/128", "192.0.2.10/32"]
-    );
+    assert_eq!(entries(&list), ["198.51.100.7/32", "203.0.113.0/28", "2001:db8::7/128", "192.0.2.10/32"]);
     // domain, hostname, URL, FileHash-SHA256.
     assert_eq!(list.ignored, 4);
     assert_eq!(list.first_bad_lines, [9]);
@@ -188,15 +172,7 @@ fn otx_csv_without_a_header_and_a_foreign_csv() {
 #[test]
 fn alien_vault_reputation_uses_the_first_field() {
     let list = parse(ListFormat::AlienVault, "reputation.data");
-    assert_eq!(
-        entries(&list),
-        [
-            "198.51.100.7/32",
-            "203.0.113.20/32",
-            "192.0.2.33/32",
-            "2001:db8::33/128"
-        ]
-    );
+    assert_eq!(entries(&list), ["198.51.100.7/32", "203.0.113.20/32", "192.0.2.33/32", "2001:db8::33/128"]);
     assert_eq!(list.first_bad_lines, [7, 8]);
     assert_eq!(list.ignored, 0);
 
@@ -209,10 +185,7 @@ fn alien_vault_reputation_uses_the_first_field() {
 #[test]
 fn proof_point_with_and_without_header() {
     let list = parse(ListFormat::ProofPoint, "et_iprep.csv");
-    assert_eq!(
-        entries(&list),
-        ["198.51.100.7/32", "203.0.113.8/32", "2001:db8::8/128", "192.0.2.9/32"]
-    );
+    assert_eq!(entries(&list), ["198.51.100.7/32", "203.0.113.8/32", "2001:db8::8/128", "192.0.2.9/32"]);
     assert_eq!(list.first_bad_lines, [5]);
 
     let list = parse(ListFormat::ProofPoint, "et_iprep_noheader.csv");
@@ -220,12 +193,8 @@ fn proof_point_with_and_without_header() {
     assert_eq!(list.bad_lines, 0);
 
     // The detailed list's spelled-out header.
-    let spelled =
-        b"IP Address,Category,Score,First Seen,Last Seen,Ports\n198.51.100.71,1,127,2017-01-01,2024-06-30,80\n";
-    assert_eq!(
-        entries(&parse_list(ListFormat::ProofPoint, spelled).unwrap()),
-        ["198.51.100.71/32"]
-    );
+    let spelled = b"IP Address,Category,Score,First Seen,Last Seen,Ports\n198.51.100.71,1,127,2017-01-01,2024-06-30,80\n";
+    assert_eq!(entries(&parse_list(ListFormat::ProofPoint, spelled).unwrap()), ["198.51.100.71/32"]);
 }
 
 #[test]
@@ -236,22 +205,13 @@ fn proof_point_domain_list_is_all_ignored_and_a_foreign_csv_is_rejected() {
     assert_eq!(list.bad_lines, 0);
 
     let error = parse_list(ListFormat::ProofPoint, &data("otx.csv")).unwrap_err();
-    assert!(matches!(
-        error,
-        ListError::Malformed {
-            format: "PROOF_POINT",
-            ..
-        }
-    ));
+    assert!(matches!(error, ListError::Malformed { format: "PROOF_POINT", .. }));
 }
 
 #[test]
 fn fire_eye_takes_address_columns_by_header_name() {
     let list = parse(ListFormat::FireEye, "isight.csv");
-    assert_eq!(
-        entries(&list),
-        ["198.51.100.7/32", "203.0.113.0/24", "192.0.2.77/32", "2001:db8::77/128"]
-    );
+    assert_eq!(entries(&list), ["198.51.100.7/32", "203.0.113.0/24", "192.0.2.77/32", "2001:db8::77/128"]);
     // The domain row and the md5 row.
     assert_eq!(list.ignored, 2);
     // 198.51.100.777, and a row with no indicator at all.
@@ -266,10 +226,7 @@ fn csv_comment_and_blank_lines_are_skipped() {
     let text = b"# exported 2024-06-30\nip,category,score\n\n# section\n198.51.100.5,1,10\n   \n// note\n\
         \"198.51.100.6\",2,\"multi\r\nline\"\r\nbad,3,30\r\n198.51.100.7";
     let list = parse_list(ListFormat::ProofPoint, text).unwrap();
-    assert_eq!(
-        entries(&list),
-        ["198.51.100.5/32", "198.51.100.6/32", "198.51.100.7/32"]
-    );
+    assert_eq!(entries(&list), ["198.51.100.5/32", "198.51.100.6/32", "198.51.100.7/32"]);
     // Numbered as an editor shows it, counting the skipped lines and the quoted line break.
     assert_eq!(list.first_bad_lines, [10]);
 }
@@ -292,9 +249,7 @@ fn errors_never_quote_the_file() {
     let secret = b"<html>TOPSECRET-198.51.100.1</html>";
     let error = parse_list(ListFormat::Stix, secret).unwrap_err().to_string();
     assert!(!error.contains("TOPSECRET"), "{error}");
-    let error = parse_list(ListFormat::FireEye, b"TOPSECRET,columns\n1,2\n")
-        .unwrap_err()
-        .to_string();
+    let error = parse_list(ListFormat::FireEye, b"TOPSECRET,columns\n1,2\n").unwrap_err().to_string();
     assert!(!error.contains("TOPSECRET"), "{error}");
 }
 
@@ -305,13 +260,7 @@ fn aws_ip_ranges_build_a_set_of_every_prefix() {
     assert_eq!(ranges.create_date.as_deref(), Some("2024-06-10-06-13-20"));
     assert_eq!(ranges.bad_prefixes, 1);
     assert_eq!(ranges.set.len(), 4, "the S3 duplicate of an AMAZON prefix counts once");
-    for inside in [
-        "3.5.140.1",
-        "3.5.143.255",
-        "52.95.245.17",
-        "2600:1f18::1",
-        "::ffff:52.95.245.17",
-    ] {
+    for inside in ["3.5.140.1", "3.5.143.255", "52.95.245.17", "2600:1f18::1", "::ffff:52.95.245.17"] {
         assert!(ranges.set.contains(ip(inside)), "{inside}");
     }
     for outside in ["3.5.144.0", "198.51.100.7", "2600:1f18:8000::1", "2001:db8::1"] {

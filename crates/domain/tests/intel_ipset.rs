@@ -107,23 +107,10 @@ fn merging_keeps_boundaries_exact() {
     ]);
     assert_eq!(set.len(), 5);
     assert_eq!(set.range_count(), 3);
-    for inside in [
-        "198.51.100.0",
-        "198.51.100.255",
-        "203.0.113.7",
-        "2001:db8::1",
-        "::ffff:198.51.100.200",
-    ] {
+    for inside in ["198.51.100.0", "198.51.100.255", "203.0.113.7", "2001:db8::1", "::ffff:198.51.100.200"] {
         assert!(set.contains(ip(inside)), "{inside}");
     }
-    for outside in [
-        "198.51.99.255",
-        "198.51.101.0",
-        "203.0.113.6",
-        "203.0.113.8",
-        "2001:db8::2",
-        "::",
-    ] {
+    for outside in ["198.51.99.255", "198.51.101.0", "203.0.113.6", "203.0.113.8", "2001:db8::2", "::"] {
         assert!(!set.contains(ip(outside)), "{outside}");
     }
     let empty = IpSet::from_nets([]);
@@ -140,10 +127,7 @@ fn ipv4_mapped_networks_match_ipv4_lookups() {
     assert!(!set.contains(ip("198.51.101.9")));
     let set = IpSet::from_nets([net("198.51.100.9")]);
     assert!(set.contains(ip("::ffff:198.51.100.9")));
-    assert!(
-        !set.contains(ip("::198.51.100.9")),
-        "IPv4-compatible addresses are not mapped ones"
-    );
+    assert!(!set.contains(ip("::198.51.100.9")), "IPv4-compatible addresses are not mapped ones");
 }
 
 /// A threat list at GuardDuty's limit builds and answers (timing lives in bench/, not here).
@@ -249,10 +233,6 @@ fn routability_table() {
         "::ffff:8.8.8.8",
     ];
     for addr in public {
-        assert!(
-            is_publicly_routable(ip(addr)),
-            "{addr}: {:?}",
-            non_public_range(ip(addr))
-        );
+        assert!(is_publicly_routable(ip(addr)), "{addr}: {:?}", non_public_range(ip(addr)));
     }
 }

@@ -52,12 +52,7 @@ pub struct PublisherConfig {
 
 impl Default for PublisherConfig {
     fn default() -> Self {
-        PublisherConfig {
-            poll: DEFAULT_POLL,
-            batch: DEFAULT_BATCH,
-            healthy_recheck: HEALTHY_RECHECK,
-            max_backoff: MAX_BACKOFF,
-        }
+        PublisherConfig { poll: DEFAULT_POLL, batch: DEFAULT_BATCH, healthy_recheck: HEALTHY_RECHECK, max_backoff: MAX_BACKOFF }
     }
 }
 
@@ -100,14 +95,7 @@ impl std::fmt::Display for PublishError {
 
 impl DestinationPublisher {
     pub fn new(store: Arc<dyn Store>, remote: Remote, config: PublisherConfig) -> Self {
-        DestinationPublisher {
-            store,
-            remote,
-            config,
-            pace: HashMap::new(),
-            registered: HashSet::new(),
-            acked: HashMap::new(),
-        }
+        DestinationPublisher { store, remote, config, pace: HashMap::new(), registered: HashSet::new(), acked: HashMap::new() }
     }
 
     /// Publishes until `stop` is cancelled. A round under way is abandoned then (an S3 endpoint
@@ -147,8 +135,7 @@ impl DestinationPublisher {
         let destinations = self.blocking(|s| s.all_destinations()).await?;
         let live: HashSet<String> = destinations.iter().map(|d| d.id.clone()).collect();
         self.pace.retain(|id, _| live.contains(id));
-        self.acked
-            .retain(|name, _| name.strip_prefix("destination:").is_some_and(|id| live.contains(id)));
+        self.acked.retain(|name, _| name.strip_prefix("destination:").is_some_and(|id| live.contains(id)));
         let mut busy = false;
         for destination in destinations {
             if !destination.detector_enabled {
@@ -182,31 +169,20 @@ impl DestinationPublisher {
         let consumer = consumer_name(&d.id);
         if !self.registered.contains(&consumer) {
             let (name, detector) = (consumer.clone(), d.detector_id.clone());
-            self.blocking(move |s| s.register_consumer(&name, Some(&detector)))
-                .await?;
+            self.blocking(move |s| s.register_consumer(&name, Some(&detector))).await?;
             self.registered.insert(consumer.clone());
         }
         let Some(target) = S3DestinationArn::parse(&d.properties.destination_arn) else {
             // The API validates ARNs; a stored one that does not parse cannot be written to.
-            self.record(
-                d,
-                Err(format!("{} is not an S3 bucket ARN", d.properties.destination_arn)),
-            )
-            .await?;
-            return Err(PublishError::Destination(
-                "destination ARN is not an S3 bucket ARN".into(),
-            ));
+            self.record(d, Err(format!("{} is not an S3 bucket ARN", d.properties.destination_arn))).await?;
+            return Err(PublishError::Destination("destination ARN is not an S3 bucket ARN".into()));
         };
         let (name, limit) = (consumer.clone(), self.config.batch);
-        let batch = self
-            .blocking(move |s| s.outbox_due(&name, time::now_ms(), limit))
-            .await?;
+        let batch = self.blocking(move |s| s.outbox_due(&name, time::now_ms(), limit)).await?;
         if batch.events.is_empty() {
             let pace = self.pace.entry(d.id.clone()).or_default();
             let due_check = match d.status {
-                PublishingStatus::Publishing => pace
-                    .last_check
-                    .is_none_or(|t| now.duration_since(t) >= self.config.healthy_recheck),
+                PublishingStatus::Publishing => pace.last_check.is_none_or(|t| now.duration_since(t) >= self.config.healthy_recheck),
                 // Unverified or failing: check at every (paced) attempt, so recovery shows.
                 PublishingStatus::PendingVerification | PublishingStatus::UnableToPublish => true,
             };
@@ -225,10 +201,7 @@ impl DestinationPublisher {
         let ok = written.is_ok();
         self.record(d, written.map(|_| ())).await?;
         if !ok {
-            return Err(PublishError::Destination(format!(
-                "writing to s3://{} failed",
-                target.bucket
-            )));
+            return Err(PublishError::Destination(format!("writing to s3://{} failed", target.bucket)));
         }
         self.ack(consumer, batch.ack_to).await?;
         Ok(full)
@@ -243,12 +216,7 @@ impl DestinationPublisher {
 
     /// Writes the events as one object per account and Region (a detector has one of each; the
     /// grouping only guards the key layout). Returns the keys written.
-    async fn write_batch(
-        &self,
-        d: &Destination,
-        target: &S3DestinationArn,
-        events: &[OutboxEvent],
-    ) -> Result<Vec<String>, String> {
+    async fn write_batch(&self, d: &Destination, target: &S3DestinationArn, events: &[OutboxEvent]) -> Result<Vec<String>, String> {
         let mut groups: Vec<((&str, &str), Vec<&OutboxEvent>)> = Vec::new();
         for e in events {
             let key = (e.account_id.as_str(), e.region.as_str());
@@ -260,15 +228,11 @@ impl DestinationPublisher {
         let date = utc_date(time::now_ms());
         let mut keys = Vec::new();
         for ((account, region), group) in groups {
-            let body = encode_objects(group.iter().map(|e| e.body_json.as_str()))
-                .map_err(|e| format!("encoding findings: {e}"))?;
+            let body = encode_objects(group.iter().map(|e| e.body_json.as_str())).map_err(|e| format!("encoding findings: {e}"))?;
             let (first, last) = (group[0].seq, group[group.len() - 1].seq);
             let name = object_name(&d.id, d.generation, first, last);
             let key = target.object_key(account, region, date, &name);
-            self.remote
-                .s3_put_object(&target.bucket, &key, body, "application/gzip", None)
-                .await
-                .map_err(describe)?;
+            self.remote.s3_put_object(&target.bucket, &key, body, "application/gzip", None).await.map_err(describe)?;
             tracing::debug!(destination = %d.id, bucket = %target.bucket, %key, findings = group.len(), "findings published");
             keys.push(key);
         }
@@ -286,8 +250,7 @@ impl DestinationPublisher {
             pace.next_attempt = None;
         } else {
             pace.failures = pace.failures.saturating_add(1);
-            let backoff =
-                Duration::from_secs(1u64 << pace.failures.saturating_sub(1).min(16)).min(self.config.max_backoff);
+            let backoff = Duration::from_secs(1u64 << pace.failures.saturating_sub(1).min(16)).min(self.config.max_backoff);
             pace.next_attempt = Some(now + backoff);
         }
         if let Err(reason) = &outcome {
@@ -298,21 +261,15 @@ impl DestinationPublisher {
             tracing::info!(destination = %d.id, detector = %d.detector_id, "publishing destination: PUBLISHING");
         }
         let (id, generation) = (d.id.clone(), d.generation);
-        self.blocking(move |s| s.record_publish_outcome(&id, generation, ok, time::now_ms()))
-            .await?;
+        self.blocking(move |s| s.record_publish_outcome(&id, generation, ok, time::now_ms())).await?;
         Ok(())
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> vedette_store::Result<T> + Send + 'static,
-    ) -> Result<T, PublishError> {
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&dyn Store) -> vedette_store::Result<T> + Send + 'static) -> Result<T, PublishError> {
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
             Ok(r) => r.map_err(|e| PublishError::Store(e.to_string())),
-            Err(e) => Err(PublishError::Store(format!(
-                "store call panicked or was cancelled: {e}"
-            ))),
+            Err(e) => Err(PublishError::Store(format!("store call panicked or was cancelled: {e}"))),
         }
     }
 }
@@ -320,8 +277,7 @@ impl DestinationPublisher {
 /// Checks a destination's bucket now (CreatePublishingDestination / Update): Ok when it exists
 /// and the credentials may use it; otherwise why not.
 pub async fn verify_bucket(remote: &Remote, destination_arn: &str) -> Result<(), String> {
-    let target =
-        S3DestinationArn::parse(destination_arn).ok_or_else(|| format!("{destination_arn} is not an S3 bucket ARN"))?;
+    let target = S3DestinationArn::parse(destination_arn).ok_or_else(|| format!("{destination_arn} is not an S3 bucket ARN"))?;
     remote.s3_head_bucket(&target.bucket).await.map_err(describe)
 }
 
@@ -344,22 +300,14 @@ pub fn object_name(destination_id: &str, generation: i64, first_seq: i64, last_s
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// One gzip member holding one exported finding per line.
 pub fn encode_objects<'a>(bodies: impl Iterator<Item = &'a str>) -> std::io::Result<Vec<u8>> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     for body in bodies {
-        let line =
-            crate::event::export_detail(body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let line = crate::event::export_detail(body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         gz.write_all(line.as_bytes())?;
         gz.write_all(b"\n")?;
     }
@@ -374,21 +322,15 @@ mod tests {
 
     #[test]
     fn objects_are_gzipped_json_lines_with_raw_additional_info() {
-        let with_info =
-            r#"{"id":"a","service":{"additionalInfo":{"value":"{\"sample\":true}","type":"default"},"count":1}}"#;
+        let with_info = r#"{"id":"a","service":{"additionalInfo":{"value":"{\"sample\":true}","type":"default"},"count":1}}"#;
         let plain = r#"{"id":"b","service":{"count":2}}"#;
         let bytes = encode_objects([with_info, plain].into_iter()).unwrap();
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .unwrap();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2);
         assert!(text.ends_with('\n'));
-        assert_eq!(
-            lines[0]["service"]["additionalInfo"],
-            serde_json::json!({"sample": true})
-        );
+        assert_eq!(lines[0]["service"]["additionalInfo"], serde_json::json!({"sample": true}));
         assert_eq!(lines[0]["service"]["count"], 1);
         assert_eq!(lines[1], serde_json::from_str::<serde_json::Value>(plain).unwrap());
     }

@@ -90,10 +90,7 @@ pub fn event_id(event: &OutboxEvent) -> String {
 
 /// `2024-05-01T12:00:00Z`
 pub fn iso_seconds(epoch_ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(epoch_ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(epoch_ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]

@@ -37,12 +37,7 @@ pub struct PumpConfig {
 
 impl Default for PumpConfig {
     fn default() -> Self {
-        PumpConfig {
-            poll: Duration::from_millis(500),
-            batch: 500,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-        }
+        PumpConfig { poll: Duration::from_millis(500), batch: 500, initial_backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(30) }
     }
 }
 
@@ -65,12 +60,7 @@ pub struct SinkPump {
 
 impl SinkPump {
     /// Registers the sink's outbox consumer (keeping its cursor if it exists).
-    pub async fn start(
-        store: Arc<dyn Store>,
-        spec: SinkSpec,
-        sink: Sink,
-        config: PumpConfig,
-    ) -> Result<Self, StoreError> {
+    pub async fn start(store: Arc<dyn Store>, spec: SinkSpec, sink: Sink, config: PumpConfig) -> Result<Self, StoreError> {
         let name = spec.consumer_name();
         blocking(&store, move |s| s.register_consumer(&name, None)).await?;
         Ok(SinkPump { store, spec, sink, config })
@@ -117,12 +107,7 @@ impl SinkPump {
             let mut outgoing = Vec::with_capacity(events.len());
             for e in &events {
                 match event::envelope(e) {
-                    Ok(line) => outgoing.push(Outgoing {
-                        seq: e.seq,
-                        account_id: e.account_id.clone(),
-                        region: e.region.clone(),
-                        line,
-                    }),
+                    Ok(line) => outgoing.push(Outgoing { seq: e.seq, account_id: e.account_id.clone(), region: e.region.clone(), line }),
                     // A stored document that does not parse cannot be sent, now or later.
                     Err(err) => {
                         tracing::error!(sink = %self.spec, finding = %e.finding_id, error = %err, "export: finding skipped: unreadable document")
@@ -213,13 +198,7 @@ pub async fn log_outbox(store: Arc<dyn Store>, every: Duration, stop: Cancellati
         let empty = stats.queued == 0;
         if !empty || !was_empty {
             let lag_s = stats.oldest_due_ms.map(|t| (now - t).max(0) / 1000).unwrap_or(0);
-            tracing::info!(
-                depth = stats.depth(),
-                queued = stats.queued,
-                pending_updates = stats.pending_updates,
-                lag_s,
-                "export: outbox"
-            );
+            tracing::info!(depth = stats.depth(), queued = stats.queued, pending_updates = stats.pending_updates, lag_s, "export: outbox");
             for c in stats.consumers.iter().filter(|c| c.backlog > 0) {
                 let lag_s = c.oldest_due_ms.map(|t| (now - t).max(0) / 1000).unwrap_or(0);
                 tracing::info!(consumer = %c.name, backlog = c.backlog, lag_s, "export: consumer behind");
@@ -235,11 +214,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
-        let config = PumpConfig {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-            ..Default::default()
-        };
+        let config = PumpConfig { initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2), ..Default::default() };
         for _ in 0..50 {
             let first = backoff(&config, 1);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");

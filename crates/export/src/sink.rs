@@ -67,9 +67,7 @@ impl SinkSpec {
             }
             return Ok(SinkSpec::S3 { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() });
         }
-        Err(format!(
-            "unknown export sink {text:?}: expected stdout, file:PATH, webhook:http://HOST[:PORT]/PATH or s3://BUCKET[/PREFIX]"
-        ))
+        Err(format!("unknown export sink {text:?}: expected stdout, file:PATH, webhook:http://HOST[:PORT]/PATH or s3://BUCKET[/PREFIX]"))
     }
 
     /// The outbox consumer name: stable across restarts for the same flag value.
@@ -150,9 +148,9 @@ impl Sink {
             SinkSpec::File(path) => Sink::File(path.clone()),
             SinkSpec::Webhook(url) => Sink::Webhook(Webhook { url: url.clone(), connection: None }),
             SinkSpec::S3 { bucket, prefix } => {
-                let remote = remote.filter(|r| r.config().s3.is_some()).ok_or_else(|| {
-                    format!("--export {spec} needs an S3-compatible endpoint (--s3-endpoint and its credentials)")
-                })?;
+                let remote = remote
+                    .filter(|r| r.config().s3.is_some())
+                    .ok_or_else(|| format!("--export {spec} needs an S3-compatible endpoint (--s3-endpoint and its credentials)"))?;
                 Sink::S3 { remote, bucket: bucket.clone(), prefix: prefix.clone(), consumer: spec.consumer_name() }
             }
         })

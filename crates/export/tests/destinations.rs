@@ -26,48 +26,29 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let scope = Scope::new("111122223333", "us-east-1");
-    let detector = store
-        .create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), None)
-        .unwrap();
+    let detector = store.create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), None).unwrap();
     let properties = DestinationProperties {
         destination_arn: "arn:aws:s3:::findings-bucket/gd".into(),
         kms_key_arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
         expected_bucket_owner: None,
     };
-    let destination = store
-        .create_destination(&scope, &detector.id, "S3", &properties, &BTreeMap::new(), None)
-        .unwrap();
-    store
-        .register_consumer(&consumer_name(&destination.id), Some(&detector.id))
-        .unwrap();
+    let destination = store.create_destination(&scope, &detector.id, "S3", &properties, &BTreeMap::new(), None).unwrap();
+    store.register_consumer(&consumer_name(&destination.id), Some(&detector.id)).unwrap();
     let ty = finding_types::CATALOGUE.iter().find(|t| !t.retired).unwrap();
     let now = time::now_ms();
     let occurrence = Occurrence {
         detector_id: detector.id.clone(),
         finding: samples::sample_finding(ty, &scope, &detector.id, now),
         event_time_ms: now,
-        evidence: Evidence {
-            rule: "sample".into(),
-            ..Default::default()
-        },
+        evidence: Evidence { rule: "sample".into(), ..Default::default() },
     };
     store.commit(&vedette_store::Commit::occurrences(&[occurrence])).unwrap();
-    Setup {
-        _dir: dir,
-        store,
-        scope,
-        detector_id: detector.id,
-        destination,
-    }
+    Setup { _dir: dir, store, scope, detector_id: detector.id, destination }
 }
 
 /// An S3 endpoint on a loopback port nothing listens on.
 fn unreachable_s3() -> Remote {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let endpoint = S3Endpoint {
         endpoint: format!("http://127.0.0.1:{port}"),
         region: "us-east-1".into(),
@@ -75,26 +56,15 @@ fn unreachable_s3() -> Remote {
         secret_access_key: "secret".into(),
         path_style: true,
     };
-    Remote::new(RemoteConfig {
-        s3: Some(endpoint),
-        ..Default::default()
-    })
-    .unwrap()
-    .with_timeout(Duration::from_secs(5))
+    Remote::new(RemoteConfig { s3: Some(endpoint), ..Default::default() }).unwrap().with_timeout(Duration::from_secs(5))
 }
 
 fn queued(s: &Setup) -> usize {
-    s.store
-        .outbox_due(&consumer_name(&s.destination.id), time::now_ms(), 100)
-        .unwrap()
-        .events
-        .len()
+    s.store.outbox_due(&consumer_name(&s.destination.id), time::now_ms(), 100).unwrap().events.len()
 }
 
 fn current(s: &Setup) -> Destination {
-    s.store
-        .get_destination(&s.scope, &s.detector_id, &s.destination.id)
-        .unwrap()
+    s.store.get_destination(&s.scope, &s.detector_id, &s.destination.id).unwrap()
 }
 
 #[tokio::test]
@@ -128,18 +98,12 @@ async fn without_an_s3_endpoint_a_destination_cannot_publish() {
 #[tokio::test]
 async fn a_suspended_detector_is_left_alone() {
     let s = setup();
-    let config = DetectorConfig {
-        enabled: false,
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig { enabled: false, ..DetectorConfig::default() };
     s.store.update_detector(&s.scope, &s.detector_id, config).unwrap();
     let mut publisher = DestinationPublisher::new(s.store.clone(), unreachable_s3(), PublisherConfig::default());
     publisher.round().await.unwrap();
     let d = current(&s);
-    assert_eq!(
-        (d.status, d.failure_started_ms),
-        (PublishingStatus::PendingVerification, None)
-    );
+    assert_eq!((d.status, d.failure_started_ms), (PublishingStatus::PendingVerification, None));
     assert_eq!(queued(&s), 1);
 }
 
@@ -153,10 +117,7 @@ async fn run_stops_on_shutdown() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!task.is_finished(), "the publisher runs until stopped");
     stop.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .expect("publisher stopped")
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("publisher stopped").unwrap();
 }
 
 #[tokio::test]

@@ -12,12 +12,7 @@ use vedette_export::{Sink, SinkSpec};
 use vedette_store::{ExportStore, SqliteStore, Store};
 
 fn fast() -> PumpConfig {
-    PumpConfig {
-        poll: Duration::from_millis(20),
-        batch: 4,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(80),
-    }
+    PumpConfig { poll: Duration::from_millis(20), batch: 4, initial_backoff: Duration::from_millis(20), max_backoff: Duration::from_millis(80) }
 }
 
 fn finding(detector_id: &str, n: u64) -> model::Finding {
@@ -32,12 +27,7 @@ fn finding(detector_id: &str, n: u64) -> model::Finding {
         severity: Some(2.0),
         created_at: Some(time::iso_ms(1_700_000_000_000)),
         updated_at: Some(time::iso_ms(1_700_000_000_000)),
-        service: Some(model::Service {
-            detector_id: Some(detector_id.into()),
-            archived: Some(false),
-            count: Some(1),
-            ..Default::default()
-        }),
+        service: Some(model::Service { detector_id: Some(detector_id.into()), archived: Some(false), count: Some(1), ..Default::default() }),
         ..Default::default()
     }
 }
@@ -58,10 +48,7 @@ fn raise(store: &SqliteStore, detector_id: &str, numbers: impl IntoIterator<Item
 fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, String) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let d = store
-        .create_detector(&Scope::new("111122223333", "us-east-1"), DetectorConfig::default(), BTreeMap::new(), None)
-        .unwrap()
-        .id;
+    let d = store.create_detector(&Scope::new("111122223333", "us-east-1"), DetectorConfig::default(), BTreeMap::new(), None).unwrap().id;
     (dir, store, d)
 }
 
@@ -173,11 +160,7 @@ async fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
                     let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
                     assert!(head.starts_with("post /hook http/1.1"), "{head}");
                     assert!(head.contains("content-type: application/json"), "{head}");
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: "))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap();
+                    let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length: ")).and_then(|v| v.trim().parse().ok()).unwrap();
                     while buf.len() < head_end + length {
                         let mut chunk = [0u8; 4096];
                         match socket.read(&mut chunk).await {
@@ -210,10 +193,7 @@ async fn the_webhook_retries_failures_and_delivers_in_order() {
     let spec = SinkSpec::parse(&format!("webhook:{url}")).unwrap();
     store.register_consumer(&spec.consumer_name(), None).unwrap();
     raise(&store, &d, 1..=6);
-    pump_until(&store, &spec, "six events", || {
-        got.lock().unwrap().len() >= 6 && store.outbox_stats().unwrap().depth() == 0
-    })
-    .await;
+    pump_until(&store, &spec, "six events", || got.lock().unwrap().len() >= 6 && store.outbox_stats().unwrap().depth() == 0).await;
     let bodies = got.lock().unwrap().clone();
     let delivered = ids(&(bodies.join("\n") + "\n"));
     let expected: Vec<String> = (1..=6).map(|n| format!("{n:032x}")).collect();

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use vedette_domain::cloudtrail::CloudTrailRecord;
 use vedette_domain::detect::{self, DetectContext};
-use vedette_domain::{aggregate, attributes, Occurrence};
-use vedette_ingest::{read_bytes_for_fuzzing as read, ReadEnd};
+use vedette_domain::{Occurrence, aggregate, attributes};
+use vedette_ingest::{ReadEnd, read_bytes_for_fuzzing as read};
 
 use crate::fixtures::{self, DETECTOR_ID, NOW_MS};
 

@@ -4,22 +4,22 @@
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
+use vedette_domain::Occurrence;
 use vedette_domain::detect::NamedSet;
-use vedette_domain::dns::detect::{build_occurrences, domain_feed_kind, query_hits, Query};
+use vedette_domain::dns::detect::{Query, build_occurrences, domain_feed_kind, query_hits};
 use vedette_domain::dns::domain::{MAX_DOMAIN_LEN, MAX_LABEL_LEN};
 use vedette_domain::dns::heuristics::{self, DnsHeuristics};
 use vedette_domain::dns::{
-    normalize_domain, parse_domain_feed, parse_query_record, registrable_domain, DnsContext, DnsIntel,
-    DomainFeed, DomainSet, QueryLogRecord, DNS_RULES,
+    DNS_RULES, DnsContext, DnsIntel, DomainFeed, DomainSet, QueryLogRecord, normalize_domain, parse_domain_feed, parse_query_record,
+    registrable_domain,
 };
 use vedette_domain::finding_types::{self as ft, ActionKind, ResourceKind};
 use vedette_domain::intel::{IpNet, IpSet};
 use vedette_domain::inventory::Inventory;
-use vedette_domain::Occurrence;
-use vedette_ingest::{read_items_for_fuzzing as read, FuzzItem};
+use vedette_ingest::{FuzzItem, read_items_for_fuzzing as read};
 
 use crate::fixtures::{DETECTOR_ID, NOW_MS};
-use crate::flow::{aggregate_all, check_resumed_and_gzipped, common_shape, Run};
+use crate::flow::{Run, aggregate_all, check_resumed_and_gzipped, common_shape};
 
 /// `data` is `<selector byte><query-log file>`. Selector bits: 1 = an instance inventory is
 /// loaded (it names the instance of a query without `srcids`), 4 = also read the file gzipped
@@ -72,12 +72,7 @@ fn run(bytes: &[u8], start: u64, mut state: DnsHeuristics, inventory: bool, stop
 
 /// What `SourceState::take_query` does: the stateless rules, then the heuristics on the same
 /// prepared query.
-fn detect(
-    record: &QueryLogRecord<'_>,
-    position: u64,
-    inventory: Option<&Inventory>,
-    state: &mut DnsHeuristics,
-) -> Vec<(String, Occurrence)> {
+fn detect(record: &QueryLogRecord<'_>, position: u64, inventory: Option<&Inventory>, state: &mut DnsHeuristics) -> Vec<(String, Occurrence)> {
     assert_eq!(record.missing_field(), None, "the reader hands over complete records only");
     let intel = intel();
     let ctx = DnsContext { detector_id: DETECTOR_ID, now_ms: NOW_MS, source: "fuzz", position, intel, inventory };
@@ -149,10 +144,7 @@ fn check_finding(record: &QueryLogRecord<'_>, instance_id: &str, occurrence: &Oc
     let finding = &occurrence.finding;
     let name = finding.r#type.as_deref().expect("a type");
     let dns_types = DNS_RULES.iter().flat_map(|r| r.finding_types.iter());
-    assert!(
-        dns_types.chain([heuristics::DGA_B, heuristics::DNS_EXFILTRATION].iter()).any(|t| *t == name),
-        "{name} is not a DNS type"
-    );
+    assert!(dns_types.chain([heuristics::DGA_B, heuristics::DNS_EXFILTRATION].iter()).any(|t| *t == name), "{name} is not a DNS type");
     let ty = ft::lookup(name).expect("a catalogue type");
     assert_eq!((ty.resource, ty.action), (ResourceKind::Instance, ActionKind::DnsRequest), "{name}");
     common_shape(finding, occurrence);
@@ -198,15 +190,8 @@ fn intel() -> &'static DnsIntel {
         };
         let nets = ["198.51.100.0/24", "64.0.0.0/3", "2001:db8::/32"].map(|n| n.parse::<IpNet>().expect("a network"));
         DnsIntel {
-            feeds: ["bitcoin", "blackhole", "c2", "dga", "driveby", "droppoint", "phishing"]
-                .into_iter()
-                .map(|kind| feed(kind, data(kind)))
-                .collect(),
-            blackhole_ips: vec![NamedSet {
-                name: "sinkholes".into(),
-                file_sha256: "d".repeat(64),
-                set: Arc::new(IpSet::from_nets(nets)),
-            }],
+            feeds: ["bitcoin", "blackhole", "c2", "dga", "driveby", "droppoint", "phishing"].into_iter().map(|kind| feed(kind, data(kind))).collect(),
+            blackhole_ips: vec![NamedSet { name: "sinkholes".into(), file_sha256: "d".repeat(64), set: Arc::new(IpSet::from_nets(nets)) }],
         }
     })
 }
@@ -352,9 +337,6 @@ fn dns_like_name(seed: &[u8]) -> String {
 fn expected_normal_form(name: &str) -> Option<String> {
     let name = name.trim();
     let name = name.strip_suffix('.').unwrap_or(name);
-    let valid_label = |l: &str| {
-        (1..=MAX_LABEL_LEN).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_*".contains(&b))
-    };
-    (!name.is_empty() && name.len() <= MAX_DOMAIN_LEN && name.split('.').all(valid_label))
-        .then(|| name.to_ascii_lowercase())
+    let valid_label = |l: &str| (1..=MAX_LABEL_LEN).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_*".contains(&b));
+    (!name.is_empty() && name.len() <= MAX_DOMAIN_LEN && name.split('.').all(valid_label)).then(|| name.to_ascii_lowercase())
 }

@@ -1,10 +1,10 @@
 //! Fixed data the targets evaluate fuzzed input against.
 use std::sync::{Arc, OnceLock};
 
-use vedette_domain::detect::intel::{feed_kind, ListNets};
+use vedette_domain::detect::intel::{ListNets, feed_kind};
 use vedette_domain::detect::{self, DetectContext, DetectorLists, Feed, Intel, NamedSet, OperatorIntel};
 use vedette_domain::intel::{IpNet, IpSet};
-use vedette_domain::{cloudtrail, finding_types, model, samples, Scope};
+use vedette_domain::{Scope, cloudtrail, finding_types, model, samples};
 
 pub const DETECTOR_ID: &str = "12abc34d567e8fa901bc2d34e56789f0";
 /// 2026-01-01T00:00:00Z: fixed, so a run is reproducible.
@@ -58,11 +58,7 @@ pub fn intel() -> Intel<'static> {
     static OPERATOR: OnceLock<OperatorIntel> = OnceLock::new();
     static LISTS: OnceLock<DetectorLists> = OnceLock::new();
     let nets = |nets: &[&str]| nets.iter().map(|n| n.parse::<IpNet>().expect("fixture networks parse")).collect::<Vec<_>>();
-    let named = |name: &str, list: &[&str]| NamedSet {
-        name: name.into(),
-        file_sha256: "0".repeat(64),
-        set: Arc::new(IpSet::from_nets(nets(list))),
-    };
+    let named = |name: &str, list: &[&str]| NamedSet { name: name.into(), file_sha256: "0".repeat(64), set: Arc::new(IpSet::from_nets(nets(list))) };
     let operator = OPERATOR.get_or_init(|| OperatorIntel {
         feeds: vec![
             Feed { kind: feed_kind("tor").expect("a feed kind"), list: named("tor-exits", &["185.220.0.0/16", "2a0b:f4c0::/32"]) },

@@ -6,21 +6,20 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, OnceLock};
 
-use vedette_domain::detect::intel::{feed_kind, ListNets};
+use vedette_domain::detect::intel::{ListNets, feed_kind};
 use vedette_domain::detect::{DetectorLists, Feed, Intel, NamedSet, OperatorIntel};
 use vedette_domain::finding_types::{self as ft, ActionKind, ResourceKind};
-use vedette_domain::flow::detect::{port_name, FLOW_TYPES};
+use vedette_domain::flow::detect::{FLOW_TYPES, port_name};
 use vedette_domain::flow::heuristics::{self, HEURISTIC_TYPES};
 use vedette_domain::flow::state::{MAX_PROBE_DETAILS, MAX_PROBE_FINDINGS};
 use vedette_domain::flow::{
-    self, FlowAction, FlowContext, FlowDirection, FlowField, FlowLine, FlowReader, FlowRecord, FlowState, LogStatus,
-    ReadLine,
+    self, FlowAction, FlowContext, FlowDirection, FlowField, FlowLine, FlowReader, FlowRecord, FlowState, LogStatus, ReadLine,
 };
-use vedette_domain::intel::{is_publicly_routable, IpNet, IpSet};
+use vedette_domain::intel::{IpNet, IpSet, is_publicly_routable};
 use vedette_domain::inventory::Inventory;
 use vedette_domain::time::parse_iso_ms;
-use vedette_domain::{aggregate, attributes, model, Occurrence, Scope};
-use vedette_ingest::{read_items_for_fuzzing as read, FuzzItem, ReadEnd};
+use vedette_domain::{Occurrence, Scope, aggregate, attributes, model};
+use vedette_ingest::{FuzzItem, ReadEnd, read_items_for_fuzzing as read};
 
 use crate::fixtures::{DETECTOR_ID, NOW_MS};
 
@@ -325,11 +324,7 @@ fn intel() -> Intel<'static> {
     static OPERATOR: OnceLock<OperatorIntel> = OnceLock::new();
     static LISTS: OnceLock<DetectorLists> = OnceLock::new();
     let nets = |nets: &[&str]| nets.iter().map(|n| n.parse::<IpNet>().expect("fixture networks parse")).collect::<Vec<_>>();
-    let named = |name: &str, list: &[&str]| NamedSet {
-        name: name.into(),
-        file_sha256: "0".repeat(64),
-        set: Arc::new(IpSet::from_nets(nets(list))),
-    };
+    let named = |name: &str, list: &[&str]| NamedSet { name: name.into(), file_sha256: "0".repeat(64), set: Arc::new(IpSet::from_nets(nets(list))) };
     let feed = |kind: &str, list: &[&str]| Feed { kind: feed_kind(kind).expect("a feed kind"), list: named(kind, list) };
     let operator = OPERATOR.get_or_init(|| OperatorIntel {
         feeds: vec![
@@ -360,8 +355,7 @@ fn intel() -> Intel<'static> {
 pub(crate) fn inventory() -> &'static Inventory {
     static INVENTORY: OnceLock<Inventory> = OnceLock::new();
     INVENTORY.get_or_init(|| {
-        Inventory::from_json(include_str!("../../domain/tests/data/flow/describe_instances.json"))
-            .expect("the test inventory parses")
+        Inventory::from_json(include_str!("../../domain/tests/data/flow/describe_instances.json")).expect("the test inventory parses")
     })
 }
 
@@ -571,8 +565,7 @@ fn drawn_record(draw: &mut Draw<'_>) -> (FlowRecord<'static>, Vec<String>) {
             FlowField::PktSrcAwsService => draw.token("S"),
             FlowField::PktDstAwsService => draw.token("EC"),
             FlowField::FlowDirection => {
-                let (value, token) =
-                    if draw.byte() & 1 == 0 { (FlowDirection::Ingress, "ingress") } else { (FlowDirection::Egress, "egress") };
+                let (value, token) = if draw.byte() & 1 == 0 { (FlowDirection::Ingress, "ingress") } else { (FlowDirection::Egress, "egress") };
                 record.flow_direction = Some(value);
                 token.to_owned()
             }

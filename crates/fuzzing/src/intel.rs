@@ -1,7 +1,7 @@
 //! Threat-list and trusted-IP-list files in GuardDuty's six formats.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use vedette_domain::intel::{is_publicly_routable, parse_list, IpNet, IpSet, ListFormat};
+use vedette_domain::intel::{IpNet, IpSet, ListFormat, is_publicly_routable, parse_list};
 
 /// `data` is `<format byte><file>`: the first byte picks the format (modulo six), the rest is the
 /// list file. Properties, besides not crashing: the bad-line summary is consistent (never more

@@ -1,11 +1,11 @@
 //! SigV4: Authorization headers parsed, and whole requests verified against a fixed credential.
 use std::time::{Duration, SystemTime};
 
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use chrono::{DateTime, Utc};
-use vedette_wire::auth::{authenticate, SignedRequest};
-use vedette_wire::{sigv4, AuthConfig, Credential, Credentials};
+use vedette_wire::auth::{SignedRequest, authenticate};
+use vedette_wire::{AuthConfig, Credential, Credentials, sigv4};
 
 use crate::fixtures::NOW_MS;
 use crate::rest::split_line;
@@ -18,11 +18,7 @@ const REGION: &str = "us-east-1";
 
 fn config() -> AuthConfig {
     let mut credentials = Credentials::default();
-    credentials.insert(Credential {
-        access_key_id: ACCESS_KEY_ID.into(),
-        secret_access_key: SECRET.into(),
-        account_id: ACCOUNT_ID.into(),
-    });
+    credentials.insert(Credential { access_key_id: ACCESS_KEY_ID.into(), secret_access_key: SECRET.into(), account_id: ACCOUNT_ID.into() });
     AuthConfig::sigv4(credentials)
 }
 
@@ -124,9 +120,8 @@ fn signed_by_the_sdk_is_accepted(input: &Input<'_>, config: &AuthConfig) {
     let path_ok = input.path.starts_with('/') && !dot_end && input.path.bytes().all(|b| plain_uri_byte(b, false));
     // Percent escapes that decode to bytes which are not UTF-8: aws-sigv4 re-encodes them as
     // U+FFFD, botocore cannot produce them (its parameters are strings); no oracle there.
-    let query_ok = input.query.is_none_or(|q| {
-        q.bytes().all(|b| plain_uri_byte(b, true)) && percent_encoding::percent_decode_str(q).decode_utf8().is_ok()
-    });
+    let query_ok =
+        input.query.is_none_or(|q| q.bytes().all(|b| plain_uri_byte(b, true)) && percent_encoding::percent_decode_str(q).decode_utf8().is_ok());
     // Headers the signer adds or the server derives itself are left to them.
     let reserved = ["authorization", "x-amz-date", "date", "x-amz-content-sha256", "x-amz-security-token", "host"];
     let headers_ok = input.headers.iter().all(|(name, value)| {
@@ -138,8 +133,7 @@ fn signed_by_the_sdk_is_accepted(input: &Input<'_>, config: &AuthConfig) {
     if !(method_ok && path_ok && query_ok && headers_ok) {
         return;
     }
-    let headers: Vec<(&str, &str)> =
-        input.headers.iter().map(|(n, v)| (n.as_str(), std::str::from_utf8(v).expect("checked ASCII"))).collect();
+    let headers: Vec<(&str, &str)> = input.headers.iter().map(|(n, v)| (n.as_str(), std::str::from_utf8(v).expect("checked ASCII"))).collect();
     let url = match input.query {
         Some(q) => format!("https://{HOST}{}?{q}", input.path),
         None => format!("https://{HOST}{}", input.path),
@@ -163,14 +157,8 @@ fn signed_by_the_sdk_is_accepted(input: &Input<'_>, config: &AuthConfig) {
     let mut sent: Vec<(&str, &[u8])> = input.headers.iter().map(|(n, v)| (n.as_str(), *v)).collect();
     sent.push(("host", HOST.as_bytes()));
     sent.extend(instructions.headers().map(|(n, v)| (n, v.as_bytes())));
-    let request = SignedRequest {
-        method: input.method,
-        raw_path: input.path,
-        raw_query: input.query,
-        headers: &sent,
-        authority: None,
-        body: input.body,
-    };
+    let request =
+        SignedRequest { method: input.method, raw_path: input.path, raw_query: input.query, headers: &sent, authority: None, body: input.body };
     match authenticate(config, &request, now()) {
         Ok(caller) => assert_eq!(caller.scope.account_id, ACCOUNT_ID),
         Err(e) => panic!(

@@ -33,12 +33,7 @@ fn replay(target: &str) {
             failed.push(path.display().to_string());
         }
     }
-    println!(
-        "{target}: {} corpus + {} regression inputs in {:.2?}",
-        corpus.len(),
-        regressions.len(),
-        started.elapsed()
-    );
+    println!("{target}: {} corpus + {} regression inputs in {:.2?}", corpus.len(), regressions.len(), started.elapsed());
     assert!(failed.is_empty(), "{target} panicked on {} input(s):\n{}", failed.len(), failed.join("\n"));
 }
 

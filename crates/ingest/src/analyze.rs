@@ -12,16 +12,16 @@ use vedette_domain::detect::{self, DetectContext, Intel};
 use vedette_domain::{Occurrence, aggregate};
 use vedette_store::{Progress, StoreError};
 
-use crate::pipeline::{Chunk, Message, Shared, SourceOutcome};
 use crate::discover;
 use crate::pipeline::ReadKind;
+use crate::pipeline::{Chunk, Message, Shared, SourceOutcome};
 use crate::progress::{
     self, COUNTER_BAD, COUNTER_BYTES, COUNTER_EVENTS, COUNTER_LINES, COUNTER_OCCURRENCES, Completed, DetectorPositions, SCOPE_COUNTER_PREFIX,
     detector_progress_key, scopes_seen,
 };
 use crate::reader::{self, Buffers, Flow, Item};
-use crate::source::Identity;
 use crate::router::{Router, Target};
+use crate::source::Identity;
 use crate::{IngestError, Problem, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR, flow};
 
 /// Reads one source and sends its chunks. Returns false when the writer has gone away.
@@ -165,7 +165,6 @@ pub(crate) fn analyze_source(
     state.emit(true, Some(SourceOutcome::Read(kind)));
     Ok(!state.writer_gone)
 }
-
 
 /// One source being read by a worker.
 pub(crate) struct Analyzer<'a, 's> {
@@ -321,7 +320,12 @@ impl Analyzer<'_, '_> {
 
     /// Adds a successful console login to its user's history; the occurrences of the impossible
     /// journeys it reveals.
-    fn console_login(&mut self, record: &vedette_domain::cloudtrail::CloudTrailRecord<'_>, ctx: &DetectContext<'_>, detector: &Arc<str>) -> Result<Vec<Occurrence>, StoreError> {
+    fn console_login(
+        &mut self,
+        record: &vedette_domain::cloudtrail::CloudTrailRecord<'_>,
+        ctx: &DetectContext<'_>,
+        detector: &Arc<str>,
+    ) -> Result<Vec<Occurrence>, StoreError> {
         let Some(ip) = record.source_ip_address.get().and_then(|s| s.parse().ok()) else { return Ok(Vec::new()) };
         let Some(login) = console_login::login_of(record, &ctx.intel.operator.geo(ip)) else { return Ok(Vec::new()) };
         let Some(user) = console_login::user_key(record) else { return Ok(Vec::new()) };
@@ -346,11 +350,7 @@ impl Analyzer<'_, '_> {
         let mut chunk = std::mem::take(&mut self.chunk);
         chunk.occurrences = self.findings.drain().map(|(_, o)| o).collect();
         self.fold_scopes();
-        for (key, n) in [
-            (COUNTER_EVENTS, self.fresh_events),
-            (COUNTER_BAD, chunk.bad_records),
-            (COUNTER_OCCURRENCES, chunk.occurrences_raised),
-        ] {
+        for (key, n) in [(COUNTER_EVENTS, self.fresh_events), (COUNTER_BAD, chunk.bad_records), (COUNTER_OCCURRENCES, chunk.occurrences_raised)] {
             *self.counters.entry(key.into()).or_default() += n;
         }
         self.fresh_events = 0;

@@ -140,8 +140,7 @@ impl Batch {
                 *slot = (*order, entry);
             }
         }
-        let state: Vec<StateEntry> =
-            latest.into_values().map(|(_, e)| e.clone()).chain(network.iter().map(|(_, e)| e.clone())).collect();
+        let state: Vec<StateEntry> = latest.into_values().map(|(_, e)| e.clone()).chain(network.iter().map(|(_, e)| e.clone())).collect();
         if progress.is_empty() && self.findings == 0 && state.is_empty() {
             return Ok(Default::default());
         }

@@ -60,9 +60,8 @@ pub fn flow_delivery_region(path: &Path) -> Option<String> {
     let region = parts.get(at + 1)?;
     let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
     // The last segment is the object itself: a Region is a directory.
-    let region_ok = at + 2 < parts.len()
-        && region.split('-').count() >= 3
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let region_ok =
+        at + 2 < parts.len() && region.split('-').count() >= 3 && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     (account_ok && region_ok && parts.get(at.checked_sub(2)?).is_some_and(|p| p == "AWSLogs")).then(|| region.clone())
 }
 
@@ -131,8 +130,7 @@ mod tests {
         }
         std::fs::write(digest.join("111122223333_CloudTrail-Digest_us-east-1_z.json.gz"), b"{}").unwrap();
         let named_again = day.join("a_CloudTrail_us-east-1_y.json");
-        let (sources, problems, digests) =
-            discover(&[dir.path().to_owned(), "-".into(), dir.path().join("missing"), named_again]);
+        let (sources, problems, digests) = discover(&[dir.path().to_owned(), "-".into(), dir.path().join("missing"), named_again]);
         let names: Vec<String> = sources
             .iter()
             .map(|s| match s {

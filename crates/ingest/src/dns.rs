@@ -13,13 +13,20 @@ use crate::state::Persisted;
 impl Analyzer<'_, '_> {
     /// Runs for every enabled detector whatever its configuration: DNS logs are a foundational
     /// source, always analysed by an enabled detector (see `take_flow`).
-    pub(crate) fn take_query(&mut self, position: u64, record: &QueryLogRecord<'_>, router: &mut Router<'_>, source: &str) -> Result<(), IngestError> {
+    pub(crate) fn take_query(
+        &mut self,
+        position: u64,
+        record: &QueryLogRecord<'_>,
+        router: &mut Router<'_>,
+        source: &str,
+    ) -> Result<(), IngestError> {
         // The reader hands over only records with account_id, region, time and name.
         let (account, region) = (record.account_id.as_str(), record.region.as_str());
         let Some(detector_id) = self.route_to(position, account, region, router)? else { return Ok(()) };
         let intel = self.shared.options.dns_intel.clone();
         let inventory = self.shared.options.inventory.clone();
-        let ctx = DnsContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position, intel: &intel, inventory: inventory.as_deref() };
+        let ctx =
+            DnsContext { detector_id: &detector_id, now_ms: self.shared.now_ms, source, position, intel: &intel, inventory: inventory.as_deref() };
         let Some(query) = Query::resolve(record, ctx.inventory) else { return Ok(()) };
         let mut occurrences = build_occurrences(&query, &ctx, query_hits(&query, &intel));
         // The heuristics key their windows on the query's instance (`srcids`, or the inventory's).

@@ -70,7 +70,9 @@ impl Analyzer<'_, '_> {
         };
         let region = record.region.or(self.delivery_region).or(self.shared.options.flow_region.as_deref());
         let Some(region) = region else {
-            self.bad(position, || "flow-log record without a Region: no v4 region field, no AWSLogs/<account>/vpcflowlogs/<region>/ path and no --flow-region".into());
+            self.bad(position, || {
+                "flow-log record without a Region: no v4 region field, no AWSLogs/<account>/vpcflowlogs/<region>/ path and no --flow-region".into()
+            });
             return Ok(());
         };
         let Some(detector_id) = self.route_to(position, account, region, router)? else { return Ok(()) };

@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use sha2::{Digest, Sha256};
 use vedette_domain::detect::intel::feed_kind;
-use vedette_domain::detect::{DetectorLists, Feed, FeedKind, NamedSet, OperatorIntel, FEED_KINDS};
+use vedette_domain::detect::{DetectorLists, FEED_KINDS, Feed, FeedKind, NamedSet, OperatorIntel};
 use vedette_domain::geo::{GeoInfo, GeoLookup};
-use vedette_domain::intel::{parse_aws_ip_ranges, parse_list, IpNet, IpSet, ListFormat};
+use vedette_domain::intel::{IpNet, IpSet, ListFormat, parse_aws_ip_ranges, parse_list};
 use vedette_store::{ActiveList, ActiveListHead, ListKind, Store, StoreError};
 
 /// What the operator asked for on the command line.
@@ -237,15 +237,11 @@ impl CacheInner {
 
         // Which lists' entries are needed: those without a shared set, all threat lists for a
         // missing union, all trusted lists when several must be merged. Read and parsed once.
-        let needs = |i: usize| {
-            cached[i].is_none()
-                || (threat.len() > 1 && cached_union.is_none() && is_threat(&i))
-                || (trusted.len() > 1 && !is_threat(&i))
-        };
+        let needs =
+            |i: usize| cached[i].is_none() || (threat.len() > 1 && cached_union.is_none() && is_threat(&i)) || (trusted.len() > 1 && !is_threat(&i));
         let mut nets: HashMap<usize, Vec<IpNet>> = HashMap::new();
         if (0..heads.len()).any(needs) {
-            let mut all: HashMap<String, ActiveList> =
-                store.active_lists(detector_id)?.into_iter().map(|l| (l.list_id.clone(), l)).collect();
+            let mut all: HashMap<String, ActiveList> = store.active_lists(detector_id)?.into_iter().map(|l| (l.list_id.clone(), l)).collect();
             for i in (0..heads.len()).filter(|&i| needs(i)) {
                 let head = &heads[i];
                 let Some(list) = all.remove(&head.list_id) else { return Ok(None) };
@@ -371,11 +367,7 @@ fn load_feed(spec: &FeedSpec) -> Result<Feed, IntelError> {
         tracing::warn!(path = %spec.path.display(), bad_lines = parsed.bad_lines, first = ?parsed.first_bad_lines, "feed lines that are not addresses skipped");
     }
     let name = spec.path.file_name().map_or_else(|| spec.path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let list = NamedSet {
-        name,
-        file_sha256: hex::encode(Sha256::digest(&bytes)),
-        set: Arc::new(IpSet::from_nets(parsed.entries)),
-    };
+    let list = NamedSet { name, file_sha256: hex::encode(Sha256::digest(&bytes)), set: Arc::new(IpSet::from_nets(parsed.entries)) };
     tracing::info!(kind = spec.kind.name, path = %spec.path.display(), entries = list.set.len(), "feed loaded");
     Ok(Feed { kind: spec.kind, list })
 }
@@ -520,9 +512,28 @@ mod tests {
     #[test]
     fn the_ipv4_fast_path_agrees_with_the_general_parser() {
         for text in [
-            "198.51.100.7/32", "198.51.100.7", "10.0.0.0/8", "0.0.0.0/0", "255.255.255.255/32", "192.0.2.77/24",
-            "1.2.3.4/33", "1.2.3.256", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.4/", "1.2.3.4/032", "1.2.3.4/ 8",
-            " 1.2.3.4", "1.2.3.4 ", "2001:db8::/32", "::ffff:1.2.3.4", "1234.1.1.1", "1.2.3.4/8x", "", "a.b.c.d",
+            "198.51.100.7/32",
+            "198.51.100.7",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "255.255.255.255/32",
+            "192.0.2.77/24",
+            "1.2.3.4/33",
+            "1.2.3.256",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4/",
+            "1.2.3.4/032",
+            "1.2.3.4/ 8",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "2001:db8::/32",
+            "::ffff:1.2.3.4",
+            "1234.1.1.1",
+            "1.2.3.4/8x",
+            "",
+            "a.b.c.d",
         ] {
             let general: Option<IpNet> = text.parse().ok();
             assert_eq!(parse_entry(text), general, "{text:?}");

@@ -67,12 +67,12 @@ pub mod source;
 mod state;
 pub mod watch;
 
-pub use discover::{discover, SourceInput};
+pub use discover::{SourceInput, discover};
 pub use intel::{IntelConfig, Intelligence};
 pub use progress::detector_progress_key;
-pub use source::{FileSource, Identity, Settled, Source, StdinSource};
 #[doc(hidden)]
-pub use reader::{read_bytes_for_fuzzing, read_items_for_fuzzing, FuzzItem, ReadEnd};
+pub use reader::{FuzzItem, ReadEnd, read_bytes_for_fuzzing, read_items_for_fuzzing};
+pub use source::{FileSource, Identity, Settled, Source, StdinSource};
 
 /// Reasons a record is skipped (keys of [`Summary::skipped`]).
 pub const SKIP_NO_DETECTOR: &str = "no detector for the account and Region";

@@ -11,9 +11,9 @@
 //! record) or [`ReadEnd::problem`] (the rest of the source is unreadable).
 use std::io::{self, BufRead, BufReader, Read};
 
-use vedette_domain::cloudtrail::{parse_record, CloudTrailRecord};
+use vedette_domain::cloudtrail::{CloudTrailRecord, parse_record};
 use vedette_domain::dns::record::query_json;
-use vedette_domain::dns::{parse_query_record, QueryLogRecord};
+use vedette_domain::dns::{QueryLogRecord, parse_query_record};
 use vedette_domain::flow::{FlowLayout, FlowLine, FlowReader, FlowRecord, ReadLine};
 
 /// One position of a source, handed to the sink.
@@ -260,12 +260,7 @@ fn read_document<E>(
 
 /// Delivers the records of one document (`{"Records":[...]}` or `[...]`). Record `n` (1-based)
 /// is delivered at position `base + n` if that is after `start`.
-fn deliver_document<E>(
-    json: &[u8],
-    base: u64,
-    start: u64,
-    sink: &mut impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>,
-) -> Result<ReadEnd, E> {
+fn deliver_document<E>(json: &[u8], base: u64, start: u64, sink: &mut impl FnMut(u64, Item<'_, '_>) -> Result<Flow, E>) -> Result<ReadEnd, E> {
     let is_array = json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     // Fast path: records are parsed and handed over one at a time, straight from the document,
     // so no per-file vector of records is built (memory stays flat whatever the file sizes).
@@ -524,14 +519,16 @@ fn read_lines<E>(
                 let parsed = parse_record(&document);
                 let item = match &parsed {
                     Ok(record) => Item::Record(record),
-                    Err(e) if e.is_eof() => return Ok(ReadEnd {
-                        position: number - 1,
-                        problem: Some(format!("the document ends early: {e}")),
-                        truncated: true,
-                        // Read on from its start when it grows, whatever it turns out to be.
-                        json_lines: true,
-                        ..Default::default()
-                    }),
+                    Err(e) if e.is_eof() => {
+                        return Ok(ReadEnd {
+                            position: number - 1,
+                            problem: Some(format!("the document ends early: {e}")),
+                            truncated: true,
+                            // Read on from its start when it grows, whatever it turns out to be.
+                            json_lines: true,
+                            ..Default::default()
+                        });
+                    }
                     Err(e) => Item::Bad(format!("malformed JSON: {e}")),
                 };
                 if sink(number, item)? == Flow::Stop {
@@ -733,7 +730,9 @@ garbage line\n\
     #[test]
     fn query_logs_exported_from_cloudwatch_logs_are_sniffed_plain_and_gzipped() {
         let record = |name: &str| {
-            format!("{{\"version\":\"1.100000\",\"account_id\":\"123456789012\",\"region\":\"us-east-1\",\"query_timestamp\":\"2021-02-04T17:51:55Z\",\"query_name\":\"{name}\",\"srcids\":{{\"instance\":\"i-1\"}}}}")
+            format!(
+                "{{\"version\":\"1.100000\",\"account_id\":\"123456789012\",\"region\":\"us-east-1\",\"query_timestamp\":\"2021-02-04T17:51:55Z\",\"query_name\":\"{name}\",\"srcids\":{{\"instance\":\"i-1\"}}}}"
+            )
         };
         let export = format!(
             "2021-02-04T17:51:56.001Z {}\n2021-02-04T17:51:56.002Z {}\n2021-02-04T17:51:56.003Z not json\n\n2021-02-04T17:51:57.000Z {}",
@@ -818,10 +817,7 @@ garbage line\n\
         let input = b"{\"eventName\":\"A\"}\n\n  not json\n{\"Records\":[{\"eventName\":\"B\"},{\"eventName\":\"C\"}]}\n{\"eventName\":\"D\"}";
         let (seen, end) = read_all(input, 0);
         let summary: Vec<_> = seen.iter().map(|(p, r)| (*p, r.clone().unwrap_or_else(|_| "BAD".into()))).collect();
-        assert_eq!(
-            summary,
-            [(1, "A".into()), (3, "BAD".into()), (4, "B".into()), (4, "C".into()), (5, "D".into())]
-        );
+        assert_eq!(summary, [(1, "A".into()), (3, "BAD".into()), (4, "B".into()), (4, "C".into()), (5, "D".into())]);
         assert_eq!(end.position, 5);
     }
 

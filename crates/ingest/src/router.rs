@@ -91,7 +91,11 @@ impl<'s> Router<'s> {
 }
 
 /// Creates the scope's detector (enabled, default configuration) and notes it in `created`.
-fn create_detector(store: &dyn Store, scope: &Scope, created: &Mutex<BTreeMap<String, String>>) -> Result<Option<vedette_domain::Detector>, StoreError> {
+fn create_detector(
+    store: &dyn Store,
+    scope: &Scope,
+    created: &Mutex<BTreeMap<String, String>>,
+) -> Result<Option<vedette_domain::Detector>, StoreError> {
     match store.create_detector(scope, DetectorConfig::default(), BTreeMap::new(), None) {
         Ok(detector) => {
             let name = format!("{}/{}", scope.account_id, scope.region);

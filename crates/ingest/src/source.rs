@@ -21,8 +21,8 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use crate::discover::SourceInput;
 use crate::IngestError;
+use crate::discover::SourceInput;
 
 /// One object of log records, as the pipeline sees it. Implementations are shared by the worker
 /// threads (one reads it, the writer reports on it).

@@ -182,7 +182,8 @@ mod tests {
     fn loads_a_detectors_stored_values_once_and_orders_what_it_hands_out() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let detector = store.create_detector(&Scope::new("111122223333", "us-east-1"), DetectorConfig::default(), Default::default(), None).unwrap().id;
+        let detector =
+            store.create_detector(&Scope::new("111122223333", "us-east-1"), DetectorConfig::default(), Default::default(), None).unwrap().id;
         let stored = [entry(&detector, "count:a", "5"), entry(&detector, "count:bad", "not a number"), entry(&detector, "other:a", "9")];
         store.commit(&Commit { state: &stored, ..Default::default() }).unwrap();
         let detector: Arc<str> = Arc::from(detector.as_str());

@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 use vedette_domain::Scope;
 use vedette_store::Store;
 
-use crate::discover::{discover, SourceInput};
-use crate::{ingest_paths, IngestOptions, Summary};
+use crate::discover::{SourceInput, discover};
+use crate::{IngestOptions, Summary, ingest_paths};
 
 /// Default poll interval.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
@@ -55,7 +55,13 @@ pub struct Watcher {
 
 impl Watcher {
     /// One poll: walks `dir`, ingests what is ready, returns the run's summary if there was one.
-    pub fn poll(&mut self, store: &dyn Store, dir: &Path, options: &IngestOptions, interval: Duration) -> Result<Option<Summary>, crate::IngestError> {
+    pub fn poll(
+        &mut self,
+        store: &dyn Store,
+        dir: &Path,
+        options: &IngestOptions,
+        interval: Duration,
+    ) -> Result<Option<Summary>, crate::IngestError> {
         self.forget_done_if_detectors_changed(store)?;
         let (sources, problems, _) = discover(&[dir.to_owned()]);
         for p in problems {
@@ -71,8 +77,8 @@ impl Watcher {
             let SourceInput::File { path, size } = source else { continue };
             let modified = std::fs::metadata(&path).ok().and_then(|m| m.modified().ok());
             let stamp = Stamp { size, modified };
-            let settled = self.last_seen.get(&path) == Some(&stamp)
-                || modified.is_some_and(|m| now.duration_since(m).is_ok_and(|age| age >= interval));
+            let settled =
+                self.last_seen.get(&path) == Some(&stamp) || modified.is_some_and(|m| now.duration_since(m).is_ok_and(|age| age >= interval));
             if settled && self.done.get(&path) != Some(&stamp) {
                 ready.push((path.clone(), stamp));
             }

@@ -10,10 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use serde_json::{json, Value};
-use vedette_domain::criteria::{parse_sort, Criteria};
-use vedette_domain::{model, DetectorConfig, Evidence, Scope};
-use vedette_ingest::{ingest_paths, IngestOptions};
+use serde_json::{Value, json};
+use vedette_domain::criteria::{Criteria, parse_sort};
+use vedette_domain::{DetectorConfig, Evidence, Scope, model};
+use vedette_ingest::{IngestOptions, ingest_paths};
 use vedette_store::{SqliteStore, Store};
 
 const ACCOUNT: &str = "111122223333";
@@ -29,7 +29,9 @@ type Spec = (u8, u8, usize, usize);
 
 fn identity(who: &str) -> Value {
     match who {
-        "root" => json!({"type": "Root", "principalId": ACCOUNT, "arn": format!("arn:aws:iam::{ACCOUNT}:root"), "accountId": ACCOUNT, "accessKeyId": "ASIAROOTKEY"}),
+        "root" => {
+            json!({"type": "Root", "principalId": ACCOUNT, "arn": format!("arn:aws:iam::{ACCOUNT}:root"), "accountId": ACCOUNT, "accessKeyId": "ASIAROOTKEY"})
+        }
         name => json!({"type": "IAMUser", "principalId": format!("AIDA{name}"), "arn": format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
                         "accountId": ACCOUNT, "accessKeyId": format!("AKIA{}", name.to_uppercase()), "userName": name}),
     }

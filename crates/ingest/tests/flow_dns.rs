@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use vedette_domain::criteria::{parse_sort, Criteria};
+use vedette_domain::criteria::{Criteria, parse_sort};
 use vedette_domain::{DetectorConfig, Scope};
-use vedette_ingest::{ingest_paths, IngestOptions, Summary};
+use vedette_ingest::{IngestOptions, Summary, ingest_paths};
 use vedette_store::lists::{ListOutcome, NewList, Snapshot};
 use vedette_store::{ListKind, ListStore, SqliteStore, Store};
 

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use vedette_domain::criteria::{parse_sort, Criteria};
-use vedette_domain::{model, DetectorConfig, Evidence, Scope};
-use vedette_ingest::{ingest_paths, ingest_sources, Identity, IngestOptions, Settled, Source, Summary, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR};
+use vedette_domain::criteria::{Criteria, parse_sort};
+use vedette_domain::{DetectorConfig, Evidence, Scope, model};
+use vedette_ingest::{Identity, IngestOptions, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR, Settled, Source, Summary, ingest_paths, ingest_sources};
 use vedette_store::{SqliteStore, Store};
 
 const ACCOUNT: &str = "111122223333";
@@ -89,11 +89,32 @@ fn sample_tree(dir: &Path) -> Vec<PathBuf> {
         record("e4", "2024-03-01T10:31:00Z", "DescribeInstances", "ec2.amazonaws.com", alice(), json!({})),
     ];
     let earlier = vec![
-        record("e1", "2024-03-01T10:00:00Z", "GetUser", "iam.amazonaws.com", root(), json!({"errorCode": "AccessDenied", "sourceIPAddress": "198.51.100.1"})),
-        record("e2", "2024-03-01T10:05:00Z", "StopLogging", "cloudtrail.amazonaws.com", alice(), json!({"requestParameters": {"name": "main-trail"}})),
-        record("e5", "2024-03-01T10:06:00Z", "PutBucketPolicy", "s3.amazonaws.com", alice(), json!({"requestParameters": {
+        record(
+            "e1",
+            "2024-03-01T10:00:00Z",
+            "GetUser",
+            "iam.amazonaws.com",
+            root(),
+            json!({"errorCode": "AccessDenied", "sourceIPAddress": "198.51.100.1"}),
+        ),
+        record(
+            "e2",
+            "2024-03-01T10:05:00Z",
+            "StopLogging",
+            "cloudtrail.amazonaws.com",
+            alice(),
+            json!({"requestParameters": {"name": "main-trail"}}),
+        ),
+        record(
+            "e5",
+            "2024-03-01T10:06:00Z",
+            "PutBucketPolicy",
+            "s3.amazonaws.com",
+            alice(),
+            json!({"requestParameters": {
             "bucketName": "public-bucket",
-            "bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public-bucket/*"}]}}})),
+            "bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public-bucket/*"}]}}}),
+        ),
         record("e6", "2024-03-01T10:07:00Z", "ListUsers", "iam.amazonaws.com", root(), json!({"awsRegion": "eu-west-3"})),
     ];
     deliver(dir, "B", &later);
@@ -200,7 +221,14 @@ fn big_jsonl(dir: &Path, lines: usize) -> PathBuf {
             3 => {
                 let mut who = alice();
                 who["accessKeyId"] = json!(format!("AKIA{}", i % 7));
-                record(&format!("s{i}"), &time, "StopLogging", "cloudtrail.amazonaws.com", who, json!({"requestParameters": {"name": format!("t{i}")}}))
+                record(
+                    &format!("s{i}"),
+                    &time,
+                    "StopLogging",
+                    "cloudtrail.amazonaws.com",
+                    who,
+                    json!({"requestParameters": {"name": format!("t{i}")}}),
+                )
             }
             5 => record(&format!("f{i}"), &time, "GetUser", "iam.amazonaws.com", root(), json!({"errorCode": "AccessDenied"})),
             _ => record(&format!("n{i}"), &time, "DescribeInstances", "ec2.amazonaws.com", alice(), json!({})),
@@ -297,7 +325,15 @@ fn bad_input_is_counted_and_reported_with_its_position() {
     missing.as_object_mut().unwrap().remove("recipientAccountId");
     let mut bad_time = good("m2");
     bad_time["eventTime"] = json!("yesterday");
-    let body = [good("l1").to_string(), "{\"eventName\": broken".into(), missing.to_string(), "[1,2,3]".into(), bad_time.to_string(), good("l6").to_string()].join("\n");
+    let body = [
+        good("l1").to_string(),
+        "{\"eventName\": broken".into(),
+        missing.to_string(),
+        "[1,2,3]".into(),
+        bad_time.to_string(),
+        good("l6").to_string(),
+    ]
+    .join("\n");
     std::fs::write(&lines_path, body).unwrap();
 
     let binary_path = logs.path().join("image.json");
@@ -530,7 +566,10 @@ fn create_detectors_creates_the_missing_ones_before_routing() {
     let paris_detector = store.detector_for(&paris).unwrap().expect("created");
     assert!(virginia.config.enabled && paris_detector.config.enabled);
     let created: Vec<(&str, &str)> = summary.detectors_created.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect();
-    assert_eq!(created, [(format!("{ACCOUNT}/eu-west-3").as_str(), paris_detector.id.as_str()), (format!("{ACCOUNT}/{REGION}").as_str(), virginia.id.as_str())]);
+    assert_eq!(
+        created,
+        [(format!("{ACCOUNT}/eu-west-3").as_str(), paris_detector.id.as_str()), (format!("{ACCOUNT}/{REGION}").as_str(), virginia.id.as_str())]
+    );
     assert_eq!(summary.skipped.get(SKIP_NO_DETECTOR), Some(&1), "the record of a malformed account gets no detector: {summary:?}");
     assert_eq!(summary.skipped_scopes.keys().collect::<Vec<_>>(), [&format!("not-an-account/{REGION}")]);
     assert_eq!(findings(&store, &virginia.id).len(), 3);
@@ -601,8 +640,7 @@ fn two_runs_on_one_file_at_once_apply_it_once() {
         // Both started from no progress: whichever committed first read the file, the other
         // was refused at its first commit and left it.
         let name = path.display().to_string();
-        let (winners, losers): (Vec<&Summary>, Vec<&Summary>) =
-            summaries.iter().partition(|s| s.sources_ingested_elsewhere.is_empty());
+        let (winners, losers): (Vec<&Summary>, Vec<&Summary>) = summaries.iter().partition(|s| s.sources_ingested_elsewhere.is_empty());
         assert_eq!((winners.len(), losers.len()), (1, 1), "round {round}: {summaries:#?}");
         assert_eq!(losers[0].sources_ingested_elsewhere, [name]);
         assert_eq!((losers[0].sources, losers[0].findings_created, losers[0].interrupted), (0, 0, false));
@@ -713,7 +751,10 @@ fn any_source_is_ingested_once_and_told_its_outcome() {
     assert_eq!((first.sources, first.events), (1, 2), "{first:?}");
     assert_eq!(first.bytes, sources[0].size_hint().unwrap(), "the body's bytes are metered");
     assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
-    assert_eq!(first.problems[0].to_string(), format!("mem://AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/03/01/b.json.gz:0: cannot read: access denied"));
+    assert_eq!(
+        first.problems[0].to_string(),
+        format!("mem://AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/03/01/b.json.gz:0: cannot read: access denied")
+    );
     assert_eq!(findings(&store, &detector).len(), 1, "root usage");
 
     let again = ingest_sources(&store, &sources, &options(), &mut |_| {}).unwrap();

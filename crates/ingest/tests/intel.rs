@@ -6,13 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use vedette_domain::criteria::{parse_sort, Criteria, Sort};
+use vedette_domain::criteria::{Criteria, Sort, parse_sort};
 use vedette_domain::finding_types as ft;
-use vedette_domain::{model, DetectorConfig, Scope};
+use vedette_domain::{DetectorConfig, Scope, model};
 use vedette_ingest::intel::FeedSpec;
-use vedette_ingest::{ingest_paths, IngestOptions, IntelConfig, Intelligence};
+use vedette_ingest::{IngestOptions, IntelConfig, Intelligence, ingest_paths};
 use vedette_store::lists::{ListOutcome, ListUpdate, NewList, Snapshot};
 use vedette_store::testing::{Call, Intercepted};
 use vedette_store::{ListKind, ListStore, SqliteStore, Store};
@@ -135,17 +135,27 @@ fn active_lists_in_the_store_raise_custom_findings_and_the_trusted_list_silences
     activate(&store, &detector, ListKind::Threat, "more-actors", &["185.220.101.0/24"]);
     activate(&store, &detector, ListKind::Trusted, "office", &[BOTH_IP]);
     let root = json!({"type": "Root", "principalId": ACCOUNT, "accountId": ACCOUNT, "accessKeyId": "ASIAROOT"});
-    let file = deliver(logs.path(), "a", &[
-        record("e1", "ListUsers", "iam.amazonaws.com", THREAT_IP, json!({})),
-        record("e2", "DeleteTrail", "cloudtrail.amazonaws.com", THREAT_IP, json!({"errorCode": "AccessDenied", "userIdentity":
-            {"type": "IAMUser", "principalId": "AIDABOB", "accountId": ACCOUNT, "accessKeyId": "AKIABOB", "userName": "bob"}})),
-        // On a threat list AND the trusted list: trusted wins, nothing at all (root usage included).
-        record("e3", "ListUsers", "iam.amazonaws.com", BOTH_IP, json!({})),
-        record("e4", "CreateUser", "iam.amazonaws.com", BOTH_IP, json!({"userIdentity": root})),
-        record("e5", "CreateUser", "iam.amazonaws.com", CLEAN_IP, json!({})),
-        // Not publicly routable: lists never apply.
-        record("e6", "CreateUser", "iam.amazonaws.com", "10.0.0.7", json!({})),
-    ]);
+    let file = deliver(
+        logs.path(),
+        "a",
+        &[
+            record("e1", "ListUsers", "iam.amazonaws.com", THREAT_IP, json!({})),
+            record(
+                "e2",
+                "DeleteTrail",
+                "cloudtrail.amazonaws.com",
+                THREAT_IP,
+                json!({"errorCode": "AccessDenied", "userIdentity":
+            {"type": "IAMUser", "principalId": "AIDABOB", "accountId": ACCOUNT, "accessKeyId": "AKIABOB", "userName": "bob"}}),
+            ),
+            // On a threat list AND the trusted list: trusted wins, nothing at all (root usage included).
+            record("e3", "ListUsers", "iam.amazonaws.com", BOTH_IP, json!({})),
+            record("e4", "CreateUser", "iam.amazonaws.com", BOTH_IP, json!({"userIdentity": root})),
+            record("e5", "CreateUser", "iam.amazonaws.com", CLEAN_IP, json!({})),
+            // Not publicly routable: lists never apply.
+            record("e6", "CreateUser", "iam.amazonaws.com", "10.0.0.7", json!({})),
+        ],
+    );
     let summary_of_run = ingest_paths(&store, &[file], &options(Intelligence::default()), &mut |_| {}).unwrap();
     assert_eq!(summary_of_run.events, 6);
     let all = findings(&store, &detector);
@@ -164,7 +174,8 @@ fn active_lists_in_the_store_raise_custom_findings_and_the_trusted_list_silences
         assert_eq!(details[0].threat_file_sha256.as_deref(), Some(sha(&[THREAT_IP, BOTH_IP].join("\n")).as_str()));
     }
     // Filterable as GuardDuty's attribute.
-    let wire: model::FindingCriteria = serde_json::from_value(json!({"criterion": {"service.additionalInfo.threatListName": {"eq": ["bad-actors"]}}})).unwrap();
+    let wire: model::FindingCriteria =
+        serde_json::from_value(json!({"criterion": {"service.additionalInfo.threatListName": {"eq": ["bad-actors"]}}})).unwrap();
     let criteria = vedette_domain::criteria::parse_criteria(Some(&wire)).unwrap();
     let sort: Sort = parse_sort(None).unwrap();
     assert_eq!(store.list_findings(&detector, &criteria, &sort, 50, None).unwrap().items.len(), 2);
@@ -179,8 +190,18 @@ fn a_reactivated_list_applies_its_new_entries_to_later_files_and_a_deactivated_o
     // One Intelligence for all runs, as `serve --watch` keeps it: its cache must notice changes.
     let opts = options(Intelligence::default());
     let run = |name: &str, ip: &str| {
-        let file = deliver(logs.path(), name, &[record(name, "CreateUser", "iam.amazonaws.com", ip, json!({"userIdentity":
-            {"type": "IAMUser", "principalId": format!("AIDA{name}"), "accountId": ACCOUNT, "accessKeyId": format!("AKIA{name}")}}))]);
+        let file = deliver(
+            logs.path(),
+            name,
+            &[record(
+                name,
+                "CreateUser",
+                "iam.amazonaws.com",
+                ip,
+                json!({"userIdentity":
+            {"type": "IAMUser", "principalId": format!("AIDA{name}"), "accountId": ACCOUNT, "accessKeyId": format!("AKIA{name}")}}),
+            )],
+        );
         ingest_paths(&store, &[file], &opts, &mut |_| {}).unwrap();
         findings(&store, &detector).iter().filter(|f| api(f).remote_ip_details.as_ref().unwrap().ip_address_v4.as_deref() == Some(ip)).count()
     };
@@ -237,7 +258,8 @@ fn a_list_activated_during_a_run_applies_to_the_sources_read_after_it() {
     let summary = ingest_paths(&wrapper, &[first, second], &options(Intelligence::default()), &mut |_| {}).unwrap();
     assert_eq!(summary.sources, 2);
     let all = findings(&wrapper.inner, &detector);
-    let keys: Vec<&str> = all.iter().map(|f| f.resource.as_ref().unwrap().access_key_details.as_ref().unwrap().access_key_id.as_deref().unwrap()).collect();
+    let keys: Vec<&str> =
+        all.iter().map(|f| f.resource.as_ref().unwrap().access_key_details.as_ref().unwrap().access_key_id.as_deref().unwrap()).collect();
     assert_eq!(keys, ["AKIAS"], "only the events read after the activation: {all:#?}");
     assert_eq!(threat_list_name(&all[0]).as_deref(), Some("arrived-mid-run"));
 }
@@ -253,9 +275,14 @@ fn operator_feeds_and_aws_ranges_loaded_from_files() {
     let malicious = files.path().join("malicious.csv");
     std::fs::write(&malicious, format!("ip,category,score,first_seen,last_seen,ports\n{BOTH_IP},CnC,127,2024-01-01,2024-02-01,443\n")).unwrap();
     let ranges = files.path().join("ip-ranges.json");
-    std::fs::write(&ranges, json!({"syncToken": "1", "createDate": "2024-03-01-00-00-00",
+    std::fs::write(
+        &ranges,
+        json!({"syncToken": "1", "createDate": "2024-03-01-00-00-00",
         "prefixes": [{"ip_prefix": "18.236.0.0/15", "region": "us-west-2", "service": "AMAZON", "network_border_group": "us-west-2"}],
-        "ipv6_prefixes": []}).to_string()).unwrap();
+        "ipv6_prefixes": []})
+        .to_string(),
+    )
+    .unwrap();
     let config = IntelConfig {
         feeds: vec![
             format!("tor={}", tor.display()).parse::<FeedSpec>().unwrap(),
@@ -265,15 +292,21 @@ fn operator_feeds_and_aws_ranges_loaded_from_files() {
         ..Default::default()
     };
     let intel = Intelligence::load(&config).unwrap();
-    let instance = |session: &str| json!({"userIdentity": {"type": "AssumedRole", "principalId": format!("AROAWEB:{session}"),
+    let instance = |session: &str| {
+        json!({"userIdentity": {"type": "AssumedRole", "principalId": format!("AROAWEB:{session}"),
         "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/web/{session}"), "accountId": ACCOUNT, "accessKeyId": format!("ASIA{session}"),
-        "sessionContext": {"ec2RoleDelivery": "2.0", "sessionIssuer": {"type": "Role", "userName": "web"}}}});
-    let file = deliver(logs.path(), "a", &[
-        record("e1", "DescribeInstances", "ec2.amazonaws.com", THREAT_IP, json!({})),
-        record("e2", "GetSecretValue", "secretsmanager.amazonaws.com", BOTH_IP, json!({"errorCode": "AccessDeniedException"})),
-        record("e3", "ListBuckets", "s3.amazonaws.com", CLEAN_IP, instance("i-0123456789abcdef0")),
-        record("e4", "ListBuckets", "s3.amazonaws.com", "18.236.253.47", instance("i-0fedcba9876543210")),
-    ]);
+        "sessionContext": {"ec2RoleDelivery": "2.0", "sessionIssuer": {"type": "Role", "userName": "web"}}}})
+    };
+    let file = deliver(
+        logs.path(),
+        "a",
+        &[
+            record("e1", "DescribeInstances", "ec2.amazonaws.com", THREAT_IP, json!({})),
+            record("e2", "GetSecretValue", "secretsmanager.amazonaws.com", BOTH_IP, json!({"errorCode": "AccessDeniedException"})),
+            record("e3", "ListBuckets", "s3.amazonaws.com", CLEAN_IP, instance("i-0123456789abcdef0")),
+            record("e4", "ListBuckets", "s3.amazonaws.com", "18.236.253.47", instance("i-0fedcba9876543210")),
+        ],
+    );
     ingest_paths(&store, &[file], &options(intel), &mut |_| {}).unwrap();
     let all = findings(&store, &detector);
     assert_eq!(
@@ -315,8 +348,16 @@ fn detectors_holding_the_same_file_share_its_sets_and_unchanged_lists_are_not_re
     let second = store.create_detector(&Scope::new(ACCOUNT, "eu-west-1"), DetectorConfig::default(), Default::default(), None).unwrap().id;
     let other_scope = Scope::new(ACCOUNT, "eu-west-1");
     let activate_in = |scope: &Scope, detector: &str, name: &str, entries: &[&str]| {
-        let new = NewList { kind: ListKind::Threat, name: name.into(), format: "TXT".into(), location: "file:///lists/x.txt".into(),
-            activate: true, tags: BTreeMap::new(), client_token: None, expected_bucket_owner: None };
+        let new = NewList {
+            kind: ListKind::Threat,
+            name: name.into(),
+            format: "TXT".into(),
+            location: "file:///lists/x.txt".into(),
+            activate: true,
+            tags: BTreeMap::new(),
+            client_token: None,
+            expected_bucket_owner: None,
+        };
         let record = store.create_list(scope, detector, new).unwrap();
         settle_active(&store, &record.list_id, record.generation, entries);
         record.list_id

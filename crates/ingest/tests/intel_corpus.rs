@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use vedette_domain::cloudtrail::parse_record;
-use vedette_domain::detect::{self, DetectContext, DetectorLists, Feed, Intel, ListNets, NamedSet, OperatorIntel, FEED_KINDS};
+use vedette_domain::detect::{self, DetectContext, DetectorLists, FEED_KINDS, Feed, Intel, ListNets, NamedSet, OperatorIntel};
 use vedette_domain::finding_types as ft;
 use vedette_domain::intel::{IpNet, IpSet};
 
@@ -104,7 +104,11 @@ fn list_findings_follow_the_corpus_ip_threat_family_labels() {
         if public && !silenced.is_empty() {
             mismatches.push(format!("{at}: trusted caller still raised {silenced:?}"));
         }
-        checked[match family.as_deref() { Some("Recon") => 0, Some("UnauthorizedAccess") => 1, _ => 2 }] += 1;
+        checked[match family.as_deref() {
+            Some("Recon") => 0,
+            Some("UnauthorizedAccess") => 1,
+            _ => 2,
+        }] += 1;
     }
     eprintln!("ip_threat_family: {} Recon, {} UnauthorizedAccess, {} other records checked", checked[0], checked[1], checked[2]);
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));

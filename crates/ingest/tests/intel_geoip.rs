@@ -5,14 +5,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mmdb_writer::ipnet::IpNet;
 use mmdb_writer::Writer;
-use serde_json::{json, Value};
-use vedette_domain::criteria::{parse_sort, Criteria};
+use mmdb_writer::ipnet::IpNet;
+use serde_json::{Value, json};
+use vedette_domain::criteria::{Criteria, parse_sort};
 use vedette_domain::detect::console_login;
 use vedette_domain::finding_types as ft;
-use vedette_domain::{model, DetectorConfig, Scope};
-use vedette_ingest::{ingest_paths, IngestOptions, IntelConfig, Intelligence};
+use vedette_domain::{DetectorConfig, Scope, model};
+use vedette_ingest::{IngestOptions, IntelConfig, Intelligence, ingest_paths};
 use vedette_store::{SqliteStore, StateStore, Store};
 
 const ACCOUNT: &str = "111122223333";
@@ -37,10 +37,18 @@ fn databases(dir: &Path) -> (PathBuf, PathBuf) {
     city.insert("90.12.0.0/16".parse::<IpNet>().unwrap(), &place("Lyon", "FR", "France", 45.764, 4.8357)).unwrap();
     city.insert("1.128.0.0/16".parse::<IpNet>().unwrap(), &place("Sydney", "AU", "Australia", -33.8688, 151.2093)).unwrap();
     let mut asn = Writer::new("GeoLite2-ASN");
-    asn.insert("81.2.69.0/24".parse::<IpNet>().unwrap(), &json!({"autonomous_system_number": 20712u32, "autonomous_system_organization": "Andrews & Arnold Ltd"})).unwrap();
+    asn.insert(
+        "81.2.69.0/24".parse::<IpNet>().unwrap(),
+        &json!({"autonomous_system_number": 20712u32, "autonomous_system_organization": "Andrews & Arnold Ltd"}),
+    )
+    .unwrap();
     // An ISP-database record: isp and organization as well.
-    asn.insert("1.128.0.0/16".parse::<IpNet>().unwrap(), &json!({"autonomous_system_number": 1221u32,
-        "autonomous_system_organization": "Telstra Corporation Ltd", "isp": "Telstra Internet", "organization": "Telstra"})).unwrap();
+    asn.insert(
+        "1.128.0.0/16".parse::<IpNet>().unwrap(),
+        &json!({"autonomous_system_number": 1221u32,
+        "autonomous_system_organization": "Telstra Corporation Ltd", "isp": "Telstra Internet", "organization": "Telstra"}),
+    )
+    .unwrap();
     let (city_path, asn_path) = (dir.join("city.mmdb"), dir.join("asn.mmdb"));
     std::fs::write(&city_path, city.to_bytes().unwrap()).unwrap();
     std::fs::write(&asn_path, asn.to_bytes().unwrap()).unwrap();
@@ -154,10 +162,11 @@ fn console_logins_far_apart_raise_console_login_success_b_across_files_and_resta
     assert!(of_type(&findings(&store, &detector), ft::CONSOLE_LOGIN_SUCCESS_B).is_empty(), "Paris → Lyon is not far");
 
     // A failed sign-in from Sydney proves nothing; a successful one two hours later does.
-    let third = deliver(files.path(), "third", &[
-        login("e-failed", "2024-03-01T10:30:00Z", SYDNEY_IP, "Failure"),
-        login("e-sydney", "2024-03-01T12:10:00Z", SYDNEY_IP, "Success"),
-    ]);
+    let third = deliver(
+        files.path(),
+        "third",
+        &[login("e-failed", "2024-03-01T10:30:00Z", SYDNEY_IP, "Failure"), login("e-sydney", "2024-03-01T12:10:00Z", SYDNEY_IP, "Success")],
+    );
     ingest_paths(&store, &[third], &options(Intelligence::load(&config).unwrap()), &mut |_| {}).unwrap();
     let all = findings(&store, &detector);
     let found = of_type(&all, ft::CONSOLE_LOGIN_SUCCESS_B);
@@ -173,10 +182,11 @@ fn console_logins_far_apart_raise_console_login_success_b_across_files_and_resta
     assert_eq!((keys.user_name.as_deref(), keys.principal_id.as_deref()), (Some("alice"), Some("AIDAALICE")));
 
     // Sydney again 30 hours later, then Paris 20 hours after that: possible journeys.
-    let fourth = deliver(files.path(), "fourth", &[
-        login("e-sydney-2", "2024-03-02T18:10:00Z", SYDNEY_IP, "Success"),
-        login("e-paris-2", "2024-03-03T14:10:00Z", PARIS_IP, "Success"),
-    ]);
+    let fourth = deliver(
+        files.path(),
+        "fourth",
+        &[login("e-sydney-2", "2024-03-02T18:10:00Z", SYDNEY_IP, "Success"), login("e-paris-2", "2024-03-03T14:10:00Z", PARIS_IP, "Success")],
+    );
     ingest_paths(&store, &[fourth], &options(Intelligence::load(&config).unwrap()), &mut |_| {}).unwrap();
     let found = of_type(&findings(&store, &detector), ft::CONSOLE_LOGIN_SUCCESS_B).len();
     assert_eq!(found, 1);
@@ -219,11 +229,15 @@ fn without_a_geoip_database_there_is_no_location_and_no_velocity_finding() {
     let data = tempfile::tempdir().unwrap();
     let files = tempfile::tempdir().unwrap();
     let (store, detector) = store_with_detector(data.path());
-    let file = deliver(files.path(), "a", &[
-        login("e-paris", "2024-03-01T10:00:00Z", PARIS_IP, "Success"),
-        login("e-sydney", "2024-03-01T11:00:00Z", SYDNEY_IP, "Success"),
-        root_call("paris", PARIS_IP),
-    ]);
+    let file = deliver(
+        files.path(),
+        "a",
+        &[
+            login("e-paris", "2024-03-01T10:00:00Z", PARIS_IP, "Success"),
+            login("e-sydney", "2024-03-01T11:00:00Z", SYDNEY_IP, "Success"),
+            root_call("paris", PARIS_IP),
+        ],
+    );
     ingest_paths(&store, &[file], &IngestOptions { now_ms: Some(NOW), ..Default::default() }, &mut |_| {}).unwrap();
     let all = findings(&store, &detector);
     assert_eq!(all.len(), 1, "{all:#?}");

@@ -4,13 +4,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use vedette_domain::criteria::{parse_sort, Criteria};
+use vedette_domain::criteria::{Criteria, parse_sort};
 use vedette_domain::{DetectorConfig, Scope};
 use vedette_ingest::watch::Watcher;
-use vedette_ingest::{ingest_paths, IngestOptions};
+use vedette_ingest::{IngestOptions, ingest_paths};
 use vedette_store::testing::{Call, Intercepted};
 use vedette_store::{SqliteStore, Store};
 

@@ -46,7 +46,10 @@ fn binds_uri_labels_and_ignores_the_body_of_a_body_less_input() {
     assert_eq!(input.detector_id.as_deref(), Some("12abc34d567e8fa901bc2d34e56789f0"));
     // A label the caller did not bind is a missing member for validation, not a bind error.
     let unbound = GetDetectorRequest::bind(&[], &[], b"").unwrap();
-    assert_eq!(unbound.violations().message(), "1 validation error detected: Value at 'DetectorId' failed to satisfy constraint: Member must not be null");
+    assert_eq!(
+        unbound.violations().message(),
+        "1 validation error detected: Value at 'DetectorId' failed to satisfy constraint: Member must not be null"
+    );
     assert_eq!(GetOrganizationStatisticsRequest::bind(&[], &[], b"[1,2]").unwrap(), GetOrganizationStatisticsRequest {});
 }
 
@@ -113,7 +116,9 @@ fn query_enums_are_validated_after_binding() {
     let labels = [("RuleId", "r1".to_string())];
     let input = GetCustomDetectionRuleOrgConfigurationRequest::bind(&labels, &query(&[("mode", "SOMETIMES")]), b"").unwrap();
     assert_eq!(input.mode.as_deref(), Some("SOMETIMES"));
-    assert!(input.violations().message().contains("Value at 'mode' failed to satisfy constraint: Member must satisfy enum value set: [LIVE, DRY_RUN]"));
+    assert!(
+        input.violations().message().contains("Value at 'mode' failed to satisfy constraint: Member must satisfy enum value set: [LIVE, DRY_RUN]")
+    );
 }
 
 #[test]

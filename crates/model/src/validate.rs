@@ -50,11 +50,7 @@ impl Violations {
     /// `1 validation error detected: Value at 'maxResults' failed to satisfy constraint: ...`
     pub fn message(&self) -> String {
         let n = self.0.len();
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|v| format!("Value at '{}' failed to satisfy constraint: {}", v.path, v.constraint))
-            .collect();
+        let parts: Vec<String> = self.0.iter().map(|v| format!("Value at '{}' failed to satisfy constraint: {}", v.path, v.constraint)).collect();
         format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, parts.join("; "))
     }
 }

@@ -33,13 +33,7 @@ pub(crate) fn get_request(authority: &str, path_and_query: &str) -> Result<Reque
 
 /// Sends `request` to `host:port` and reads the answer; a 2xx body longer than `max_bytes` is
 /// [`RemoteError::TooLarge`] (checked against `Content-Length` first, then while streaming).
-pub(crate) async fn send(
-    host: &str,
-    port: u16,
-    request: Request<Full<Bytes>>,
-    max_bytes: u64,
-    what: &str,
-) -> Result<Response, RemoteError> {
+pub(crate) async fn send(host: &str, port: u16, request: Request<Full<Bytes>>, max_bytes: u64, what: &str) -> Result<Response, RemoteError> {
     let head = request.method() == hyper::Method::HEAD;
     let connect = tokio::net::TcpStream::connect((host, port));
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
@@ -67,34 +61,17 @@ async fn exchange(
     what: &str,
     head: bool,
 ) -> Result<Response, RemoteError> {
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| RemoteError::Io(format!("{what}: {e}")))?;
+    let response = sender.send_request(request).await.map_err(|e| RemoteError::Io(format!("{what}: {e}")))?;
     let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
     let success = (200..300).contains(&status);
     let limit = if success { max_bytes } else { ERROR_BODY_LIMIT };
     if head {
-        return Ok(Response {
-            status,
-            location,
-            body: Vec::new(),
-        });
+        return Ok(Response { status, location, body: Vec::new() });
     }
-    let declared = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = response.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if success && declared.is_some_and(|n| n > limit) {
-        return Err(RemoteError::TooLarge {
-            what: what.to_string(),
-            limit,
-        });
+        return Err(RemoteError::TooLarge { what: what.to_string(), limit });
     }
     let body = read_body(response.into_body(), limit, success, what).await?;
     Ok(Response { status, location, body })
@@ -108,10 +85,7 @@ async fn read_body(mut body: Incoming, limit: u64, success: bool, what: &str) ->
         let Ok(data) = frame.into_data() else { continue };
         if out.len() as u64 + data.len() as u64 > limit {
             if success {
-                return Err(RemoteError::TooLarge {
-                    what: what.to_string(),
-                    limit,
-                });
+                return Err(RemoteError::TooLarge { what: what.to_string(), limit });
             }
             let room = limit as usize - out.len();
             out.extend_from_slice(&data[..room]);

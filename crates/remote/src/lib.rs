@@ -103,11 +103,7 @@ pub enum RemoteError {
     TooLarge { what: String, limit: u64 },
     /// The server answered with an error status (`code`: S3's error code, when it gave one).
     #[error("{what} answered HTTP {status}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    Status {
-        what: String,
-        status: u16,
-        code: Option<String>,
-    },
+    Status { what: String, status: u16, code: Option<String> },
     #[error("{0} did not answer in time")]
     Timeout(String),
     /// Connection, protocol or file system failure.
@@ -118,10 +114,7 @@ pub enum RemoteError {
 impl RemoteError {
     /// True when the location is refused before any transfer: the API's 400 cases.
     pub fn is_rejected_location(&self) -> bool {
-        matches!(
-            self,
-            RemoteError::InvalidLocation(_) | RemoteError::NotAllowed(_) | RemoteError::Unsupported(_)
-        )
+        matches!(self, RemoteError::InvalidLocation(_) | RemoteError::NotAllowed(_) | RemoteError::Unsupported(_))
     }
 
     /// The HTTP status behind a [`RemoteError::Status`] (404 for an S3 NotFound too).
@@ -150,13 +143,10 @@ impl Remote {
     pub fn new(config: RemoteConfig) -> Result<Remote, RemoteError> {
         let mut canonical_dirs = Vec::new();
         for dir in &config.intel_dirs {
-            let canonical = std::fs::canonicalize(dir)
-                .map_err(|e| RemoteError::Config(format!("intel directory {} cannot be used: {e}", dir.display())))?;
+            let canonical =
+                std::fs::canonicalize(dir).map_err(|e| RemoteError::Config(format!("intel directory {} cannot be used: {e}", dir.display())))?;
             if !canonical.is_dir() {
-                return Err(RemoteError::Config(format!(
-                    "intel directory {} is not a directory",
-                    dir.display()
-                )));
+                return Err(RemoteError::Config(format!("intel directory {} is not a directory", dir.display())));
             }
             canonical_dirs.push(canonical);
         }
@@ -164,22 +154,12 @@ impl Remote {
             parse_allowed_host(host)?;
         }
         let s3 = config.s3.as_ref().map(s3::S3Target::new).transpose()?;
-        Ok(Remote {
-            config,
-            canonical_dirs,
-            s3,
-            timeout: DEFAULT_TIMEOUT,
-        })
+        Ok(Remote { config, canonical_dirs, s3, timeout: DEFAULT_TIMEOUT })
     }
 
     /// A client refusing every location (no intel dirs, no hosts, no S3).
     pub fn disabled() -> Remote {
-        Remote {
-            config: RemoteConfig::default(),
-            canonical_dirs: Vec::new(),
-            s3: None,
-            timeout: DEFAULT_TIMEOUT,
-        }
+        Remote { config: RemoteConfig::default(), canonical_dirs: Vec::new(), s3: None, timeout: DEFAULT_TIMEOUT }
     }
 
     /// Changes the per-request time limit (default [`DEFAULT_TIMEOUT`]).
@@ -208,8 +188,7 @@ impl Remote {
             Location::S3 { bucket, key } => {
                 let target = self.s3_target()?;
                 let what = format!("s3://{bucket}/{key}");
-                self.within_time(&what, target.get_object(bucket, key, max_bytes, &what))
-                    .await
+                self.within_time(&what, target.get_object(bucket, key, max_bytes, &what)).await
             }
             Location::Http(url) => {
                 let what = url.to_string();
@@ -237,11 +216,7 @@ impl Remote {
         let target = self.s3_target()?;
         let what = format!("s3://{bucket}/{key}");
         let body = body.into();
-        self.within_time(
-            &what,
-            target.put_object(bucket, key, body, content_type, content_encoding, &what),
-        )
-        .await
+        self.within_time(&what, target.put_object(bucket, key, body, content_type, content_encoding, &what)).await
     }
 
     /// `HEAD /bucket`: Ok when the bucket exists and the credentials may use it;
@@ -252,11 +227,7 @@ impl Remote {
         self.within_time(&what, target.head_bucket(bucket, &what)).await
     }
 
-    async fn within_time<T>(
-        &self,
-        what: &str,
-        work: impl std::future::Future<Output = Result<T, RemoteError>>,
-    ) -> Result<T, RemoteError> {
+    async fn within_time<T>(&self, what: &str, work: impl std::future::Future<Output = Result<T, RemoteError>>) -> Result<T, RemoteError> {
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(RemoteError::Timeout(what.to_string())),
@@ -265,9 +236,7 @@ impl Remote {
 
     fn s3_target(&self) -> Result<&s3::S3Target, RemoteError> {
         self.s3.as_ref().ok_or_else(|| {
-            RemoteError::NotAllowed(
-                "S3 locations are not available: this server has no S3 endpoint configured (--s3-endpoint)".into(),
-            )
+            RemoteError::NotAllowed("S3 locations are not available: this server has no S3 endpoint configured (--s3-endpoint)".into())
         })
     }
 
@@ -279,15 +248,11 @@ impl Remote {
             .filter_map(|h| parse_allowed_host(h).ok())
             .any(|(host, port)| host.eq_ignore_ascii_case(&url.host) && port.is_none_or(|p| p == url.port));
         if !allowed {
-            return Err(RemoteError::NotAllowed(format!(
-                "the host {} is not allowed for list locations (--allow-host)",
-                url.authority()
-            )));
+            return Err(RemoteError::NotAllowed(format!("the host {} is not allowed for list locations (--allow-host)", url.authority())));
         }
         if url.https {
             return Err(RemoteError::Unsupported(
-                "https:// locations are not supported by this build (no TLS); use http:// through a proxy or an S3 location"
-                    .into(),
+                "https:// locations are not supported by this build (no TLS); use http:// through a proxy or an S3 location".into(),
             ));
         }
         Ok(())
@@ -302,31 +267,16 @@ impl Remote {
             match response.status {
                 200 => return Ok(response.body),
                 301 | 302 | 303 | 307 | 308 => {
-                    let target = response
-                        .location
-                        .ok_or_else(|| RemoteError::Io(format!("{what} redirected without a Location")))?;
-                    url = if target.starts_with('/') {
-                        HttpUrl {
-                            path_and_query: target,
-                            ..url
-                        }
-                    } else {
-                        HttpUrl::parse(&target)?
-                    };
+                    let target = response.location.ok_or_else(|| RemoteError::Io(format!("{what} redirected without a Location")))?;
+                    url = if target.starts_with('/') { HttpUrl { path_and_query: target, ..url } } else { HttpUrl::parse(&target)? };
                 }
                 404 | 410 => return Err(RemoteError::NotFound(what)),
                 status => {
-                    return Err(RemoteError::Status {
-                        what,
-                        status,
-                        code: None,
-                    });
+                    return Err(RemoteError::Status { what, status, code: None });
                 }
             }
         }
-        Err(RemoteError::Io(format!(
-            "{url} redirected more than {MAX_REDIRECTS} times"
-        )))
+        Err(RemoteError::Io(format!("{url} redirected more than {MAX_REDIRECTS} times")))
     }
 
     /// The canonical path of `path` if the policy allows it (the path itself when it does
@@ -335,48 +285,25 @@ impl Remote {
         let shown = || format!("file://{}", path.display());
         if self.canonical_dirs.is_empty() {
             return Err(RemoteError::NotAllowed(
-                "file:// locations are not available: this server has no intel directory configured (--intel-dir)"
-                    .into(),
+                "file:// locations are not available: this server has no intel directory configured (--intel-dir)".into(),
             ));
         }
         if !path.is_absolute() {
-            return Err(RemoteError::InvalidLocation(format!(
-                "{} is not an absolute path",
-                shown()
-            )));
+            return Err(RemoteError::InvalidLocation(format!("{} is not an absolute path", shown())));
         }
-        if path
-            .components()
-            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-        {
-            return Err(RemoteError::NotAllowed(format!(
-                "{} contains '..' or '.' components",
-                shown()
-            )));
+        if path.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+            return Err(RemoteError::NotAllowed(format!("{} contains '..' or '.' components", shown())));
         }
         let inside = |p: &Path| self.canonical_dirs.iter().any(|dir| p.starts_with(dir) && p != dir);
         let outside = || RemoteError::NotAllowed(format!("{} is outside the intel directories (--intel-dir)", shown()));
         match std::fs::canonicalize(path) {
             Ok(canonical) => {
                 // Symlinks are resolved: a link inside a directory pointing out of it is refused.
-                if inside(&canonical) {
-                    Ok(canonical)
-                } else {
-                    Err(outside())
-                }
+                if inside(&canonical) { Ok(canonical) } else { Err(outside()) }
             }
             Err(_) => {
-                let lexically_inside = inside(path)
-                    || self
-                        .config
-                        .intel_dirs
-                        .iter()
-                        .any(|dir| path.starts_with(dir) && path != dir.as_path());
-                if lexically_inside {
-                    Ok(path.to_path_buf())
-                } else {
-                    Err(outside())
-                }
+                let lexically_inside = inside(path) || self.config.intel_dirs.iter().any(|dir| path.starts_with(dir) && path != dir.as_path());
+                if lexically_inside { Ok(path.to_path_buf()) } else { Err(outside()) }
             }
         }
     }
@@ -386,18 +313,13 @@ impl Remote {
         let what = format!("file://{}", path.display());
         let canonical = self.confine(path)?;
         // Canonicalise again now that it must exist: the check above accepts missing files.
-        let canonical = tokio::fs::canonicalize(&canonical)
-            .await
-            .map_err(|_| RemoteError::NotFound(what.clone()))?;
+        let canonical = tokio::fs::canonicalize(&canonical).await.map_err(|_| RemoteError::NotFound(what.clone()))?;
         self.confine(&canonical)?;
         let file = tokio::fs::File::open(&canonical).await.map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => RemoteError::NotFound(what.clone()),
             _ => RemoteError::Io(format!("{what} cannot be read: {}", e.kind())),
         })?;
-        let metadata = file
-            .metadata()
-            .await
-            .map_err(|e| RemoteError::Io(format!("{what}: {}", e.kind())))?;
+        let metadata = file.metadata().await.map_err(|e| RemoteError::Io(format!("{what}: {}", e.kind())))?;
         if !metadata.is_file() {
             return Err(RemoteError::Io(format!("{what} is not a regular file")));
         }
@@ -406,10 +328,7 @@ impl Remote {
         }
         let mut bytes = Vec::with_capacity(metadata.len() as usize);
         // The file may grow between stat and read: read one byte past the limit to notice.
-        file.take(max_bytes + 1)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| RemoteError::Io(format!("{what} cannot be read: {}", e.kind())))?;
+        file.take(max_bytes + 1).read_to_end(&mut bytes).await.map_err(|e| RemoteError::Io(format!("{what} cannot be read: {}", e.kind())))?;
         if bytes.len() as u64 > max_bytes {
             return Err(RemoteError::TooLarge { what, limit: max_bytes });
         }
@@ -451,14 +370,8 @@ mod tests {
 
     #[test]
     fn allowed_host_entries() {
-        assert_eq!(
-            parse_allowed_host("Feeds.Example.com").unwrap(),
-            ("feeds.example.com".into(), None)
-        );
-        assert_eq!(
-            parse_allowed_host("127.0.0.1:8080").unwrap(),
-            ("127.0.0.1".into(), Some(8080))
-        );
+        assert_eq!(parse_allowed_host("Feeds.Example.com").unwrap(), ("feeds.example.com".into(), None));
+        assert_eq!(parse_allowed_host("127.0.0.1:8080").unwrap(), ("127.0.0.1".into(), Some(8080)));
         assert_eq!(parse_allowed_host("[::1]:80").unwrap(), ("::1".into(), Some(80)));
         assert_eq!(parse_allowed_host("::1").unwrap(), ("::1".into(), None));
         for bad in ["", "http://x", "host:port", "a@b", "[::1"] {
@@ -467,11 +380,7 @@ mod tests {
     }
 
     fn remote(hosts: &[&str]) -> Remote {
-        Remote::new(RemoteConfig {
-            allowed_hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            ..Default::default()
-        })
-        .unwrap()
+        Remote::new(RemoteConfig { allowed_hosts: hosts.iter().map(|h| h.to_string()).collect(), ..Default::default() }).unwrap()
     }
 
     fn url(text: &str) -> Location {
@@ -483,52 +392,29 @@ mod tests {
         let r = remote(&["feeds.example.com", "127.0.0.1:8080"]);
         assert!(r.check(&url("http://FEEDS.example.com:9999/x")).is_ok());
         assert!(r.check(&url("http://127.0.0.1:8080/x")).is_ok());
-        for refused in [
-            "http://127.0.0.1:8081/x",
-            "http://127.0.0.1/x",
-            "http://evil.feeds.example.com/x",
-            "http://example.com/x",
-        ] {
-            assert!(
-                matches!(r.check(&url(refused)), Err(RemoteError::NotAllowed(_))),
-                "{refused}"
-            );
+        for refused in ["http://127.0.0.1:8081/x", "http://127.0.0.1/x", "http://evil.feeds.example.com/x", "http://example.com/x"] {
+            assert!(matches!(r.check(&url(refused)), Err(RemoteError::NotAllowed(_))), "{refused}");
         }
     }
 
     #[test]
     fn https_to_an_allowed_host_is_unsupported_and_to_others_not_allowed() {
         let r = remote(&["feeds.example.com"]);
-        assert!(matches!(
-            r.check(&url("https://feeds.example.com/x")),
-            Err(RemoteError::Unsupported(_))
-        ));
-        assert!(matches!(
-            r.check(&url("https://other.example.com/x")),
-            Err(RemoteError::NotAllowed(_))
-        ));
+        assert!(matches!(r.check(&url("https://feeds.example.com/x")), Err(RemoteError::Unsupported(_))));
+        assert!(matches!(r.check(&url("https://other.example.com/x")), Err(RemoteError::NotAllowed(_))));
     }
 
     #[test]
     fn s3_needs_an_endpoint() {
         let err = remote(&[]).check(&url("s3://bucket/key")).unwrap_err();
-        assert!(
-            err.is_rejected_location() && err.to_string().contains("--s3-endpoint"),
-            "{err}"
-        );
+        assert!(err.is_rejected_location() && err.to_string().contains("--s3-endpoint"), "{err}");
     }
 
     #[test]
     fn config_errors() {
-        let missing = RemoteConfig {
-            intel_dirs: vec!["/nonexistent/vedette-intel".into()],
-            ..Default::default()
-        };
+        let missing = RemoteConfig { intel_dirs: vec!["/nonexistent/vedette-intel".into()], ..Default::default() };
         assert!(matches!(Remote::new(missing), Err(RemoteError::Config(_))));
-        let bad_host = RemoteConfig {
-            allowed_hosts: vec!["http://x".into()],
-            ..Default::default()
-        };
+        let bad_host = RemoteConfig { allowed_hosts: vec!["http://x".into()], ..Default::default() };
         assert!(matches!(Remote::new(bad_host), Err(RemoteError::Config(_))));
     }
 }

@@ -35,16 +35,8 @@ pub struct HttpUrl {
 impl HttpUrl {
     /// `host` or `[v6]`, with `:port` when the URL gave one (the `Host` header value).
     pub fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.explicit_port {
-            format!("{host}:{}", self.port)
-        } else {
-            host
-        }
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if self.explicit_port { format!("{host}:{}", self.port) } else { host }
     }
 
     fn path(&self) -> &str {
@@ -91,21 +83,12 @@ impl HttpUrl {
         if host.is_empty() {
             return Err(invalid("no host"));
         }
-        let host_ok = host.contains(':')
-            || host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        let host_ok = host.contains(':') || host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
         if !host_ok {
             return Err(invalid("bad host name"));
         }
         let (port, explicit_port) = match port {
-            Some(p) => (
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| invalid("bad port"))?,
-                true,
-            ),
+            Some(p) => (p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| invalid("bad port"))?, true),
             None => (if https { 443 } else { 80 }, false),
         };
         let path_and_query = if path_and_query.is_empty() {
@@ -118,13 +101,7 @@ impl HttpUrl {
         if path_and_query.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             return Err(invalid("spaces or control characters in the path"));
         }
-        Ok(HttpUrl {
-            https,
-            host: host.to_ascii_lowercase(),
-            port,
-            explicit_port,
-            path_and_query,
-        })
+        Ok(HttpUrl { https, host: host.to_ascii_lowercase(), port, explicit_port, path_and_query })
     }
 }
 
@@ -169,9 +146,7 @@ impl Location {
                 "the location scheme '{}' is not supported (use s3://, https://, http:// or file://)",
                 truncate(other, 20)
             ))),
-            None => Err(RemoteError::InvalidLocation(
-                "the location has no scheme (use s3://, https://, http:// or file://)".into(),
-            )),
+            None => Err(RemoteError::InvalidLocation("the location has no scheme (use s3://, https://, http:// or file://)".into())),
         }
     }
 }
@@ -181,9 +156,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 fn parse_s3_uri(rest: &str) -> Result<Location, RemoteError> {
-    let (bucket, key) = rest
-        .split_once('/')
-        .ok_or_else(|| RemoteError::InvalidLocation("an s3:// location needs a bucket and a key".into()))?;
+    let (bucket, key) = rest.split_once('/').ok_or_else(|| RemoteError::InvalidLocation("an s3:// location needs a bucket and a key".into()))?;
     s3_location(bucket, key.to_string())
 }
 
@@ -192,22 +165,15 @@ fn s3_location(bucket: &str, key: String) -> Result<Location, RemoteError> {
         return Err(RemoteError::InvalidLocation("the S3 bucket name is not valid".into()));
     }
     if key.is_empty() {
-        return Err(RemoteError::InvalidLocation(
-            "the S3 location names no object key".into(),
-        ));
+        return Err(RemoteError::InvalidLocation("the S3 location names no object key".into()));
     }
-    Ok(Location::S3 {
-        bucket: bucket.to_string(),
-        key,
-    })
+    Ok(Location::S3 { bucket: bucket.to_string(), key })
 }
 
 /// S3's naming rules, leniently (legacy buckets may have upper case and underscores).
 fn is_bucket_name(bucket: &str) -> bool {
     (3..=255).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && bucket.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
         && !bucket.starts_with(['.', '-'])
 }
 
@@ -219,10 +185,7 @@ fn s3_url_form(url: &HttpUrl) -> Option<Location> {
     if url.query().is_some() {
         return None;
     }
-    let base = url
-        .host
-        .strip_suffix(".amazonaws.com")
-        .or_else(|| url.host.strip_suffix(".amazonaws.com.cn"))?;
+    let base = url.host.strip_suffix(".amazonaws.com").or_else(|| url.host.strip_suffix(".amazonaws.com.cn"))?;
     let labels: Vec<&str> = base.split('.').collect();
     let s3_at = labels.iter().rposition(|l| *l == "s3" || l.starts_with("s3-"))?;
     // After the `s3` label only a Region (optionally `dualstack.<region>`) may follow.
@@ -249,19 +212,14 @@ fn parse_file(rest: &str) -> Result<Location, RemoteError> {
     } else if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case("localhost") && rest[9..].starts_with('/') {
         &rest[9..]
     } else {
-        return Err(RemoteError::InvalidLocation(
-            "a file:// location must be an absolute path on this server (file:///path/to/list)".into(),
-        ));
+        return Err(RemoteError::InvalidLocation("a file:// location must be an absolute path on this server (file:///path/to/list)".into()));
     };
-    let decoded = percent_decode_str(path)
-        .decode_utf8()
-        .map_err(|_| RemoteError::InvalidLocation("the file path is not valid UTF-8 once decoded".into()))?;
+    let decoded =
+        percent_decode_str(path).decode_utf8().map_err(|_| RemoteError::InvalidLocation("the file path is not valid UTF-8 once decoded".into()))?;
     if decoded.contains('\0') {
         return Err(RemoteError::InvalidLocation("the file path contains a NUL byte".into()));
     }
-    Ok(Location::File {
-        path: PathBuf::from(decoded.into_owned()),
-    })
+    Ok(Location::File { path: PathBuf::from(decoded.into_owned()) })
 }
 
 #[cfg(test)]
@@ -269,10 +227,7 @@ mod tests {
     use super::*;
 
     fn s3(bucket: &str, key: &str) -> Location {
-        Location::S3 {
-            bucket: bucket.into(),
-            key: key.into(),
-        }
+        Location::S3 { bucket: bucket.into(), key: key.into() }
     }
 
     #[test]
@@ -290,107 +245,53 @@ mod tests {
             "HTTPS://S3.AMAZONAWS.COM/my-bucket/lists/threats.txt",
         ];
         for case in cases {
-            assert_eq!(
-                Location::parse(case).unwrap(),
-                s3("my-bucket", "lists/threats.txt"),
-                "{case}"
-            );
+            assert_eq!(Location::parse(case).unwrap(), s3("my-bucket", "lists/threats.txt"), "{case}");
         }
     }
 
     #[test]
     fn dotted_buckets_and_encoded_keys() {
-        assert_eq!(
-            Location::parse("https://my.dotted.bucket.s3-eu-west-1.amazonaws.com/a%20b/c.txt").unwrap(),
-            s3("my.dotted.bucket", "a b/c.txt")
-        );
+        assert_eq!(Location::parse("https://my.dotted.bucket.s3-eu-west-1.amazonaws.com/a%20b/c.txt").unwrap(), s3("my.dotted.bucket", "a b/c.txt"));
         // s3:// keys are taken as written (the aws CLI does not encode them).
         assert_eq!(Location::parse("s3://b-1/a%20b").unwrap(), s3("b-1", "a%20b"));
     }
 
     #[test]
     fn s3_forms_without_a_key_or_with_a_bad_bucket_are_invalid() {
-        for case in [
-            "s3://bucket",
-            "s3://bucket/",
-            "s3:///key",
-            "s3://b/key",
-            "s3://bad bucket/k",
-        ] {
-            assert!(
-                matches!(Location::parse(case), Err(RemoteError::InvalidLocation(_))),
-                "{case}"
-            );
+        for case in ["s3://bucket", "s3://bucket/", "s3:///key", "s3://b/key", "s3://bad bucket/k"] {
+            assert!(matches!(Location::parse(case), Err(RemoteError::InvalidLocation(_))), "{case}");
         }
     }
 
     #[test]
     fn other_urls_are_plain_http() {
-        let Location::Http(url) = Location::parse("http://127.0.0.1:8080/feeds/tor.txt?x=1#frag").unwrap() else {
-            panic!("http")
-        };
-        assert_eq!(
-            (url.host.as_str(), url.port, url.path_and_query.as_str()),
-            ("127.0.0.1", 8080, "/feeds/tor.txt?x=1")
-        );
+        let Location::Http(url) = Location::parse("http://127.0.0.1:8080/feeds/tor.txt?x=1#frag").unwrap() else { panic!("http") };
+        assert_eq!((url.host.as_str(), url.port, url.path_and_query.as_str()), ("127.0.0.1", 8080, "/feeds/tor.txt?x=1"));
         assert_eq!(url.to_string(), "http://127.0.0.1:8080/feeds/tor.txt?x=1");
-        let Location::Http(url) = Location::parse("https://Feeds.Example.com").unwrap() else {
-            panic!("https")
-        };
-        assert_eq!(
-            (url.https, url.host.as_str(), url.port, url.path_and_query.as_str()),
-            (true, "feeds.example.com", 443, "/")
-        );
-        let Location::Http(url) = Location::parse("http://[::1]:9000/x").unwrap() else {
-            panic!("v6")
-        };
+        let Location::Http(url) = Location::parse("https://Feeds.Example.com").unwrap() else { panic!("https") };
+        assert_eq!((url.https, url.host.as_str(), url.port, url.path_and_query.as_str()), (true, "feeds.example.com", 443, "/"));
+        let Location::Http(url) = Location::parse("http://[::1]:9000/x").unwrap() else { panic!("v6") };
         assert_eq!((url.host.as_str(), url.authority()), ("::1", "[::1]:9000".to_string()));
         // Not an S3 host, and a presigned S3 URL: fetched as written.
-        assert!(matches!(
-            Location::parse("https://ec2.amazonaws.com/b/k").unwrap(),
-            Location::Http(_)
-        ));
-        assert!(matches!(
-            Location::parse("https://b.s3.amazonaws.com/k?X-Amz-Signature=abc").unwrap(),
-            Location::Http(_)
-        ));
+        assert!(matches!(Location::parse("https://ec2.amazonaws.com/b/k").unwrap(), Location::Http(_)));
+        assert!(matches!(Location::parse("https://b.s3.amazonaws.com/k?X-Amz-Signature=abc").unwrap(), Location::Http(_)));
     }
 
     #[test]
     fn malformed_urls_are_invalid() {
-        for case in [
-            "http://user:pw@host/x",
-            "http:///x",
-            "http://host:99999/x",
-            "http://host:0/x",
-            "http://ho st/x",
-            "http://[::1/x",
-            "http://host/a b",
-        ] {
-            assert!(
-                matches!(Location::parse(case), Err(RemoteError::InvalidLocation(_))),
-                "{case}"
-            );
+        for case in
+            ["http://user:pw@host/x", "http:///x", "http://host:99999/x", "http://host:0/x", "http://ho st/x", "http://[::1/x", "http://host/a b"]
+        {
+            assert!(matches!(Location::parse(case), Err(RemoteError::InvalidLocation(_))), "{case}");
         }
     }
 
     #[test]
     fn file_locations_are_absolute_paths() {
-        assert_eq!(
-            Location::parse("file:///srv/intel/a%20list.txt").unwrap(),
-            Location::File {
-                path: "/srv/intel/a list.txt".into()
-            }
-        );
-        assert_eq!(
-            Location::parse("file://localhost/srv/x").unwrap(),
-            Location::File { path: "/srv/x".into() }
-        );
+        assert_eq!(Location::parse("file:///srv/intel/a%20list.txt").unwrap(), Location::File { path: "/srv/intel/a list.txt".into() });
+        assert_eq!(Location::parse("file://localhost/srv/x").unwrap(), Location::File { path: "/srv/x".into() });
         for case in ["file://relative/x", "file://otherhost/x", "file:///x%00y"] {
-            assert!(
-                matches!(Location::parse(case), Err(RemoteError::InvalidLocation(_))),
-                "{case}"
-            );
+            assert!(matches!(Location::parse(case), Err(RemoteError::InvalidLocation(_))), "{case}");
         }
     }
 

@@ -9,11 +9,7 @@ use tokio::net::TcpListener;
 use vedette_remote::{Location, Remote, RemoteConfig, RemoteError};
 
 fn file_remote(dir: &Path) -> Remote {
-    Remote::new(RemoteConfig {
-        intel_dirs: vec![dir.to_path_buf()],
-        ..Default::default()
-    })
-    .unwrap()
+    Remote::new(RemoteConfig { intel_dirs: vec![dir.to_path_buf()], ..Default::default() }).unwrap()
 }
 
 fn file_location(path: &Path) -> Location {
@@ -31,13 +27,7 @@ async fn files_inside_an_intel_dir_are_read() {
     assert_eq!(remote.fetch(&location, 1024).await.unwrap(), b"198.51.100.7\n");
     // A symlink that stays inside is fine.
     symlink(dir.path().join("sub/list.txt"), dir.path().join("alias.txt")).unwrap();
-    assert_eq!(
-        remote
-            .fetch(&file_location(&dir.path().join("alias.txt")), 1024)
-            .await
-            .unwrap(),
-        b"198.51.100.7\n"
-    );
+    assert_eq!(remote.fetch(&file_location(&dir.path().join("alias.txt")), 1024).await.unwrap(), b"198.51.100.7\n");
 }
 
 #[tokio::test]
@@ -73,13 +63,8 @@ async fn files_outside_escapes_and_symlinks_out_are_refused_without_reading() {
 async fn file_locations_need_an_intel_dir() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("l.txt"), "x").unwrap();
-    let err = Remote::disabled()
-        .check(&file_location(&dir.path().join("l.txt")))
-        .unwrap_err();
-    assert!(
-        matches!(err, RemoteError::NotAllowed(ref m) if m.contains("--intel-dir")),
-        "{err}"
-    );
+    let err = Remote::disabled().check(&file_location(&dir.path().join("l.txt"))).unwrap_err();
+    assert!(matches!(err, RemoteError::NotAllowed(ref m) if m.contains("--intel-dir")), "{err}");
 }
 
 #[tokio::test]
@@ -88,10 +73,7 @@ async fn missing_files_pass_the_check_but_are_not_found_when_read() {
     let remote = file_remote(dir.path());
     let location = file_location(&dir.path().join("later.txt"));
     remote.check(&location).unwrap();
-    assert!(matches!(
-        remote.fetch(&location, 10).await,
-        Err(RemoteError::NotFound(_))
-    ));
+    assert!(matches!(remote.fetch(&location, 10).await, Err(RemoteError::NotFound(_))));
 }
 
 #[tokio::test]
@@ -100,10 +82,7 @@ async fn oversized_files_are_refused() {
     std::fs::write(dir.path().join("big.txt"), vec![b'1'; 101]).unwrap();
     let remote = file_remote(dir.path());
     let location = file_location(&dir.path().join("big.txt"));
-    assert!(matches!(
-        remote.fetch(&location, 100).await,
-        Err(RemoteError::TooLarge { limit: 100, .. })
-    ));
+    assert!(matches!(remote.fetch(&location, 100).await, Err(RemoteError::TooLarge { limit: 100, .. })));
     assert_eq!(remote.fetch(&location, 101).await.unwrap().len(), 101);
 }
 
@@ -142,11 +121,7 @@ fn ok(body: &[u8], content_length: bool) -> Vec<u8> {
 }
 
 fn http_remote(hosts: &[String]) -> Remote {
-    Remote::new(RemoteConfig {
-        allowed_hosts: hosts.to_vec(),
-        ..Default::default()
-    })
-    .unwrap()
+    Remote::new(RemoteConfig { allowed_hosts: hosts.to_vec(), ..Default::default() }).unwrap()
 }
 
 #[tokio::test]
@@ -155,13 +130,8 @@ async fn http_lists_are_fetched_from_allowed_hosts_only() {
     let location = Location::parse(&format!("http://127.0.0.1:{port}/list.txt")).unwrap();
     let allowed = http_remote(&[format!("127.0.0.1:{port}")]);
     assert_eq!(allowed.fetch(&location, 1024).await.unwrap(), b"203.0.113.9\n");
-    assert_eq!(
-        http_remote(&["127.0.0.1".into()]).fetch(&location, 1024).await.unwrap(),
-        b"203.0.113.9\n"
-    );
-    let refused = http_remote(&[format!("127.0.0.1:{}", port.wrapping_add(1))])
-        .fetch(&location, 1024)
-        .await;
+    assert_eq!(http_remote(&["127.0.0.1".into()]).fetch(&location, 1024).await.unwrap(), b"203.0.113.9\n");
+    let refused = http_remote(&[format!("127.0.0.1:{}", port.wrapping_add(1))]).fetch(&location, 1024).await;
     assert!(matches!(refused, Err(RemoteError::NotAllowed(_))), "{refused:?}");
 }
 
@@ -172,10 +142,7 @@ async fn http_size_limit_holds_with_and_without_content_length() {
     let remote = http_remote(&["127.0.0.1".into()]);
     let location = Location::parse(&format!("http://127.0.0.1:{port}/big")).unwrap();
     for _ in 0..2 {
-        assert!(matches!(
-            remote.fetch(&location, 4999).await,
-            Err(RemoteError::TooLarge { limit: 4999, .. })
-        ));
+        assert!(matches!(remote.fetch(&location, 4999).await, Err(RemoteError::TooLarge { limit: 4999, .. })));
     }
     assert_eq!(remote.fetch(&location, 5000).await.unwrap().len(), 5000);
 }
@@ -202,20 +169,12 @@ async fn http_errors_never_echo_the_body() {
 #[tokio::test]
 async fn redirects_are_followed_only_to_allowed_hosts() {
     let target = serve(vec![ok(b"192.0.2.1\n", true)]).await;
-    let redirect =
-        |to: String| format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n").into_bytes();
-    let port = serve(vec![
-        redirect(format!("http://127.0.0.1:{target}/final")),
-        redirect("http://blocked.example/x".into()),
-    ])
-    .await;
+    let redirect = |to: String| format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n").into_bytes();
+    let port = serve(vec![redirect(format!("http://127.0.0.1:{target}/final")), redirect("http://blocked.example/x".into())]).await;
     let remote = http_remote(&["127.0.0.1".into()]);
     let location = Location::parse(&format!("http://127.0.0.1:{port}/start")).unwrap();
     assert_eq!(remote.fetch(&location, 1024).await.unwrap(), b"192.0.2.1\n");
-    assert!(matches!(
-        remote.fetch(&location, 1024).await,
-        Err(RemoteError::NotAllowed(_))
-    ));
+    assert!(matches!(remote.fetch(&location, 1024).await, Err(RemoteError::NotAllowed(_))));
 }
 
 #[tokio::test]
@@ -232,10 +191,7 @@ async fn a_silent_server_times_out() {
     let remote = http_remote(&["127.0.0.1".into()]).with_timeout(Duration::from_millis(300));
     let location = Location::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
     let started = std::time::Instant::now();
-    assert!(matches!(
-        remote.fetch(&location, 1024).await,
-        Err(RemoteError::Timeout(_))
-    ));
+    assert!(matches!(remote.fetch(&location, 1024).await, Err(RemoteError::Timeout(_))));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -244,18 +200,6 @@ async fn s3_without_an_endpoint_is_refused_for_fetch_put_and_head() {
     let remote = Remote::disabled();
     let location = Location::parse("s3://bucket/key").unwrap();
     assert!(remote.fetch(&location, 10).await.unwrap_err().is_rejected_location());
-    assert!(
-        remote
-            .s3_put_object("bucket", "k", b"x".to_vec(), "text/plain", None)
-            .await
-            .unwrap_err()
-            .is_rejected_location()
-    );
-    assert!(
-        remote
-            .s3_head_bucket("bucket")
-            .await
-            .unwrap_err()
-            .is_rejected_location()
-    );
+    assert!(remote.s3_put_object("bucket", "k", b"x".to_vec(), "text/plain", None).await.unwrap_err().is_rejected_location());
+    assert!(remote.s3_head_bucket("bucket").await.unwrap_err().is_rejected_location());
 }

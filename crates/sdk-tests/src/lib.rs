@@ -44,11 +44,7 @@ pub fn vedette_binary() -> PathBuf {
     // <target>/<profile>/deps/<test> -> <target>/<profile>/vedette
     let profile_dir = exe.parent().and_then(Path::parent).expect("test executable in <target>/<profile>/deps");
     let candidate = profile_dir.join(format!("vedette{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        candidate.is_file(),
-        "no vedette binary at {}: run `cargo build -p vedette` first (or set VEDETTE_BIN)",
-        candidate.display()
-    );
+    assert!(candidate.is_file(), "no vedette binary at {}: run `cargo build -p vedette` first (or set VEDETTE_BIN)", candidate.display());
     candidate
 }
 

@@ -4,19 +4,11 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_guardduty::error::ProvideErrorMetadata;
 use aws_sdk_guardduty::operation::get_detector::GetDetectorError;
 use aws_sdk_guardduty::operation::list_findings::ListFindingsError;
-use aws_sdk_guardduty::types::{
-    Condition, Feedback, FindingCriteria, FindingStatisticType, GroupByType, OrderBy, SortCriteria,
-};
+use aws_sdk_guardduty::types::{Condition, Feedback, FindingCriteria, FindingStatisticType, GroupByType, OrderBy, SortCriteria};
 use vedette_sdk_tests::{Account, Server};
 
 async fn all_finding_ids(client: &aws_sdk_guardduty::Client, detector_id: &str, page_size: i32) -> Vec<String> {
-    let mut stream = client
-        .list_findings()
-        .detector_id(detector_id)
-        .into_paginator()
-        .page_size(page_size)
-        .items()
-        .send();
+    let mut stream = client.list_findings().detector_id(detector_id).into_paginator().page_size(page_size).items().send();
     let mut ids = Vec::new();
     while let Some(id) = stream.next().await {
         ids.push(id.expect("ListFindings page"));
@@ -24,20 +16,10 @@ async fn all_finding_ids(client: &aws_sdk_guardduty::Client, detector_id: &str, 
     ids
 }
 
-async fn get_all(
-    client: &aws_sdk_guardduty::Client,
-    detector_id: &str,
-    ids: &[String],
-) -> Vec<aws_sdk_guardduty::types::Finding> {
+async fn get_all(client: &aws_sdk_guardduty::Client, detector_id: &str, ids: &[String]) -> Vec<aws_sdk_guardduty::types::Finding> {
     let mut out = Vec::new();
     for chunk in ids.chunks(50) {
-        let got = client
-            .get_findings()
-            .detector_id(detector_id)
-            .set_finding_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .expect("GetFindings");
+        let got = client.get_findings().detector_id(detector_id).set_finding_ids(Some(chunk.to_vec())).send().await.expect("GetFindings");
         out.extend(got.findings().iter().cloned());
     }
     out
@@ -75,10 +57,7 @@ async fn detector_samples_list_get_archive_statistics_tags() {
 
     let findings = get_all(&client, &detector_id, &ids).await;
     assert_eq!(findings.len(), ids.len());
-    let with_error_code: Vec<_> = findings
-        .iter()
-        .filter_map(|f| f.service()?.action()?.aws_api_call_action()?.error_code())
-        .collect();
+    let with_error_code: Vec<_> = findings.iter().filter_map(|f| f.service()?.action()?.aws_api_call_action()?.error_code()).collect();
     assert!(!with_error_code.is_empty(), "no sample carries awsApiCallAction.errorCode");
 
     // GetFindings with SortCriteria.
@@ -94,34 +73,17 @@ async fn detector_samples_list_get_archive_statistics_tags() {
     assert!(severities.windows(2).all(|w| w[0] >= w[1]), "not DESC: {severities:?}");
 
     // Archive two, then filter on service.archived.
-    client
-        .archive_findings()
-        .detector_id(&detector_id)
-        .finding_ids(&ids[0])
-        .finding_ids(&ids[1])
-        .send()
-        .await
-        .expect("ArchiveFindings");
+    client.archive_findings().detector_id(&detector_id).finding_ids(&ids[0]).finding_ids(&ids[1]).send().await.expect("ArchiveFindings");
     let archived = client
         .list_findings()
         .detector_id(&detector_id)
-        .finding_criteria(
-            FindingCriteria::builder()
-                .criterion("service.archived", Condition::builder().equals("true").build())
-                .build(),
-        )
+        .finding_criteria(FindingCriteria::builder().criterion("service.archived", Condition::builder().equals("true").build()).build())
         .send()
         .await
         .expect("ListFindings archived");
     let archived: HashSet<&str> = archived.finding_ids().iter().map(String::as_str).collect();
     assert_eq!(archived, HashSet::from([ids[0].as_str(), ids[1].as_str()]));
-    client
-        .unarchive_findings()
-        .detector_id(&detector_id)
-        .finding_ids(&ids[0])
-        .send()
-        .await
-        .expect("UnarchiveFindings");
+    client.unarchive_findings().detector_id(&detector_id).finding_ids(&ids[0]).send().await.expect("UnarchiveFindings");
     client
         .update_findings_feedback()
         .detector_id(&detector_id)
@@ -134,10 +96,7 @@ async fn detector_samples_list_get_archive_statistics_tags() {
     let by_id: HashMap<&str, _> = after.iter().map(|f| (f.id().unwrap(), f)).collect();
     assert_eq!(by_id[ids[0].as_str()].service().unwrap().archived(), Some(false));
     assert_eq!(by_id[ids[1].as_str()].service().unwrap().archived(), Some(true));
-    assert_eq!(
-        by_id[ids[2].as_str()].service().unwrap().user_feedback(),
-        Some("USEFUL")
-    );
+    assert_eq!(by_id[ids[2].as_str()].service().unwrap().user_feedback(), Some("USEFUL"));
 
     // Statistics, both forms, agree with the findings themselves.
     let mut expected: HashMap<u64, i32> = HashMap::new();
@@ -155,8 +114,7 @@ async fn detector_samples_list_get_archive_statistics_tags() {
         .expect("GetFindingsStatistics COUNT_BY_SEVERITY");
     #[allow(deprecated)]
     let counts = stats.finding_statistics().and_then(|s| s.count_by_severity()).expect("countBySeverity");
-    let got: HashMap<u64, i32> =
-        counts.iter().map(|(k, v)| (k.parse::<f64>().expect("numeric key").to_bits(), *v)).collect();
+    let got: HashMap<u64, i32> = counts.iter().map(|(k, v)| (k.parse::<f64>().expect("numeric key").to_bits(), *v)).collect();
     assert_eq!(got, expected);
     let grouped = client
         .get_findings_statistics()
@@ -196,38 +154,20 @@ async fn unknown_and_foreign_detectors_map_to_bad_request_exception() {
     let server = Server::start(vec![owner.clone(), intruder.clone()]);
     let owner_client = server.client(&owner).await;
     let intruder_client = server.client(&intruder).await;
-    let detector_id = owner_client
-        .create_detector()
-        .enable(true)
-        .send()
-        .await
-        .unwrap()
-        .detector_id()
-        .unwrap()
-        .to_string();
+    let detector_id = owner_client.create_detector().enable(true).send().await.unwrap().detector_id().unwrap().to_string();
 
     for id in ["1".repeat(32), detector_id.clone()] {
         let err = intruder_client.get_detector().detector_id(&id).send().await.expect_err("must fail");
         assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
         let service_err = err.into_service_error();
-        assert!(
-            matches!(service_err, GetDetectorError::BadRequestException(_)),
-            "not a BadRequestException: {service_err:?}"
-        );
-        assert!(
-            service_err.message().unwrap_or_default().contains("not owned by the current account"),
-            "{service_err:?}"
-        );
+        assert!(matches!(service_err, GetDetectorError::BadRequestException(_)), "not a BadRequestException: {service_err:?}");
+        assert!(service_err.message().unwrap_or_default().contains("not owned by the current account"), "{service_err:?}");
     }
     // A server-side validation failure the SDK does not catch itself: unknown criterion attribute.
     let err = owner_client
         .list_findings()
         .detector_id(&detector_id)
-        .finding_criteria(
-            FindingCriteria::builder()
-                .criterion("no.such.attribute", Condition::builder().equals("x").build())
-                .build(),
-        )
+        .finding_criteria(FindingCriteria::builder().criterion("no.such.attribute", Condition::builder().equals("x").build()).build())
         .send()
         .await
         .expect_err("unknown attribute must fail");

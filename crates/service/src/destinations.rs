@@ -7,9 +7,7 @@
 //! destinations report STOPPED.
 use vedette_domain::ids;
 use vedette_model as model;
-use vedette_store::destinations::{
-    DESTINATION_TYPE_S3, Destination, DestinationProperties, S3DestinationArn, consumer_name, is_valid_kms_key_arn,
-};
+use vedette_store::destinations::{DESTINATION_TYPE_S3, Destination, DestinationProperties, S3DestinationArn, consumer_name, is_valid_kms_key_arn};
 
 use crate::{DEFAULT_PAGE_SIZE, Principal, Result, Service, ServiceError, page_size, tags, token, validate};
 
@@ -94,9 +92,8 @@ impl Service {
     ) -> Result<model::UpdatePublishingDestinationResponse> {
         validate(&input)?;
         let current = self.owned_destination(p, input.detector_id.unwrap_or_default(), input.destination_id.unwrap_or_default()).await?;
-        let Some(given) = input
-            .destination_properties
-            .filter(|p| p.destination_arn.is_some() || p.kms_key_arn.is_some() || p.expected_bucket_owner.is_some())
+        let Some(given) =
+            input.destination_properties.filter(|p| p.destination_arn.is_some() || p.kms_key_arn.is_some() || p.expected_bucket_owner.is_some())
         else {
             return Err(ServiceError::invalid_value(Some("destinationProperties must name something to change")));
         };
@@ -172,9 +169,5 @@ fn checked_properties(p: model::DestinationProperties) -> Result<DestinationProp
     {
         return Err(ServiceError::invalid_parameter("expectedBucketOwner"));
     }
-    Ok(DestinationProperties {
-        destination_arn,
-        kms_key_arn,
-        expected_bucket_owner: p.expected_bucket_owner,
-    })
+    Ok(DestinationProperties { destination_arn, kms_key_arn, expected_bucket_owner: p.expected_bucket_owner })
 }

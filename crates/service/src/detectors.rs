@@ -155,10 +155,5 @@ pub fn describe(d: &Detector) -> model::GetDetectorResponse {
 
 /// The service-linked role GuardDuty reports for every detector.
 fn service_role(d: &Detector) -> String {
-    format!(
-        "arn:{}:iam::{}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty",
-        d.scope.partition(),
-        d.scope.account_id
-    )
+    format!("arn:{}:iam::{}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty", d.scope.partition(), d.scope.account_id)
 }
-

@@ -106,9 +106,7 @@ impl ServiceError {
 
     /// A second S3 destination for a detector (the message AWS's own tools show).
     pub fn destination_exists() -> Self {
-        Self::bad_request(
-            "The request failed because a publishingDestination already exists with the destinationType value provided in the request.",
-        )
+        Self::bad_request("The request failed because a publishingDestination already exists with the destinationType value provided in the request.")
     }
 
     /// An unknown (or deleted, or another detector's) IPSet or ThreatIntelSet. Wording
@@ -119,9 +117,7 @@ impl ServiceError {
 
     /// Wording unconfirmed.
     pub fn quota_exceeded(what: &str, max: usize) -> Self {
-        Self::bad_request(format!(
-            "{REJECTED} the detector already has the maximum number of {what}: {max}. Delete one before creating another."
-        ))
+        Self::bad_request(format!("{REJECTED} the detector already has the maximum number of {what}: {max}. Delete one before creating another."))
     }
 
     pub fn unknown_findings(ids: &[String]) -> Self {

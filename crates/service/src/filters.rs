@@ -15,22 +15,16 @@ use crate::{DEFAULT_PAGE_SIZE, Principal, Result, Service, ServiceError, page_si
 
 /// Filter names: 3..64 (checked by the model) of `[A-Za-z0-9._-]`.
 pub fn is_valid_filter_name(name: &str) -> bool {
-    name.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn check_name(name: &str) -> Result<()> {
-    if is_valid_filter_name(name) {
-        Ok(())
-    } else {
-        Err(ServiceError::invalid_parameter("name"))
-    }
+    if is_valid_filter_name(name) { Ok(()) } else { Err(ServiceError::invalid_parameter("name")) }
 }
 
 fn action(text: Option<&str>) -> Result<Option<FilterAction>> {
     // The model's enum check has run; anything else here is a server bug, still a 400.
-    text.map(|t| FilterAction::parse(t).ok_or_else(|| ServiceError::invalid_parameter("action")))
-        .transpose()
+    text.map(|t| FilterAction::parse(t).ok_or_else(|| ServiceError::invalid_parameter("action"))).transpose()
 }
 
 /// Validates criteria as ListFindings does and returns them in canonical spelling. A filter
@@ -39,9 +33,7 @@ fn action(text: Option<&str>) -> Result<Option<FilterAction>> {
 fn checked_criteria(c: &model::FindingCriteria) -> Result<model::FindingCriteria> {
     let parsed = criteria::parse_criteria(Some(c)).map_err(criteria_error)?;
     if parsed.is_empty() {
-        return Err(ServiceError::invalid_value(Some(
-            "findingCriteria needs at least one criterion",
-        )));
+        return Err(ServiceError::invalid_value(Some("findingCriteria needs at least one criterion")));
     }
     Ok(canonical(c))
 }
@@ -197,9 +189,7 @@ mod tests {
             gte: Some(1),
             ..Default::default()
         };
-        let c = model::FindingCriteria {
-            criterion: Some(BTreeMap::from([("type".to_string(), legacy)])),
-        };
+        let c = model::FindingCriteria { criterion: Some(BTreeMap::from([("type".to_string(), legacy)])) };
         let got = canonical(&c).criterion.unwrap().remove("type").unwrap();
         assert_eq!(
             got,

@@ -22,9 +22,7 @@ use vedette_domain::intel::{ListFormat, parse_list};
 use vedette_domain::{ids, time};
 use vedette_model as model;
 use vedette_remote::{Location, RemoteError};
-use vedette_store::lists::{
-    ListKind, ListOutcome, ListRecord, ListStatus, ListUpdate, ListWork, MAX_LIST_FILE_BYTES, NewList, Snapshot,
-};
+use vedette_store::lists::{ListKind, ListOutcome, ListRecord, ListStatus, ListUpdate, ListWork, MAX_LIST_FILE_BYTES, NewList, Snapshot};
 use vedette_store::{Page, StoreError};
 
 use crate::{DEFAULT_PAGE_SIZE, Principal, Result, Service, ServiceError, page_size, tags, token, validate};
@@ -96,9 +94,8 @@ impl From<ListRecord> for ListView {
 impl Service {
     /// The location, refused with 400 when it cannot be read under this server's policy.
     fn check_location(&self, location: &str) -> Result<()> {
-        let refused = |e: RemoteError| {
-            ServiceError::bad_request(format!("The request is rejected because the parameter location is not usable: {e}"))
-        };
+        let refused =
+            |e: RemoteError| ServiceError::bad_request(format!("The request is rejected because the parameter location is not usable: {e}"));
         let parsed = Location::parse(location).map_err(refused)?;
         self.remote().check(&parsed).map_err(refused)
     }
@@ -311,8 +308,7 @@ impl Service {
     async fn run_transition(&self, work: ListWork) -> std::result::Result<(), StoreError> {
         let outcome = match work.status {
             ListStatus::Activating => {
-                let _slot =
-                    self.inner.lists.slots.clone().acquire_owned().await.map_err(|_| StoreError::Backend("shutting down".into()))?;
+                let _slot = self.inner.lists.slots.clone().acquire_owned().await.map_err(|_| StoreError::Backend("shutting down".into()))?;
                 match activate(self.remote(), &work).await {
                     Ok(snapshot) => {
                         tracing::info!(
@@ -346,13 +342,9 @@ impl Service {
 /// the store: it never quotes the file.
 async fn activate(remote: &vedette_remote::Remote, work: &ListWork) -> std::result::Result<Snapshot, String> {
     let kind = work.kind;
-    let format =
-        ListFormat::from_api(&work.format).ok_or_else(|| format!("the format {} is not supported", work.format))?;
+    let format = ListFormat::from_api(&work.format).ok_or_else(|| format!("the format {} is not supported", work.format))?;
     let location = Location::parse(&work.location).map_err(|e| e.to_string())?;
-    let bytes = remote
-        .fetch(&location, MAX_LIST_FILE_BYTES)
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = remote.fetch(&location, MAX_LIST_FILE_BYTES).await.map_err(|e| e.to_string())?;
     let location_text = work.location.clone();
     let list_id = work.list_id.clone();
     tokio::task::spawn_blocking(move || {
@@ -374,24 +366,13 @@ async fn activate(remote: &vedette_remote::Remote, work: &ListWork) -> std::resu
         entries.sort_unstable();
         entries.dedup();
         if entries.len() > kind.max_entries() {
-            return Err(format!(
-                "the file has {} entries; a {} holds at most {}",
-                entries.len(),
-                kind.resource_name(),
-                kind.max_entries()
-            ));
+            return Err(format!("the file has {} entries; a {} holds at most {}", entries.len(), kind.resource_name(), kind.max_entries()));
         }
         if parsed.bad_lines > 0 {
             let first: Vec<String> = parsed.first_bad_lines.iter().map(u64::to_string).collect();
             tracing::warn!(list_id = %list_id, bad_lines = parsed.bad_lines, first = %first.join(", "), "list lines skipped");
         }
-        Ok(Snapshot {
-            file_sha256,
-            entries,
-            bad_lines: parsed.bad_lines,
-            location: location_text,
-            activated_at_ms: time::now_ms(),
-        })
+        Ok(Snapshot { file_sha256, entries, bad_lines: parsed.bad_lines, location: location_text, activated_at_ms: time::now_ms() })
     })
     .await
     .map_err(|e| format!("parsing failed: {e}"))?

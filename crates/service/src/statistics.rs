@@ -38,7 +38,11 @@ pub fn grouped(by: GroupBy, groups: Vec<Group>) -> model::FindingStatistics {
             stats.grouped_by_account = Some(
                 groups
                     .into_iter()
-                    .map(|g| model::AccountStatistics { account_id: Some(g.key), last_generated_at: epoch_secs(g.last_generated_ms), total_findings: count(g.total) })
+                    .map(|g| model::AccountStatistics {
+                        account_id: Some(g.key),
+                        last_generated_at: epoch_secs(g.last_generated_ms),
+                        total_findings: count(g.total),
+                    })
                     .collect(),
             )
         }
@@ -47,7 +51,10 @@ pub fn grouped(by: GroupBy, groups: Vec<Group>) -> model::FindingStatistics {
                 groups
                     .into_iter()
                     .map(|g| model::DateStatistics {
-                        date: NaiveDate::parse_from_str(&g.key, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp() as f64),
+                        date: NaiveDate::parse_from_str(&g.key, "%Y-%m-%d")
+                            .ok()
+                            .and_then(|d| d.and_hms_opt(0, 0, 0))
+                            .map(|t| t.and_utc().timestamp() as f64),
                         last_generated_at: epoch_secs(g.last_generated_ms),
                         severity: g.severity,
                         total_findings: count(g.total),
@@ -59,7 +66,11 @@ pub fn grouped(by: GroupBy, groups: Vec<Group>) -> model::FindingStatistics {
             stats.grouped_by_finding_type = Some(
                 groups
                     .into_iter()
-                    .map(|g| model::FindingTypeStatistics { finding_type: Some(g.key), last_generated_at: epoch_secs(g.last_generated_ms), total_findings: count(g.total) })
+                    .map(|g| model::FindingTypeStatistics {
+                        finding_type: Some(g.key),
+                        last_generated_at: epoch_secs(g.last_generated_ms),
+                        total_findings: count(g.total),
+                    })
                     .collect(),
             )
         }

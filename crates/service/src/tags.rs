@@ -50,7 +50,8 @@ impl Service {
             Some((id, child)) => (id, Some(child)),
             None => (path, None),
         };
-        if prefix != "arn" || service != "guardduty" || partition.is_empty() || !account.bytes().all(|b| b.is_ascii_digit()) || detector_id.is_empty() {
+        if prefix != "arn" || service != "guardduty" || partition.is_empty() || !account.bytes().all(|b| b.is_ascii_digit()) || detector_id.is_empty()
+        {
             return Err(ServiceError::invalid_parameter("resourceArn"));
         }
         let scope = &p.scope;

@@ -34,8 +34,7 @@ fn main() {
     let detector = params["detectorId"].as_str().unwrap().to_string();
     let type_query = params["typeQuery"].as_str().unwrap().to_string();
     let week_ago = params["weekAgoMs"].as_f64().unwrap();
-    let ids: Vec<String> =
-        params["findingIds"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = params["findingIds"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     let runs: usize = args.get(3).map(|s| s.parse().unwrap()).unwrap_or(200);
 
     let high = || criterion("severity", vec![Test::Gte(7.0)]);
@@ -51,21 +50,9 @@ fn main() {
         ("type=X, updatedAt desc", Criteria { criteria: vec![of_type()] }, sort("updatedAt", true)),
         ("type=X, severity desc", Criteria { criteria: vec![of_type()] }, sort("severity", true)),
         ("active, week, updatedAt desc", Criteria { criteria: vec![active(), last_week()] }, sort("updatedAt", true)),
-        (
-            "sev>=7, active, week, severity desc",
-            Criteria { criteria: vec![high(), active(), last_week()] },
-            sort("severity", true),
-        ),
-        (
-            "sev>=7, active, week, updatedAt desc",
-            Criteria { criteria: vec![high(), active(), last_week()] },
-            sort("updatedAt", true),
-        ),
-        (
-            "type=X, active, sev>=7, updatedAt desc",
-            Criteria { criteria: vec![of_type(), active(), high()] },
-            sort("updatedAt", true),
-        ),
+        ("sev>=7, active, week, severity desc", Criteria { criteria: vec![high(), active(), last_week()] }, sort("severity", true)),
+        ("sev>=7, active, week, updatedAt desc", Criteria { criteria: vec![high(), active(), last_week()] }, sort("updatedAt", true)),
+        ("type=X, active, sev>=7, updatedAt desc", Criteria { criteria: vec![of_type(), active(), high()] }, sort("updatedAt", true)),
         (
             "errorCode=AccessDenied, updatedAt desc",
             Criteria {
@@ -79,10 +66,7 @@ fn main() {
         (
             "userName=admin-299, updatedAt desc",
             Criteria {
-                criteria: vec![criterion(
-                    "resource.accessKeyDetails.userName",
-                    vec![Test::Equals(vec![AttrValue::Str("admin-299".into())])],
-                )],
+                criteria: vec![criterion("resource.accessKeyDetails.userName", vec![Test::Equals(vec![AttrValue::Str("admin-299".into())])])],
             },
             sort("updatedAt", true),
         ),
@@ -91,10 +75,7 @@ fn main() {
             Criteria {
                 criteria: vec![
                     active(),
-                    criterion(
-                        "service.action.awsApiCallAction.errorCode",
-                        vec![Test::NotEquals(vec![AttrValue::Str("AccessDenied".into())])],
-                    ),
+                    criterion("service.action.awsApiCallAction.errorCode", vec![Test::NotEquals(vec![AttrValue::Str("AccessDenied".into())])]),
                 ],
             },
             sort("updatedAt", true),
@@ -113,10 +94,7 @@ fn main() {
             "api=ListUsers (side), active, updatedAt desc",
             Criteria {
                 criteria: vec![
-                    criterion(
-                        "service.action.awsApiCallAction.api",
-                        vec![Test::Equals(vec![AttrValue::Str("ListUsers".into())])],
-                    ),
+                    criterion("service.action.awsApiCallAction.api", vec![Test::Equals(vec![AttrValue::Str("ListUsers".into())])]),
                     active(),
                 ],
             },
@@ -197,29 +175,18 @@ fn main() {
                 let now = vedette_domain::time::now_ms();
                 f.service.as_mut().unwrap().event_last_seen = Some(vedette_domain::time::iso_ms(now));
                 f.service.as_mut().unwrap().count = Some(1);
-                vedette_domain::Occurrence {
-                    detector_id: detector.clone(),
-                    finding: f,
-                    event_time_ms: now,
-                    evidence: Default::default(),
-                }
+                vedette_domain::Occurrence { detector_id: detector.clone(), finding: f, event_time_ms: now, evidence: Default::default() }
             })
             .collect();
         let t = Instant::now();
         let stats = store.commit(&vedette_store::Commit::occurrences(&occurrences)).unwrap();
-        println!(
-            "== apply: {} merges in {:.0} ms ({:.0}/s)",
-            stats.updated,
-            ms(t.elapsed()),
-            stats.updated as f64 / t.elapsed().as_secs_f64()
-        );
+        println!("== apply: {} merges in {:.0} ms ({:.0}/s)", stats.updated, ms(t.elapsed()), stats.updated as f64 / t.elapsed().as_secs_f64());
     }
 
     if args.get(4).map(String::as_str) == Some("ingest") {
         // As CloudTrail ingest produces them: batches of 5,000 occurrences that repeat ~400 distinct
         // findings (half already stored, half new), event times moving forward.
-        let templates =
-            store.get_findings(&detector, &ids.iter().take(200).cloned().collect::<Vec<_>>(), None).unwrap();
+        let templates = store.get_findings(&detector, &ids.iter().take(200).cloned().collect::<Vec<_>>(), None).unwrap();
         let mut total = 0u64;
         let t = Instant::now();
         for batch in 0..20u64 {
@@ -235,22 +202,13 @@ fn main() {
                     service.count = Some(1);
                     service.event_first_seen = Some(vedette_domain::time::iso_ms(at));
                     service.event_last_seen = Some(vedette_domain::time::iso_ms(at));
-                    vedette_domain::Occurrence {
-                        detector_id: detector.clone(),
-                        finding: f,
-                        event_time_ms: at,
-                        evidence: Default::default(),
-                    }
+                    vedette_domain::Occurrence { detector_id: detector.clone(), finding: f, event_time_ms: at, evidence: Default::default() }
                 })
                 .collect();
             store.commit(&vedette_store::Commit::occurrences(&occurrences)).unwrap();
             total += occurrences.len() as u64;
         }
-        println!(
-            "== apply, ingest-like: {total} occurrences in {:.0} ms ({:.0}/s)",
-            ms(t.elapsed()),
-            total as f64 / t.elapsed().as_secs_f64()
-        );
+        println!("== apply, ingest-like: {total} occurrences in {:.0} ms ({:.0}/s)", ms(t.elapsed()), total as f64 / t.elapsed().as_secs_f64());
     }
 
     println!("== count_by_severity (all)");

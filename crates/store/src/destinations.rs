@@ -81,11 +81,7 @@ pub fn consumer_name(destination_id: &str) -> String {
 }
 
 pub fn destination_arn(scope: &Scope, detector_id: &str, destination_id: &str) -> String {
-    format!(
-        "{}/publishingdestination/{}",
-        scope.detector_arn(detector_id),
-        destination_id
-    )
+    format!("{}/publishingdestination/{}", scope.detector_arn(detector_id), destination_id)
 }
 
 /// Persistence of publishing destinations. `NotFound(Detector)` = the detector is unknown or
@@ -108,23 +104,11 @@ pub trait DestinationStore {
     fn get_destination(&self, scope: &Scope, detector_id: &str, destination_id: &str) -> Result<Destination>;
 
     /// In id order; `next_token` from a previous page of the same detector.
-    fn list_destinations(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        max_results: usize,
-        next_token: Option<&str>,
-    ) -> Result<Page<Destination>>;
+    fn list_destinations(&self, scope: &Scope, detector_id: &str, max_results: usize, next_token: Option<&str>) -> Result<Page<Destination>>;
 
     /// Replaces the properties, bumps the generation and sets the status back to
     /// PENDING_VERIFICATION (a failure run of the old properties is over).
-    fn update_destination(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        destination_id: &str,
-        properties: &DestinationProperties,
-    ) -> Result<Destination>;
+    fn update_destination(&self, scope: &Scope, detector_id: &str, destination_id: &str, properties: &DestinationProperties) -> Result<Destination>;
 
     /// Deletes the destination and its tags.
     fn delete_destination(&self, scope: &Scope, detector_id: &str, destination_id: &str) -> Result<()>;
@@ -150,42 +134,24 @@ pub struct S3DestinationArn {
 impl S3DestinationArn {
     /// None unless `arn` is an S3 bucket (or bucket folder) ARN with a valid bucket name.
     pub fn parse(arn: &str) -> Option<S3DestinationArn> {
-        let rest = ["arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::"]
-            .iter()
-            .find_map(|p| arn.strip_prefix(p))?;
+        let rest = ["arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::"].iter().find_map(|p| arn.strip_prefix(p))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if !is_valid_bucket_name(bucket) {
             return None;
         }
         let prefix = prefix.trim_matches('/');
         // An object key is at most 1024 bytes; leave room for the AWSLogs/... part.
-        if prefix.len() > 512
-            || prefix.chars().any(|c| c.is_control())
-            || prefix.split('/').any(|s| s.is_empty() && !prefix.is_empty())
-        {
+        if prefix.len() > 512 || prefix.chars().any(|c| c.is_control()) || prefix.split('/').any(|s| s.is_empty() && !prefix.is_empty()) {
             return None;
         }
-        Some(S3DestinationArn {
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
-        })
+        Some(S3DestinationArn { bucket: bucket.to_string(), prefix: prefix.to_string() })
     }
 
     /// `<prefix>/AWSLogs/<account>/GuardDuty/<region>/<yyyy>/<mm>/<dd>/<name>.jsonl.gz`, the
     /// layout GuardDuty writes (observed keys; `name` is a UUID there).
-    pub fn object_key(
-        &self,
-        account_id: &str,
-        region: &str,
-        (year, month, day): (i32, u32, u32),
-        name: &str,
-    ) -> String {
+    pub fn object_key(&self, account_id: &str, region: &str, (year, month, day): (i32, u32, u32), name: &str) -> String {
         let tail = format!("AWSLogs/{account_id}/GuardDuty/{region}/{year:04}/{month:02}/{day:02}/{name}.jsonl.gz");
-        if self.prefix.is_empty() {
-            tail
-        } else {
-            format!("{}/{tail}", self.prefix)
-        }
+        if self.prefix.is_empty() { tail } else { format!("{}/{tail}", self.prefix) }
     }
 }
 
@@ -194,9 +160,7 @@ impl S3DestinationArn {
 pub fn is_valid_bucket_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     (3..=63).contains(&bytes.len())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
         && bytes[0].is_ascii_alphanumeric()
         && bytes[bytes.len() - 1].is_ascii_alphanumeric()
         && !name.contains("..")
@@ -217,9 +181,7 @@ pub fn is_valid_kms_key_arn(arn: &str) -> bool {
         && matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
         && service == "kms"
         && !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())
         && resource_ok
@@ -236,10 +198,7 @@ mod tests {
         let folder = S3DestinationArn::parse("arn:aws:s3:::DOC-EXAMPLE-BUCKET/x");
         assert_eq!(folder, None, "upper-case bucket names are not valid");
         let folder = S3DestinationArn::parse("arn:aws:s3:::b.example/my/Folder/").unwrap();
-        assert_eq!(
-            (folder.bucket.as_str(), folder.prefix.as_str()),
-            ("b.example", "my/Folder")
-        );
+        assert_eq!((folder.bucket.as_str(), folder.prefix.as_str()), ("b.example", "my/Folder"));
         assert_eq!(
             folder.object_key("111122223333", "us-east-1", (2024, 5, 3), "u"),
             "my/Folder/AWSLogs/111122223333/GuardDuty/us-east-1/2024/05/03/u.jsonl.gz"
@@ -266,12 +225,8 @@ mod tests {
 
     #[test]
     fn checks_kms_key_arns() {
-        assert!(is_valid_kms_key_arn(
-            "arn:aws:kms:us-west-1:111122223333:key/84cee9c5-dea1-401a-ab6d-e1de7example"
-        ));
-        assert!(is_valid_kms_key_arn(
-            "arn:aws:kms:us-east-1:111122223333:alias/guardduty"
-        ));
+        assert!(is_valid_kms_key_arn("arn:aws:kms:us-west-1:111122223333:key/84cee9c5-dea1-401a-ab6d-e1de7example"));
+        assert!(is_valid_kms_key_arn("arn:aws:kms:us-east-1:111122223333:alias/guardduty"));
         for bad in [
             "",
             "alias/aws/s3",

@@ -82,7 +82,6 @@ pub fn filter_arn(scope: &Scope, detector_id: &str, name: &str) -> String {
     format!("{}/filter/{name}", scope.detector_arn(detector_id))
 }
 
-
 /// Persistence of filters. Every operation answers `NotFound(Detector)` for an unknown or
 /// foreign detector and `NotFound(Filter)` for an unknown filter name.
 pub trait FilterStore {
@@ -90,24 +89,12 @@ pub trait FilterStore {
     /// returns the name without creating anything; the same token for another name is
     /// `TokenReused`; an existing name is `AlreadyExists`; a 101st filter is `QuotaExceeded`; a
     /// rank past `n + 1` is `RankOutOfBounds`.
-    fn create_filter(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        filter: NewFilter,
-        client_token: Option<&str>,
-    ) -> Result<String>;
+    fn create_filter(&self, scope: &Scope, detector_id: &str, filter: NewFilter, client_token: Option<&str>) -> Result<String>;
 
     fn get_filter(&self, scope: &Scope, detector_id: &str, name: &str) -> Result<Filter>;
 
     /// Names in name order (stable under concurrent changes).
-    fn list_filters(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        max_results: usize,
-        next_token: Option<&str>,
-    ) -> Result<Page<String>>;
+    fn list_filters(&self, scope: &Scope, detector_id: &str, max_results: usize, next_token: Option<&str>) -> Result<Page<String>>;
 
     /// A rank past `n` is `RankOutOfBounds`.
     fn update_filter(&self, scope: &Scope, detector_id: &str, name: &str, update: FilterUpdate) -> Result<()>;

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use vedette_domain::criteria::{Criteria, Sort};
-use vedette_domain::{model, Detector, DetectorConfig, Occurrence, Scope};
+use vedette_domain::{Detector, DetectorConfig, Occurrence, Scope, model};
 
 pub mod destinations;
 pub mod export;
@@ -190,7 +190,14 @@ pub trait Store: ListStore + FilterStore + ExportStore + DestinationStore + Stat
     /// (`vedette explain` has no scope to start from).
     fn find_finding(&self, finding_id: &str) -> Result<Option<(String, model::Finding)>>;
 
-    fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> Result<Page<String>>;
+    fn list_findings(
+        &self,
+        detector_id: &str,
+        criteria: &Criteria,
+        sort: &Sort,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<String>>;
     /// Unknown ids are omitted. Without `sort`, findings come in the order of `ids`.
     fn get_findings(&self, detector_id: &str, ids: &[String], sort: Option<&Sort>) -> Result<Vec<model::Finding>>;
     /// `UnknownFindings` naming the ids that are not this detector's; nothing is changed then.

@@ -122,10 +122,7 @@ impl ListStatus {
 
     /// A status the background worker still has to settle.
     pub fn is_transitional(self) -> bool {
-        matches!(
-            self,
-            ListStatus::Activating | ListStatus::Deactivating | ListStatus::DeletePending
-        )
+        matches!(self, ListStatus::Activating | ListStatus::Deactivating | ListStatus::DeletePending)
     }
 }
 
@@ -291,26 +288,12 @@ pub trait ListStore {
     fn get_list(&self, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str) -> Result<ListRecord>;
 
     /// Ids of the detector's lists of `kind` (DELETED ones left out), by id.
-    fn list_lists(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        kind: ListKind,
-        max_results: usize,
-        next_token: Option<&str>,
-    ) -> Result<Page<String>>;
+    fn list_lists(&self, scope: &Scope, detector_id: &str, kind: ListKind, max_results: usize, next_token: Option<&str>) -> Result<Page<String>>;
 
     /// Applies `update`: `activate: Some(true)` → ACTIVATING, `Some(false)` → DEACTIVATING
     /// (INACTIVE stays INACTIVE when nothing is active to drop: still a transition, settled by
     /// the worker). `NotFound` for unknown, deleted or deleting lists.
-    fn update_list(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        kind: ListKind,
-        list_id: &str,
-        update: ListUpdate,
-    ) -> Result<ListRecord>;
+    fn update_list(&self, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str, update: ListUpdate) -> Result<ListRecord>;
 
     /// Starts deletion (DELETE_PENDING); deleting a list being deleted is a no-op. `NotFound`
     /// for unknown and already DELETED lists.
@@ -323,4 +306,3 @@ pub trait ListStore {
     /// a later request superseded it or the list is gone.
     fn settle_list(&self, list_id: &str, generation: i64, outcome: ListOutcome) -> Result<bool>;
 }
-

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
-use vedette_domain::criteria::{Criteria, Sort, compare_for_sort};
 use vedette_domain::commit::{Change, Stored};
+use vedette_domain::criteria::{Criteria, Sort, compare_for_sort};
 use vedette_domain::{Detector, DetectorConfig, Scope, attributes, ids, model, time};
 
 use crate::{Commit, Group, GroupBy, Page, Progress, Resource, Result, Store, StoreError, UpsertStats};
@@ -30,8 +30,7 @@ mod schema;
 mod state;
 
 use query::{
-    Candidate, Cursor, CursorValue, Place, Sql, candidate_drivers, compile_criteria, pair_columns, place, query_key,
-    single_equality, sort_expression,
+    Candidate, Cursor, CursorValue, Place, Sql, candidate_drivers, compile_criteria, pair_columns, place, query_key, single_equality, sort_expression,
 };
 use rows::{FindingRow, PathIds, SideValue, diff};
 
@@ -236,21 +235,16 @@ fn configure(conn: &Connection, reader: bool) -> rusqlite::Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/vedette.db` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display())))?;
         let path = data_dir.join("vedette.db");
         // Refuses (and never touches) a file that is not a healthy Vedette store.
         preflight::check_existing(&path)?;
         let mut writer = Connection::open(&path).map_err(backend)?;
         configure(&writer, false).map_err(backend)?;
         // WAL is a property of the database file: set once, every later connection uses it.
-        let mode: String =
-            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(backend)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(backend)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "cannot switch {} to WAL (journal_mode is {mode})",
-                path.display()
-            )));
+            return Err(StoreError::Backend(format!("cannot switch {} to WAL (journal_mode is {mode})", path.display())));
         }
         schema::migrate(&mut writer)?;
         let paths = register_paths(&mut writer)?;
@@ -276,8 +270,7 @@ impl SqliteStore {
         let conn = match pooled {
             Some(conn) => conn,
             None => {
-                let flags =
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
                 let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
                 configure(&conn, true).map_err(backend)?;
                 conn
@@ -330,8 +323,7 @@ impl SqliteStore {
             self.group_ended.notify_all();
             return Err(StoreError::Backend(message));
         }
-        let hand_over =
-            self.group_commit && self.writers_queued.load(Ordering::SeqCst) > 0 && w.waiting + 1 < MAX_GROUP;
+        let hand_over = self.group_commit && self.writers_queued.load(Ordering::SeqCst) > 0 && w.waiting + 1 < MAX_GROUP;
         let out = match out {
             Ok(out) => out,
             Err(panic) => {
@@ -361,7 +353,6 @@ impl SqliteStore {
             (_, out) => out,
         }
     }
-
 }
 
 // --- progress ----------------------------------------------------------------------------------
@@ -391,9 +382,7 @@ fn detector_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Scope, 
 
 fn load_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<Option<Detector>> {
     let row = tx
-        .prepare_cached(&format!(
-            "SELECT {DETECTOR_COLUMNS} FROM detectors WHERE id = ?1 AND account_id = ?2 AND region = ?3"
-        ))
+        .prepare_cached(&format!("SELECT {DETECTOR_COLUMNS} FROM detectors WHERE id = ?1 AND account_id = ?2 AND region = ?3"))
         .map_err(backend)?
         .query_row(params![detector_id, scope.account_id, scope.region], detector_from_row)
         .optional()
@@ -425,9 +414,7 @@ fn tags_of(tx: &Connection, arn: &str) -> Result<BTreeMap<String, String>> {
 
 fn put_tags(tx: &Connection, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
     let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO tags (arn, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
-        )
+        .prepare_cached("INSERT INTO tags (arn, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value")
         .map_err(backend)?;
     for (key, value) in tags {
         stmt.execute(params![arn, key, value]).map_err(backend)?;
@@ -437,11 +424,7 @@ fn put_tags(tx: &Connection, arn: &str, tags: &BTreeMap<String, String>) -> Resu
 
 /// The detector's internal key, if it exists (in any scope: callers check ownership first).
 fn detector_key(tx: &Connection, detector_id: &str) -> Result<Option<i64>> {
-    tx.prepare_cached("SELECT did FROM detectors WHERE id = ?1")
-        .map_err(backend)?
-        .query_row([detector_id], |r| r.get(0))
-        .optional()
-        .map_err(backend)
+    tx.prepare_cached("SELECT did FROM detectors WHERE id = ?1").map_err(backend)?.query_row([detector_id], |r| r.get(0)).optional().map_err(backend)
 }
 
 // --- findings -----------------------------------------------------------------------------------
@@ -488,15 +471,8 @@ fn side_rows(tx: &Connection, fid: i64) -> Result<Vec<(i64, SideValue)>> {
 
 /// Inserts a new finding (`existing` = None) or rewrites one, keeping columns and side rows in
 /// step with the document.
-fn store_finding(
-    tx: &Connection,
-    did: i64,
-    existing: Option<i64>,
-    finding: &model::Finding,
-    paths: &PathIds,
-) -> Result<i64> {
-    let id =
-        finding.id.as_deref().ok_or_else(|| StoreError::Invalid("a finding without an id cannot be stored".into()))?;
+fn store_finding(tx: &Connection, did: i64, existing: Option<i64>, finding: &model::Finding, paths: &PathIds) -> Result<i64> {
+    let id = finding.id.as_deref().ok_or_else(|| StoreError::Invalid("a finding without an id cannot be stored".into()))?;
     let row = FindingRow::of(finding, paths);
     let body = serde_json::to_string(finding).map_err(json_error)?;
     let (fid, old_side) = match existing {
@@ -519,25 +495,19 @@ fn store_finding(
             values.push(&row.resource_id);
             values.push(&fid);
             stmt.execute(values.as_slice()).map_err(backend)?;
-            tx.prepare_cached("UPDATE finding_bodies SET body = ?1 WHERE fid = ?2")
-                .map_err(backend)?
-                .execute(params![body, fid])
-                .map_err(backend)?;
+            tx.prepare_cached("UPDATE finding_bodies SET body = ?1 WHERE fid = ?2").map_err(backend)?.execute(params![body, fid]).map_err(backend)?;
             (fid, side_rows(tx, fid)?)
         }
     };
     let (removed, added) = diff(&old_side, &row.side);
     if !removed.is_empty() {
-        let mut stmt = tx
-            .prepare_cached("DELETE FROM finding_attrs WHERE fid = ?1 AND path_id = ?2 AND v = ?3")
-            .map_err(backend)?;
+        let mut stmt = tx.prepare_cached("DELETE FROM finding_attrs WHERE fid = ?1 AND path_id = ?2 AND v = ?3").map_err(backend)?;
         for (path_id, value) in removed {
             stmt.execute(params![fid, path_id, value]).map_err(backend)?;
         }
     }
     if !added.is_empty() {
-        let mut stmt =
-            tx.prepare_cached("INSERT INTO finding_attrs (fid, path_id, v) VALUES (?1, ?2, ?3)").map_err(backend)?;
+        let mut stmt = tx.prepare_cached("INSERT INTO finding_attrs (fid, path_id, v) VALUES (?1, ?2, ?3)").map_err(backend)?;
         for (path_id, value) in added {
             stmt.execute(params![fid, path_id, value]).map_err(backend)?;
         }
@@ -562,17 +532,13 @@ fn delete_finding(tx: &Connection, did: i64, fid: i64) -> Result<()> {
 fn findings_by_id(tx: &Connection, did: i64, ids: &[String]) -> Result<HashMap<String, (i64, String)>> {
     let mut out = HashMap::with_capacity(ids.len());
     let mut stmt = tx
-        .prepare_cached(
-            "SELECT f.fid, b.body FROM findings f JOIN finding_bodies b USING (fid) WHERE f.did = ?1 AND f.id = ?2",
-        )
+        .prepare_cached("SELECT f.fid, b.body FROM findings f JOIN finding_bodies b USING (fid) WHERE f.did = ?1 AND f.id = ?2")
         .map_err(backend)?;
     for id in ids {
         if out.contains_key(id) {
             continue;
         }
-        if let Some(found) =
-            stmt.query_row(params![did, id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(backend)?
-        {
+        if let Some(found) = stmt.query_row(params![did, id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(backend)? {
             out.insert(id.clone(), found);
         }
     }
@@ -593,11 +559,8 @@ fn update_findings(
             Some(did) => Some((did, findings_by_id(tx, did, ids)?)),
             None => None,
         };
-        let missing: Vec<&str> = ids
-            .iter()
-            .filter(|id| !found.as_ref().is_some_and(|(_, f)| f.contains_key(id.as_str())))
-            .map(String::as_str)
-            .collect();
+        let missing: Vec<&str> =
+            ids.iter().filter(|id| !found.as_ref().is_some_and(|(_, f)| f.contains_key(id.as_str()))).map(String::as_str).collect();
         if !missing.is_empty() {
             return Err(StoreError::UnknownFindings(missing.into_iter().map(str::to_string).collect()));
         }
@@ -656,10 +619,7 @@ impl<'a> Listing<'a> {
             return Err(StoreError::Invalid("maxResults must be at least 1".into()));
         }
         if sort.attribute.list {
-            return Err(StoreError::Invalid(format!(
-                "cannot sort by {}: it may hold several values",
-                sort.attribute.path
-            )));
+            return Err(StoreError::Invalid(format!("cannot sort by {}: it may hold several values", sort.attribute.path)));
         }
         let query = query_key(detector_id, criteria, sort);
         let cursor = next_token.map(|t| Cursor::decode(t, &query)).transpose()?;
@@ -667,18 +627,12 @@ impl<'a> Listing<'a> {
         let sort_place = place(sort.attribute.path, paths);
         let sort_index = match sort_place {
             Place::Column("updated_at_ms") if single_equality(criteria, "type") => Some("findings_by_type"),
-            Place::Column("updated_at_ms")
-                if single_equality(criteria, "service.action.awsApiCallAction.errorCode") =>
-            {
+            Place::Column("updated_at_ms") if single_equality(criteria, "service.action.awsApiCallAction.errorCode") => {
                 Some("findings_by_error_updated")
             }
-            Place::Column("updated_at_ms") if single_equality(criteria, "service.archived") => {
-                Some("findings_by_archived_updated")
-            }
+            Place::Column("updated_at_ms") if single_equality(criteria, "service.archived") => Some("findings_by_archived_updated"),
             Place::Column("updated_at_ms") => Some("findings_by_updated"),
-            Place::Column("severity") if sort.descending && single_equality(criteria, "type") => {
-                Some("findings_by_type_severity")
-            }
+            Place::Column("severity") if sort.descending && single_equality(criteria, "type") => Some("findings_by_type_severity"),
             Place::Column("severity") if sort.descending => Some("findings_by_severity_desc"),
             Place::Column("severity") => Some("findings_by_severity"),
             Place::Column("id") => Some("findings_by_id"),
@@ -696,8 +650,7 @@ impl<'a> Listing<'a> {
             first_segment: 0,
         };
         if let Some(c) = &listing.cursor {
-            listing.first_segment =
-                (0..2).find(|s| listing.segment_has_values(*s) == c.value.is_some()).expect("one of two");
+            listing.first_segment = (0..2).find(|s| listing.segment_has_values(*s) == c.value.is_some()).expect("one of two");
         }
         Ok(listing)
     }
@@ -733,10 +686,8 @@ impl<'a> Listing<'a> {
     /// counts at most that many, so probing costs no more than the plan it might pick.
     fn choose_driver(&self, tx: &Connection, did: i64, wanted: usize) -> Result<Option<Sql>> {
         let exploited = self.exploited_by_walk();
-        let mut candidates: Vec<Candidate> = candidate_drivers(self.criteria, self.paths, did)
-            .into_iter()
-            .filter(|c| !exploited.contains(&c.over))
-            .collect();
+        let mut candidates: Vec<Candidate> =
+            candidate_drivers(self.criteria, self.paths, did).into_iter().filter(|c| !exploited.contains(&c.over)).collect();
         // Two-column candidates first: one that is not selective proves its columns are not.
         candidates.sort_by_key(|c| !c.is_pair());
         if candidates.is_empty() {
@@ -761,11 +712,8 @@ impl<'a> Listing<'a> {
             probe.push(" LIMIT ");
             probe.bind(Value::Integer(cap));
             probe.push(")");
-            let count: i64 = tx
-                .prepare_cached(&probe.text)
-                .map_err(backend)?
-                .query_row(params_from_iter(probe.params.iter()), |r| r.get(0))
-                .map_err(backend)?;
+            let count: i64 =
+                tx.prepare_cached(&probe.text).map_err(backend)?.query_row(params_from_iter(probe.params.iter()), |r| r.get(0)).map_err(backend)?;
             if count < cap {
                 best = Some((count, candidate.sql));
                 if count == 0 {
@@ -857,8 +805,7 @@ impl<'a> Listing<'a> {
         for segment in self.first_segment..2 {
             let sql = self.segment_sql(did, segment, wanted - rows.len(), driver.as_ref());
             let mut stmt = tx.prepare_cached(&sql.text).map_err(backend)?;
-            let found =
-                stmt.query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+            let found = stmt.query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
             for row in found {
                 rows.push(row.map_err(backend)?);
             }
@@ -901,13 +848,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn create_detector(
-        &self,
-        scope: &Scope,
-        config: DetectorConfig,
-        tags: BTreeMap<String, String>,
-        client_token: Option<&str>,
-    ) -> Result<Detector> {
+    fn create_detector(&self, scope: &Scope, config: DetectorConfig, tags: BTreeMap<String, String>, client_token: Option<&str>) -> Result<Detector> {
         self.write(|tx| {
             let existing: Option<(String, Option<String>)> = tx
                 .prepare_cached("SELECT id, client_token FROM detectors WHERE account_id = ?1 AND region = ?2")
@@ -949,15 +890,10 @@ impl Store for SqliteStore {
         let after = next_token.map(|t| Cursor::decode(t, &query)).transpose()?.map(|c| c.id);
         let mut ids: Vec<String> = self.read(|tx| {
             let mut stmt = tx
-                .prepare_cached(
-                    "SELECT id FROM detectors WHERE account_id = ?1 AND region = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
-                )
+                .prepare_cached("SELECT id FROM detectors WHERE account_id = ?1 AND region = ?2 AND id > ?3 ORDER BY id LIMIT ?4")
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(
-                    params![scope.account_id, scope.region, after.as_deref().unwrap_or(""), max_results as i64 + 1],
-                    |r| r.get(0),
-                )
+                .query_map(params![scope.account_id, scope.region, after.as_deref().unwrap_or(""), max_results as i64 + 1], |r| r.get(0))
                 .map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
         })?;
@@ -972,9 +908,7 @@ impl Store for SqliteStore {
         let stored = serde_json::to_string(&StoredConfig::from(&config)).map_err(json_error)?;
         self.write(|tx| {
             let changed = tx
-                .prepare_cached(
-                    "UPDATE detectors SET config = ?1, updated_at_ms = ?2 WHERE id = ?3 AND account_id = ?4 AND region = ?5",
-                )
+                .prepare_cached("UPDATE detectors SET config = ?1, updated_at_ms = ?2 WHERE id = ?3 AND account_id = ?4 AND region = ?5")
                 .map_err(backend)?
                 .execute(params![stored, time::now_ms(), detector_id, scope.account_id, scope.region])
                 .map_err(backend)?;
@@ -992,10 +926,8 @@ impl Store for SqliteStore {
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound(Resource::Detector))?;
             // Side rows first by key range: cheaper than one cascade per finding.
-            tx.execute("DELETE FROM finding_attrs WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did])
-                .map_err(backend)?;
-            tx.execute("DELETE FROM finding_bodies WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did])
-                .map_err(backend)?;
+            tx.execute("DELETE FROM finding_attrs WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did]).map_err(backend)?;
+            tx.execute("DELETE FROM finding_bodies WHERE fid IN (SELECT fid FROM findings WHERE did = ?1)", [did]).map_err(backend)?;
             tx.execute("DELETE FROM findings WHERE did = ?1", [did]).map_err(backend)?;
             lists::on_delete_detector(tx, did, detector_id)?;
             filters::on_delete_detector(tx, did, detector_id)?;
@@ -1005,11 +937,8 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM detectors WHERE did = ?1", [did]).map_err(backend)?;
             // Tags of the detector and of everything under it (`<detector arn>/…`).
             let arn = scope.detector_arn(detector_id);
-            tx.execute(
-                "DELETE FROM tags WHERE arn = ?1 OR (arn > ?2 AND arn < ?3)",
-                params![arn, format!("{arn}/"), format!("{arn}0")],
-            )
-            .map_err(backend)?;
+            tx.execute("DELETE FROM tags WHERE arn = ?1 OR (arn > ?2 AND arn < ?3)", params![arn, format!("{arn}/"), format!("{arn}0")])
+                .map_err(backend)?;
             Ok(())
         })
     }
@@ -1065,10 +994,8 @@ impl Store for SqliteStore {
                 };
                 // The detector was deleted meanwhile: its findings are discarded with it.
                 let Some(did) = did else { continue };
-                let existing: Option<(i64, String, Option<i64>)> = lookup
-                    .query_row(params![did, first.finding_id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()
-                    .map_err(backend)?;
+                let existing: Option<(i64, String, Option<i64>)> =
+                    lookup.query_row(params![did, first.finding_id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(backend)?;
                 let (fid, stored) = match existing {
                     Some((fid, body, updated_at_ms)) => (Some(fid), Some(Stored { finding: read_finding(&body)?, updated_at_ms })),
                     None => (None, None),
@@ -1218,21 +1145,13 @@ impl Store for SqliteStore {
             compile_criteria(criteria, paths, &mut sql);
             sql.push(" AND f.severity IS NOT NULL GROUP BY f.severity");
             let mut stmt = tx.prepare_cached(&sql.text).map_err(backend)?;
-            let rows =
-                stmt.query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+            let rows = stmt.query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
         })?;
         Ok(rows.into_iter().map(|(severity, count)| (severity_key(severity), count)).collect())
     }
 
-    fn group_findings(
-        &self,
-        detector_id: &str,
-        criteria: &Criteria,
-        group_by: GroupBy,
-        descending: bool,
-        max_results: usize,
-    ) -> Result<Vec<Group>> {
+    fn group_findings(&self, detector_id: &str, criteria: &Criteria, group_by: GroupBy, descending: bool, max_results: usize) -> Result<Vec<Group>> {
         let paths = &self.paths;
         // (key expression, resource type, account, highest severity) per grouping.
         let (key, resource_type, account, severity) = match group_by {

@@ -91,7 +91,14 @@ impl<S: Store> Store for Intercepted<S> {
         self.before(Call::Other("find_finding"))?;
         self.inner.find_finding(finding_id)
     }
-    fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> Result<Page<String>> {
+    fn list_findings(
+        &self,
+        detector_id: &str,
+        criteria: &Criteria,
+        sort: &Sort,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<String>> {
         self.before(Call::Other("list_findings"))?;
         self.inner.list_findings(detector_id, criteria, sort, max_results, next_token)
     }

@@ -22,7 +22,11 @@ fn the_console_listings_are_served_by_an_index_without_sorting() {
     let listings = [
         ("newest first", Criteria::default(), sort("updatedAt", true)),
         ("high severity, most severe first", criterion("severity", Test::Gte(7.0)), sort("severity", true)),
-        ("one type, newest first", criterion("type", Test::Equals(vec![AttrValue::Str("Recon:EC2/PortProbeUnprotectedPort".into())])), sort("updatedAt", true)),
+        (
+            "one type, newest first",
+            criterion("type", Test::Equals(vec![AttrValue::Str("Recon:EC2/PortProbeUnprotectedPort".into())])),
+            sort("updatedAt", true),
+        ),
     ];
     for (name, criteria, sort) in &listings {
         let plans = store.explain_list_findings(&d, criteria, sort, 50, None).unwrap();

@@ -1,6 +1,6 @@
 //! `vedette explain FINDING_ID`: what produced a finding (rule, CloudTrail events, source files),
 //! read from the evidence every detected finding carries in `service.additionalInfo`.
-use vedette_domain::{model, Evidence};
+use vedette_domain::{Evidence, model};
 use vedette_store::{SqliteStore, Store};
 
 use crate::{CliResult, DataDirArg};

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use vedette_ingest::{ingest_paths, IngestOptions, Summary};
+use vedette_ingest::{IngestOptions, Summary, ingest_paths};
 use vedette_store::SqliteStore;
 
 use crate::{CliResult, DataDirArg};
@@ -50,10 +50,8 @@ pub fn run(args: IngestArgs) -> CliResult {
     let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
@@ -122,12 +120,7 @@ fn print_summary(s: &Summary, elapsed: Duration) {
     let mut out = std::io::stdout().lock();
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { s.events as f64 / secs } else { 0.0 };
-    let _ = writeln!(out, 
-        "ingested {} file(s), {:.1} MB, {} events in {secs:.2} s ({rate:.0} events/s)",
-        s.sources,
-        s.bytes as f64 / 1e6,
-        s.events
-    );
+    let _ = writeln!(out, "ingested {} file(s), {:.1} MB, {} events in {secs:.2} s ({rate:.0} events/s)", s.sources, s.bytes as f64 / 1e6, s.events);
     if s.sources_resumed > 0 {
         let _ = writeln!(out, "  resumed where an earlier run stopped: {} file(s)", s.sources_resumed);
     }
@@ -169,10 +162,7 @@ fn print_summary(s: &Summary, elapsed: Duration) {
     if s.bad_records > 0 {
         let _ = writeln!(out, "  bad records (not usable CloudTrail): {}", s.bad_records);
     }
-    let _ = writeln!(out, 
-        "  findings: {} created, {} updated ({} occurrences)",
-        s.findings_created, s.findings_updated, s.occurrences
-    );
+    let _ = writeln!(out, "  findings: {} created, {} updated ({} occurrences)", s.findings_created, s.findings_updated, s.occurrences);
     if s.problems_total > 0 {
         let _ = writeln!(out, "problems ({}):", s.problems_total);
         for p in &s.problems {

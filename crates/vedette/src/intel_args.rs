@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vedette_ingest::intel::{load_dns_intel, load_inventory, DomainFeedSpec, FeedSpec};
 use vedette_domain::flow::FlowLayout;
+use vedette_ingest::intel::{DomainFeedSpec, FeedSpec, load_dns_intel, load_inventory};
 use vedette_ingest::{IngestOptions, IntelConfig, Intelligence};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -71,13 +71,6 @@ impl IntelArgs {
         let intel = self.load()?;
         let dns_intel = Arc::new(load_dns_intel(&self.domain_feeds, &intel.operator)?);
         let inventory = self.inventory.as_deref().map(load_inventory).transpose()?.map(Arc::new);
-        Ok(IngestOptions {
-            intel,
-            dns_intel,
-            inventory,
-            flow_region: self.flow_region.clone(),
-            flow_format: self.flow_format.clone(),
-            ..options
-        })
+        Ok(IngestOptions { intel, dns_intel, inventory, flow_region: self.flow_region.clone(), flow_format: self.flow_format.clone(), ..options })
     }
 }

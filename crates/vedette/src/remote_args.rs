@@ -39,14 +39,10 @@ impl RemoteArgs {
         let s3 = match &self.s3_endpoint {
             None => None,
             Some(endpoint) => {
-                let (Some(access_key_id), Some(secret_access_key)) =
-                    (&self.s3_access_key_id, &self.s3_secret_access_key)
-                else {
-                    return Err(
-                        "--s3-endpoint needs credentials: --s3-access-key-id and --s3-secret-access-key \
+                let (Some(access_key_id), Some(secret_access_key)) = (&self.s3_access_key_id, &self.s3_secret_access_key) else {
+                    return Err("--s3-endpoint needs credentials: --s3-access-key-id and --s3-secret-access-key \
                                 (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-                            .into(),
-                    );
+                        .into());
                 };
                 Some(S3Endpoint {
                     endpoint: endpoint.clone(),
@@ -57,11 +53,7 @@ impl RemoteArgs {
                 })
             }
         };
-        Ok(RemoteConfig {
-            intel_dirs: self.intel_dirs.clone(),
-            allowed_hosts: self.allow_hosts.clone(),
-            s3,
-        })
+        Ok(RemoteConfig { intel_dirs: self.intel_dirs.clone(), allowed_hosts: self.allow_hosts.clone(), s3 })
     }
 
     /// The client, with the configuration checked (intel dirs exist, hosts and endpoint parse).
@@ -83,23 +75,12 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> RemoteArgs {
-        Cli::try_parse_from(std::iter::once("vedette").chain(args.iter().copied()))
-            .unwrap()
-            .remote
+        Cli::try_parse_from(std::iter::once("vedette").chain(args.iter().copied())).unwrap().remote
     }
 
     #[test]
     fn repeatable_flags_and_path_style_default() {
-        let a = parse(&[
-            "--intel-dir",
-            "/a",
-            "--intel-dir",
-            "/b",
-            "--allow-host",
-            "h:80",
-            "--allow-host",
-            "g",
-        ]);
+        let a = parse(&["--intel-dir", "/a", "--intel-dir", "/b", "--allow-host", "h:80", "--allow-host", "g"]);
         assert_eq!(a.intel_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
         assert_eq!(a.allow_hosts, vec!["h:80".to_string(), "g".to_string()]);
         assert!(a.s3_path_style);
@@ -109,35 +90,18 @@ mod tests {
 
     #[test]
     fn s3_needs_credentials() {
-        let without = RemoteArgs {
-            s3_access_key_id: None,
-            s3_secret_access_key: None,
-            ..parse(&["--s3-endpoint", "http://127.0.0.1:9"])
-        };
+        let without = RemoteArgs { s3_access_key_id: None, s3_secret_access_key: None, ..parse(&["--s3-endpoint", "http://127.0.0.1:9"]) };
         assert!(without.config().unwrap_err().contains("credentials"));
-        let with = parse(&[
-            "--s3-endpoint",
-            "http://127.0.0.1:9",
-            "--s3-access-key-id",
-            "AKID",
-            "--s3-secret-access-key",
-            "s",
-            "--s3-region",
-            "eu-west-1",
-        ]);
+        let with =
+            parse(&["--s3-endpoint", "http://127.0.0.1:9", "--s3-access-key-id", "AKID", "--s3-secret-access-key", "s", "--s3-region", "eu-west-1"]);
         let s3 = with.config().unwrap().s3.unwrap();
-        assert_eq!(
-            (s3.region.as_str(), s3.access_key_id.as_str(), s3.path_style),
-            ("eu-west-1", "AKID", true)
-        );
+        assert_eq!((s3.region.as_str(), s3.access_key_id.as_str(), s3.path_style), ("eu-west-1", "AKID", true));
         assert!(with.remote().is_ok());
     }
 
     #[test]
     fn a_missing_intel_dir_is_a_start_up_error() {
-        let err = parse(&["--intel-dir", "/nonexistent/vedette-intel-dir"])
-            .remote()
-            .unwrap_err();
+        let err = parse(&["--intel-dir", "/nonexistent/vedette-intel-dir"]).remote().unwrap_err();
         assert!(err.contains("/nonexistent/vedette-intel-dir"), "{err}");
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vedette_ingest::{watch, IngestOptions};
+use vedette_ingest::{IngestOptions, watch};
 use vedette_store::{SqliteStore, Store};
 use vedette_supervisor::{CancellationToken, ShutdownReport, Supervisor};
 use vedette_wire::{AppState, AuthConfig, Credentials, ServerLimits, auth, server};
@@ -227,7 +227,9 @@ async fn serve(
     stop_serving.cancel();
     match tokio::time::timeout(bound, &mut server).await {
         Ok(served) => served?,
-        Err(_) => tracing::error!(bound_ms = bound.as_millis() as u64, "requests still in flight at the shutdown bound; their connections are dropped"),
+        Err(_) => {
+            tracing::error!(bound_ms = bound.as_millis() as u64, "requests still in flight at the shutdown bound; their connections are dropped")
+        }
     }
     Ok(signalled)
 }

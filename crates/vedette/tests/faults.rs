@@ -348,9 +348,15 @@ fn writer(addr: SocketAddr, detector: String, ids: Vec<String>, seed: u64, regio
             _ => Mutation::Archive(pick, rng.below(2) == 0),
         };
         let (method, path, body, region) = match &op {
-            Mutation::Archive(ids, true) => ("POST", format!("/detector/{detector}/findings/archive"), json!({"findingIds": ids}), REGION.to_string()),
-            Mutation::Archive(ids, false) => ("POST", format!("/detector/{detector}/findings/unarchive"), json!({"findingIds": ids}), REGION.to_string()),
-            Mutation::Feedback(ids, f) => ("POST", format!("/detector/{detector}/findings/feedback"), json!({"findingIds": ids, "feedback": f}), REGION.to_string()),
+            Mutation::Archive(ids, true) => {
+                ("POST", format!("/detector/{detector}/findings/archive"), json!({"findingIds": ids}), REGION.to_string())
+            }
+            Mutation::Archive(ids, false) => {
+                ("POST", format!("/detector/{detector}/findings/unarchive"), json!({"findingIds": ids}), REGION.to_string())
+            }
+            Mutation::Feedback(ids, f) => {
+                ("POST", format!("/detector/{detector}/findings/feedback"), json!({"findingIds": ids, "feedback": f}), REGION.to_string())
+            }
             Mutation::CreateDetector(region) => ("POST", "/detector".to_string(), json!({"enable": true}), region.clone()),
         };
         w.in_flight = Some(op.clone());
@@ -520,8 +526,14 @@ fn a_full_disk_gives_clear_errors_and_loses_nothing() {
         let chunk: Vec<&String> = ids.iter().cycle().skip(i * 7).take(50).collect();
         let feedback = if i % 2 == 0 { "USEFUL" } else { "NOT_USEFUL" };
         let started = Instant::now();
-        let a = call(addr, "POST", &format!("/detector/{detector}/findings/feedback"), &json!({"findingIds": chunk, "feedback": feedback, "comments": long_comment}), REGION)
-            .expect("an answer, not a hang or a dropped connection");
+        let a = call(
+            addr,
+            "POST",
+            &format!("/detector/{detector}/findings/feedback"),
+            &json!({"findingIds": chunk, "feedback": feedback, "comments": long_comment}),
+            REGION,
+        )
+        .expect("an answer, not a hang or a dropped connection");
         assert!(started.elapsed() < Duration::from_secs(15), "answer took {:?}", started.elapsed());
         match a.status {
             200 => chunk.iter().for_each(|id| expected.get_mut(*id).unwrap().1 = Some(feedback.to_string())),
@@ -570,7 +582,14 @@ fn a_full_disk_gives_clear_errors_and_loses_nothing() {
 /// A small healthy Vedette store (closed, so its WAL is checkpointed away).
 fn healthy_store(dir: &Path) -> Vec<u8> {
     let logs = tempfile::tempdir().unwrap();
-    let out = vedette().arg("ingest").arg("--data-dir").arg(dir).args(["--no-progress", "--create-detectors"]).arg(log_file(logs.path(), 2_000)).output().unwrap();
+    let out = vedette()
+        .arg("ingest")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--no-progress", "--create-detectors"])
+        .arg(log_file(logs.path(), 2_000))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::read(dir.join("vedette.db")).unwrap()
 }

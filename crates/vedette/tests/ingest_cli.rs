@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use vedette_domain::criteria::{parse_sort, Criteria};
-use vedette_domain::{model, DetectorConfig, Scope};
+use serde_json::{Value, json};
+use vedette_domain::criteria::{Criteria, parse_sort};
+use vedette_domain::{DetectorConfig, Scope, model};
 use vedette_store::{SqliteStore, Store};
 
 const ACCOUNT: &str = "111122223333";
@@ -249,11 +249,8 @@ fn two_ingest_processes_on_one_file_apply_it_once() {
     for round in 0..3 {
         let data = tempfile::tempdir().unwrap();
         let detector = with_detector(data.path());
-        let children: Vec<_> = (0..2)
-            .map(|_| {
-                vedette().arg("ingest").arg("--data-dir").arg(data.path()).args(args).stdout(Stdio::piped()).spawn().unwrap()
-            })
-            .collect();
+        let children: Vec<_> =
+            (0..2).map(|_| vedette().arg("ingest").arg("--data-dir").arg(data.path()).args(args).stdout(Stdio::piped()).spawn().unwrap()).collect();
         let summaries: Vec<Value> = children
             .into_iter()
             .map(|child| {

@@ -31,9 +31,17 @@ fn vedette() -> Command {
 /// Root calls from many access keys (one finding each, updated by its repeats) among benign ones.
 fn record(i: usize) -> Value {
     let (name, source, identity) = if i.is_multiple_of(4) {
-        ("ListUsers", "iam.amazonaws.com", json!({"type": "Root", "principalId": ACCOUNT, "accountId": ACCOUNT, "accessKeyId": format!("ASIAROOT{:05}", (i / 4) % 2_000)}))
+        (
+            "ListUsers",
+            "iam.amazonaws.com",
+            json!({"type": "Root", "principalId": ACCOUNT, "accountId": ACCOUNT, "accessKeyId": format!("ASIAROOT{:05}", (i / 4) % 2_000)}),
+        )
     } else {
-        ("DescribeInstances", "ec2.amazonaws.com", json!({"type": "IAMUser", "principalId": "AIDAUSER", "accountId": ACCOUNT, "accessKeyId": "AKIABENIGN"}))
+        (
+            "DescribeInstances",
+            "ec2.amazonaws.com",
+            json!({"type": "IAMUser", "principalId": "AIDAUSER", "accountId": ACCOUNT, "accessKeyId": "AKIABENIGN"}),
+        )
     };
     json!({
         "eventVersion": "1.09", "eventTime": format!("2024-03-01T{:02}:{:02}:{:02}Z", 10 + (i / 3600) % 12, (i / 60) % 60, i % 60),

@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// `--auth any` puts every caller in this account (the server's default).
 const ACCOUNT: &str = "123456789012";
@@ -162,14 +162,20 @@ fn serve_watch_ingests_dropped_files_and_stops_with_the_server() {
     let findings = got["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2);
     let api_call = |key: &str| {
-        let f = findings.iter().find(|f| f["resource"]["accessKeyDetails"]["accessKeyId"] == key).unwrap_or_else(|| panic!("no finding for {key}: {got}"));
+        let f = findings
+            .iter()
+            .find(|f| f["resource"]["accessKeyDetails"]["accessKeyId"] == key)
+            .unwrap_or_else(|| panic!("no finding for {key}: {got}"));
         assert_eq!(f["type"], "Policy:IAMUser/RootCredentialUsage");
         assert_eq!(f["accountId"], ACCOUNT);
         assert_eq!(f["region"], REGION);
         f["service"]["action"]["awsApiCallAction"].clone()
     };
     let denied = api_call("ASIAROOTDENIED");
-    assert_eq!((&denied["api"], &denied["serviceName"], &denied["errorCode"]), (&json!("CreateAccessKey"), &json!("iam.amazonaws.com"), &json!("AccessDenied")));
+    assert_eq!(
+        (&denied["api"], &denied["serviceName"], &denied["errorCode"]),
+        (&json!("CreateAccessKey"), &json!("iam.amazonaws.com"), &json!("AccessDenied"))
+    );
     let ok = api_call("ASIAROOTOK");
     assert_eq!(ok["api"], "ListUsers");
     assert!(ok.get("errorCode").is_none(), "a successful call's finding has no errorCode: {ok}");

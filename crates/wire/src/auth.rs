@@ -203,8 +203,9 @@ pub fn authenticate(config: &AuthConfig, req: &SignedRequest<'_>, now: DateTime<
 
     // X-Amz-Date, or failing that the HTTP Date header.
     let (amz_date, signed_at) = if let Some(d) = req.header("x-amz-date") {
-        let t = sigv4::parse_amz_date(d.trim())
-            .ok_or_else(|| ApiError::incomplete_signature(format!("Date must be in ISO-8601 'basic format'. Got '{d}'. See http://en.wikipedia.org/wiki/ISO_8601")))?;
+        let t = sigv4::parse_amz_date(d.trim()).ok_or_else(|| {
+            ApiError::incomplete_signature(format!("Date must be in ISO-8601 'basic format'. Got '{d}'. See http://en.wikipedia.org/wiki/ISO_8601"))
+        })?;
         (d.trim().to_string(), t)
     } else if let Some(d) = req.header("date") {
         let t = DateTime::parse_from_rfc2822(d.trim())
@@ -251,7 +252,9 @@ pub fn authenticate(config: &AuthConfig, req: &SignedRequest<'_>, now: DateTime<
 
     // HTTP/2 carries the host in `:authority`, which is not in the header list.
     let host_fallback: Vec<(&str, &[u8])>;
-    let headers = if req.header("host").is_none() && let Some(authority) = req.authority {
+    let headers = if req.header("host").is_none()
+        && let Some(authority) = req.authority
+    {
         host_fallback = req.headers.iter().copied().chain(std::iter::once(("host", authority.as_bytes()))).collect();
         &host_fallback[..]
     } else {

@@ -18,8 +18,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::catch_panic::CatchPanicLayer;
 use vedette_service::Service;
-use vedette_supervisor::Supervisor;
 use vedette_store::Store;
+use vedette_supervisor::Supervisor;
 
 pub mod auth;
 pub mod error;
@@ -246,7 +246,8 @@ pub struct RequestBody(pub Bytes);
 /// rest of the body is never read). SDKs retry `RequestTimeoutException`.
 fn body_read_timed_out(timeout: std::time::Duration) -> Response {
     let message = format!("The request is rejected because the request body was not received within {} seconds.", timeout.as_secs_f64());
-    let mut response = ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException", "RequestTimeoutException", message).into_response();
+    let mut response =
+        ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException", "RequestTimeoutException", message).into_response();
     response.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
     response
 }

@@ -41,10 +41,8 @@ pub mod names {
 
 /// Histogram buckets (seconds) for every `*_seconds` histogram: API latencies are sub-ms to
 /// seconds, export lags seconds to hours (publishing frequency up to six hours).
-const BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
-    3600.0, 21600.0,
-];
+const BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0];
 
 /// The process-wide recorder's handle, installing the recorder on first use. If another
 /// recorder was installed first (a test harness), metrics go there and this renders nothing.
@@ -102,9 +100,7 @@ async fn render(State(state): State<AppState>) -> Response {
         Err(_) => metrics::gauge!(names::STORE_UP).set(0.0),
     }
     let mut response = handle.render().into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }
 
@@ -136,8 +132,7 @@ pub(crate) fn operation_of(req: &Request) -> &'static str {
     if crate::RESET_PATHS.contains(&path.as_str()) {
         return "Reset";
     }
-    let by_route = BY_ROUTE
-        .get_or_init(|| vedette_model::OPERATIONS.iter().map(|op| ((op.method, op.request_uri), op.name)).collect());
+    let by_route = BY_ROUTE.get_or_init(|| vedette_model::OPERATIONS.iter().map(|op| ((op.method, op.request_uri), op.name)).collect());
     by_route.get(&(req.method().as_str(), path.as_str())).copied().unwrap_or("unknown")
 }
 

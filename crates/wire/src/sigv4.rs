@@ -43,7 +43,9 @@ pub fn parse_authorization(value: &str) -> Result<AuthorizationHeader, Malformed
             continue;
         }
         let Some((name, val)) = part.split_once('=') else {
-            return Err(MalformedAuthorization(format!("Authorization header requires each component to be of the form name=value. Authorization={value}")));
+            return Err(MalformedAuthorization(format!(
+                "Authorization header requires each component to be of the form name=value. Authorization={value}"
+            )));
         };
         match name.trim() {
             "Credential" => credential = Some(val.trim()),
@@ -61,7 +63,8 @@ pub fn parse_authorization(value: &str) -> Result<AuthorizationHeader, Malformed
     if !missing.is_empty() {
         return Err(MalformedAuthorization(format!("{} Authorization={value}", missing.join(" "))));
     }
-    let (credential, signed_headers_raw, signature) = (credential.unwrap_or_default(), signed_headers.unwrap_or_default(), signature.unwrap_or_default());
+    let (credential, signed_headers_raw, signature) =
+        (credential.unwrap_or_default(), signed_headers.unwrap_or_default(), signature.unwrap_or_default());
 
     // AKID/date/region/service/aws4_request; an access key id never contains '/'.
     let fields: Vec<&str> = credential.split('/').collect();
@@ -255,13 +258,7 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 }
 
 pub fn string_to_sign(amz_date: &str, auth: &AuthorizationHeader, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
-        auth.date,
-        auth.region,
-        auth.service,
-        sha256_hex(canonical_request.as_bytes())
-    )
+    format!("{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}", auth.date, auth.region, auth.service, sha256_hex(canonical_request.as_bytes()))
 }
 
 /// The signature the client should have sent, lower-case hex.

@@ -73,9 +73,7 @@ async fn another_accounts_detector_is_not_owned() {
     b.post(&format!("/detector/{id}/findings/get"), r#"{"findingIds":[]}"#).await.assert_bad_request(NOT_OWNED);
     b.post(&format!("/detector/{id}/findings/archive"), r#"{"findingIds":[]}"#).await.assert_bad_request(NOT_OWNED);
     b.post(&format!("/detector/{id}/findings/create"), "{}").await.assert_bad_request(NOT_OWNED);
-    b.post(&format!("/detector/{id}/findings/statistics"), r#"{"findingStatisticTypes":["COUNT_BY_SEVERITY"]}"#)
-        .await
-        .assert_bad_request(NOT_OWNED);
+    b.post(&format!("/detector/{id}/findings/statistics"), r#"{"findingStatisticTypes":["COUNT_BY_SEVERITY"]}"#).await.assert_bad_request(NOT_OWNED);
     // Through its ARN, too (the ARN names a's account).
     let arn = encode_label(&a.detector_arn(&id));
     b.get(&format!("/tags/{arn}")).await.assert_bad_request(NOT_OWNED);
@@ -92,12 +90,12 @@ async fn every_response_has_a_distinct_request_id() {
     let id = c.create_detector().await;
     let arn = encode_label(&c.detector_arn(&id));
     let responses = [
-        c.get("/detector").await,                                              // 200
-        c.post(&format!("/tags/{arn}"), r#"{"tags":{"a":"b"}}"#).await,         // 204
-        c.post("/detector", "{not json").await,                                 // 400
-        c.clone().with_secret("wrong").get("/detector").await,                  // 403
-        c.get("/no/such/operation").await,                                      // 404
-        send(server.addr, c.unsigned(Method::GET, "/detector", b"")).await,     // 403 unsigned
+        c.get("/detector").await,                                           // 200
+        c.post(&format!("/tags/{arn}"), r#"{"tags":{"a":"b"}}"#).await,     // 204
+        c.post("/detector", "{not json").await,                             // 400
+        c.clone().with_secret("wrong").get("/detector").await,              // 403
+        c.get("/no/such/operation").await,                                  // 404
+        send(server.addr, c.unsigned(Method::GET, "/detector", b"")).await, // 403 unsigned
     ];
     let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
     assert_eq!(statuses, vec![200, 204, 400, 403, 404, 403]);
@@ -117,7 +115,9 @@ async fn malformed_input_gets_guardduty_errors() {
     c.post("/detector", r#"{"enable":"yes"}"#).await.assert_bad_request(BAD_JSON);
     c.post("/detector", "[]").await.assert_bad_request(BAD_JSON);
     // Model constraints: required member, enum, range.
-    c.post("/detector", "{}").await.assert_bad_request("1 validation error detected: Value at 'enable' failed to satisfy constraint: Member must not be null");
+    c.post("/detector", "{}")
+        .await
+        .assert_bad_request("1 validation error detected: Value at 'enable' failed to satisfy constraint: Member must not be null");
     let msg = c.post("/detector", r#"{"enable":true,"findingPublishingFrequency":"HOURLY"}"#).await.assert_error(400, "BadRequestException");
     assert!(msg.contains("findingPublishingFrequency") && msg.contains("enum"), "{msg}");
     let id = c.create_detector().await;
@@ -132,12 +132,11 @@ async fn malformed_input_gets_guardduty_errors() {
     c.get("/detector?nextToken=forged").await.assert_error(400, "BadRequestException");
     c.post(&format!("/detector/{id}/findings"), r#"{"nextToken":"forged"}"#).await.assert_error(400, "BadRequestException");
     let ids: Vec<String> = (0..51).map(|i| format!("{i:032x}")).collect();
-    let msg = c.post(&format!("/detector/{id}/findings/get"), &json!({ "findingIds": ids }).to_string()).await.assert_error(400, "BadRequestException");
+    let msg =
+        c.post(&format!("/detector/{id}/findings/get"), &json!({ "findingIds": ids }).to_string()).await.assert_error(400, "BadRequestException");
     assert!(msg.contains("findingIds") && msg.contains("50"), "{msg}");
-    let msg = c
-        .post(&format!("/detector/{id}/findings/feedback"), r#"{"findingIds":[],"feedback":"MEH"}"#)
-        .await
-        .assert_error(400, "BadRequestException");
+    let msg =
+        c.post(&format!("/detector/{id}/findings/feedback"), r#"{"findingIds":[],"feedback":"MEH"}"#).await.assert_error(400, "BadRequestException");
     assert!(msg.contains("feedback"), "{msg}");
     let msg = c
         .post(&format!("/detector/{id}/findings"), r#"{"sortCriteria":{"attributeName":"severity","orderBy":"UP"}}"#)
@@ -157,9 +156,9 @@ async fn unknown_and_unsupported_operations() {
     c.call(Method::PUT, "/detector", "{}").await.assert_error(404, "UnknownOperationException");
     // In the model but not served: a modelled 400 naming the operation. Which operations are
     // still unserved changes as they are built, so pick one (if any is left).
-    let unserved = vedette_model::OPERATIONS.iter().find(|op| {
-        op.method == "GET" && !vedette_wire::ops::is_implemented(op.name) && op.request_uri.matches('{').count() == 1
-    });
+    let unserved = vedette_model::OPERATIONS
+        .iter()
+        .find(|op| op.method == "GET" && !vedette_wire::ops::is_implemented(op.name) && op.request_uri.matches('{').count() == 1);
     if let Some(op) = unserved {
         let msg = c.get(&op.request_uri.replace("{DetectorId}", &id)).await.assert_error(400, "BadRequestException");
         assert!(msg.contains(op.name), "{msg}");
@@ -225,7 +224,9 @@ async fn tags_on_the_callers_detector() {
     assert!(msg.contains("pattern"), "{msg}");
     c.post(&format!("/tags/{arn}"), r#"{"tags":{}}"#).await.assert_error(400, "BadRequestException");
     c.delete(&format!("/tags/{arn}")).await.assert_error(400, "BadRequestException");
-    c.get(&format!("/tags/{}", encode_label("arn:aws:s3:::bucket"))).await.assert_bad_request("The request is rejected because the parameter resourceArn has an invalid value.");
+    c.get(&format!("/tags/{}", encode_label("arn:aws:s3:::bucket")))
+        .await
+        .assert_bad_request("The request is rejected because the parameter resourceArn has an invalid value.");
     // Another Region's ARN is not the caller's.
     let elsewhere = encode_label(&c.clone().with_region("eu-west-1").detector_arn(&id));
     c.get(&format!("/tags/{elsewhere}")).await.assert_bad_request(NOT_OWNED);

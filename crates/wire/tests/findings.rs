@@ -77,10 +77,7 @@ async fn sample_findings_end_to_end() {
         let info: Value = serde_json::from_str(f["service"]["additionalInfo"]["value"].as_str().unwrap()).unwrap();
         assert_eq!(info["sample"], true);
     }
-    assert!(
-        findings.iter().any(|f| f["service"]["action"]["awsApiCallAction"]["errorCode"].is_string()),
-        "an AWS_API_CALL sample carries errorCode"
-    );
+    assert!(findings.iter().any(|f| f["service"]["action"]["awsApiCallAction"]["errorCode"].is_string()), "an AWS_API_CALL sample carries errorCode");
 
     // Samples again: the same findings, aggregated.
     c.post(&format!("/detector/{det}/findings/create"), "{}").await;
@@ -104,7 +101,10 @@ async fn sample_findings_end_to_end() {
     assert!(all_ids(&c, &det, archived).await.is_empty());
     // An id that is not this detector's finding changes nothing and is a 400.
     let r = c
-        .post(&format!("/detector/{det}/findings/archive"), &json!({ "findingIds": [two[0].clone(), "ffffffffffffffffffffffffffffffff"] }).to_string())
+        .post(
+            &format!("/detector/{det}/findings/archive"),
+            &json!({ "findingIds": [two[0].clone(), "ffffffffffffffffffffffffffffffff"] }).to_string(),
+        )
         .await;
     r.assert_error(400, "BadRequestException");
     assert_eq!(get_findings(&c, &det, &two[..1]).await[0]["service"]["archived"], false);

@@ -196,7 +196,8 @@ async fn deeply_nested_json_is_a_bad_request() {
         request_id(&r);
     }
     // Inside the limit, the wrong shape is the operation's own 400.
-    let r = c.post(&format!("/detector/{id}/findings"), &format!(r#"{{"findingCriteria":{{"criterion":{}}}}}"#, nested(r#"{"a":"#, "}", "1", 50))).await;
+    let r =
+        c.post(&format!("/detector/{id}/findings"), &format!(r#"{{"findingCriteria":{{"criterion":{}}}}}"#, nested(r#"{"a":"#, "}", "1", 50))).await;
     r.assert_error(400, "BadRequestException");
     // Still serving.
     assert_eq!(c.get(&format!("/detector/{id}")).await.status, StatusCode::OK);
@@ -210,14 +211,18 @@ async fn invalid_utf8_is_a_bad_request() {
     let bad_bodies: [&[u8]; 4] = [
         b"{\"enable\":true,\"clientToken\":\"\xff\xfe\"}",
         b"{\"enable\":true,\"\xc3\x28\":1}",
-        b"\xef\xbb\xbf{\"enable\":true}", // a byte-order mark is not JSON either
+        b"\xef\xbb\xbf{\"enable\":true}",                      // a byte-order mark is not JSON either
         b"{\"enable\":true,\"clientToken\":\"\xed\xa0\x80\"}", // an encoded surrogate
     ];
     for body in bad_bodies {
         let r = send(server.addr, c.signed(Method::POST, "/detector", body)).await;
         r.assert_bad_request(BAD_JSON);
     }
-    let r = send(server.addr, c.signed(Method::POST, &format!("/detector/{id}/findings"), b"{\"findingCriteria\":{\"criterion\":{\"type\":{\"eq\":[\"\xff\"]}}}}")).await;
+    let r = send(
+        server.addr,
+        c.signed(Method::POST, &format!("/detector/{id}/findings"), b"{\"findingCriteria\":{\"criterion\":{\"type\":{\"eq\":[\"\xff\"]}}}}"),
+    )
+    .await;
     r.assert_bad_request(BAD_JSON);
     // A percent-encoded label that is not UTF-8.
     c.get("/detector/%FF%FE").await.assert_bad_request("The request is rejected because the parameter DetectorId has an invalid value.");
@@ -418,7 +423,10 @@ async fn replays_inside_the_skew_window_are_accepted_as_aws_does() {
     assert_eq!(c.clone().with_clock_offset(-14 * 60).get(&format!("/detector/{id}")).await.status, StatusCode::OK);
 }
 
-fn clone_request(req: &axum::http::Request<http_body_util::Full<bytes::Bytes>>, body: &[u8]) -> axum::http::Request<http_body_util::Full<bytes::Bytes>> {
+fn clone_request(
+    req: &axum::http::Request<http_body_util::Full<bytes::Bytes>>,
+    body: &[u8],
+) -> axum::http::Request<http_body_util::Full<bytes::Bytes>> {
     let mut builder = axum::http::Request::builder().method(req.method().clone()).uri(req.uri().clone());
     for (n, v) in req.headers() {
         builder = builder.header(n, v);
@@ -464,7 +472,11 @@ fn matches_shape(text: &str, pattern: &str) -> bool {
 }
 
 /// Rewrites the credential scope of a signed request's Authorization header.
-fn rescoped(mut req: axum::http::Request<http_body_util::Full<bytes::Bytes>>, from: &str, to: &str) -> axum::http::Request<http_body_util::Full<bytes::Bytes>> {
+fn rescoped(
+    mut req: axum::http::Request<http_body_util::Full<bytes::Bytes>>,
+    from: &str,
+    to: &str,
+) -> axum::http::Request<http_body_util::Full<bytes::Bytes>> {
     let auth = req.headers()["authorization"].to_str().unwrap().replace(from, to);
     req.headers_mut().insert("authorization", HeaderValue::from_str(&auth).unwrap());
     req

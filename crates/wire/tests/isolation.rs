@@ -149,8 +149,11 @@ async fn populate(a: &Client, list_location: &str) -> Resources {
     let (archived, rated) = (&res.finding_ids[..1], &res.finding_ids[1..2]);
     ok(&a.post(&format!("/detector/{detector}/findings/archive"), &json!({"findingIds": archived}).to_string()).await, "ArchiveFindings");
     ok(
-        &a.post(&format!("/detector/{detector}/findings/feedback"), &json!({"findingIds": rated, "feedback": "USEFUL", "comments": "a's note"}).to_string())
-            .await,
+        &a.post(
+            &format!("/detector/{detector}/findings/feedback"),
+            &json!({"findingIds": rated, "feedback": "USEFUL", "comments": "a's note"}).to_string(),
+        )
+        .await,
         "UpdateFindingsFeedback",
     );
     let arn = a.detector_arn(&detector);
@@ -203,11 +206,15 @@ fn is_read(op: &OperationSpec) -> bool {
 async fn snapshot(a: &Client, res: &Resources) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for op in served().into_iter().filter(|op| is_read(op) && applicable(op, res)) {
-        let targets: Vec<Option<String>> = if op.request_uri.contains("{ResourceArn}") { arns(a, res).into_iter().map(Some).collect() } else { vec![None] };
+        let targets: Vec<Option<String>> =
+            if op.request_uri.contains("{ResourceArn}") { arns(a, res).into_iter().map(Some).collect() } else { vec![None] };
         for arn in targets {
             let Some((path, body)) = request_for(op, res, arn.as_deref()) else { continue };
             let r = call(a, op, &path, &body).await;
-            out.insert(format!("{} {path} {body}", op.name), json!({"status": r.status.as_u16(), "body": if r.body.is_empty() { Value::Null } else { r.json() }}));
+            out.insert(
+                format!("{} {path} {body}", op.name),
+                json!({"status": r.status.as_u16(), "body": if r.body.is_empty() { Value::Null } else { r.json() }}),
+            );
         }
     }
     out

@@ -51,12 +51,7 @@ impl Server {
             });
         }
         let store = SqliteStore::open(data.path()).unwrap();
-        let remote = Remote::new(RemoteConfig {
-            intel_dirs: vec![intel.path().to_path_buf()],
-            allowed_hosts: hosts.to_vec(),
-            s3: None,
-        })
-        .unwrap();
+        let remote = Remote::new(RemoteConfig { intel_dirs: vec![intel.path().to_path_buf()], allowed_hosts: hosts.to_vec(), s3: None }).unwrap();
         let state = AppState::new(Arc::new(store), AuthConfig::sigv4(creds)).with_remote(remote);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -125,9 +120,14 @@ async fn threat_list_life_cycle() {
     let c = server.client(0);
     let did = c.create_detector().await;
     let location = server.file("threats.txt", "# bad actors\n198.51.100.7\n203.0.113.0/24\n\nnot-an-ip\n");
-    let r = create(&c, &did, ListKind::Threat, json!({
-        "name": "Bad actors", "format": "TXT", "location": location, "activate": true, "tags": {"team": "sec"}
-    }))
+    let r = create(
+        &c,
+        &did,
+        ListKind::Threat,
+        json!({
+            "name": "Bad actors", "format": "TXT", "location": location, "activate": true, "tags": {"team": "sec"}
+        }),
+    )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["threatIntelSetId"].as_str().unwrap().to_string();
@@ -318,9 +318,7 @@ async fn quotas_names_ids_and_idempotency() {
     create(&c, &did, ListKind::Threat, json!({"name": "x", "format": "CSV", "location": location, "activate": false}))
         .await
         .assert_error(400, "BadRequestException");
-    create(&c, &did, ListKind::Threat, json!({"name": "x", "format": "TXT", "location": location}))
-        .await
-        .assert_error(400, "BadRequestException");
+    create(&c, &did, ListKind::Threat, json!({"name": "x", "format": "TXT", "location": location})).await.assert_error(400, "BadRequestException");
 
     // Unknown ids, and a list id of the other kind.
     let unknown = "0123456789abcdef0123456789abcdef";

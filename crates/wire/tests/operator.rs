@@ -46,15 +46,13 @@ async fn metrics_and_health_are_served_unsigned_and_count_the_api() {
     for _ in 0..3 {
         assert_eq!(c.get(&format!("/detector/{d}")).await.status, StatusCode::OK);
     }
-    c.get("/detector/0123456789abcdef0123456789abcdef").await.assert_bad_request(
-        "The request is rejected because the input detectorId is not owned by the current account.",
-    );
+    c.get("/detector/0123456789abcdef0123456789abcdef")
+        .await
+        .assert_bad_request("The request is rejected because the input detectorId is not owned by the current account.");
     // An outbox consumer with one event waiting shows in the export figures.
     server.state.store().register_consumer("sink:test", None).unwrap();
     assert_eq!(
-        c.post(&format!("/detector/{d}/findings/create"), r#"{"findingTypes":["Recon:IAMUser/MaliciousIPCaller"]}"#)
-            .await
-            .status,
+        c.post(&format!("/detector/{d}/findings/create"), r#"{"findingTypes":["Recon:IAMUser/MaliciousIPCaller"]}"#).await.status,
         StatusCode::OK
     );
 
@@ -63,24 +61,13 @@ async fn metrics_and_health_are_served_unsigned_and_count_the_api() {
     assert!(r.header("content-type").unwrap().starts_with("text/plain"));
     let text = String::from_utf8(r.body.to_vec()).unwrap();
     let samples = parse(&text);
-    let requests = |op: &str, status: &str| {
-        value(&samples, "vedette_http_requests_total", &[("operation", op), ("status", status)])
-    };
+    let requests = |op: &str, status: &str| value(&samples, "vedette_http_requests_total", &[("operation", op), ("status", status)]);
     assert_eq!(requests("GetDetector", "200"), Some(3.0), "{text}");
     assert_eq!(requests("GetDetector", "400"), Some(1.0));
     assert_eq!(requests("CreateDetector", "200"), Some(1.0));
     assert_eq!(requests("ListDetectors", "403"), Some(1.0));
-    assert_eq!(
-        value(&samples, "vedette_http_request_duration_seconds_count", &[("operation", "GetDetector")]),
-        Some(4.0)
-    );
-    assert!(
-        value(
-            &samples,
-            "vedette_http_request_duration_seconds_bucket",
-            &[("operation", "GetDetector"), ("le", "+Inf")]
-        ) == Some(4.0)
-    );
+    assert_eq!(value(&samples, "vedette_http_request_duration_seconds_count", &[("operation", "GetDetector")]), Some(4.0));
+    assert!(value(&samples, "vedette_http_request_duration_seconds_bucket", &[("operation", "GetDetector"), ("le", "+Inf")]) == Some(4.0));
     assert_eq!(value(&samples, "vedette_outbox_depth", &[]), Some(1.0));
     assert_eq!(value(&samples, "vedette_outbox_queued_events", &[]), Some(1.0));
     assert_eq!(value(&samples, "vedette_export_consumer_backlog_events", &[("consumer", "sink:test")]), Some(1.0));

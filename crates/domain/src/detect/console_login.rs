@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types as ft;
-use crate::geo::{haversine_km, GeoInfo};
+use crate::geo::{GeoInfo, haversine_km};
 use crate::time::iso_ms;
-use crate::{model, Occurrence};
+use crate::{Occurrence, model};
 
-use super::{event_time_ms, DetectContext, Hit, ResourceKey, Rule};
+use super::{DetectContext, Hit, ResourceKey, Rule, event_time_ms};
 
 /// Rule id (evidence) and state namespace.
 pub const RULE_ID: &str = "console-login-impossible-travel";

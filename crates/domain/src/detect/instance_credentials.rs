@@ -41,8 +41,7 @@ pub fn instance_session<'r>(record: &'r CloudTrailRecord<'_>) -> Option<&'r str>
 
 /// `i-` and 8 or 17 hexadecimal digits (the two EC2 instance id lengths).
 pub fn is_instance_id(s: &str) -> bool {
-    s.strip_prefix("i-")
-        .is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    s.strip_prefix("i-").is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 pub(super) fn outside_aws(record: &CloudTrailRecord<'_>, ip: IpAddr, intel: &Intel<'_>) -> Option<Hit> {
@@ -53,7 +52,9 @@ pub(super) fn outside_aws(record: &CloudTrailRecord<'_>, ip: IpAddr, intel: &Int
     }
     let detail = match instance {
         "" => format!("The call came from {ip}, which is in none of AWS's published address ranges."),
-        id => format!("The credentials were delivered to instance {id}; the call came from {ip}, which is in none of AWS's published address ranges."),
+        id => {
+            format!("The credentials were delivered to instance {id}; the call came from {ip}, which is in none of AWS's published address ranges.")
+        }
     };
     Some(Hit {
         detail: Some(detail),

@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock};
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types as ft;
 use crate::geo::{GeoInfo, GeoLookup};
-use crate::intel::{is_publicly_routable, IpNet, IpSet};
+use crate::intel::{IpNet, IpSet, is_publicly_routable};
 
 use super::{Hit, ResourceKey};
 
@@ -141,10 +141,8 @@ impl DetectorLists {
     /// From the lists' networks.
     pub fn build(trusted: Vec<IpNet>, threat: Vec<ListNets>) -> Self {
         let any_threat = (threat.len() > 1).then(|| Arc::new(IpSet::from_nets(threat.iter().flat_map(|l| l.nets.iter().copied()))));
-        let threat = threat
-            .into_iter()
-            .map(|l| NamedSet { name: l.name, file_sha256: l.file_sha256, set: Arc::new(IpSet::from_nets(l.nets)) })
-            .collect();
+        let threat =
+            threat.into_iter().map(|l| NamedSet { name: l.name, file_sha256: l.file_sha256, set: Arc::new(IpSet::from_nets(l.nets)) }).collect();
         Self::from_sets(Arc::new(IpSet::from_nets(trusted)), threat, any_threat)
     }
 
@@ -232,11 +230,8 @@ fn caller_type(types: CallerTypes, record: &CloudTrailRecord<'_>) -> &'static st
 /// `.Custom` types: the caller is on one of the detector's threat lists. One hit naming every
 /// list that holds the IP (the first by name is `threatListName`).
 pub(super) fn threat_list_caller(record: &CloudTrailRecord<'_>, ip: IpAddr, intel: &Intel<'_>) -> Option<Hit> {
-    let lists: Vec<ThreatMatch> = intel
-        .lists
-        .threat_lists_with(ip)
-        .map(|l| ThreatMatch { list_name: l.name.clone(), file_sha256: l.file_sha256.clone() })
-        .collect();
+    let lists: Vec<ThreatMatch> =
+        intel.lists.threat_lists_with(ip).map(|l| ThreatMatch { list_name: l.name.clone(), file_sha256: l.file_sha256.clone() }).collect();
     let first = lists.first()?;
     let detail = format!("The caller's IP address {ip} is on the threat list {}.", first.list_name);
     Some(Hit {

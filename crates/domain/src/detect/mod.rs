@@ -19,12 +19,12 @@
 use std::net::IpAddr;
 
 use crate::cloudtrail::CloudTrailRecord;
-use crate::finding_types::{self as ft, FindingType};
 use crate::envelope::{self, FindingEnvelope};
+use crate::finding_types::{self as ft, FindingType};
 use crate::time::parse_iso_ms;
-use crate::{model, Occurrence, Scope};
 #[cfg(test)] // for the rule tests (`tests.rs`, through `super::*`)
-use crate::{ids, Evidence};
+use crate::{Evidence, ids};
+use crate::{Occurrence, Scope, model};
 
 pub mod console_login;
 pub mod instance_credentials;
@@ -36,11 +36,11 @@ mod root;
 mod s3;
 mod trail;
 
-pub use intel::{DetectorLists, Feed, FeedKind, Intel, ListNets, NamedSet, OperatorIntel, ThreatMatch, FEED_KINDS};
+pub use intel::{DetectorLists, FEED_KINDS, Feed, FeedKind, Intel, ListNets, NamedSet, OperatorIntel, ThreatMatch};
 
-pub use password::{assess_password_policy, PasswordPolicyVerdict};
+pub use password::{PasswordPolicyVerdict, assess_password_policy};
 pub use pentest::pentest_distribution;
-pub use policy::{evaluate_acl, evaluate_bucket_policy, Exposure};
+pub use policy::{Exposure, evaluate_acl, evaluate_bucket_policy};
 
 /// `remoteIpDetails` for `ip`, enriched from the operator's GeoIP database.
 pub(crate) fn remote_ip_details(ip: IpAddr, intel: &Intel<'_>) -> model::RemoteIpDetails {
@@ -131,7 +131,12 @@ const S3: &str = "s3.amazonaws.com";
 
 /// Every detection rule.
 pub static RULES: &[Rule] = &[
-    Rule { id: "root-credential-usage", finding_types: &[ft::ROOT_CREDENTIAL_USAGE], trigger: Trigger::AnyCall, check: Check::Record(root::root_credential_usage) },
+    Rule {
+        id: "root-credential-usage",
+        finding_types: &[ft::ROOT_CREDENTIAL_USAGE],
+        trigger: Trigger::AnyCall,
+        check: Check::Record(root::root_credential_usage),
+    },
     Rule {
         id: "cloudtrail-logging-disabled",
         finding_types: &[ft::CLOUDTRAIL_LOGGING_DISABLED],
@@ -209,9 +214,7 @@ impl Trigger {
     fn admits(&self, record: &CloudTrailRecord<'_>) -> bool {
         match self {
             Trigger::AnyCall => true,
-            Trigger::Api { source, names } => {
-                record.event_source.as_str() == *source && names.contains(&record.event_name.as_str())
-            }
+            Trigger::Api { source, names } => record.event_source.as_str() == *source && names.contains(&record.event_name.as_str()),
         }
     }
 }
@@ -315,12 +318,7 @@ pub fn aggregation_key(record: &CloudTrailRecord<'_>, ty: &FindingType, resource
     match resource {
         ResourceKey::Caller => {
             let identity = &record.user_identity.0;
-            let id = identity
-                .access_key_id
-                .get()
-                .or_else(|| identity.principal_id.get())
-                .or_else(|| identity.arn.get())
-                .unwrap_or("unknown");
+            let id = identity.access_key_id.get().or_else(|| identity.principal_id.get()).or_else(|| identity.arn.get()).unwrap_or("unknown");
             key(format_args!("AccessKey:{id}"))
         }
         ResourceKey::Bucket(name) => key(format_args!("S3Bucket:{name}")),
@@ -341,10 +339,11 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
         service_name: record.event_source.get().map(str::to_owned),
         error_code: record.error_code.get().map(str::to_owned),
         user_agent: record.user_agent.get().map(str::to_owned),
-        affected_resources: (!hit.affected.is_empty())
-            .then(|| hit.affected.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()),
-        remote_account_details: identity.account_id.get().filter(|caller| *caller != account_id).map(|caller| {
-            model::RemoteAccountDetails { account_id: Some(caller.to_owned()), affiliated: Some(false), ..Default::default() }
+        affected_resources: (!hit.affected.is_empty()).then(|| hit.affected.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()),
+        remote_account_details: identity.account_id.get().filter(|caller| *caller != account_id).map(|caller| model::RemoteAccountDetails {
+            account_id: Some(caller.to_owned()),
+            affiliated: Some(false),
+            ..Default::default()
         }),
         ..caller(record.source_ip_address.get(), &ctx.intel)
     };
@@ -360,20 +359,14 @@ fn build_occurrence(record: &CloudTrailRecord<'_>, ctx: &DetectContext<'_>, rule
             user_name: record.user_name().map(str::to_owned),
             user_type: identity.identity_type.get().map(str::to_owned),
         }),
-        instance_details: hit
-            .instance_id
-            .as_ref()
-            .map(|id| model::InstanceDetails { instance_id: Some(id.clone()), ..Default::default() }),
+        instance_details: hit.instance_id.as_ref().map(|id| model::InstanceDetails { instance_id: Some(id.clone()), ..Default::default() }),
         s3_bucket_details: bucket.map(|name| {
             let public = matches!(hit.finding_type, ft::BUCKET_ANONYMOUS_ACCESS_GRANTED | ft::BUCKET_PUBLIC_ACCESS_GRANTED);
             vec![model::S3BucketDetail {
                 arn: Some(format!("arn:{}:s3:::{name}", scope.partition())),
                 name: Some(name),
                 r#type: Some("Destination".into()),
-                public_access: public.then(|| model::PublicAccess {
-                    effective_permission: Some("PUBLIC".into()),
-                    ..Default::default()
-                }),
+                public_access: public.then(|| model::PublicAccess { effective_permission: Some("PUBLIC".into()), ..Default::default() }),
                 ..Default::default()
             }]
         }),
@@ -417,7 +410,6 @@ fn caller(source_ip: Option<&str>, intel: &Intel<'_>) -> model::AwsApiCallAction
         },
     }
 }
-
 
 /// Parses a JSON member that may hold an object or that object as an escaped JSON string (S3
 /// policies arrive both ways).

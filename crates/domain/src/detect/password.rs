@@ -17,7 +17,7 @@
 //! Raised when the policy scores at least 1 point; severity Low (1–2 points), Medium (3–5),
 //! High (6+). The tester's `--minimum-password-length 6` scores 9: High; a deletion: Medium.
 //! Attempts count too (the user guide says so): a failed call is raised with its errorCode.
-use super::{json_bool, json_u64, request_parameters, Hit, ResourceKey};
+use super::{Hit, ResourceKey, json_bool, json_u64, request_parameters};
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types::{self as ft, HIGH, LOW, MEDIUM};
 

@@ -62,10 +62,9 @@ pub(super) fn get_ci<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
 fn principal_is_everyone(principal: Option<&Value>) -> bool {
     match principal {
         Some(Value::String(s)) => s == "*",
-        Some(Value::Object(map)) => map
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("AWS"))
-            .any(|(_, v)| items(Some(v)).iter().any(|p| p.as_str() == Some("*"))),
+        Some(Value::Object(map)) => {
+            map.iter().filter(|(k, _)| k.eq_ignore_ascii_case("AWS")).any(|(_, v)| items(Some(v)).iter().any(|p| p.as_str() == Some("*")))
+        }
         _ => false,
     }
 }
@@ -246,18 +245,17 @@ mod tests {
 
     #[test]
     fn acl_grants() {
-        let grant = |uri: &str| json!({"AccessControlPolicy": {"AccessControlList": {"Grant": [
+        let grant = |uri: &str| {
+            json!({"AccessControlPolicy": {"AccessControlList": {"Grant": [
             {"Grantee": {"xsi:type": "CanonicalUser", "ID": "abc"}, "Permission": "FULL_CONTROL"},
-            {"Grantee": {"xsi:type": "Group", "URI": uri}, "Permission": "READ"}]}}});
+            {"Grantee": {"xsi:type": "Group", "URI": uri}, "Permission": "READ"}]}}})
+        };
         assert_eq!(evaluate_acl(&grant("http://acs.amazonaws.com/groups/global/AllUsers")), Exposure::Anonymous);
         assert_eq!(evaluate_acl(&grant("http://acs.amazonaws.com/groups/global/AuthenticatedUsers")), Exposure::AuthenticatedUsers);
         assert_eq!(evaluate_acl(&grant("http://acs.amazonaws.com/groups/s3/LogDelivery")), Exposure::NotPublic);
         assert_eq!(evaluate_acl(&json!({"x-amz-acl": ["public-read"]})), Exposure::Anonymous);
         assert_eq!(evaluate_acl(&json!({"x-amz-acl": "authenticated-read"})), Exposure::AuthenticatedUsers);
         assert_eq!(evaluate_acl(&json!({"x-amz-acl": ["private"]})), Exposure::NotPublic);
-        assert_eq!(
-            evaluate_acl(&json!({"x-amz-grant-read": "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""})),
-            Exposure::Anonymous
-        );
+        assert_eq!(evaluate_acl(&json!({"x-amz-grant-read": "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""})), Exposure::Anonymous);
     }
 }

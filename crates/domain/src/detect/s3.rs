@@ -2,8 +2,8 @@
 //! succeeded: a failed call leaves the bucket as it was (corpus labelling rules).
 use serde_json::Value;
 
-use super::policy::{evaluate_acl, evaluate_bucket_policy, get_ci, Exposure};
-use super::{bucket_name, json_bool, json_or_embedded, request_parameters, Hit, ResourceKey};
+use super::policy::{Exposure, evaluate_acl, evaluate_bucket_policy, get_ci};
+use super::{Hit, ResourceKey, bucket_name, json_bool, json_or_embedded, request_parameters};
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types as ft;
 

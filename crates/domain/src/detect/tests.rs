@@ -1,5 +1,5 @@
 //! Per-rule tests: positive, near-miss negative, failed vs successful call.
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::*;
 use crate::cloudtrail::parse_record;
@@ -51,7 +51,8 @@ fn api(o: &Occurrence) -> &model::AwsApiCallAction {
     o.finding.service.as_ref().unwrap().action.as_ref().unwrap().aws_api_call_action.as_ref().unwrap()
 }
 
-const ROOT: &str = r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333","accessKeyId":"ASIAROOT"}"#;
+const ROOT: &str =
+    r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333","accessKeyId":"ASIAROOT"}"#;
 
 fn root_identity() -> Value {
     serde_json::from_str(ROOT).unwrap()
@@ -272,7 +273,8 @@ fn bucket_block_public_access() {
     assert!(run(&s3_call("DeleteBucketPublicAccessBlock", json!({"bucketName": "b1"}), json!({"eventSource": "ec2.amazonaws.com"}))).is_empty());
     // Same bucket, different callers: one finding (keyed on the bucket).
     let other_caller = s3_call("DeleteBucketPublicAccessBlock", json!({"bucketName": "b1"}), json!({"userIdentity": root_identity()}));
-    let by_type: Vec<_> = run(&other_caller).into_iter().filter(|o| o.finding.r#type.as_deref() == Some(ft::BUCKET_BLOCK_PUBLIC_ACCESS_DISABLED)).collect();
+    let by_type: Vec<_> =
+        run(&other_caller).into_iter().filter(|o| o.finding.r#type.as_deref() == Some(ft::BUCKET_BLOCK_PUBLIC_ACCESS_DISABLED)).collect();
     assert_eq!(by_type[0].finding.id, occ[0].finding.id);
 }
 
@@ -304,7 +306,10 @@ fn bucket_policy_and_acl_grants() {
         {"Grantee": {"xsi:type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}, "Permission": "READ"}}}});
     assert_eq!(types(&s3_call("PutBucketAcl", authenticated, json!({}))), [ft::BUCKET_PUBLIC_ACCESS_GRANTED]);
     assert!(run(&s3_call("PutBucketAcl", json!({"bucketName": "b1", "x-amz-acl": ["private"]}), json!({}))).is_empty());
-    assert_eq!(types(&s3_call("CreateBucket", json!({"bucketName": "b1", "x-amz-acl": ["public-read"]}), json!({}))), [ft::BUCKET_ANONYMOUS_ACCESS_GRANTED]);
+    assert_eq!(
+        types(&s3_call("CreateBucket", json!({"bucketName": "b1", "x-amz-acl": ["public-read"]}), json!({}))),
+        [ft::BUCKET_ANONYMOUS_ACCESS_GRANTED]
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Stealth:IAMUser/CloudTrailLoggingDisabled: a trail stopped or deleted.
-use super::{request_parameters, Hit, ResourceKey};
+use super::{Hit, ResourceKey, request_parameters};
 use crate::cloudtrail::CloudTrailRecord;
 use crate::finding_types as ft;
 
@@ -10,9 +10,7 @@ pub(super) fn logging_disabled(record: &CloudTrailRecord<'_>) -> Option<Hit> {
     if record.failed() {
         return None;
     }
-    let trail = request_parameters(record)
-        .and_then(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_owned))
-        .filter(|n| !n.is_empty());
+    let trail = request_parameters(record).and_then(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_owned)).filter(|n| !n.is_empty());
     let detail = match &trail {
         Some(name) => format!("Trail {name} was affected by {}.", record.event_name.as_str()),
         None => format!("A trail was affected by {}.", record.event_name.as_str()),

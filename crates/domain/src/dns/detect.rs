@@ -47,41 +47,13 @@ pub const DGA_KNOWN_DNS: &str = "Trojan:EC2/DGADomainRequest.C!DNS";
 
 /// Every domain-feed kind the operator may load.
 pub static DOMAIN_FEED_KINDS: &[DomainFeedKind] = &[
-    DomainFeedKind {
-        name: "c2",
-        about: "command-and-control domains",
-        finding_type: C2_DNS,
-    },
-    DomainFeedKind {
-        name: "bitcoin",
-        about: "cryptocurrency mining and wallet domains",
-        finding_type: BITCOIN_DNS,
-    },
-    DomainFeedKind {
-        name: "blackhole",
-        about: "domains redirected to black-hole (sinkhole) addresses",
-        finding_type: BLACKHOLE_DNS,
-    },
-    DomainFeedKind {
-        name: "droppoint",
-        about: "credential drop-point domains",
-        finding_type: DROP_POINT_DNS,
-    },
-    DomainFeedKind {
-        name: "phishing",
-        about: "phishing domains",
-        finding_type: PHISHING_DNS,
-    },
-    DomainFeedKind {
-        name: "driveby",
-        about: "drive-by download source domains",
-        finding_type: DRIVE_BY_DNS,
-    },
-    DomainFeedKind {
-        name: "dga",
-        about: "algorithmically generated domains known to intelligence",
-        finding_type: DGA_KNOWN_DNS,
-    },
+    DomainFeedKind { name: "c2", about: "command-and-control domains", finding_type: C2_DNS },
+    DomainFeedKind { name: "bitcoin", about: "cryptocurrency mining and wallet domains", finding_type: BITCOIN_DNS },
+    DomainFeedKind { name: "blackhole", about: "domains redirected to black-hole (sinkhole) addresses", finding_type: BLACKHOLE_DNS },
+    DomainFeedKind { name: "droppoint", about: "credential drop-point domains", finding_type: DROP_POINT_DNS },
+    DomainFeedKind { name: "phishing", about: "phishing domains", finding_type: PHISHING_DNS },
+    DomainFeedKind { name: "driveby", about: "drive-by download source domains", finding_type: DRIVE_BY_DNS },
+    DomainFeedKind { name: "dga", about: "algorithmically generated domains known to intelligence", finding_type: DGA_KNOWN_DNS },
 ];
 
 pub fn domain_feed_kind(name: &str) -> Option<&'static DomainFeedKind> {
@@ -156,12 +128,7 @@ impl<'q, 'a> Query<'q, 'a> {
         };
         let domain = normalize_domain(record.query_name.get()?)?;
         let registrable = registrable_domain(&domain).map(str::to_owned);
-        Some(Query {
-            record,
-            instance_id,
-            domain,
-            registrable,
-        })
+        Some(Query { record, instance_id, domain, registrable })
     }
 }
 
@@ -177,10 +144,7 @@ fn inventory_instance_id<'q>(record: &'q QueryLogRecord<'_>, inventory: &'q Inve
     if address.is_ipv4() && crate::intel::is_publicly_routable(address) {
         return None;
     }
-    inventory
-        .by_ip_in_vpc(address, record.vpc_id.get()?)?
-        .instance_id
-        .as_deref()
+    inventory.by_ip_in_vpc(address, record.vpc_id.get()?)?.instance_id.as_deref()
 }
 
 /// What a rule found.
@@ -209,32 +173,12 @@ pub struct DnsRule {
 pub static DNS_RULES: &[DnsRule] = &[
     DnsRule {
         id: "dns-domain-feed",
-        finding_types: &[
-            C2_DNS,
-            BITCOIN_DNS,
-            BLACKHOLE_DNS,
-            DROP_POINT_DNS,
-            PHISHING_DNS,
-            DRIVE_BY_DNS,
-            DGA_KNOWN_DNS,
-        ],
+        finding_types: &[C2_DNS, BITCOIN_DNS, BLACKHOLE_DNS, DROP_POINT_DNS, PHISHING_DNS, DRIVE_BY_DNS, DGA_KNOWN_DNS],
         check: feed_domain,
     },
-    DnsRule {
-        id: "dns-blackhole-answer",
-        finding_types: &[BLACKHOLE_DNS],
-        check: blackhole_answer,
-    },
-    DnsRule {
-        id: "dns-aws-test-c2-domain",
-        finding_types: &[C2_DNS],
-        check: aws_test_domain,
-    },
-    DnsRule {
-        id: "dns-metadata-rebind",
-        finding_types: &[ft::METADATA_DNS_REBIND],
-        check: metadata_rebind,
-    },
+    DnsRule { id: "dns-blackhole-answer", finding_types: &[BLACKHOLE_DNS], check: blackhole_answer },
+    DnsRule { id: "dns-aws-test-c2-domain", finding_types: &[C2_DNS], check: aws_test_domain },
+    DnsRule { id: "dns-metadata-rebind", finding_types: &[ft::METADATA_DNS_REBIND], check: metadata_rebind },
 ];
 
 /// One hit per feed kind holding the domain (or a parent of it), naming every such feed.
@@ -244,18 +188,12 @@ fn feed_domain(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
         let Some(entry) = feed.set.matching(&query.domain) else {
             continue;
         };
-        let threat = ThreatMatch {
-            list_name: feed.name.clone(),
-            file_sha256: feed.file_sha256.clone(),
-        };
+        let threat = ThreatMatch { list_name: feed.name.clone(), file_sha256: feed.file_sha256.clone() };
         match hits.iter_mut().find(|h| h.finding_type == feed.kind.finding_type) {
             Some(hit) => hit.threats.push(threat),
             None => hits.push(DnsHit {
                 finding_type: feed.kind.finding_type,
-                detail: Some(format!(
-                    "The domain {} is on the {} feed {} (entry {entry}).",
-                    query.domain, feed.kind.name, feed.name
-                )),
+                detail: Some(format!("The domain {} is on the {} feed {} (entry {entry}).", query.domain, feed.kind.name, feed.name)),
                 threats: vec![threat],
                 first_seen_ms: None,
             }),
@@ -269,29 +207,19 @@ fn blackhole_answer(query: &Query<'_, '_>, intel: &DnsIntel) -> Vec<DnsHit> {
     if intel.blackhole_ips.is_empty() {
         return Vec::new();
     }
-    let addresses: Vec<std::net::IpAddr> = query
-        .record
-        .answers()
-        .filter_map(|a| a.rdata.as_str().trim().parse().ok())
-        .collect();
+    let addresses: Vec<std::net::IpAddr> = query.record.answers().filter_map(|a| a.rdata.as_str().trim().parse().ok()).collect();
     let mut threats = Vec::new();
     let mut first_hit = None;
     for feed in &intel.blackhole_ips {
         if let Some(ip) = addresses.iter().find(|ip| feed.set.contains(**ip)) {
             first_hit.get_or_insert(*ip);
-            threats.push(ThreatMatch {
-                list_name: feed.name.clone(),
-                file_sha256: feed.file_sha256.clone(),
-            });
+            threats.push(ThreatMatch { list_name: feed.name.clone(), file_sha256: feed.file_sha256.clone() });
         }
     }
     let Some(ip) = first_hit else { return Vec::new() };
     vec![DnsHit {
         finding_type: BLACKHOLE_DNS,
-        detail: Some(format!(
-            "The domain {} resolved to the black-hole address {ip} ({}).",
-            query.domain, threats[0].list_name
-        )),
+        detail: Some(format!("The domain {} resolved to the black-hole address {ip} ({}).", query.domain, threats[0].list_name)),
         threats,
         first_seen_ms: None,
     }]
@@ -303,9 +231,7 @@ fn aws_test_domain(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
     }
     vec![DnsHit {
         finding_type: C2_DNS,
-        detail: Some(format!(
-            "{AWS_TEST_C2_DOMAIN} is the domain AWS documents for testing this finding."
-        )),
+        detail: Some(format!("{AWS_TEST_C2_DOMAIN} is the domain AWS documents for testing this finding.")),
         threats: Vec::new(),
         first_seen_ms: None,
     }]
@@ -315,31 +241,24 @@ fn aws_test_domain(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
 /// (`instance-data`, `instance-data.ec2.internal`, `instance-data.<region>.compute.internal`
 /// resolve there by design).
 fn metadata_rebind(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
-    let aws_alias = query.domain == "instance-data"
-        || query
-            .domain
-            .strip_prefix("instance-data.")
-            .is_some_and(|rest| rest.ends_with("internal"));
+    let aws_alias = query.domain == "instance-data" || query.domain.strip_prefix("instance-data.").is_some_and(|rest| rest.ends_with("internal"));
     if aws_alias || query.domain.parse::<std::net::IpAddr>().is_ok() {
         return Vec::new();
     }
     // Compared as addresses: `fd00:ec2:0::254` is the same endpoint as `fd00:ec2::254`.
     let rebound = query.record.answers().any(|a| {
-        a.rdata.as_str().trim().parse::<std::net::IpAddr>().is_ok_and(|ip| {
-            METADATA_ADDRESSES
-                .iter()
-                .any(|m| m.parse::<std::net::IpAddr>().is_ok_and(|m| m == ip))
-        })
+        a.rdata
+            .as_str()
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| METADATA_ADDRESSES.iter().any(|m| m.parse::<std::net::IpAddr>().is_ok_and(|m| m == ip)))
     });
     if !rebound {
         return Vec::new();
     }
     vec![DnsHit {
         finding_type: ft::METADATA_DNS_REBIND,
-        detail: Some(format!(
-            "The domain {} resolved to the instance metadata address.",
-            query.domain
-        )),
+        detail: Some(format!("The domain {} resolved to the instance metadata address.", query.domain)),
         threats: Vec::new(),
         first_seen_ms: None,
     }]
@@ -347,10 +266,7 @@ fn metadata_rebind(query: &Query<'_, '_>, _: &DnsIntel) -> Vec<DnsHit> {
 
 /// Every stateless rule's verdicts on one record (nothing without an instance or a valid name;
 /// the instance from `srcids` only: [`query_hits`] with [`Query::resolve`] also asks the inventory).
-pub fn dns_hits<'q, 'a>(
-    record: &'q QueryLogRecord<'a>,
-    intel: &DnsIntel,
-) -> Option<(Query<'q, 'a>, Vec<(&'static DnsRule, DnsHit)>)> {
+pub fn dns_hits<'q, 'a>(record: &'q QueryLogRecord<'a>, intel: &DnsIntel) -> Option<(Query<'q, 'a>, Vec<(&'static DnsRule, DnsHit)>)> {
     let query = Query::new(record)?;
     let hits = query_hits(&query, intel);
     Some((query, hits))
@@ -383,14 +299,8 @@ pub fn detect_query(record: &QueryLogRecord<'_>, ctx: &DnsContext<'_>) -> Vec<Oc
 }
 
 /// The occurrences for `hits` (from [`dns_hits`] on the same query).
-pub fn build_occurrences(
-    query: &Query<'_, '_>,
-    ctx: &DnsContext<'_>,
-    hits: Vec<(&'static DnsRule, DnsHit)>,
-) -> Vec<Occurrence> {
-    hits.into_iter()
-        .filter_map(|(rule, hit)| build_dns_occurrence(query, ctx, rule.id, hit))
-        .collect()
+pub fn build_occurrences(query: &Query<'_, '_>, ctx: &DnsContext<'_>, hits: Vec<(&'static DnsRule, DnsHit)>) -> Vec<Occurrence> {
+    hits.into_iter().filter_map(|(rule, hit)| build_dns_occurrence(query, ctx, rule.id, hit)).collect()
 }
 
 /// The aggregation key of DNS findings (default in docs/findings.md#aggregation): type, role (always ACTOR) and the
@@ -420,22 +330,14 @@ fn instance_details(query: &Query<'_, '_>, inventory: Option<&Inventory>) -> mod
         return known.clone();
     }
     let record = query.record;
-    let interface = RecordedInterface {
-        vpc_id: record.vpc_id.get(),
-        address: record.srcaddr.get().and_then(|s| s.trim().parse().ok()),
-        ..Default::default()
-    };
+    let interface =
+        RecordedInterface { vpc_id: record.vpc_id.get(), address: record.srcaddr.get().and_then(|s| s.trim().parse().ok()), ..Default::default() };
     recorded_instance(Some(query.instance_id), interface)
 }
 
 /// The occurrence for `hit` on `query`. `None` when the type is not in the catalogue or the
 /// record lacks `account_id`, `region` or a parseable `query_timestamp`.
-pub fn build_dns_occurrence(
-    query: &Query<'_, '_>,
-    ctx: &DnsContext<'_>,
-    rule_id: &str,
-    hit: DnsHit,
-) -> Option<Occurrence> {
+pub fn build_dns_occurrence(query: &Query<'_, '_>, ctx: &DnsContext<'_>, rule_id: &str, hit: DnsHit) -> Option<Occurrence> {
     let record = query.record;
     let ty = ft::lookup(hit.finding_type)?;
     let event_time_ms = record.time_ms()?;
@@ -443,10 +345,7 @@ pub fn build_dns_occurrence(
     let region = record.region.get()?;
     let scope = Scope::new(account_id, region);
 
-    let resource = model::Resource {
-        instance_details: Some(instance_details(query, ctx.inventory)),
-        ..Default::default()
-    };
+    let resource = model::Resource { instance_details: Some(instance_details(query, ctx.inventory)), ..Default::default() };
     let action = model::Action {
         dns_request_action: Some(model::DnsRequestAction {
             domain: Some(query.domain.clone()),

@@ -25,10 +25,7 @@ pub fn normalize_domain(name: &str) -> Option<String> {
         if label.is_empty() || label.len() > MAX_LABEL_LEN {
             return None;
         }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*'))
-        {
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*')) {
             return None;
         }
     }
@@ -70,9 +67,7 @@ pub struct DomainSet {
 
 impl DomainSet {
     pub fn from_names(names: impl IntoIterator<Item = String>) -> Self {
-        DomainSet {
-            names: names.into_iter().collect(),
-        }
+        DomainSet { names: names.into_iter().collect() }
     }
 
     pub fn len(&self) -> usize {
@@ -185,10 +180,7 @@ fn feed_entry(line: &str) -> Option<String> {
         token = token.rsplit('@').next().unwrap_or_default();
         token = token.split(':').next().unwrap_or_default();
     }
-    let token = token
-        .strip_prefix("*.")
-        .or_else(|| token.strip_prefix('.'))
-        .unwrap_or(token);
+    let token = token.strip_prefix("*.").or_else(|| token.strip_prefix('.')).unwrap_or(token);
     let domain = normalize_domain(token)?;
     if domain.contains('*') || domain.parse::<std::net::IpAddr>().is_ok() || is_bare_public_suffix(&domain) {
         return None;
@@ -203,19 +195,8 @@ mod tests {
     #[test]
     fn normalises_query_names() {
         assert_eq!(normalize_domain("WWW.Example.COM.").as_deref(), Some("www.example.com"));
-        assert_eq!(
-            normalize_domain("_sip._tcp.example.com").as_deref(),
-            Some("_sip._tcp.example.com")
-        );
-        for bad in [
-            "",
-            ".",
-            "a..b",
-            "exa mple.com",
-            "ex\u{e9}.com",
-            &"a".repeat(64),
-            &"a.".repeat(130),
-        ] {
+        assert_eq!(normalize_domain("_sip._tcp.example.com").as_deref(), Some("_sip._tcp.example.com"));
+        for bad in ["", ".", "a..b", "exa mple.com", "ex\u{e9}.com", &"a".repeat(64), &"a.".repeat(130)] {
             assert_eq!(normalize_domain(bad), None, "{bad:?}");
         }
     }
@@ -223,15 +204,8 @@ mod tests {
     #[test]
     fn registrable_domains_follow_the_public_suffix_list() {
         assert_eq!(registrable_domain("www.example.co.uk"), Some("example.co.uk"));
-        assert_eq!(
-            registrable_domain("guarddutyc2activityb.com"),
-            Some("guarddutyc2activityb.com")
-        );
-        assert_eq!(
-            registrable_domain("a.b.s3.amazonaws.com"),
-            Some("b.s3.amazonaws.com"),
-            "private section"
-        );
+        assert_eq!(registrable_domain("guarddutyc2activityb.com"), Some("guarddutyc2activityb.com"));
+        assert_eq!(registrable_domain("a.b.s3.amazonaws.com"), Some("b.s3.amazonaws.com"), "private section");
         assert_eq!(registrable_domain("co.uk"), None);
         assert_eq!(registrable_domain("com"), None);
         assert_eq!(registrable_domain("169.254.169.254"), None);
@@ -240,11 +214,7 @@ mod tests {
 
     #[test]
     fn sets_match_the_entry_and_its_subdomains_only() {
-        let set = DomainSet::from_names([
-            "evil.example".to_owned(),
-            "bad.example.co.uk".to_owned(),
-            "sub.host.test".to_owned(),
-        ]);
+        let set = DomainSet::from_names(["evil.example".to_owned(), "bad.example.co.uk".to_owned(), "sub.host.test".to_owned()]);
         assert_eq!(set.matching("evil.example"), Some("evil.example"));
         assert_eq!(set.matching("a.b.evil.example"), Some("evil.example"));
         assert_eq!(set.matching("notevil.example"), None);
@@ -275,18 +245,7 @@ mod tests {
                     127.0.0.1 loop.example # sinkholed\nhttp://user@url.example:8080/path?q=1\n\n; note\n\
                     // another\nnot a domain\nco.uk\n203.0.113.7\nok.example ; trailing\n";
         let parsed = parse_domain_feed(feed.as_bytes()).unwrap();
-        assert_eq!(
-            parsed.domains,
-            [
-                "evil.example",
-                "wild.example",
-                "dot.example",
-                "hosts.example",
-                "loop.example",
-                "url.example",
-                "ok.example"
-            ]
-        );
+        assert_eq!(parsed.domains, ["evil.example", "wild.example", "dot.example", "hosts.example", "loop.example", "url.example", "ok.example"]);
         assert_eq!(parsed.bad_lines, 3);
         assert_eq!(parsed.first_bad_lines, [11, 12, 13]);
     }

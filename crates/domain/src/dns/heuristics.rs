@@ -70,12 +70,7 @@ pub fn char_entropy(s: &str) -> f64 {
         return 0.0;
     }
     let n = f64::from(n);
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| f64::from(c) / n)
-        .map(|p| -p * p.log2())
-        .sum()
+    counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
 }
 
 fn is_vowel(b: u8) -> bool {
@@ -122,9 +117,7 @@ pub fn registrable_label(registrable: &str) -> &str {
 
 /// Deterministic across runs and builds (state is persisted): FNV-1a.
 fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// One tumbling window of one key: the distinct items seen (hashes, capped at the threshold)
@@ -179,10 +172,7 @@ impl Windows {
         if !self.windows.contains_key(&slot) && self.windows.len() >= MAX_TRACKED_KEYS {
             return None;
         }
-        let window = self.windows.entry(slot).or_insert_with(|| Window {
-            start_ms: start,
-            ..Default::default()
-        });
+        let window = self.windows.entry(slot).or_insert_with(|| Window { start_ms: start, ..Default::default() });
         if window.fired || window.distinct.len() >= threshold {
             return None;
         }
@@ -233,17 +223,8 @@ impl DnsHeuristics {
 
         // Hosting platforms' names (PSL private section) are not registered domains: DGAs
         // register theirs under ICANN suffixes.
-        let dga_first = (!has_private_suffix(&query.domain)
-            && dga_score(registrable_label(registrable)) >= DGA_MIN_SCORE)
-            .then(|| {
-                self.dga.add(
-                    instance,
-                    time_ms,
-                    DGA_WINDOW_MS,
-                    stable_hash(registrable),
-                    DGA_MIN_DISTINCT_DOMAINS,
-                )
-            })
+        let dga_first = (!has_private_suffix(&query.domain) && dga_score(registrable_label(registrable)) >= DGA_MIN_SCORE)
+            .then(|| self.dga.add(instance, time_ms, DGA_WINDOW_MS, stable_hash(registrable), DGA_MIN_DISTINCT_DOMAINS))
             .flatten();
         if let Some(first_seen_ms) = dga_first {
             let hit = DnsHit {
@@ -259,21 +240,11 @@ impl DnsHeuristics {
             out.extend(build_dns_occurrence(query, ctx, "dns-dga-heuristic", hit));
         }
 
-        let prefix = query
-            .domain
-            .strip_suffix(registrable)
-            .and_then(|p| p.strip_suffix('.'))
-            .unwrap_or_default();
+        let prefix = query.domain.strip_suffix(registrable).and_then(|p| p.strip_suffix('.')).unwrap_or_default();
         let payload: String = prefix.chars().filter(|c| *c != '.').collect();
         if payload.len() >= EXFIL_MIN_SUBDOMAIN_LEN && char_entropy(&payload) >= EXFIL_MIN_SUBDOMAIN_ENTROPY {
             let key = format!("{instance}\u{1f}{registrable}");
-            if let Some(first_seen_ms) = self.exfil.add(
-                &key,
-                time_ms,
-                EXFIL_WINDOW_MS,
-                stable_hash(prefix),
-                EXFIL_MIN_DISTINCT_SUBDOMAINS,
-            ) {
+            if let Some(first_seen_ms) = self.exfil.add(&key, time_ms, EXFIL_WINDOW_MS, stable_hash(prefix), EXFIL_MIN_DISTINCT_SUBDOMAINS) {
                 let hit = DnsHit {
                     finding_type: DNS_EXFILTRATION,
                     detail: Some(format!(
@@ -307,14 +278,8 @@ mod tests {
     #[test]
     fn reverse_lookups_of_many_ipv6_clients_are_not_exfiltration() {
         let intel = super::super::detect::DnsIntel::default();
-        let ctx = DnsContext {
-            detector_id: "12abc34d567e8fa901bc2d34e56789f0",
-            now_ms: 0,
-            source: "test",
-            position: 1,
-            intel: &intel,
-            inventory: None,
-        };
+        let ctx =
+            DnsContext { detector_id: "12abc34d567e8fa901bc2d34e56789f0", now_ms: 0, source: "test", position: 1, intel: &intel, inventory: None };
         let mut state = DnsHeuristics::default();
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         for i in 0..200 {
@@ -344,15 +309,9 @@ mod tests {
         let mut w = Windows::default();
         let hour = 3_600_000;
         assert!(w.add("k", 14 * hour, DGA_WINDOW_MS, 1, 2).is_none());
-        assert!(
-            w.add("k", 4 * hour, DGA_WINDOW_MS, 1, 2).is_none(),
-            "ten hours late: still counted"
-        );
+        assert!(w.add("k", 4 * hour, DGA_WINDOW_MS, 1, 2).is_none(), "ten hours late: still counted");
         assert_eq!(w.add("k", 4 * hour + 1_000, DGA_WINDOW_MS, 2, 2), Some(4 * hour), "the window's earliest event");
-        assert!(
-            w.add("k", 14 * hour - 25 * hour, DGA_WINDOW_MS, 1, 1).is_none(),
-            "more than a day late: gone"
-        );
+        assert!(w.add("k", 14 * hour - 25 * hour, DGA_WINDOW_MS, 1, 1).is_none(), "more than a day late: gone");
     }
 
     #[test]
@@ -363,21 +322,12 @@ mod tests {
         }
         assert_eq!(w.len(), MAX_TRACKED_KEYS);
         assert!(w.add("k0", 1_000, 60_000, 2, 3).is_none());
-        assert!(
-            w.add("k0", 1_000, 60_000, 3, 3).is_some(),
-            "third distinct item reaches the threshold"
-        );
+        assert!(w.add("k0", 1_000, 60_000, 3, 3).is_some(), "third distinct item reaches the threshold");
         assert!(w.add("k0", 1_000, 60_000, 4, 3).is_none(), "fires once per window");
         assert!(w.add("new", 61_000, 60_000, 1, 1).is_none(), "full: a new window is not tracked");
         let past_grace = 1_000 + (WINDOW_GRACE + 1) * 60_000;
-        assert!(
-            w.add("new", past_grace, 60_000, 1, 1).is_some(),
-            "time moved past the grace: old windows expired"
-        );
+        assert!(w.add("new", past_grace, 60_000, 1, 1).is_some(), "time moved past the grace: old windows expired");
         assert_eq!(w.len(), 1);
-        assert!(
-            w.add("k0", 1_000, 60_000, 9, 1).is_none(),
-            "a window older than the grace is gone"
-        );
+        assert!(w.add("k0", 1_000, 60_000, 9, 1).is_none(), "a window older than the grace is gone");
     }
 }

@@ -30,9 +30,7 @@ pub mod domain;
 pub mod heuristics;
 pub mod record;
 
-pub use detect::{
-    DNS_RULES, DOMAIN_FEED_KINDS, DnsContext, DnsIntel, DomainFeed, DomainFeedKind, detect_query, dns_hits,
-};
+pub use detect::{DNS_RULES, DOMAIN_FEED_KINDS, DnsContext, DnsIntel, DomainFeed, DomainFeedKind, detect_query, dns_hits};
 pub use domain::{DomainSet, ParsedDomainFeed, normalize_domain, parse_domain_feed, registrable_domain};
 pub use heuristics::DnsHeuristics;
 pub use record::{QueryLogRecord, parse_query_record};

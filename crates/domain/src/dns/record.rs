@@ -19,9 +19,7 @@ pub fn parse_query_record(json: &[u8]) -> Result<QueryLogRecord<'_>, sonic_rs::E
     let json = query_json(json);
     // serde would read a JSON array as a struct's fields in order: a record is an object.
     if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(<sonic_rs::Error as de::Error>::custom(
-            "a Route 53 Resolver query-log record must be a JSON object",
-        ));
+        return Err(<sonic_rs::Error as de::Error>::custom("a Route 53 Resolver query-log record must be a JSON object"));
     }
     sonic_rs::from_slice(json)
 }
@@ -48,7 +46,6 @@ pub fn query_json(line: &[u8]) -> &[u8] {
 
 /// Longest export timestamp accepted (`2024-03-01T10:00:05.123456789+00:00` is 35 bytes).
 const EXPORT_TIMESTAMP_MAX_LEN: usize = 40;
-
 
 /// One Route 53 Resolver query-log record.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -132,10 +129,7 @@ impl<'a> QueryLogRecord<'a> {
     /// `9999-12-31T23:59:59-01:00` into year 10000, which no finding time can hold: found by
     /// fuzzing).
     pub fn time_ms(&self) -> Option<i64> {
-        self.query_timestamp
-            .get()
-            .and_then(crate::time::parse_iso_ms)
-            .and_then(crate::time::iso_range)
+        self.query_timestamp.get().and_then(crate::time::parse_iso_ms).and_then(crate::time::iso_range)
     }
 
     /// The first member routing and the finding mapping need that the record lacks, if any.
@@ -276,9 +270,7 @@ mod tests {
         assert_eq!(r.region.get(), Some("us-east-1"));
         assert_eq!(r.query_type.get(), Some("PTR"));
         assert_eq!(
-            r.answers()
-                .map(|a| (a.rdata.as_str(), a.record_type.as_str(), a.class.as_str()))
-                .collect::<Vec<_>>(),
+            r.answers().map(|a| (a.rdata.as_str(), a.record_type.as_str(), a.class.as_str())).collect::<Vec<_>>(),
             [("203.0.113.9", "PTR", "IN")]
         );
         assert_eq!(r.instance_id(), Some("i-0d15cd0d3example"));
@@ -286,10 +278,7 @@ mod tests {
         assert!(r.blocked());
         assert_eq!(r.firewall_rule_group_id.get(), Some("rslvr-frg-01234567890abcdef"));
         assert_eq!(r.firewall_domain_list_id.get(), Some("rslvr-fdl-01234567890abcdef"));
-        assert_eq!(
-            (r.srcaddr.get(), r.srcport.get(), r.transport.get()),
-            (Some("4.5.64.102"), Some("56067"), Some("UDP"))
-        );
+        assert_eq!((r.srcaddr.get(), r.srcport.get(), r.transport.get()), (Some("4.5.64.102"), Some("56067"), Some("UDP")));
         assert_eq!(r.missing_field(), None);
     }
 
@@ -317,10 +306,7 @@ mod tests {
         assert_eq!(r.query_name.get(), None);
         assert_eq!(r.missing_field(), Some("region"));
         let r = parse_query_record(br#"{"answers":[1,{"Rdata":"169.254.169.254"},null]}"#).unwrap();
-        assert_eq!(
-            r.answers().map(|a| a.rdata.as_str()).collect::<Vec<_>>(),
-            ["", "169.254.169.254", ""]
-        );
+        assert_eq!(r.answers().map(|a| a.rdata.as_str()).collect::<Vec<_>>(), ["", "169.254.169.254", ""]);
     }
 
     #[test]
@@ -328,11 +314,7 @@ mod tests {
         let line = [b"2021-02-04T17:51:56.123Z ".as_slice(), AWS_EXAMPLE].concat();
         let r = parse_query_record(&line).unwrap();
         assert_eq!(r.query_name.get(), Some("amazon.com."));
-        assert_eq!(
-            r.time_ms(),
-            crate::time::parse_iso_ms("2021-02-04T17:51:55Z"),
-            "the query's own time, not CloudWatch's"
-        );
+        assert_eq!(r.time_ms(), crate::time::parse_iso_ms("2021-02-04T17:51:55Z"), "the query's own time, not CloudWatch's");
         assert!(matches!(r.query_name.0, std::borrow::Cow::Borrowed(_)));
         assert_eq!(query_json(b"  {\"a\":1}"), b"{\"a\":1}");
         assert_eq!(query_json(b"2021-02-04T17:51:56+00:00   {}"), b"{}");

@@ -150,14 +150,7 @@ pub fn sides(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>)
         None if packets_inbound => ConnectionDirection::Inbound,
         None => ConnectionDirection::Outbound,
     };
-    Some(Sides {
-        local_ip,
-        remote_ip,
-        local_port,
-        remote_port,
-        packets_inbound,
-        direction,
-    })
+    Some(Sides { local_ip, remote_ip, local_port, remote_port, packets_inbound, direction })
 }
 
 /// True when the record's source opened the connection, false when its destination did, `None`
@@ -236,11 +229,8 @@ impl ConnectionTable {
     pub fn classify(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, track: bool) -> InConnection {
         let syn = syn_flag(record);
         let from_opener = sides.from_opener();
-        let (first_seen, direction_first) = if track {
-            self.note(record, sides, resource_key, from_opener && syn == Some(true))
-        } else {
-            (true, true)
-        };
+        let (first_seen, direction_first) =
+            if track { self.note(record, sides, resource_key, from_opener && syn == Some(true)) } else { (true, true) };
         let opens = from_opener
             && match syn {
                 Some(syn) => syn,
@@ -259,11 +249,7 @@ impl ConnectionTable {
         let start_ms = record.start_ms().unwrap_or(end_ms).min(end_ms);
         let direction = if sides.packets_inbound { PACKETS_IN } else { PACKETS_OUT };
         let key = five_tuple_digest(record, sides, resource_key);
-        let fresh = Span {
-            first_ms: start_ms,
-            last_ms: end_ms,
-            directions: direction,
-        };
+        let fresh = Span { first_ms: start_ms, last_ms: end_ms, directions: direction };
         match self.connections.get_mut(&key) {
             Some(span)
                 if start_ms <= span.last_ms.saturating_add(CONNECTION_IDLE_MS)

@@ -20,8 +20,8 @@ use crate::intel::is_publicly_routable;
 use crate::inventory::Inventory;
 use crate::{Occurrence, Scope, model};
 
-pub use super::connection::{ConnectionDirection, Sides, port_name, sides};
 use super::connection::flags_tell;
+pub use super::connection::{ConnectionDirection, Sides, port_name, sides};
 use super::heuristics::HeuristicState;
 pub use super::hit::FlowHit;
 use super::record::{FlowAction, FlowDirection, FlowRecord};
@@ -122,18 +122,12 @@ pub struct FlowContext<'c> {
 }
 
 /// The instance a record is about, from the inventory.
-pub fn instance_of<'i>(
-    record: &FlowRecord<'_>,
-    inventory: Option<&'i Inventory>,
-) -> Option<&'i model::InstanceDetails> {
+pub fn instance_of<'i>(record: &FlowRecord<'_>, inventory: Option<&'i Inventory>) -> Option<&'i model::InstanceDetails> {
     let inventory = inventory?;
     let local_guess = match record.flow_direction {
         Some(FlowDirection::Ingress) => record.dstaddr,
         Some(FlowDirection::Egress) => record.srcaddr,
-        None => [record.srcaddr, record.dstaddr]
-            .into_iter()
-            .flatten()
-            .find(|ip| !is_publicly_routable(*ip)),
+        None => [record.srcaddr, record.dstaddr].into_iter().flatten().find(|ip| !is_publicly_routable(*ip)),
     };
     inventory.find(record.instance_id, record.interface_id, local_guess)
 }
@@ -155,19 +149,14 @@ pub fn detect(record: &FlowRecord<'_>, ctx: &FlowContext<'_>, state: &mut FlowSt
     let probe = probe_hit(record, &sides, ctx, instance);
     // Connection findings count connections: the table is consulted for records a rule counts
     // that way and whose flags do not already tell.
-    let track = !hits.is_empty()
-        || probe.is_some()
-        || (!flags_tell(record) && HeuristicState::counts_connections(record, &sides));
+    let track = !hits.is_empty() || probe.is_some() || (!flags_tell(record) && HeuristicState::counts_connections(record, &sides));
     let connection = state.connections.classify(record, &sides, &resource_key, track);
     if !connection.first_seen {
         hits.clear();
     }
     if let Some(probe) = probe.filter(|_| connection.opens) {
         let list = state.record_probe(&resource_key, probe.finding_type, time_ms, probe_detail(&sides, ctx));
-        hits.push(FlowHit {
-            probes: Some(list),
-            ..probe
-        });
+        hits.push(FlowHit { probes: Some(list), ..probe });
     }
     hits.extend(state.heuristics.hits(record, &sides, connection, &resource_key, time_ms));
     hits.into_iter()
@@ -197,24 +186,15 @@ pub fn detect(record: &FlowRecord<'_>, ctx: &FlowContext<'_>, state: &mut FlowSt
 pub fn intel_hits(record: &FlowRecord<'_>, sides: &Sides, intel: &Intel<'_>) -> Vec<FlowHit> {
     let ip = sides.remote_ip;
     let mut hits = Vec::new();
-    let lists: Vec<ThreatMatch> = intel
-        .lists
-        .threat_lists_with(ip)
-        .map(|l| ThreatMatch {
-            list_name: l.name.clone(),
-            file_sha256: l.file_sha256.clone(),
-        })
-        .collect();
+    let lists: Vec<ThreatMatch> =
+        intel.lists.threat_lists_with(ip).map(|l| ThreatMatch { list_name: l.name.clone(), file_sha256: l.file_sha256.clone() }).collect();
     if let Some(first) = lists.first() {
         let mut hit = FlowHit::new(MALICIOUS_IP_CALLER_CUSTOM, RULE_THREAT_LIST);
         // Decision: traffic a listed host opens toward the instance makes the instance the target.
         if sides.direction == ConnectionDirection::Inbound {
             hit.role = ResourceRole::Target;
         }
-        hit.detail = Some(format!(
-            "The remote IP address {ip} is on the threat list {}.",
-            first.list_name
-        ));
+        hit.detail = Some(format!("The remote IP address {ip} is on the threat list {}.", first.list_name));
         hit.threats = lists;
         hits.push(hit);
     }
@@ -232,18 +212,12 @@ pub fn intel_hits(record: &FlowRecord<'_>, sides: &Sides, intel: &Intel<'_>) -> 
         if !feed.list.set.contains(ip) {
             continue;
         }
-        let threat = ThreatMatch {
-            list_name: feed.list.name.clone(),
-            file_sha256: feed.list.file_sha256.clone(),
-        };
+        let threat = ThreatMatch { list_name: feed.list.name.clone(), file_sha256: feed.list.file_sha256.clone() };
         match hits.iter_mut().find(|h| h.finding_type == finding_type) {
             Some(hit) => hit.threats.push(threat),
             None => {
                 let mut hit = FlowHit::new(finding_type, RULE_FEED);
-                hit.detail = Some(format!(
-                    "The remote IP address {ip} is listed as one of the {}.",
-                    feed.kind.about
-                ));
+                hit.detail = Some(format!("The remote IP address {ip} is listed as one of the {}.", feed.kind.about));
                 hit.threats.push(threat);
                 hits.push(hit);
             }
@@ -253,60 +227,32 @@ pub fn intel_hits(record: &FlowRecord<'_>, sides: &Sides, intel: &Intel<'_>) -> 
 }
 
 /// A port probe: an accepted inbound connection from a listed scanner (before the probe list).
-fn probe_hit(
-    record: &FlowRecord<'_>,
-    sides: &Sides,
-    ctx: &FlowContext<'_>,
-    instance: Option<&model::InstanceDetails>,
-) -> Option<FlowHit> {
+fn probe_hit(record: &FlowRecord<'_>, sides: &Sides, ctx: &FlowContext<'_>, instance: Option<&model::InstanceDetails>) -> Option<FlowHit> {
     // The scanner's own packets (not the instance's answers, which would count each probe twice).
-    if sides.direction != ConnectionDirection::Inbound
-        || !sides.packets_inbound
-        || record.action != Some(FlowAction::Accept)
-    {
+    if sides.direction != ConnectionDirection::Inbound || !sides.packets_inbound || record.action != Some(FlowAction::Accept) {
         return None;
     }
-    let scanner = ctx
-        .intel
-        .operator
-        .feeds
-        .iter()
-        .find(|f| feed_use(f.kind.name) == Some(FeedUse::Scanners) && f.list.set.contains(sides.remote_ip))?;
+    let scanner =
+        ctx.intel.operator.feeds.iter().find(|f| feed_use(f.kind.name) == Some(FeedUse::Scanners) && f.list.set.contains(sides.remote_ip))?;
     let port = sides.local_port?;
     let emr_node = instance.is_some_and(|i| i.tags.iter().flatten().any(|t| t.key.as_deref() == Some(EMR_NODE_TAG)));
-    let finding_type = if emr_node && EMR_SENSITIVE_PORTS.contains(&port) {
-        PORT_PROBE_EMR_UNPROTECTED_PORT
-    } else {
-        PORT_PROBE_UNPROTECTED_PORT
-    };
+    let finding_type = if emr_node && EMR_SENSITIVE_PORTS.contains(&port) { PORT_PROBE_EMR_UNPROTECTED_PORT } else { PORT_PROBE_UNPROTECTED_PORT };
     let mut hit = FlowHit::new(finding_type, RULE_PORT_PROBE);
-    hit.detail = Some(format!(
-        "Port {port} is open to the internet and was probed by {}.",
-        sides.remote_ip
-    ));
-    hit.threats.push(ThreatMatch {
-        list_name: scanner.list.name.clone(),
-        file_sha256: scanner.list.file_sha256.clone(),
-    });
+    hit.detail = Some(format!("Port {port} is open to the internet and was probed by {}.", sides.remote_ip));
+    hit.threats.push(ThreatMatch { list_name: scanner.list.name.clone(), file_sha256: scanner.list.file_sha256.clone() });
     Some(hit)
 }
 
 fn probe_detail(sides: &Sides, ctx: &FlowContext<'_>) -> model::PortProbeDetail {
     model::PortProbeDetail {
-        local_port_details: sides.local_port.map(|p| model::LocalPortDetails {
-            port: Some(p.into()),
-            port_name: Some(port_name(p).into()),
-        }),
+        local_port_details: sides.local_port.map(|p| model::LocalPortDetails { port: Some(p.into()), port_name: Some(port_name(p).into()) }),
         local_ip_details: Some(local_ip_details(sides.local_ip)),
         remote_ip_details: Some(remote_ip_details(sides.remote_ip, &ctx.intel)),
     }
 }
 
 fn local_ip_details(ip: IpAddr) -> model::LocalIpDetails {
-    model::LocalIpDetails {
-        ip_address_v4: ip.is_ipv4().then(|| ip.to_string()),
-        ip_address_v6: ip.is_ipv6().then(|| ip.to_string()),
-    }
+    model::LocalIpDetails { ip_address_v4: ip.is_ipv4().then(|| ip.to_string()), ip_address_v6: ip.is_ipv6().then(|| ip.to_string()) }
 }
 
 /// The resource part of the aggregation key (docs/findings.md#aggregation): the instance id (from the inventory or
@@ -322,11 +268,7 @@ pub fn resource_key(record: &FlowRecord<'_>, instance: Option<&model::InstanceDe
 }
 
 /// `instanceDetails`: the inventory's entry, else only what the record carries.
-fn instance_details(
-    record: &FlowRecord<'_>,
-    instance: Option<&model::InstanceDetails>,
-    sides: &Sides,
-) -> model::InstanceDetails {
+fn instance_details(record: &FlowRecord<'_>, instance: Option<&model::InstanceDetails>, sides: &Sides) -> model::InstanceDetails {
     if let Some(known) = instance {
         return known.clone();
     }
@@ -376,24 +318,17 @@ fn build_occurrence(
                     .and_then(|l| l.port)
                     .is_some_and(|port| u16::try_from(port).is_ok_and(|port| HIGH_SEVERITY_PROBE_PORTS.contains(&port)))
             });
-            action.port_probe_action = Some(model::PortProbeAction {
-                blocked,
-                port_probe_details: Some(probes.clone()),
-            });
+            action.port_probe_action = Some(model::PortProbeAction { blocked, port_probe_details: Some(probes.clone()) });
             (high && ty.name == PORT_PROBE_UNPROTECTED_PORT).then_some(ft::HIGH)
         }
         None => {
             action.network_connection_action = Some(model::NetworkConnectionAction {
                 blocked,
                 connection_direction: Some(sides.direction.as_str().to_owned()),
-                local_port_details: sides.local_port.map(|p| model::LocalPortDetails {
-                    port: Some(p.into()),
-                    port_name: Some(port_name(p).into()),
-                }),
-                remote_port_details: sides.remote_port.map(|p| model::RemotePortDetails {
-                    port: Some(p.into()),
-                    port_name: Some(port_name(p).into()),
-                }),
+                local_port_details: sides.local_port.map(|p| model::LocalPortDetails { port: Some(p.into()), port_name: Some(port_name(p).into()) }),
+                remote_port_details: sides
+                    .remote_port
+                    .map(|p| model::RemotePortDetails { port: Some(p.into()), port_name: Some(port_name(p).into()) }),
                 protocol: record.protocol.map(protocol_name),
                 local_ip_details: Some(local_ip_details(sides.local_ip)),
                 local_network_interface: record.interface_id.map(str::to_owned),
@@ -404,21 +339,14 @@ fn build_occurrence(
     };
 
     let mut info = serde_json::Map::new();
-    let (bytes_key, packets_key) = if sides.packets_inbound {
-        ("inBytes", "inPackets")
-    } else {
-        ("outBytes", "outPackets")
-    };
+    let (bytes_key, packets_key) = if sides.packets_inbound { ("inBytes", "inPackets") } else { ("outBytes", "outPackets") };
     if let Some(bytes) = record.bytes {
         info.insert(bytes_key.into(), bytes.into());
     }
     if let Some(packets) = record.packets {
         info.insert(packets_key.into(), packets.into());
     }
-    let resource = model::Resource {
-        instance_details: Some(instance_details(record, instance, sides)),
-        ..Default::default()
-    };
+    let resource = model::Resource { instance_details: Some(instance_details(record, instance, sides)), ..Default::default() };
 
     let envelope = FindingEnvelope {
         detector_id: ctx.detector_id,

@@ -87,12 +87,7 @@ pub const USUAL_PROTOCOLS: &[u8] = &[1, 6, 17, 47, 50, 51, 58];
 pub const MAX_TRACKED: usize = 50_000;
 
 /// Brute-force services: (port, type).
-const BRUTE_FORCE_SERVICES: &[(u16, &str)] = &[
-    (22, SSH_BRUTE_FORCE),
-    (3389, RDP_BRUTE_FORCE),
-    (5985, WINRM_BRUTE_FORCE),
-    (5986, WINRM_BRUTE_FORCE),
-];
+const BRUTE_FORCE_SERVICES: &[(u16, &str)] = &[(22, SSH_BRUTE_FORCE), (3389, RDP_BRUTE_FORCE), (5985, WINRM_BRUTE_FORCE), (5986, WINRM_BRUTE_FORCE)];
 
 /// The heuristics' memory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -197,14 +192,7 @@ impl HeuristicState {
 
     /// The heuristic rules' verdicts on one record (remote already known public and untrusted);
     /// `connection` says whether the record opens its connection.
-    pub fn hits(
-        &mut self,
-        record: &FlowRecord<'_>,
-        sides: &Sides,
-        connection: InConnection,
-        resource_key: &str,
-        time_ms: i64,
-    ) -> Vec<FlowHit> {
+    pub fn hits(&mut self, record: &FlowRecord<'_>, sides: &Sides, connection: InConnection, resource_key: &str, time_ms: i64) -> Vec<FlowHit> {
         let mut hits = Vec::new();
         if connection.opens {
             hits.extend(self.brute_force(record, sides, resource_key, time_ms));
@@ -215,13 +203,7 @@ impl HeuristicState {
         hits
     }
 
-    fn brute_force(
-        &mut self,
-        record: &FlowRecord<'_>,
-        sides: &Sides,
-        resource_key: &str,
-        time_ms: i64,
-    ) -> Option<FlowHit> {
+    fn brute_force(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Option<FlowHit> {
         if record.protocol != Some(6) || record.packets.is_some_and(|p| p > BRUTE_FORCE_MAX_PACKETS) {
             return None;
         }
@@ -236,18 +218,9 @@ impl HeuristicState {
             return None;
         }
         let finding_type = BRUTE_FORCE_SERVICES.iter().find(|(p, _)| *p == port).map(|(_, t)| *t)?;
-        let key = format!(
-            "{resource_key}\u{1f}{finding_type}\u{1f}{}\u{1f}{}",
-            role.as_str(),
-            sides.remote_ip
-        );
+        let key = format!("{resource_key}\u{1f}{finding_type}\u{1f}{}\u{1f}{}", role.as_str(), sides.remote_ip);
         let entry = entry(&mut self.attempts, key, time_ms, BRUTE_FORCE_WINDOW_MS);
-        entry.burst_start_ms = Some(burst_start(
-            entry.burst_start_ms,
-            entry.last_ms,
-            time_ms,
-            BRUTE_FORCE_WINDOW_MS,
-        ));
+        entry.burst_start_ms = Some(burst_start(entry.burst_start_ms, entry.last_ms, time_ms, BRUTE_FORCE_WINDOW_MS));
         entry.last_ms = entry.last_ms.max(time_ms);
         let at = entry.times.partition_point(|t| *t <= time_ms);
         entry.times.insert(at, time_ms);
@@ -284,9 +257,8 @@ impl HeuristicState {
     }
 
     fn scans(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Vec<FlowHit> {
-        let attempt = record.protocol == Some(6)
-            && sides.direction == ConnectionDirection::Outbound
-            && record.packets.is_some_and(|p| p <= SCAN_MAX_PACKETS);
+        let attempt =
+            record.protocol == Some(6) && sides.direction == ConnectionDirection::Outbound && record.packets.is_some_and(|p| p <= SCAN_MAX_PACKETS);
         let Some(port) = sides.remote_port.filter(|_| attempt) else {
             return Vec::new();
         };
@@ -297,11 +269,7 @@ impl HeuristicState {
         if ports >= PORTSCAN_MIN_PORTS {
             let mut hit = FlowHit::new(PORTSCAN, RULE_PORTSCAN);
             hit.window_ms = span(scanned);
-            hit.detail = Some(format!(
-                "The instance tried {ports} ports of {} within {} minutes.",
-                sides.remote_ip,
-                SCAN_WINDOW_MS / 60_000
-            ));
+            hit.detail = Some(format!("The instance tried {ports} ports of {} within {} minutes.", sides.remote_ip, SCAN_WINDOW_MS / 60_000));
             hits.push(hit);
         }
         if !SWEEP_EXEMPT_PORTS.contains(&port) {
@@ -311,23 +279,14 @@ impl HeuristicState {
             if hosts >= PORT_SWEEP_MIN_HOSTS {
                 let mut hit = FlowHit::new(PORT_SWEEP, RULE_PORT_SWEEP);
                 hit.window_ms = span(swept);
-                hit.detail = Some(format!(
-                    "The instance tried port {port} on {hosts} public hosts within {} minutes.",
-                    SCAN_WINDOW_MS / 60_000
-                ));
+                hit.detail = Some(format!("The instance tried port {port} on {hosts} public hosts within {} minutes.", SCAN_WINDOW_MS / 60_000));
                 hits.push(hit);
             }
         }
         hits
     }
 
-    fn denial_of_service(
-        &mut self,
-        record: &FlowRecord<'_>,
-        sides: &Sides,
-        resource_key: &str,
-        time_ms: i64,
-    ) -> Option<FlowHit> {
+    fn denial_of_service(&mut self, record: &FlowRecord<'_>, sides: &Sides, resource_key: &str, time_ms: i64) -> Option<FlowHit> {
         if sides.direction != ConnectionDirection::Outbound || sides.packets_inbound {
             return None;
         }
@@ -342,12 +301,7 @@ impl HeuristicState {
         };
         let key = format!("{resource_key}\u{1f}{}\u{1f}{finding_type}", sides.remote_ip);
         let volume = entry(&mut self.volume, key, time_ms, DOS_WINDOW_MS);
-        volume.burst_start_ms = Some(burst_start(
-            volume.burst_start_ms,
-            volume.last_ms,
-            time_ms,
-            DOS_WINDOW_MS,
-        ));
+        volume.burst_start_ms = Some(burst_start(volume.burst_start_ms, volume.last_ms, time_ms, DOS_WINDOW_MS));
         volume.last_ms = volume.last_ms.max(time_ms);
         let minute = time_ms.div_euclid(60_000);
         let slot = volume.minutes.entry(minute).or_default();
@@ -359,19 +313,14 @@ impl HeuristicState {
         if minute < oldest_kept {
             return None;
         }
-        let (total_packets, total_bytes) = volume.minutes.values().fold((0u64, 0u64), |(p, b), (sp, sb)| {
-            (p.saturating_add(*sp), b.saturating_add(*sb))
-        });
+        let (total_packets, total_bytes) =
+            volume.minutes.values().fold((0u64, 0u64), |(p, b), (sp, sb)| (p.saturating_add(*sp), b.saturating_add(*sb)));
         if total_packets < DOS_MIN_PACKETS || total_bytes / total_packets.max(1) > DOS_MAX_AVG_PACKET_BYTES {
             return None;
         }
         let mut hit = FlowHit::new(finding_type, RULE_DOS);
         hit.window_ms = Some((volume.burst_start_ms.unwrap_or(time_ms), volume.last_ms));
-        hit.detail = Some(format!(
-            "The instance sent {total_packets} packets to {} within {} minutes.",
-            sides.remote_ip,
-            DOS_WINDOW_MS / 60_000
-        ));
+        hit.detail = Some(format!("The instance sent {total_packets} packets to {} within {} minutes.", sides.remote_ip, DOS_WINDOW_MS / 60_000));
         Some(hit)
     }
 }
@@ -380,14 +329,12 @@ impl HeuristicState {
 /// texts are the default, TARGET, role's).
 fn actor_texts(finding_type: &str) -> (Option<&'static str>, Option<&'static str>) {
     let texts = match finding_type {
-        SSH_BRUTE_FORCE => (
-            "EC2 instance is performing SSH brute force attacks.",
-            "An EC2 instance is attempting an SSH brute force attack against a remote host.",
-        ),
-        RDP_BRUTE_FORCE => (
-            "EC2 instance is performing RDP brute force attacks.",
-            "An EC2 instance is attempting an RDP brute force attack against a remote host.",
-        ),
+        SSH_BRUTE_FORCE => {
+            ("EC2 instance is performing SSH brute force attacks.", "An EC2 instance is attempting an SSH brute force attack against a remote host.")
+        }
+        RDP_BRUTE_FORCE => {
+            ("EC2 instance is performing RDP brute force attacks.", "An EC2 instance is attempting an RDP brute force attack against a remote host.")
+        }
         WINRM_BRUTE_FORCE => (
             "EC2 instance is performing Windows Remote Management brute force attacks.",
             "An EC2 instance is attempting a WinRM brute force attack against a remote host.",
@@ -399,34 +346,21 @@ fn actor_texts(finding_type: &str) -> (Option<&'static str>, Option<&'static str
 
 /// The span of what a window holds: from the start of its burst to its latest item.
 fn span(entry: &Distinct) -> Option<(i64, i64)> {
-    let first = entry
-        .burst_start_ms
-        .unwrap_or(i64::MAX)
-        .min(*entry.items.values().min()?);
+    let first = entry.burst_start_ms.unwrap_or(i64::MAX).min(*entry.items.values().min()?);
     Some((first, *entry.items.values().max()?))
 }
 
 /// Notes `item` at `time_ms`, forgets items older than the window, keeps at most `cap` items (the
 /// most recent), and returns how many distinct items the window holds.
 fn note_distinct(entry: &mut Distinct, item: String, time_ms: i64, cap: usize) -> usize {
-    entry.burst_start_ms = Some(burst_start(
-        entry.burst_start_ms,
-        entry.last_ms,
-        time_ms,
-        SCAN_WINDOW_MS,
-    ));
+    entry.burst_start_ms = Some(burst_start(entry.burst_start_ms, entry.last_ms, time_ms, SCAN_WINDOW_MS));
     entry.last_ms = entry.last_ms.max(time_ms);
     let seen = entry.items.entry(item).or_insert(time_ms);
     *seen = (*seen).max(time_ms);
     let horizon = entry.last_ms - SCAN_WINDOW_MS;
     entry.items.retain(|_, t| *t >= horizon);
     while entry.items.len() > cap {
-        let Some(oldest) = entry
-            .items
-            .iter()
-            .min_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)))
-            .map(|(k, _)| k.clone())
-        else {
+        let Some(oldest) = entry.items.iter().min_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0))).map(|(k, _)| k.clone()) else {
             break;
         };
         entry.items.remove(&oldest);
@@ -452,9 +386,7 @@ mod tests {
         let mut connections = ConnectionTable::default();
         let mut out: Vec<(&'static str, usize, i64, i64)> = Vec::new();
         for line in lines {
-            let Ok(FlowLine::Record(record)) = layout.parse(line) else {
-                panic!("{line}")
-            };
+            let Ok(FlowLine::Record(record)) = layout.parse(line) else { panic!("{line}") };
             let sides = sides(&record, None).unwrap();
             let connection = connections.classify(&record, &sides, "Instance:i-1", true);
             for hit in state.hits(&record, &sides, connection, "Instance:i-1", record.event_time_ms().unwrap()) {
@@ -476,27 +408,17 @@ mod tests {
         let mut lines: Vec<String> = (0..n)
             .map(|i| {
                 let (start, port) = (T0 + 20 * i, 40000 + i);
-                format!(
-                    "2 1 eni-1 185.220.101.50 10.0.0.5 {port} 22 6 4 240 {start} {} ACCEPT OK",
-                    start + 5
-                )
+                format!("2 1 eni-1 185.220.101.50 10.0.0.5 {port} 22 6 4 240 {start} {} ACCEPT OK", start + 5)
             })
             .collect();
         lines.extend((0..PORTSCAN_MIN_PORTS as i64 + 3).map(|k| {
             let start = T0 + 3 * k;
-            format!(
-                "2 1 eni-1 10.0.0.5 45.95.147.10 5{k:04} {} 6 1 60 {start} {} ACCEPT OK",
-                2000 + k,
-                start + 1
-            )
+            format!("2 1 eni-1 10.0.0.5 45.95.147.10 5{k:04} {} 6 1 60 {start} {} ACCEPT OK", 2000 + k, start + 1)
         }));
         let packets = DOS_MIN_PACKETS / 2 + 1;
         lines.extend((0..2).map(|m| {
             let (start, bytes) = (T0 + 60 * m, packets * 60);
-            format!(
-                "2 1 eni-1 10.0.0.5 104.244.72.115 50000 27015 17 {packets} {bytes} {start} {} ACCEPT OK",
-                start + 59
-            )
+            format!("2 1 eni-1 10.0.0.5 104.244.72.115 50000 27015 17 {packets} {bytes} {start} {} ACCEPT OK", start + 59)
         }));
         let forward = windows(&lines);
         let first_attempt_end = (T0 + 5) * 1000;

@@ -8,7 +8,5 @@ pub mod record;
 pub mod state;
 
 pub use detect::{FlowContext, detect};
-pub use record::{
-    FlowAction, FlowDirection, FlowError, FlowField, FlowLayout, FlowLine, FlowReader, FlowRecord, LogStatus, ReadLine,
-};
+pub use record::{FlowAction, FlowDirection, FlowError, FlowField, FlowLayout, FlowLine, FlowReader, FlowRecord, LogStatus, ReadLine};
 pub use state::FlowState;

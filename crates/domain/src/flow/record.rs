@@ -116,18 +116,12 @@ impl FlowField {
     }
 
     pub fn name(self) -> &'static str {
-        FIELD_NAMES
-            .iter()
-            .find(|(_, f, _)| *f == self)
-            .map_or("?", |(n, _, _)| n)
+        FIELD_NAMES.iter().find(|(_, f, _)| *f == self).map_or("?", |(n, _, _)| n)
     }
 
     /// The flow-log version that introduced the field.
     pub fn version(self) -> u8 {
-        FIELD_NAMES
-            .iter()
-            .find(|(_, f, _)| *f == self)
-            .map_or(2, |(_, _, v)| *v)
+        FIELD_NAMES.iter().find(|(_, f, _)| *f == self).map_or(2, |(_, _, v)| *v)
     }
 }
 
@@ -175,9 +169,7 @@ impl FlowLayout {
         if !(first_byte.is_ascii_lowercase() || first_byte == b'$') {
             return None;
         }
-        let mut tokens = line
-            .split_ascii_whitespace()
-            .map(|t| t.trim_start_matches("${").trim_end_matches('}'));
+        let mut tokens = line.split_ascii_whitespace().map(|t| t.trim_start_matches("${").trim_end_matches('}'));
         let first = tokens.next()?;
         if FlowField::from_name(first).is_none() && !IGNORED_FIELD_NAMES.contains(&first) {
             return None;
@@ -218,10 +210,7 @@ impl FlowLayout {
             found -= 1;
         }
         if found != self.columns.len() {
-            return Err(FlowError::FieldCount {
-                expected: self.columns.len(),
-                found,
-            });
+            return Err(FlowError::FieldCount { expected: self.columns.len(), found });
         }
         let mut record = FlowRecord::default();
         for (column, token) in self.columns.iter().zip(tokens) {
@@ -308,10 +297,7 @@ pub struct FlowRecord<'a> {
 impl<'a> FlowRecord<'a> {
     fn set(&mut self, field: FlowField, token: &'a str) -> Result<(), FlowError> {
         fn num<T: std::str::FromStr>(field: FlowField, token: &str) -> Result<Option<T>, FlowError> {
-            token
-                .parse()
-                .map(Some)
-                .map_err(|_| FlowError::InvalidField { field: field.name() })
+            token.parse().map(Some).map_err(|_| FlowError::InvalidField { field: field.name() })
         }
         fn ip(field: FlowField, token: &str) -> Result<Option<IpAddr>, FlowError> {
             num(field, token)
@@ -439,9 +425,7 @@ mod tests {
     /// show are no event time, so no finding claims 1970 or a five-digit year.
     #[test]
     fn times_past_year_9999_are_no_event_time() {
-        let line = |start: i64, end: i64| {
-            format!("2 111122223333 eni-1 10.0.1.10 64.9.9.9 1 2 6 1 1 {start} {end} ACCEPT OK")
-        };
+        let line = |start: i64, end: i64| format!("2 111122223333 eni-1 10.0.1.10 64.9.9.9 1 2 6 1 1 {start} {end} ACCEPT OK");
         let parse = |text: &str| match FlowLayout::default().parse(text) {
             Ok(FlowLine::Record(record)) => (record.start_ms(), record.event_time_ms()),
             other => panic!("{other:?}"),

@@ -59,14 +59,8 @@ pub enum ListFormat {
 }
 
 impl ListFormat {
-    pub const ALL: [ListFormat; 6] = [
-        ListFormat::Txt,
-        ListFormat::Stix,
-        ListFormat::OtxCsv,
-        ListFormat::AlienVault,
-        ListFormat::ProofPoint,
-        ListFormat::FireEye,
-    ];
+    pub const ALL: [ListFormat; 6] =
+        [ListFormat::Txt, ListFormat::Stix, ListFormat::OtxCsv, ListFormat::AlienVault, ListFormat::ProofPoint, ListFormat::FireEye];
 
     /// From the API's `format` value (`TXT`, `STIX`, ...).
     pub fn from_api(s: &str) -> Option<Self> {
@@ -133,10 +127,7 @@ pub enum ListError {
 }
 
 fn malformed(format: ListFormat, reason: impl Into<String>) -> ListError {
-    ListError::Malformed {
-        format: format.as_api(),
-        reason: reason.into(),
-    }
+    ListError::Malformed { format: format.as_api(), reason: reason.into() }
 }
 
 pub fn parse_list(format: ListFormat, bytes: &[u8]) -> Result<ParsedList, ListError> {
@@ -162,9 +153,7 @@ fn decode_text(format: ListFormat, bytes: &[u8]) -> Result<Cow<'_, str>, ListErr
             [a, b] => unit([*a, *b]),
             _ => 0xFFFD, // odd trailing byte
         });
-        let text: String = char::decode_utf16(units)
-            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect();
+        let text: String = char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
         text
     };
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
@@ -190,9 +179,7 @@ fn refuse_binary(format: ListFormat, text: Cow<'_, str>) -> Result<Cow<'_, str>,
 
 /// Lines with their 1-based numbers, CR of CRLF removed.
 fn numbered_lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
-    text.split('\n')
-        .enumerate()
-        .map(|(i, line)| (i as u64 + 1, line.strip_suffix('\r').unwrap_or(line)))
+    text.split('\n').enumerate().map(|(i, line)| (i as u64 + 1, line.strip_suffix('\r').unwrap_or(line)))
 }
 
 fn is_comment(line: &str) -> bool {
@@ -211,11 +198,7 @@ fn classify(text: &str) -> Indicator {
     if let Ok(net) = text.parse::<IpNet>() {
         return Indicator::Net(net);
     }
-    if is_other_indicator(text) {
-        Indicator::Other
-    } else {
-        Indicator::Invalid
-    }
+    if is_other_indicator(text) { Indicator::Other } else { Indicator::Invalid }
 }
 
 /// Domain names, host names, URLs, e-mail addresses and file hashes.
@@ -224,9 +207,7 @@ fn is_other_indicator(text: &str) -> bool {
         return false;
     }
     if let Some((scheme, rest)) = text.split_once("://") {
-        return !rest.is_empty()
-            && !scheme.is_empty()
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        return !rest.is_empty() && !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     }
     if matches!(text.len(), 32 | 40 | 64 | 128) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return true;
@@ -246,12 +227,8 @@ fn is_domain_name(text: &str) -> bool {
     let text = text.strip_prefix("*.").unwrap_or(text);
     let labels: Vec<&str> = text.split('.').collect();
     labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
+        && labels.iter().all(|label| !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_'))
+        && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,9 +241,7 @@ fn parse_txt(text: &str) -> ParsedList {
         if line.is_empty() || is_comment(line) {
             continue;
         }
-        let end = line
-            .find(|c: char| c.is_whitespace() || "#;,".contains(c))
-            .unwrap_or(line.len());
+        let end = line.find(|c: char| c.is_whitespace() || "#;,".contains(c)).unwrap_or(line.len());
         list.indicator(&line[..end], number);
     }
     list
@@ -319,10 +294,7 @@ fn csv_rows(text: &str) -> impl Iterator<Item = CsvRow> + '_ {
             if fields.iter().all(String::is_empty) {
                 continue;
             }
-            return Some(CsvRow {
-                line: start_line,
-                fields,
-            });
+            return Some(CsvRow { line: start_line, fields });
         }
         None
     })
@@ -394,10 +366,7 @@ fn csv_record(text: &str) -> (Vec<String>, usize, u64) {
 
 /// Header names compared without case, spaces, `_` and `-`.
 fn header_key(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, ' ' | '_' | '-'))
-        .flat_map(char::to_lowercase)
-        .collect()
+    name.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
 }
 
 fn column(header: &[String], names: &[&str]) -> Option<usize> {
@@ -456,9 +425,7 @@ fn parse_otx_csv(text: &str) -> Result<ParsedList, ListError> {
     let mut list = ParsedList::default();
     for row in rows {
         let value = field(&row, value_col);
-        let kind = type_col
-            .map(|c| field(&row, c).to_ascii_lowercase())
-            .unwrap_or_default();
+        let kind = type_col.map(|c| field(&row, c).to_ascii_lowercase()).unwrap_or_default();
         if kind.is_empty() || OTX_ADDRESS_TYPES.contains(&kind.as_str()) {
             list.indicator(value, row.line);
         } else if value.is_empty() {
@@ -493,10 +460,7 @@ fn parse_proof_point(text: &str) -> Result<ParsedList, ListError> {
         list.indicator(field(&row, ip_col), row.line);
     }
     if headerless && list.entries.is_empty() && list.ignored == 0 && list.bad_lines > 0 {
-        return Err(malformed(
-            format,
-            "neither an `ip` header nor addresses in the first column",
-        ));
+        return Err(malformed(format, "neither an `ip` header nor addresses in the first column"));
     }
     Ok(list)
 }
@@ -528,17 +492,10 @@ fn parse_fire_eye(text: &str) -> Result<ParsedList, ListError> {
         return Ok(ParsedList::default());
     };
     let keys: Vec<String> = header.fields.iter().map(|h| header_key(h)).collect();
-    let address_cols: Vec<usize> = (0..keys.len())
-        .filter(|&i| FIRE_EYE_ADDRESS_COLUMNS.contains(&keys[i].as_str()))
-        .collect();
-    let other_cols: Vec<usize> = (0..keys.len())
-        .filter(|&i| FIRE_EYE_OTHER_COLUMNS.contains(&keys[i].as_str()))
-        .collect();
+    let address_cols: Vec<usize> = (0..keys.len()).filter(|&i| FIRE_EYE_ADDRESS_COLUMNS.contains(&keys[i].as_str())).collect();
+    let other_cols: Vec<usize> = (0..keys.len()).filter(|&i| FIRE_EYE_OTHER_COLUMNS.contains(&keys[i].as_str())).collect();
     if address_cols.is_empty() && other_cols.is_empty() {
-        return Err(malformed(
-            format,
-            "the header names no indicator column (`ip`, `cidr`, `domain`...)",
-        ));
+        return Err(malformed(format, "the header names no indicator column (`ip`, `cidr`, `domain`...)"));
     }
     let mut list = ParsedList::default();
     for row in rows {
@@ -619,11 +576,7 @@ mod stix {
     pub(super) fn parse(text: &str) -> Result<ParsedList, String> {
         let mut reader = Reader::from_str(text);
         reader.config_mut().check_end_names = false; // tolerate sloppy producers
-        let mut lines = LineCounter {
-            text: text.as_bytes(),
-            offset: 0,
-            line: 1,
-        };
+        let mut lines = LineCounter { text: text.as_bytes(), offset: 0, line: 1 };
         let mut list = ParsedList::default();
         let mut depth = 0usize;
         let mut seen_root = false;
@@ -677,11 +630,7 @@ mod stix {
                     } else if name == b"Address_Value" {
                         let line = lines.line_at(start_offset);
                         let condition = attribute(element, b"condition");
-                        let entry = AddressValue {
-                            line,
-                            condition,
-                            text: String::new(),
-                        };
+                        let entry = AddressValue { line, condition, text: String::new() };
                         if is_empty {
                             list.bad(line);
                         } else {
@@ -729,11 +678,7 @@ mod stix {
             }
         }
         if !seen_package {
-            return Err(if seen_root {
-                "no STIX_Package element".into()
-            } else {
-                "not XML".into()
-            });
+            return Err(if seen_root { "no STIX_Package element".into() } else { "not XML".into() });
         }
         Ok(list)
     }
@@ -785,11 +730,7 @@ mod stix {
             return None;
         }
         let block_last = |start: u128, size_bits: u32| {
-            let span = if size_bits >= 128 {
-                u128::MAX
-            } else {
-                (1u128 << size_bits) - 1
-            };
+            let span = if size_bits >= 128 { u128::MAX } else { (1u128 << size_bits) - 1 };
             start.checked_add(span)
         };
         let mut nets = Vec::new();
@@ -801,15 +742,8 @@ mod stix {
                 size_bits -= 1;
             }
             let last = block_last(low, size_bits).unwrap_or(high);
-            let addr = if bits == 32 {
-                IpAddr::from((low as u32).to_be_bytes())
-            } else {
-                IpAddr::from(low.to_be_bytes())
-            };
-            nets.push(IpNet {
-                addr,
-                prefix: (bits - size_bits) as u8,
-            });
+            let addr = if bits == 32 { IpAddr::from((low as u32).to_be_bytes()) } else { IpAddr::from(low.to_be_bytes()) };
+            nets.push(IpNet { addr, prefix: (bits - size_bits) as u8 });
             if last >= high {
                 return Some(nets);
             }
@@ -825,17 +759,10 @@ mod tests {
     #[test]
     fn ranges_become_minimal_cidrs() {
         let nets = |a: &str, b: &str| {
-            stix::range_to_nets(a.parse().unwrap(), b.parse().unwrap())
-                .unwrap()
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
+            stix::range_to_nets(a.parse().unwrap(), b.parse().unwrap()).unwrap().iter().map(ToString::to_string).collect::<Vec<_>>()
         };
         assert_eq!(nets("10.0.0.0", "10.0.0.255"), ["10.0.0.0/24"]);
-        assert_eq!(
-            nets("10.0.0.1", "10.0.0.4"),
-            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/32"]
-        );
+        assert_eq!(nets("10.0.0.1", "10.0.0.4"), ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/32"]);
         assert_eq!(nets("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
         assert_eq!(nets("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), ["::/0"]);
         assert_eq!(nets("2001:db8::", "2001:db8::1"), ["2001:db8::/127"]);

@@ -21,17 +21,11 @@ impl IpNet {
         match addr {
             IpAddr::V4(v4) if prefix <= 32 => {
                 let masked = u32::from(v4) & mask_u32(prefix);
-                Some(IpNet {
-                    addr: IpAddr::V4(Ipv4Addr::from(masked)),
-                    prefix,
-                })
+                Some(IpNet { addr: IpAddr::V4(Ipv4Addr::from(masked)), prefix })
             }
             IpAddr::V6(v6) if prefix <= 128 => {
                 let masked = u128::from(v6) & mask_u128(prefix);
-                Some(IpNet {
-                    addr: IpAddr::V6(Ipv6Addr::from(masked)),
-                    prefix,
-                })
+                Some(IpNet { addr: IpAddr::V6(Ipv6Addr::from(masked)), prefix })
             }
             _ => None,
         }
@@ -133,13 +127,7 @@ impl<T: Copy + Ord + RangeBound> Ranges<T> {
         ends.shrink_to_fit();
 
         let (Some(first), Some(last)) = (starts.first(), starts.last()) else {
-            return Ranges {
-                starts,
-                ends,
-                base: 0,
-                shift: 0,
-                index: Vec::new(),
-            };
+            return Ranges { starts, ends, base: 0, shift: 0, index: Vec::new() };
         };
         let base = first.widen();
         let span = last.widen() - base;
@@ -157,13 +145,7 @@ impl<T: Copy + Ord + RangeBound> Ranges<T> {
             // Ranges are counted in u32: at most a few million entries ever reach a set.
             index.push(u32::try_from(next_start).unwrap_or(u32::MAX));
         }
-        Ranges {
-            starts,
-            ends,
-            base,
-            shift,
-            index,
-        }
+        Ranges { starts, ends, base, shift, index }
     }
 
     fn contains(&self, value: T) -> bool {
@@ -174,9 +156,7 @@ impl<T: Copy + Ord + RangeBound> Ranges<T> {
         if buckets == 0 {
             return false;
         }
-        let bucket = usize::try_from(offset >> self.shift)
-            .unwrap_or(usize::MAX)
-            .min(buckets - 1);
+        let bucket = usize::try_from(offset >> self.shift).unwrap_or(usize::MAX).min(buckets - 1);
         let (Some(&low), Some(&high)) = (self.index.get(bucket), self.index.get(bucket + 1)) else {
             return false;
         };
@@ -186,10 +166,7 @@ impl<T: Copy + Ord + RangeBound> Ranges<T> {
         };
         // Ranges before this bucket all start below `value`; the candidate is the last start <= value.
         let after = low + bucket_starts.partition_point(|&start| start <= value);
-        after
-            .checked_sub(1)
-            .and_then(|i| self.ends.get(i))
-            .is_some_and(|&end| value <= end)
+        after.checked_sub(1).and_then(|i| self.ends.get(i)).is_some_and(|&end| value <= end)
     }
 
     fn len(&self) -> usize {
@@ -272,11 +249,7 @@ impl IpSet {
             v4.sort_unstable();
         }
 
-        IpSet {
-            v4: Ranges::from_sorted(&v4),
-            v6: Ranges::from_sorted(&v6),
-            networks,
-        }
+        IpSet { v4: Ranges::from_sorted(&v4), v6: Ranges::from_sorted(&v6), networks }
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -318,16 +291,7 @@ mod tests {
         assert_eq!(net("198.51.100.7/24").to_string(), "198.51.100.0/24");
         assert_eq!(net("2001:db8::1/32").to_string(), "2001:db8::/32");
         assert_eq!(net("0.0.0.0/0").to_string(), "0.0.0.0/0");
-        for bad in [
-            "1.2.3.4/33",
-            "::/129",
-            "1.2.3.4/",
-            "1.2.3.4/+8",
-            "1.2.3/8",
-            "x",
-            "",
-            "/8",
-        ] {
+        for bad in ["1.2.3.4/33", "::/129", "1.2.3.4/", "1.2.3.4/+8", "1.2.3/8", "x", "", "/8"] {
             assert!(bad.parse::<IpNet>().is_err(), "{bad}");
         }
     }

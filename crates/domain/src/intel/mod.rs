@@ -36,11 +36,7 @@ pub const NON_PUBLIC_V4: &[(&str, [u8; 4], u8)] = &[
 pub const NON_PUBLIC_V6: &[(&str, [u16; 8], u8)] = &[
     ("unspecified (RFC 4291)", [0, 0, 0, 0, 0, 0, 0, 0], 128),
     ("loopback (RFC 4291)", [0, 0, 0, 0, 0, 0, 0, 1], 128),
-    (
-        "local-use IPv4/IPv6 translation (RFC 8215)",
-        [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
-        48,
-    ),
+    ("local-use IPv4/IPv6 translation (RFC 8215)", [0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48),
     ("discard-only (RFC 6666)", [0x100, 0, 0, 0, 0, 0, 0, 0], 64),
     ("benchmarking (RFC 5180)", [0x2001, 2, 0, 0, 0, 0, 0, 0], 48),
     ("documentation (RFC 3849)", [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
@@ -59,14 +55,8 @@ pub fn non_public_range(ip: IpAddr) -> Option<&'static str> {
         v4 => v4,
     };
     match ip {
-        IpAddr::V4(_) => NON_PUBLIC_V4
-            .iter()
-            .find(|(_, octets, prefix)| in_net(ip, IpAddr::from(*octets), *prefix))
-            .map(|(name, _, _)| *name),
-        IpAddr::V6(_) => NON_PUBLIC_V6
-            .iter()
-            .find(|(_, segments, prefix)| in_net(ip, IpAddr::from(*segments), *prefix))
-            .map(|(name, _, _)| *name),
+        IpAddr::V4(_) => NON_PUBLIC_V4.iter().find(|(_, octets, prefix)| in_net(ip, IpAddr::from(*octets), *prefix)).map(|(name, _, _)| *name),
+        IpAddr::V6(_) => NON_PUBLIC_V6.iter().find(|(_, segments, prefix)| in_net(ip, IpAddr::from(*segments), *prefix)).map(|(name, _, _)| *name),
     }
 }
 

@@ -6,10 +6,7 @@ use vedette_domain::{Scope, ids, time};
 
 use super::query::Cursor;
 use super::{SqliteStore, backend, put_tags, tags_of};
-use crate::destinations::{
-    Destination, DestinationProperties, DestinationStore, PublishingStatus,
-    destination_arn,
-};
+use crate::destinations::{Destination, DestinationProperties, DestinationStore, PublishingStatus, destination_arn};
 use crate::{Page, Resource, Result, StoreError};
 
 /// Schema v7 (publishing destinations). One row per destination; at most one per detector and
@@ -34,8 +31,7 @@ pub(super) const MIGRATION: &str = r#"
 
 /// Called inside `delete_detector`'s transaction (tags under the detector ARN go with it).
 pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
-    tx.execute("DELETE FROM publishing_destinations WHERE did = ?1", [did])
-        .map_err(backend)?;
+    tx.execute("DELETE FROM publishing_destinations WHERE did = ?1", [did]).map_err(backend)?;
     Ok(())
 }
 
@@ -56,11 +52,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Destination> {
         scope: Scope::new(r.get::<_, String>(2)?, r.get::<_, String>(3)?),
         detector_enabled: detector_enabled(&config),
         destination_type: r.get(5)?,
-        properties: DestinationProperties {
-            destination_arn: r.get(6)?,
-            kms_key_arn: r.get(7)?,
-            expected_bucket_owner: r.get(8)?,
-        },
+        properties: DestinationProperties { destination_arn: r.get(6)?, kms_key_arn: r.get(7)?, expected_bucket_owner: r.get(8)? },
         // Rows are written only by this module, with `as_str` values.
         status: PublishingStatus::parse(&status).unwrap_or(PublishingStatus::PendingVerification),
         failure_started_ms: r.get(10)?,
@@ -78,9 +70,7 @@ fn detector_enabled(config: &str) -> bool {
     struct Enabled {
         enabled: bool,
     }
-    serde_json::from_str::<Enabled>(config)
-        .map(|c| c.enabled)
-        .unwrap_or(true)
+    serde_json::from_str::<Enabled>(config).map(|c| c.enabled).unwrap_or(true)
 }
 
 /// The scope's detector key, or `NotFound` (unknown and foreign detectors alike).
@@ -95,9 +85,7 @@ fn owned_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i
 
 fn load(tx: &Connection, did: i64, destination_id: &str) -> Result<Option<Destination>> {
     let found = tx
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM publishing_destinations p JOIN detectors d ON d.did = p.did WHERE p.did = ?1 AND p.id = ?2"
-        ))
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM publishing_destinations p JOIN detectors d ON d.did = p.did WHERE p.did = ?1 AND p.id = ?2"))
         .map_err(backend)?
         .query_row(params![did, destination_id], from_row)
         .optional()
@@ -167,13 +155,7 @@ impl DestinationStore for SqliteStore {
         })
     }
 
-    fn list_destinations(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        max_results: usize,
-        next_token: Option<&str>,
-    ) -> Result<Page<Destination>> {
+    fn list_destinations(&self, scope: &Scope, detector_id: &str, max_results: usize, next_token: Option<&str>) -> Result<Page<Destination>> {
         if max_results == 0 {
             return Err(StoreError::Invalid("maxResults must be at least 1".into()));
         }
@@ -187,36 +169,17 @@ impl DestinationStore for SqliteStore {
                      WHERE p.did = ?1 AND p.id > ?2 ORDER BY p.id LIMIT ?3"
                 ))
                 .map_err(backend)?;
-            let rows = stmt
-                .query_map(
-                    params![did, after.as_deref().unwrap_or(""), max_results as i64 + 1],
-                    from_row,
-                )
-                .map_err(backend)?;
+            let rows = stmt.query_map(params![did, after.as_deref().unwrap_or(""), max_results as i64 + 1], from_row).map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
         })?;
         let next_token = (page.len() > max_results).then(|| {
             page.truncate(max_results);
-            Cursor {
-                query,
-                value: None,
-                id: page[max_results - 1].id.clone(),
-            }
-            .encode()
+            Cursor { query, value: None, id: page[max_results - 1].id.clone() }.encode()
         });
-        Ok(Page {
-            items: page,
-            next_token,
-        })
+        Ok(Page { items: page, next_token })
     }
 
-    fn update_destination(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        destination_id: &str,
-        properties: &DestinationProperties,
-    ) -> Result<Destination> {
+    fn update_destination(&self, scope: &Scope, detector_id: &str, destination_id: &str, properties: &DestinationProperties) -> Result<Destination> {
         self.write(|tx| {
             let did = owned_detector(tx, scope, detector_id)?;
             let changed = tx
@@ -247,20 +210,12 @@ impl DestinationStore for SqliteStore {
     fn delete_destination(&self, scope: &Scope, detector_id: &str, destination_id: &str) -> Result<()> {
         self.write(|tx| {
             let did = owned_detector(tx, scope, detector_id)?;
-            let deleted = tx
-                .execute(
-                    "DELETE FROM publishing_destinations WHERE did = ?1 AND id = ?2",
-                    params![did, destination_id],
-                )
-                .map_err(backend)?;
+            let deleted =
+                tx.execute("DELETE FROM publishing_destinations WHERE did = ?1 AND id = ?2", params![did, destination_id]).map_err(backend)?;
             if deleted == 0 {
                 return Err(unknown_destination());
             }
-            tx.execute(
-                "DELETE FROM tags WHERE arn = ?1",
-                [destination_arn(scope, detector_id, destination_id)],
-            )
-            .map_err(backend)?;
+            tx.execute("DELETE FROM tags WHERE arn = ?1", [destination_arn(scope, detector_id, destination_id)]).map_err(backend)?;
             Ok(())
         })
     }
@@ -268,9 +223,7 @@ impl DestinationStore for SqliteStore {
     fn all_destinations(&self) -> Result<Vec<Destination>> {
         self.read(|tx| {
             let mut stmt = tx
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM publishing_destinations p JOIN detectors d ON d.did = p.did ORDER BY p.id"
-                ))
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM publishing_destinations p JOIN detectors d ON d.did = p.did ORDER BY p.id"))
                 .map_err(backend)?;
             let rows = stmt.query_map([], from_row).map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
@@ -318,9 +271,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let scope = Scope::new("111122223333", "us-east-1");
-        let detector = store
-            .create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), None)
-            .unwrap();
+        let detector = store.create_detector(&scope, DetectorConfig::default(), BTreeMap::new(), None).unwrap();
         (dir, store, scope, detector.id)
     }
 
@@ -328,105 +279,58 @@ mod tests {
     fn one_s3_destination_per_detector_and_retried_creates_get_the_same() {
         let (_dir, store, scope, did) = setup();
         let tags = BTreeMap::from([("team".to_string(), "sec".to_string())]);
-        let d = store
-            .create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &tags, Some("tok"))
-            .unwrap();
+        let d = store.create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &tags, Some("tok")).unwrap();
         assert_eq!(d.status, PublishingStatus::PendingVerification);
         assert_eq!(d.tags, tags);
-        let again = store
-            .create_destination(
-                &scope,
-                &did,
-                "S3",
-                &props("arn:aws:s3:::other"),
-                &BTreeMap::new(),
-                Some("tok"),
-            )
-            .unwrap();
+        let again = store.create_destination(&scope, &did, "S3", &props("arn:aws:s3:::other"), &BTreeMap::new(), Some("tok")).unwrap();
         assert_eq!(again.id, d.id);
         assert_eq!(again.properties.destination_arn, "arn:aws:s3:::b");
         for token in [None, Some("other")] {
-            let err = store
-                .create_destination(&scope, &did, "S3", &props("arn:aws:s3:::c"), &BTreeMap::new(), token)
-                .unwrap_err();
-            assert!(
-                matches!(err, StoreError::AlreadyExists(Resource::PublishingDestination)),
-                "{err:?}"
-            );
+            let err = store.create_destination(&scope, &did, "S3", &props("arn:aws:s3:::c"), &BTreeMap::new(), token).unwrap_err();
+            assert!(matches!(err, StoreError::AlreadyExists(Resource::PublishingDestination)), "{err:?}");
         }
     }
 
     #[test]
     fn foreign_detectors_and_unknown_destinations_are_told_apart() {
         let (_dir, store, scope, did) = setup();
-        let d = store
-            .create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None)
-            .unwrap();
+        let d = store.create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None).unwrap();
         let stranger = Scope::new("999999999999", "us-east-1");
-        assert!(matches!(
-            store.get_destination(&stranger, &did, &d.id),
-            Err(StoreError::NotFound(Resource::Detector))
-        ));
-        assert!(matches!(
-            store.delete_destination(&stranger, &did, &d.id),
-            Err(StoreError::NotFound(Resource::Detector))
-        ));
-        let unknown = store
-            .get_destination(&scope, &did, "0123456789abcdef0123456789abcdef")
-            .unwrap_err();
+        assert!(matches!(store.get_destination(&stranger, &did, &d.id), Err(StoreError::NotFound(Resource::Detector))));
+        assert!(matches!(store.delete_destination(&stranger, &did, &d.id), Err(StoreError::NotFound(Resource::Detector))));
+        let unknown = store.get_destination(&scope, &did, "0123456789abcdef0123456789abcdef").unwrap_err();
         assert!(matches!(unknown, StoreError::NotFound(Resource::PublishingDestination)));
         store.delete_destination(&scope, &did, &d.id).unwrap();
-        assert!(matches!(
-            store.delete_destination(&scope, &did, &d.id),
-            Err(StoreError::NotFound(Resource::PublishingDestination))
-        ));
+        assert!(matches!(store.delete_destination(&scope, &did, &d.id), Err(StoreError::NotFound(Resource::PublishingDestination))));
         assert!(store.list_tags(&scope, &d.arn()).unwrap().is_empty());
     }
 
     #[test]
     fn outcomes_keep_the_first_failure_and_stale_generations_are_ignored() {
         let (_dir, store, scope, did) = setup();
-        let d = store
-            .create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None)
-            .unwrap();
+        let d = store.create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None).unwrap();
         assert!(store.record_publish_outcome(&d.id, d.generation, false, 1_000).unwrap());
         assert!(store.record_publish_outcome(&d.id, d.generation, false, 2_000).unwrap());
         let failing = store.get_destination(&scope, &did, &d.id).unwrap();
-        assert_eq!(
-            (failing.status, failing.failure_started_ms),
-            (PublishingStatus::UnableToPublish, Some(1_000))
-        );
+        assert_eq!((failing.status, failing.failure_started_ms), (PublishingStatus::UnableToPublish, Some(1_000)));
         assert!(store.record_publish_outcome(&d.id, d.generation, true, 3_000).unwrap());
         let fine = store.get_destination(&scope, &did, &d.id).unwrap();
-        assert_eq!(
-            (fine.status, fine.failure_started_ms),
-            (PublishingStatus::Publishing, None)
-        );
+        assert_eq!((fine.status, fine.failure_started_ms), (PublishingStatus::Publishing, None));
 
-        let updated = store
-            .update_destination(&scope, &did, &d.id, &props("arn:aws:s3:::new/prefix"))
-            .unwrap();
+        let updated = store.update_destination(&scope, &did, &d.id, &props("arn:aws:s3:::new/prefix")).unwrap();
         assert_eq!(updated.generation, d.generation + 1);
         assert_eq!(updated.status, PublishingStatus::PendingVerification);
         // An outcome learnt for the old bucket says nothing about the new one.
         assert!(!store.record_publish_outcome(&d.id, d.generation, false, 4_000).unwrap());
-        assert_eq!(
-            store.get_destination(&scope, &did, &d.id).unwrap().status,
-            PublishingStatus::PendingVerification
-        );
+        assert_eq!(store.get_destination(&scope, &did, &d.id).unwrap().status, PublishingStatus::PendingVerification);
     }
 
     #[test]
     fn lists_page_by_id_and_detector_deletion_takes_destinations() {
         let (_dir, store, scope, did) = setup();
-        let d = store
-            .create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None)
-            .unwrap();
+        let d = store.create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None).unwrap();
         let page = store.list_destinations(&scope, &did, 1, None).unwrap();
-        assert_eq!(
-            page.items.iter().map(|x| x.id.clone()).collect::<Vec<_>>(),
-            vec![d.id.clone()]
-        );
+        assert_eq!(page.items.iter().map(|x| x.id.clone()).collect::<Vec<_>>(), vec![d.id.clone()]);
         assert_eq!(page.next_token, None);
         assert!(store.list_destinations(&scope, &did, 1, Some("garbage")).is_err());
         assert_eq!(store.all_destinations().unwrap().len(), 1);
@@ -438,14 +342,9 @@ mod tests {
     #[test]
     fn a_suspended_detector_is_seen_by_its_destinations() {
         let (_dir, store, scope, did) = setup();
-        store
-            .create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None)
-            .unwrap();
+        store.create_destination(&scope, &did, "S3", &props("arn:aws:s3:::b"), &BTreeMap::new(), None).unwrap();
         assert!(store.all_destinations().unwrap()[0].detector_enabled);
-        let config = DetectorConfig {
-            enabled: false,
-            ..DetectorConfig::default()
-        };
+        let config = DetectorConfig { enabled: false, ..DetectorConfig::default() };
         store.update_detector(&scope, &did, config).unwrap();
         assert!(!store.all_destinations().unwrap()[0].detector_enabled);
     }

@@ -110,10 +110,7 @@ pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) 
 
 pub(super) fn on_reset(tx: &Connection) -> Result<()> {
     // Global consumers (the configured sinks) survive a reset: the server still delivers.
-    tx.execute_batch(
-        "DELETE FROM outbox_log; DELETE FROM outbox_pending; DELETE FROM export_consumers WHERE did IS NOT NULL;",
-    )
-    .map_err(backend)
+    tx.execute_batch("DELETE FROM outbox_log; DELETE FROM outbox_pending; DELETE FROM export_consumers WHERE did IS NOT NULL;").map_err(backend)
 }
 
 /// The highest sequence number ever handed out (0 for none).
@@ -162,16 +159,13 @@ fn promote(tx: &Connection, now_ms: i64) -> Result<bool> {
                  ORDER BY due_ms, fid LIMIT ?2",
             )
             .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![now_ms, PROMOTE_BATCH as i64 + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(backend)?;
+        let rows =
+            stmt.query_map(params![now_ms, PROMOTE_BATCH as i64 + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(backend)?;
         rows.collect::<rusqlite::Result<_>>().map_err(backend)?
     };
     let more = due.len() > PROMOTE_BATCH;
     let mut append = tx
-        .prepare_cached(
-            "INSERT OR REPLACE INTO outbox_log (fid, did, created, enqueued_at_ms, due_ms) VALUES (?1, ?2, 0, ?3, ?4)",
-        )
+        .prepare_cached("INSERT OR REPLACE INTO outbox_log (fid, did, created, enqueued_at_ms, due_ms) VALUES (?1, ?2, 0, ?3, ?4)")
         .map_err(backend)?;
     let mut remove = tx.prepare_cached("DELETE FROM outbox_pending WHERE fid = ?1").map_err(backend)?;
     for (fid, did, due_ms, enqueued_at_ms) in due.into_iter().take(PROMOTE_BATCH) {
@@ -207,10 +201,7 @@ impl ExportStore for SqliteStore {
                 Err(StoreError::NotFound(_)) => return Ok(()),
                 Err(e) => return Err(e),
             };
-            tx.prepare_cached("DELETE FROM export_consumers WHERE name = ?1")
-                .map_err(backend)?
-                .execute([name])
-                .map_err(backend)?;
+            tx.prepare_cached("DELETE FROM export_consumers WHERE name = ?1").map_err(backend)?.execute([name]).map_err(backend)?;
             // Events nobody wants any more go too, and with no consumer left, the pending updates.
             tx.execute(
                 "DELETE FROM outbox_log WHERE seq > ?1 AND NOT EXISTS (
@@ -232,9 +223,7 @@ impl ExportStore for SqliteStore {
     fn consumers(&self) -> Result<Vec<(String, Option<String>)>> {
         self.read(|tx| {
             let mut stmt = tx
-                .prepare_cached(
-                    "SELECT c.name, d.id FROM export_consumers c LEFT JOIN detectors d ON d.did = c.did ORDER BY c.name",
-                )
+                .prepare_cached("SELECT c.name, d.id FROM export_consumers c LEFT JOIN detectors d ON d.did = c.did ORDER BY c.name")
                 .map_err(backend)?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
@@ -283,9 +272,7 @@ impl ExportStore for SqliteStore {
                 let body: Option<String> = r.get(9).map_err(backend)?;
                 // Archived since queued, or gone (deleted with its detector by another process
                 // between two reads): nothing to deliver.
-                let (Some(detector_id), Some(finding_id), Some(body_json), false) =
-                    (detector_id, finding_id, body, archived)
-                else {
+                let (Some(detector_id), Some(finding_id), Some(body_json), false) = (detector_id, finding_id, body, archived) else {
                     continue;
                 };
                 events.push(OutboxEvent {
@@ -338,12 +325,7 @@ impl ExportStore for SqliteStore {
                 .map_err(backend)?;
             let consumers: Vec<ConsumerStats> = stmt
                 .query_map([], |r| {
-                    Ok(ConsumerStats {
-                        name: r.get(0)?,
-                        detector_id: r.get(1)?,
-                        backlog: r.get::<_, i64>(2)? as u64,
-                        oldest_due_ms: r.get(3)?,
-                    })
+                    Ok(ConsumerStats { name: r.get(0)?, detector_id: r.get(1)?, backlog: r.get::<_, i64>(2)? as u64, oldest_due_ms: r.get(3)? })
                 })
                 .map_err(backend)?
                 .collect::<rusqlite::Result<_>>()

@@ -13,9 +13,7 @@ use vedette_domain::criteria::{Criteria, parse_criteria};
 use vedette_domain::{Scope, model, time};
 
 use super::{Cursor, SqliteStore, backend, json_error, lock, put_tags, tags_of};
-use crate::filters::{
-    Filter, FilterAction, FilterStore, FilterUpdate, MAX_FILTERS_PER_DETECTOR, NewFilter, filter_arn,
-};
+use crate::filters::{Filter, FilterAction, FilterStore, FilterUpdate, MAX_FILTERS_PER_DETECTOR, NewFilter, filter_arn};
 use crate::{Page, Resource, Result, StoreError};
 
 /// Schema v5 (filters).
@@ -57,29 +55,19 @@ struct CacheState {
 }
 
 fn filters_version(tx: &Connection) -> Result<i64> {
-    tx.prepare_cached("SELECT version FROM filters_version WHERE only_row = 1")
-        .map_err(backend)?
-        .query_row([], |r| r.get(0))
-        .map_err(backend)
+    tx.prepare_cached("SELECT version FROM filters_version WHERE only_row = 1").map_err(backend)?.query_row([], |r| r.get(0)).map_err(backend)
 }
 
 fn bump_version(tx: &Connection) -> Result<()> {
-    tx.prepare_cached("UPDATE filters_version SET version = version + 1 WHERE only_row = 1")
-        .map_err(backend)?
-        .execute([])
-        .map_err(backend)?;
+    tx.prepare_cached("UPDATE filters_version SET version = version + 1 WHERE only_row = 1").map_err(backend)?.execute([]).map_err(backend)?;
     Ok(())
 }
 
 /// The detector's ARCHIVE rules in rank order. A stored criteria document that no longer parses
 /// (an attribute this build dropped) is skipped rather than stopping ingest.
 fn load_archive_rules(tx: &Connection, did: i64) -> Result<Arc<[Criteria]>> {
-    let mut stmt = tx
-        .prepare_cached("SELECT name, criteria FROM filters WHERE did = ?1 AND action = 'ARCHIVE' ORDER BY rank")
-        .map_err(backend)?;
-    let rows = stmt
-        .query_map([did], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .map_err(backend)?;
+    let mut stmt = tx.prepare_cached("SELECT name, criteria FROM filters WHERE did = ?1 AND action = 'ARCHIVE' ORDER BY rank").map_err(backend)?;
+    let rows = stmt.query_map([did], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
     let mut rules = Vec::new();
     for row in rows {
         let (name, text) = row.map_err(backend)?;
@@ -118,8 +106,7 @@ pub(super) fn archive_rules(cache: &SuppressionCache, tx: &Connection, did: i64)
 
 pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
     // Tags under the detector's ARN are removed by delete_detector itself.
-    tx.execute("DELETE FROM filters WHERE did = ?1", [did])
-        .map_err(backend)?;
+    tx.execute("DELETE FROM filters WHERE did = ?1", [did]).map_err(backend)?;
     // The detector key may be reused by a later detector: cached rules must not outlive it.
     bump_version(tx)
 }
@@ -140,10 +127,7 @@ fn owned_detector(tx: &Connection, scope: &Scope, detector_id: &str) -> Result<i
 }
 
 fn filter_count(tx: &Connection, did: i64) -> Result<u32> {
-    tx.prepare_cached("SELECT COUNT(*) FROM filters WHERE did = ?1")
-        .map_err(backend)?
-        .query_row([did], |r| r.get(0))
-        .map_err(backend)
+    tx.prepare_cached("SELECT COUNT(*) FROM filters WHERE did = ?1").map_err(backend)?.query_row([did], |r| r.get(0)).map_err(backend)
 }
 
 fn filter_rank(tx: &Connection, did: i64, name: &str) -> Result<u32> {
@@ -164,13 +148,7 @@ fn criteria_json(criteria: &model::FindingCriteria) -> Result<String> {
 }
 
 impl FilterStore for SqliteStore {
-    fn create_filter(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        filter: NewFilter,
-        client_token: Option<&str>,
-    ) -> Result<String> {
+    fn create_filter(&self, scope: &Scope, detector_id: &str, filter: NewFilter, client_token: Option<&str>) -> Result<String> {
         let criteria = criteria_json(&filter.criteria)?;
         let now = time::now_ms();
         self.write(|tx| {
@@ -216,16 +194,7 @@ impl FilterStore for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)",
             )
             .map_err(backend)?
-            .execute(params![
-                did,
-                filter.name,
-                rank,
-                filter.action.as_str(),
-                filter.description,
-                criteria,
-                client_token,
-                now
-            ])
+            .execute(params![did, filter.name, rank, filter.action.as_str(), filter.description, criteria, client_token, now])
             .map_err(backend)?;
             put_tags(tx, &filter_arn(scope, detector_id, &filter.name), &filter.tags)?;
             bump_version(tx)?;
@@ -243,24 +212,14 @@ impl FilterStore for SqliteStore {
                      FROM filters WHERE did = ?1 AND name = ?2",
                 )
                 .map_err(backend)?
-                .query_row(params![did, name], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                })
+                .query_row(params![did, name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
                 .optional()
                 .map_err(backend)?;
             let Some((rank, action, description, criteria, created_at_ms, updated_at_ms, version)) = row else {
                 return Err(StoreError::NotFound(Resource::Filter));
             };
-            let action = FilterAction::parse(&action)
-                .ok_or_else(|| StoreError::Backend(format!("filter {name} has an unknown action {action:?}")))?;
+            let action =
+                FilterAction::parse(&action).ok_or_else(|| StoreError::Backend(format!("filter {name} has an unknown action {action:?}")))?;
             Ok(Filter {
                 name: name.to_string(),
                 description,
@@ -275,13 +234,7 @@ impl FilterStore for SqliteStore {
         })
     }
 
-    fn list_filters(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        max_results: usize,
-        next_token: Option<&str>,
-    ) -> Result<Page<String>> {
+    fn list_filters(&self, scope: &Scope, detector_id: &str, max_results: usize, next_token: Option<&str>) -> Result<Page<String>> {
         if max_results == 0 {
             return Err(StoreError::Invalid("maxResults must be at least 1".into()));
         }
@@ -289,30 +242,15 @@ impl FilterStore for SqliteStore {
         let after = next_token.map(|t| Cursor::decode(t, &query)).transpose()?.map(|c| c.id);
         let mut names: Vec<String> = self.read(|tx| {
             let did = owned_detector(tx, scope, detector_id)?;
-            let mut stmt = tx
-                .prepare_cached("SELECT name FROM filters WHERE did = ?1 AND name > ?2 ORDER BY name LIMIT ?3")
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(
-                    params![did, after.as_deref().unwrap_or(""), max_results as i64 + 1],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
+            let mut stmt = tx.prepare_cached("SELECT name FROM filters WHERE did = ?1 AND name > ?2 ORDER BY name LIMIT ?3").map_err(backend)?;
+            let rows = stmt.query_map(params![did, after.as_deref().unwrap_or(""), max_results as i64 + 1], |r| r.get(0)).map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
         })?;
         let next_token = (names.len() > max_results).then(|| {
             names.truncate(max_results);
-            Cursor {
-                query,
-                value: None,
-                id: names[max_results - 1].clone(),
-            }
-            .encode()
+            Cursor { query, value: None, id: names[max_results - 1].clone() }.encode()
         });
-        Ok(Page {
-            items: names,
-            next_token,
-        })
+        Ok(Page { items: names, next_token })
     }
 
     fn update_filter(&self, scope: &Scope, detector_id: &str, name: &str, update: FilterUpdate) -> Result<()> {
@@ -345,15 +283,7 @@ impl FilterStore for SqliteStore {
                  WHERE did = ?1 AND name = ?2",
             )
             .map_err(backend)?
-            .execute(params![
-                did,
-                name,
-                update.rank.unwrap_or(old_rank),
-                update.action.map(FilterAction::as_str),
-                update.description,
-                criteria,
-                now
-            ])
+            .execute(params![did, name, update.rank.unwrap_or(old_rank), update.action.map(FilterAction::as_str), update.description, criteria, now])
             .map_err(backend)?;
             bump_version(tx)
         })
@@ -363,10 +293,7 @@ impl FilterStore for SqliteStore {
         self.write(|tx| {
             let did = owned_detector(tx, scope, detector_id)?;
             let rank = filter_rank(tx, did, name)?;
-            tx.prepare_cached("DELETE FROM filters WHERE did = ?1 AND name = ?2")
-                .map_err(backend)?
-                .execute(params![did, name])
-                .map_err(backend)?;
+            tx.prepare_cached("DELETE FROM filters WHERE did = ?1 AND name = ?2").map_err(backend)?.execute(params![did, name]).map_err(backend)?;
             tx.prepare_cached("UPDATE filters SET rank = rank - 1 WHERE did = ?1 AND rank > ?2")
                 .map_err(backend)?
                 .execute(params![did, rank])

@@ -9,8 +9,8 @@ use vedette_domain::{Scope, ids, time};
 use super::query::Cursor;
 use super::{SqliteStore, backend, put_tags, tags_of};
 use crate::lists::{
-    ActiveList, ActiveListHead, DELETED_RETENTION_MS, ListKind, ListOutcome, ListRecord, ListStatus, ListStore, ListUpdate, ListWork,
-    NewList, SnapshotInfo,
+    ActiveList, ActiveListHead, DELETED_RETENTION_MS, ListKind, ListOutcome, ListRecord, ListStatus, ListStore, ListUpdate, ListWork, NewList,
+    SnapshotInfo,
 };
 use crate::{Page, Resource, Result, StoreError};
 
@@ -49,19 +49,14 @@ pub(super) const MIGRATION: &str = r#"
 /// Called inside `delete_detector`'s transaction: removes the detector's lists (their tags go
 /// with the detector's ARN prefix).
 pub(super) fn on_delete_detector(tx: &Connection, did: i64, _detector_id: &str) -> Result<()> {
-    tx.execute(
-        "DELETE FROM list_snapshots WHERE lid IN (SELECT lid FROM lists WHERE did = ?1)",
-        [did],
-    )
-    .map_err(backend)?;
+    tx.execute("DELETE FROM list_snapshots WHERE lid IN (SELECT lid FROM lists WHERE did = ?1)", [did]).map_err(backend)?;
     tx.execute("DELETE FROM lists WHERE did = ?1", [did]).map_err(backend)?;
     Ok(())
 }
 
 /// Called inside `reset`'s transaction.
 pub(super) fn on_reset(tx: &Connection) -> Result<()> {
-    tx.execute_batch("DELETE FROM list_snapshots; DELETE FROM lists;")
-        .map_err(backend)
+    tx.execute_batch("DELETE FROM list_snapshots; DELETE FROM lists;").map_err(backend)
 }
 
 fn kind_text(kind: ListKind) -> &'static str {
@@ -140,12 +135,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ListRecord, Scope, 
 /// Loads one list (any status) matching `condition` on `l`, with its tags.
 fn load(tx: &Connection, condition: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Option<Row>> {
     let sql = format!("SELECT {LIST_COLUMNS} {LIST_FROM} WHERE {condition}");
-    let raw = tx
-        .prepare_cached(&sql)
-        .map_err(backend)?
-        .query_row(values, read_row)
-        .optional()
-        .map_err(backend)?;
+    let raw = tx.prepare_cached(&sql).map_err(backend)?.query_row(values, read_row).optional().map_err(backend)?;
     let Some((lid, mut record, scope, kind, status)) = raw else {
         return Ok(None);
     };
@@ -158,12 +148,7 @@ fn load(tx: &Connection, condition: &str, values: &[&dyn rusqlite::ToSql]) -> Re
 /// The scope's list `list_id` of `kind` in detector `detector_id`.
 fn owned_list(tx: &Connection, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str) -> Result<Row> {
     let did = owned_did(tx, scope, detector_id)?;
-    load(
-        tx,
-        "l.id = ?1 AND l.did = ?2 AND l.kind = ?3",
-        &[&list_id, &did, &kind_text(kind)],
-    )?
-    .ok_or(StoreError::NotFound(kind.resource()))
+    load(tx, "l.id = ?1 AND l.did = ?2 AND l.kind = ?3", &[&list_id, &did, &kind_text(kind)])?.ok_or(StoreError::NotFound(kind.resource()))
 }
 
 fn purge_old_tombstones(tx: &Connection) -> Result<()> {
@@ -260,20 +245,14 @@ impl ListStore for SqliteStore {
             let did = owned_did(tx, scope, detector_id)?;
             if let Some(token) = list.client_token.as_deref().filter(|t| !t.is_empty()) {
                 // A retried create (same token) gets the list it created.
-                let existing = load(tx, "l.did = ?1 AND l.kind = ?2 AND l.client_token = ?3", &[
-                    &did,
-                    &kind_text(list.kind),
-                    &token,
-                ])?;
+                let existing = load(tx, "l.did = ?1 AND l.kind = ?2 AND l.client_token = ?3", &[&did, &kind_text(list.kind), &token])?;
                 if let Some(row) = existing {
                     return Ok(row.record);
                 }
             }
             purge_old_tombstones(tx)?;
             let existing: i64 = tx
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM lists WHERE did = ?1 AND kind = ?2 AND status NOT IN ('DELETED', 'DELETE_PENDING')",
-                )
+                .prepare_cached("SELECT COUNT(*) FROM lists WHERE did = ?1 AND kind = ?2 AND status NOT IN ('DELETED', 'DELETE_PENDING')")
                 .map_err(backend)?
                 .query_row(params![did, kind_text(list.kind)], |r| r.get(0))
                 .map_err(backend)?;
@@ -326,14 +305,7 @@ impl ListStore for SqliteStore {
         self.read(|tx| owned_list(tx, scope, detector_id, kind, list_id).map(|row| row.record))
     }
 
-    fn list_lists(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        kind: ListKind,
-        max_results: usize,
-        next_token: Option<&str>,
-    ) -> Result<Page<String>> {
+    fn list_lists(&self, scope: &Scope, detector_id: &str, kind: ListKind, max_results: usize, next_token: Option<&str>) -> Result<Page<String>> {
         if max_results == 0 {
             return Err(StoreError::Invalid("maxResults must be at least 1".into()));
         }
@@ -348,38 +320,18 @@ impl ListStore for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(
-                    params![
-                        did,
-                        kind_text(kind),
-                        after.as_deref().unwrap_or(""),
-                        max_results as i64 + 1
-                    ],
-                    |r| r.get(0),
-                )
+                .query_map(params![did, kind_text(kind), after.as_deref().unwrap_or(""), max_results as i64 + 1], |r| r.get(0))
                 .map_err(backend)?;
             rows.collect::<rusqlite::Result<_>>().map_err(backend)
         })?;
         let next_token = (ids.len() > max_results).then(|| {
             ids.truncate(max_results);
-            Cursor {
-                query,
-                value: None,
-                id: ids[max_results - 1].clone(),
-            }
-            .encode()
+            Cursor { query, value: None, id: ids[max_results - 1].clone() }.encode()
         });
         Ok(Page { items: ids, next_token })
     }
 
-    fn update_list(
-        &self,
-        scope: &Scope,
-        detector_id: &str,
-        kind: ListKind,
-        list_id: &str,
-        update: ListUpdate,
-    ) -> Result<ListRecord> {
+    fn update_list(&self, scope: &Scope, detector_id: &str, kind: ListKind, list_id: &str, update: ListUpdate) -> Result<ListRecord> {
         self.write(|tx| {
             let row = owned_list(tx, scope, detector_id, kind, list_id)?;
             if matches!(row.record.status, ListStatus::Deleted | ListStatus::DeletePending) {
@@ -392,13 +344,7 @@ impl ListStore for SqliteStore {
                  WHERE lid = ?5",
             )
             .map_err(backend)?
-            .execute(params![
-                update.name,
-                update.location,
-                update.expected_bucket_owner,
-                now,
-                row.lid
-            ])
+            .execute(params![update.name, update.location, update.expected_bucket_owner, now, row.lid])
             .map_err(backend)?;
             match update.activate {
                 Some(true) => set_status(tx, row.lid, ListStatus::Activating, true)?,
@@ -429,9 +375,7 @@ impl ListStore for SqliteStore {
         self.read(|tx| {
             let lids: Vec<i64> = {
                 let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT lid FROM lists WHERE status IN ('ACTIVATING', 'DEACTIVATING', 'DELETE_PENDING') ORDER BY lid",
-                    )
+                    .prepare_cached("SELECT lid FROM lists WHERE status IN ('ACTIVATING', 'DEACTIVATING', 'DELETE_PENDING') ORDER BY lid")
                     .map_err(backend)?;
                 let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
                 rows.collect::<rusqlite::Result<_>>().map_err(backend)?
@@ -486,22 +430,18 @@ impl ListStore for SqliteStore {
                         snapshot.entries.join("\n")
                     ])
                     .map_err(backend)?;
-                    tx.prepare_cached(
-                        "UPDATE lists SET status = 'ACTIVE', last_error = NULL, updated_at_ms = ?1 WHERE lid = ?2",
-                    )
-                    .map_err(backend)?
-                    .execute(params![now, row.lid])
-                    .map_err(backend)?;
+                    tx.prepare_cached("UPDATE lists SET status = 'ACTIVE', last_error = NULL, updated_at_ms = ?1 WHERE lid = ?2")
+                        .map_err(backend)?
+                        .execute(params![now, row.lid])
+                        .map_err(backend)?;
                 }
                 ListOutcome::Failed(reason) => {
                     // The previous snapshot is kept for the record but not used: only ACTIVE
                     // lists take part in detection.
-                    tx.prepare_cached(
-                        "UPDATE lists SET status = 'ERROR', last_error = ?1, updated_at_ms = ?2 WHERE lid = ?3",
-                    )
-                    .map_err(backend)?
-                    .execute(params![reason, now, row.lid])
-                    .map_err(backend)?;
+                    tx.prepare_cached("UPDATE lists SET status = 'ERROR', last_error = ?1, updated_at_ms = ?2 WHERE lid = ?3")
+                        .map_err(backend)?
+                        .execute(params![reason, now, row.lid])
+                        .map_err(backend)?;
                 }
                 ListOutcome::Deactivated => {
                     tx.execute("DELETE FROM list_snapshots WHERE lid = ?1", [row.lid]).map_err(backend)?;

@@ -68,7 +68,10 @@ pub(super) fn check_existing(path: &Path) -> Result<()> {
     if !missing.is_empty() {
         let shown: Vec<&str> = tables.iter().map(String::as_str).take(8).collect();
         let more = if tables.len() > shown.len() { ", ..." } else { "" };
-        return Err(refuse(path, format!("it is an SQLite database of another program (tables: {}{more}; no {})", shown.join(", "), missing.join(", "))));
+        return Err(refuse(
+            path,
+            format!("it is an SQLite database of another program (tables: {}{more}; no {})", shown.join(", "), missing.join(", ")),
+        ));
     }
     let version: std::result::Result<i64, _> = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0));
     match version {

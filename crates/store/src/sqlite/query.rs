@@ -259,16 +259,11 @@ pub(super) fn candidate_drivers(criteria: &Criteria, paths: &PathIds, did: i64) 
     }
     for (index, pinned, ranged) in PAIR_INDEXES {
         let tests_on = |column: &'static str| {
-            criteria
-                .criteria
-                .iter()
-                .filter(move |c| hot_column(c.attribute.path) == Some(column))
-                .flat_map(|c| c.tests.iter())
+            criteria.criteria.iter().filter(move |c| hot_column(c.attribute.path) == Some(column)).flat_map(|c| c.tests.iter())
         };
         let Some(Test::Equals(values)) = tests_on(pinned).find(|t| matches!(t, Test::Equals(_))) else { continue };
         // Only plain ranges: every entry the index range visits is then a candidate.
-        let ranges: Vec<&Test> =
-            tests_on(ranged).filter(|t| matches!(t, Test::Gt(_) | Test::Gte(_) | Test::Lt(_) | Test::Lte(_))).collect();
+        let ranges: Vec<&Test> = tests_on(ranged).filter(|t| matches!(t, Test::Gt(_) | Test::Gte(_) | Test::Lt(_) | Test::Lte(_))).collect();
         if ranges.is_empty() {
             continue;
         }

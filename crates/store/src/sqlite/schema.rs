@@ -156,13 +156,10 @@ const MIGRATIONS: &[&str] = &[
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(backend)?;
-    let current: i64 =
-        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0)).map_err(backend)?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0)).map_err(backend)?;
     let latest = MIGRATIONS.len() as i64;
     if current > latest {
-        return Err(StoreError::Backend(format!(
-            "the database has schema version {current}, newer than this Vedette supports ({latest})"
-        )));
+        return Err(StoreError::Backend(format!("the database has schema version {current}, newer than this Vedette supports ({latest})")));
     }
     let mut current = current;
     if current == 1 && table_exists(&tx, "finding_bodies")? {
@@ -178,11 +175,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 fn table_exists(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<bool> {
-    tx.query_row("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map(|n| n > 0)
-    .map_err(backend)
+    tx.query_row("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |r| r.get::<_, i64>(0))
+        .map(|n| n > 0)
+        .map_err(backend)
 }
 
 pub(super) fn latest_version() -> i64 {
@@ -228,28 +223,18 @@ mod tests {
         let version: i64 = conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, latest_version());
         let (count, comments): (i64, String) = conn
-            .query_row(
-                "SELECT d.finding_count, b.comments FROM detectors d, finding_bodies b WHERE b.fid = 7",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT d.finding_count, b.comments FROM detectors d, finding_bodies b WHERE b.fid = 7", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap();
         assert_eq!((count, comments.as_str()), (1, "noted"));
         let body_columns: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('findings') WHERE name IN ('body', 'feedback_comments')",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('findings') WHERE name IN ('body', 'feedback_comments')", [], |r| r.get(0))
             .unwrap();
         assert_eq!(body_columns, 0);
         // errorCode moved from the side table to its column; other side rows stay.
         let (error_code, side_rows): (String, i64) = conn
-            .query_row(
-                "SELECT f.error_code, (SELECT COUNT(*) FROM finding_attrs) FROM findings f WHERE f.fid = 7",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT f.error_code, (SELECT COUNT(*) FROM finding_attrs) FROM findings f WHERE f.fid = 7", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap();
         assert_eq!((error_code.as_str(), side_rows), ("AccessDenied", 1));
     }

@@ -3,8 +3,8 @@
 use rusqlite::{Connection, params};
 
 use super::{SqliteStore, backend, detector_key};
-use crate::state::{StateEntry, StateStore};
 use crate::Result;
+use crate::state::{StateEntry, StateStore};
 
 /// Schema v8 (detection state).
 pub(super) const MIGRATION: &str = r#"
@@ -69,9 +69,7 @@ impl StateStore for SqliteStore {
             let mut stmt = tx
                 .prepare_cached("SELECT key, value FROM detection_state WHERE did = ?1 AND key >= ?2 AND key < ?3 ORDER BY key")
                 .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![did, key_prefix, upper], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(backend)?;
+            let rows = stmt.query_map(params![did, key_prefix, upper], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
             rows.map(|r| r.map_err(backend)).collect()
         })
     }

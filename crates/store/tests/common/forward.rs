@@ -51,7 +51,14 @@ impl Store for TestStore {
     fn find_finding(&self, finding_id: &str) -> Result<Option<(String, model::Finding)>> {
         self.store.find_finding(finding_id)
     }
-    fn list_findings(&self, detector_id: &str, criteria: &Criteria, sort: &Sort, max_results: usize, next_token: Option<&str>) -> Result<Page<String>> {
+    fn list_findings(
+        &self,
+        detector_id: &str,
+        criteria: &Criteria,
+        sort: &Sort,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<String>> {
         self.store.list_findings(detector_id, criteria, sort, max_results, next_token)
     }
     fn get_findings(&self, detector_id: &str, ids: &[String], sort: Option<&Sort>) -> Result<Vec<model::Finding>> {

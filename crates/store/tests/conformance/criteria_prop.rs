@@ -31,8 +31,7 @@ struct Knobs {
     lat: Option<f64>,
 }
 
-const TYPES: &[&str] =
-    &["Policy:IAMUser/RootCredentialUsage", "PenTest:IAMUser/KaliLinux", "Recon:EC2/PortProbeUnprotectedPort"];
+const TYPES: &[&str] = &["Policy:IAMUser/RootCredentialUsage", "PenTest:IAMUser/KaliLinux", "Recon:EC2/PortProbeUnprotectedPort"];
 const SEVERITIES: &[f64] = &[2.0, 5.0, 5.5, 7.0, 8.0, 8.9];
 const USERS: &[&str] = &["alice", "bob", "Alice", "a?ice", "al[i]ce"];
 const ERRORS: &[&str] = &["AccessDenied", "Throttling", "UnauthorizedOperation"];
@@ -48,12 +47,7 @@ fn pick<T: Clone + std::fmt::Debug + 'static>(pool: &'static [T]) -> impl Strate
 fn knobs() -> impl Strategy<Value = Knobs> {
     (
         (pick(TYPES), prop::option::of(pick(SEVERITIES)), prop::option::of(any::<bool>()), any::<bool>()),
-        (
-            prop::option::of(pick(USERS)),
-            prop::option::of(pick(ERRORS)),
-            prop::option::of(0i64..6),
-            prop::option::of(1i32..4),
-        ),
+        (prop::option::of(pick(USERS)), prop::option::of(pick(ERRORS)), prop::option::of(0i64..6), prop::option::of(1i32..4)),
         (
             prop::collection::vec(prop::collection::vec(pick(GROUPS), 0..3), 0..3),
             prop::collection::vec((pick(TAG_KEYS), pick(TAG_VALUES)), 0..3),
@@ -61,26 +55,20 @@ fn knobs() -> impl Strategy<Value = Knobs> {
             prop::option::of(pick(LATS)),
         ),
     )
-        .prop_map(
-            |(
-                (ty, severity, archived, instance),
-                (user_name, error_code, updated, count),
-                (groups, tags, sample, lat),
-            )| Knobs {
-                ty,
-                severity,
-                archived,
-                instance,
-                user_name,
-                error_code,
-                updated: updated.map(|k| T0 + k * 1000),
-                count,
-                groups,
-                tags,
-                sample,
-                lat,
-            },
-        )
+        .prop_map(|((ty, severity, archived, instance), (user_name, error_code, updated, count), (groups, tags, sample, lat))| Knobs {
+            ty,
+            severity,
+            archived,
+            instance,
+            user_name,
+            error_code,
+            updated: updated.map(|k| T0 + k * 1000),
+            count,
+            groups,
+            tags,
+            sample,
+            lat,
+        })
 }
 
 fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
@@ -91,17 +79,13 @@ fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
     service.archived = k.archived;
     service.count = k.count;
     if let Some(sample) = k.sample {
-        service.additional_info = Some(model::ServiceAdditionalInfo {
-            value: Some(format!("{{\"sample\":{sample}}}")),
-            r#type: Some("default".into()),
-        });
+        service.additional_info =
+            Some(model::ServiceAdditionalInfo { value: Some(format!("{{\"sample\":{sample}}}")), r#type: Some("default".into()) });
     }
     let api = service.action.as_mut().unwrap().aws_api_call_action.as_mut().unwrap();
     api.error_code = k.error_code.map(str::to_owned);
-    api.remote_ip_details = k.lat.map(|lat| model::RemoteIpDetails {
-        geo_location: Some(model::GeoLocation { lat: Some(lat), lon: Some(1.0) }),
-        ..Default::default()
-    });
+    api.remote_ip_details =
+        k.lat.map(|lat| model::RemoteIpDetails { geo_location: Some(model::GeoLocation { lat: Some(lat), lon: Some(1.0) }), ..Default::default() });
     let resource = f.resource.as_mut().unwrap();
     if k.instance {
         resource.resource_type = Some("Instance".into());
@@ -113,21 +97,13 @@ fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
                     .iter()
                     .map(|groups| model::NetworkInterface {
                         security_groups: Some(
-                            groups
-                                .iter()
-                                .map(|g| model::SecurityGroup { group_id: Some(g.to_string()), group_name: None })
-                                .collect(),
+                            groups.iter().map(|g| model::SecurityGroup { group_id: Some(g.to_string()), group_name: None }).collect(),
                         ),
                         ..Default::default()
                     })
                     .collect(),
             ),
-            tags: Some(
-                k.tags
-                    .iter()
-                    .map(|(k, v)| model::Tag { key: Some(k.to_string()), value: Some(v.to_string()) })
-                    .collect(),
-            ),
+            tags: Some(k.tags.iter().map(|(k, v)| model::Tag { key: Some(k.to_string()), value: Some(v.to_string()) }).collect()),
             ..Default::default()
         });
     } else {
@@ -138,9 +114,7 @@ fn build(detector_id: &str, n: usize, k: &Knobs) -> model::Finding {
 
 /// Values a criterion on `path` may compare with: the pools above plus values no finding has.
 fn value_pool(path: &str) -> Vec<AttrValue> {
-    let strs = |pool: &[&str]| {
-        pool.iter().map(|s| AttrValue::Str(s.to_string())).chain([AttrValue::Str("none".into())]).collect()
-    };
+    let strs = |pool: &[&str]| pool.iter().map(|s| AttrValue::Str(s.to_string())).chain([AttrValue::Str("none".into())]).collect();
     match path {
         "type" => strs(TYPES),
         "resource.accessKeyDetails.userName" => strs(USERS),
@@ -188,8 +162,7 @@ const SORT_PATHS: &[&str] = &[
     "service.action.awsApiCallAction.remoteIpDetails.geoLocation.lat",
 ];
 
-const PATTERNS: &[&str] =
-    &["*", "Policy:*", "*Kali*", "*Linux", "al*", "a?ice", "al[i]ce", "*e", "sg-*", "AccessDenied", ""];
+const PATTERNS: &[&str] = &["*", "Policy:*", "*Kali*", "*Linux", "al*", "a?ice", "al[i]ce", "*e", "sg-*", "AccessDenied", ""];
 
 /// One test valid for the attribute's kind (what `parse_criteria` would accept).
 fn test_for(path: &'static str) -> BoxedStrategy<Test> {
@@ -203,12 +176,8 @@ fn test_for(path: &'static str) -> BoxedStrategy<Test> {
         }
         AttrKind::Bool => equality.boxed(),
         AttrKind::Num | AttrKind::Time => {
-            let bound = prop::sample::select(
-                value_pool(path)
-                    .into_iter()
-                    .map(|v| if let AttrValue::Num(x) = v { x } else { 0.0 })
-                    .collect::<Vec<_>>(),
-            );
+            let bound =
+                prop::sample::select(value_pool(path).into_iter().map(|v| if let AttrValue::Num(x) = v { x } else { 0.0 }).collect::<Vec<_>>());
             prop_oneof![
                 2 => equality,
                 1 => bound.clone().prop_map(Test::Gt),
@@ -236,8 +205,7 @@ fn criteria() -> impl Strategy<Value = Criteria> {
 }
 
 fn sort() -> impl Strategy<Value = Sort> {
-    (pick(SORT_PATHS), any::<bool>())
-        .prop_map(|(path, descending)| Sort { attribute: attributes::lookup(path).unwrap(), descending })
+    (pick(SORT_PATHS), any::<bool>()).prop_map(|(path, descending)| Sort { attribute: attributes::lookup(path).unwrap(), descending })
 }
 
 fn list_all(store: &dyn Store, detector_id: &str, criteria: &Criteria, sort: &Sort, page: usize) -> Vec<String> {

@@ -8,11 +8,7 @@ use vedette_store::destinations::{DestinationProperties, PublishingStatus};
 use vedette_store::{DestinationStore, Resource, Store, StoreError};
 
 fn props(arn: &str) -> DestinationProperties {
-    DestinationProperties {
-        destination_arn: arn.into(),
-        kms_key_arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
-        expected_bucket_owner: None,
-    }
+    DestinationProperties { destination_arn: arn.into(), kms_key_arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(), expected_bucket_owner: None }
 }
 
 #[test]

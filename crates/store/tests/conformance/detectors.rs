@@ -150,10 +150,6 @@ fn reset_wipes_everything() {
     assert!(store.get_findings(&id, &[fid(1)], None).unwrap().is_empty());
     // And the store keeps working.
     let again = detector(&store, &scope);
-    insert(
-        &store,
-        &again,
-        vec![finding(&again, &fid(1), "Policy:IAMUser/RootCredentialUsage", 2.0, 1_700_000_000_000)],
-    );
+    insert(&store, &again, vec![finding(&again, &fid(1), "Policy:IAMUser/RootCredentialUsage", 2.0, 1_700_000_000_000)]);
     assert_eq!(store.get_findings(&again, &[fid(1)], None).unwrap().len(), 1);
 }

@@ -62,9 +62,7 @@ fn commit_then_get_returns_the_documents() {
 fn occurrences_of_a_deleted_detector_are_dropped() {
     let store = open();
     let d = detector(&store, &scope());
-    let stats = store
-        .commit(&Commit::occurrences(&[occurrence("0123456789abcdef0123456789abcdef", finding(&d, &fid(1), ROOT, 2.0, T0))]))
-        .unwrap();
+    let stats = store.commit(&Commit::occurrences(&[occurrence("0123456789abcdef0123456789abcdef", finding(&d, &fid(1), ROOT, 2.0, T0))])).unwrap();
     assert_eq!((stats.created, stats.updated), (0, 0));
     assert!(store.get_findings(&d, &[fid(1)], None).unwrap().is_empty());
 }
@@ -172,14 +170,8 @@ fn findings_without_the_sort_attribute_come_first_ascending_and_last_descending_
     insert(&store, &d, without);
     insert(&store, &d, vec![finding(&d, &fid(1), ROOT, 5.0, T0), finding(&d, &fid(2), ROOT, 8.0, T0)]);
     for page in [1, 2, 3, 10] {
-        assert_eq!(
-            list_all(&store, &d, &Criteria::default(), &sort("severity", false), page),
-            vec![fid(10), fid(11), fid(1), fid(2)]
-        );
-        assert_eq!(
-            list_all(&store, &d, &Criteria::default(), &sort("severity", true), page),
-            vec![fid(2), fid(1), fid(10), fid(11)]
-        );
+        assert_eq!(list_all(&store, &d, &Criteria::default(), &sort("severity", false), page), vec![fid(10), fid(11), fid(1), fid(2)]);
+        assert_eq!(list_all(&store, &d, &Criteria::default(), &sort("severity", true), page), vec![fid(2), fid(1), fid(10), fid(11)]);
     }
 }
 
@@ -205,10 +197,7 @@ fn next_token_only_when_more_and_tokens_are_bound_to_their_query() {
     let narrower = criterion("type", vec![Test::Equals(vec![AttrValue::Str(ROOT.into())])]);
     assert!(invalid(store.list_findings(&d, &narrower, &by_updated_desc(), 3, Some(&token))));
     for garbage in ["", "x", "%%%", "eyJxIjoxfQ", &token[1..]] {
-        assert!(
-            invalid(store.list_findings(&d, &Criteria::default(), &by_updated_desc(), 3, Some(garbage))),
-            "{garbage}"
-        );
+        assert!(invalid(store.list_findings(&d, &Criteria::default(), &by_updated_desc(), 3, Some(garbage))), "{garbage}");
     }
 }
 
@@ -260,8 +249,7 @@ fn statistics() {
     insert(&store, &d, findings);
 
     let counts = store.count_by_severity(&d, &Criteria::default()).unwrap();
-    let expected: BTreeMap<String, i64> =
-        [("2.0", 2), ("8.0", 1), ("5.5", 1)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let expected: BTreeMap<String, i64> = [("2.0", 2), ("8.0", 1), ("5.5", 1)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
     assert_eq!(counts, expected);
     let kali = criterion("type", vec![Test::Equals(vec![AttrValue::Str(KALI.into())])]);
     assert_eq!(store.count_by_severity(&d, &kali).unwrap().values().sum::<i64>(), 2);
@@ -273,10 +261,7 @@ fn statistics() {
     let by_date = store.group_findings(&d, &Criteria::default(), GroupBy::Date, true, 10).unwrap();
     let dates: Vec<(String, i64, Option<f64>)> = by_date.iter().map(|g| (g.key.clone(), g.total, g.severity)).collect();
     let date = |ms: i64| time::iso_ms(ms)[..10].to_string();
-    assert_eq!(
-        dates,
-        vec![(date(T0 + day), 2, Some(8.0)), (date(T0), 1, Some(2.0)), (date(T0 + 2 * day), 1, Some(5.5))]
-    );
+    assert_eq!(dates, vec![(date(T0 + day), 2, Some(8.0)), (date(T0), 1, Some(2.0)), (date(T0 + 2 * day), 1, Some(5.5))]);
 
     let by_account = store.group_findings(&d, &Criteria::default(), GroupBy::Account, false, 1).unwrap();
     assert_eq!(by_account.len(), 1);
@@ -285,10 +270,7 @@ fn statistics() {
     let by_resource = store.group_findings(&d, &Criteria::default(), GroupBy::Resource, true, 10).unwrap();
     assert_eq!(by_resource.len(), 4);
     assert!(by_resource.iter().all(|g| g.resource_type.as_deref() == Some("AccessKey") && g.key.starts_with("AKIA")));
-    assert_eq!(
-        by_resource.iter().find(|g| g.key == format!("AKIA{}", &fid(4)[24..])).unwrap().account_id.as_deref(),
-        Some("999988887777")
-    );
+    assert_eq!(by_resource.iter().find(|g| g.key == format!("AKIA{}", &fid(4)[24..])).unwrap().account_id.as_deref(), Some("999988887777"));
 
     let by_severity = store.group_findings(&d, &Criteria::default(), GroupBy::Severity, true, 10).unwrap();
     assert_eq!(by_severity[0].key, "2.0");
@@ -316,12 +298,7 @@ fn progress_is_compare_and_set_across_handles() {
     // `ingest`) have: both read source "f" at position 10 and race to move it.
     let setup = open();
     let d = detector(&setup, &scope());
-    let at = |key: &str, position, expected| Progress {
-        source_key: key.into(),
-        position,
-        expected_position: expected,
-        ..Default::default()
-    };
+    let at = |key: &str, position, expected| Progress { source_key: key.into(), position, expected_position: expected, ..Default::default() };
     setup.commit(&Commit { progress: &[at("f", 10, None)], ..Default::default() }).unwrap();
     let detector_key = |round: u64, writer: u64| format!("detector:{writer}|f{round}");
 
@@ -375,9 +352,7 @@ fn everything_survives_a_reopen() {
     let store = open();
     let scope = scope();
     let (d, expected) = {
-        let d = store
-            .create_detector(&scope, Default::default(), BTreeMap::from([("k".into(), "v".into())]), None)
-            .unwrap();
+        let d = store.create_detector(&scope, Default::default(), BTreeMap::from([("k".into(), "v".into())]), None).unwrap();
         let f = finding(&d.id, &fid(1), ROOT, 2.0, T0);
         let progress = Progress { source_key: "s".into(), position: 3, complete: true, ..Default::default() };
         let occurrences = [occurrence(&d.id, f.clone())];
@@ -423,10 +398,8 @@ fn two_handles_on_one_database_see_each_others_writes() {
 fn batch_progress_and_find_finding() {
     let store = open();
     let d = detector(&store, &scope());
-    let progress: Vec<Progress> = ["a", "b"]
-        .iter()
-        .map(|k| Progress { source_key: k.to_string(), position: 9, complete: true, ..Default::default() })
-        .collect();
+    let progress: Vec<Progress> =
+        ["a", "b"].iter().map(|k| Progress { source_key: k.to_string(), position: 9, complete: true, ..Default::default() }).collect();
     let occurrences = [occurrence(&d, finding(&d, &fid(1), ROOT, 2.0, T0))];
     store.commit(&Commit { occurrences: &occurrences, progress: &progress, ..Default::default() }).unwrap();
     assert_eq!(store.progress("a").unwrap().as_ref(), Some(&progress[0]));
@@ -457,15 +430,11 @@ fn repeat(d: &str, t: i64, error: Option<&str>) -> vedette_domain::Occurrence {
 fn repeats_merge_into_one_finding_and_its_index_rows_follow() {
     let store = open();
     let d = detector(&store, &scope());
-    let errored = criterion(
-        "service.action.awsApiCallAction.errorCode",
-        vec![Test::Equals(vec![AttrValue::Str("AccessDenied".into())])],
-    );
+    let errored = criterion("service.action.awsApiCallAction.errorCode", vec![Test::Equals(vec![AttrValue::Str("AccessDenied".into())])]);
     let list = |c: &Criteria| list_all(&store, &d, c, &by_updated_desc(), 50);
 
     // Two occurrences of one finding in a batch: one finding written.
-    let stats =
-        store.commit(&Commit::occurrences(&[repeat(&d, T0, Some("AccessDenied")), repeat(&d, T0 + 10, Some("AccessDenied"))])).unwrap();
+    let stats = store.commit(&Commit::occurrences(&[repeat(&d, T0, Some("AccessDenied")), repeat(&d, T0 + 10, Some("AccessDenied"))])).unwrap();
     assert_eq!((stats.created, stats.updated), (1, 1));
     let stored = &store.get_findings(&d, &[fid(1)], None).unwrap()[0];
     assert_eq!(stored.service.as_ref().unwrap().count, Some(2));
@@ -481,10 +450,7 @@ fn repeats_merge_into_one_finding_and_its_index_rows_follow() {
     assert_eq!(service.archived, Some(false), "a recurring archived finding is current again");
     assert_eq!(service.event_last_seen.as_deref(), Some(time::iso_ms(T0 + 20).as_str()));
     assert!(list(&errored).is_empty());
-    let not_errored = criterion(
-        "service.action.awsApiCallAction.errorCode",
-        vec![Test::NotEquals(vec![AttrValue::Str("AccessDenied".into())])],
-    );
+    let not_errored = criterion("service.action.awsApiCallAction.errorCode", vec![Test::NotEquals(vec![AttrValue::Str("AccessDenied".into())])]);
     assert_eq!(list(&not_errored), vec![fid(1)]);
     let three = criterion("service.count", vec![Test::Equals(vec![AttrValue::Num(3.0)])]);
     assert_eq!(list(&three), vec![fid(1)]);

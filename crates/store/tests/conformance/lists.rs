@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::common::*;
 use vedette_domain::Scope;
-use vedette_store::lists::{
-    ListKind, ListOutcome, ListStatus, ListUpdate, MAX_THREAT_LISTS, MAX_TRUSTED_LISTS, NewList, Snapshot,
-};
+use vedette_store::lists::{ListKind, ListOutcome, ListStatus, ListUpdate, MAX_THREAT_LISTS, MAX_TRUSTED_LISTS, NewList, Snapshot};
 use vedette_store::{ListStore, Resource, Store, StoreError};
 
 fn new_list(kind: ListKind, name: &str, activate: bool) -> NewList {
@@ -131,9 +129,8 @@ fn transitions_settle_only_their_own_generation() {
     let did = detector(&store, &scope);
     let created = store.create_list(&scope, &did, new_list(ListKind::Threat, "l", true)).unwrap();
     // A deactivation arrives before the activation finished: the activation is superseded.
-    let deactivating = store
-        .update_list(&scope, &did, ListKind::Threat, &created.list_id, ListUpdate { activate: Some(false), ..Default::default() })
-        .unwrap();
+    let deactivating =
+        store.update_list(&scope, &did, ListKind::Threat, &created.list_id, ListUpdate { activate: Some(false), ..Default::default() }).unwrap();
     assert_eq!(deactivating.status, ListStatus::Deactivating);
     assert!(deactivating.generation > created.generation);
     assert!(!store.settle_list(&created.list_id, created.generation, ListOutcome::Activated(snapshot(&["192.0.2.1/32"], "x"))).unwrap());
@@ -155,20 +152,23 @@ fn errors_are_kept_and_a_new_location_waits_for_reactivation() {
     assert_eq!(failed.last_error.as_deref(), Some("the file is not a valid TXT list"));
     assert!(store.active_lists(&did).unwrap().is_empty());
 
-    let again = store
-        .update_list(&scope, &did, ListKind::Threat, &created.list_id, ListUpdate { activate: Some(true), ..Default::default() })
-        .unwrap();
-    assert!(store.settle_list(&created.list_id, again.generation, ListOutcome::Activated(snapshot(&["192.0.2.1/32"], "file:///intel/l.txt"))).unwrap());
+    let again =
+        store.update_list(&scope, &did, ListKind::Threat, &created.list_id, ListUpdate { activate: Some(true), ..Default::default() }).unwrap();
+    assert!(
+        store.settle_list(&created.list_id, again.generation, ListOutcome::Activated(snapshot(&["192.0.2.1/32"], "file:///intel/l.txt"))).unwrap()
+    );
     let active = store.get_list(&scope, &did, ListKind::Threat, &created.list_id).unwrap();
     assert_eq!((active.status, active.last_error), (ListStatus::Active, None));
 
     // Name and location change; the list stays ACTIVE on the old snapshot until re-activated.
     let renamed = store
-        .update_list(&scope, &did, ListKind::Threat, &created.list_id, ListUpdate {
-            name: Some("renamed".into()),
-            location: Some("file:///intel/v2.txt".into()),
-            ..Default::default()
-        })
+        .update_list(
+            &scope,
+            &did,
+            ListKind::Threat,
+            &created.list_id,
+            ListUpdate { name: Some("renamed".into()), location: Some("file:///intel/v2.txt".into()), ..Default::default() },
+        )
         .unwrap();
     assert_eq!((renamed.status, renamed.location.as_str()), (ListStatus::Active, "file:///intel/v2.txt"));
     assert_eq!(renamed.snapshot.unwrap().location, "file:///intel/l.txt");
@@ -206,7 +206,10 @@ fn deletion_leaves_a_tombstone_that_is_not_listed() {
     assert_eq!(store.delete_list(&scope, &did, ListKind::Threat, &created.list_id).unwrap().generation, deleting.generation);
     assert!(store.active_lists(&did).unwrap().is_empty());
     let update = ListUpdate { activate: Some(true), ..Default::default() };
-    assert!(matches!(store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update.clone()), Err(StoreError::NotFound(Resource::ThreatIntelSet))));
+    assert!(matches!(
+        store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update.clone()),
+        Err(StoreError::NotFound(Resource::ThreatIntelSet))
+    ));
     assert_eq!(store.list_lists(&scope, &did, ListKind::Threat, 50, None).unwrap().items, vec![created.list_id.clone()]);
 
     assert!(store.settle_list(&created.list_id, deleting.generation, ListOutcome::Deleted).unwrap());
@@ -214,7 +217,10 @@ fn deletion_leaves_a_tombstone_that_is_not_listed() {
     assert_eq!((gone.status, gone.snapshot, gone.tags.len()), (ListStatus::Deleted, None, 0));
     assert!(store.list_lists(&scope, &did, ListKind::Threat, 50, None).unwrap().items.is_empty());
     assert!(matches!(store.delete_list(&scope, &did, ListKind::Threat, &created.list_id), Err(StoreError::NotFound(Resource::ThreatIntelSet))));
-    assert!(matches!(store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update), Err(StoreError::NotFound(Resource::ThreatIntelSet))));
+    assert!(matches!(
+        store.update_list(&scope, &did, ListKind::Threat, &created.list_id, update),
+        Err(StoreError::NotFound(Resource::ThreatIntelSet))
+    ));
 }
 
 #[test]
@@ -276,10 +282,7 @@ fn transitional_lists_are_found_again_after_reopening() {
     let work = store.pending_list_work().unwrap();
     let mut found: Vec<(String, ListStatus)> = work.iter().map(|w| (w.list_id.clone(), w.status)).collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut expected = vec![
-        (activating.list_id.clone(), ListStatus::Activating),
-        (deleting.list_id.clone(), ListStatus::DeletePending),
-    ];
+    let mut expected = vec![(activating.list_id.clone(), ListStatus::Activating), (deleting.list_id.clone(), ListStatus::DeletePending)];
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(found, expected);
     let w = work.iter().find(|w| w.list_id == activating.list_id).unwrap();

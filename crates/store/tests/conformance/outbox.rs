@@ -57,10 +57,7 @@ fn a_new_finding_is_due_at_once_with_its_document() {
     let batch = store.outbox_due("sink", time::now_ms(), 10).unwrap();
     assert_eq!(batch.events.len(), 1);
     let event = &batch.events[0];
-    assert_eq!(
-        (event.detector_id.as_str(), event.account_id.as_str(), event.region.as_str()),
-        (d.as_str(), "111122223333", "us-east-1")
-    );
+    assert_eq!((event.detector_id.as_str(), event.account_id.as_str(), event.region.as_str()), (d.as_str(), "111122223333", "us-east-1"));
     assert_eq!(event.finding_id, fid(1));
     assert!(event.created);
     assert!(event.due_ms >= before && event.due_ms == event.enqueued_at_ms);
@@ -261,10 +258,7 @@ fn deleting_a_detector_or_resetting_drops_its_events() {
     let e = detector(&store, &Scope::new("444455556666", "us-east-1"));
     store.register_consumer("all", None).unwrap();
     store.register_consumer("only-d", Some(&d)).unwrap();
-    assert!(matches!(
-        store.register_consumer("x", Some("0123456789abcdef0123456789abcdef")),
-        Err(StoreError::NotFound(Resource::Detector))
-    ));
+    assert!(matches!(store.register_consumer("x", Some("0123456789abcdef0123456789abcdef")), Err(StoreError::NotFound(Resource::Detector))));
     occur(&store, &d, 1);
     occur(&store, &d, 1);
     occur(&store, &e, 2);

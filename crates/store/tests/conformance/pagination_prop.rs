@@ -4,12 +4,12 @@
 //! it appears depends on where it sorts relative to the walk's position).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::common::*;
 use proptest::prelude::*;
-use vedette_domain::criteria::{compare_for_sort, Criteria, Sort};
+use vedette_domain::criteria::{Criteria, Sort, compare_for_sort};
 use vedette_domain::{attributes, model, time};
 use vedette_store::Store;
 

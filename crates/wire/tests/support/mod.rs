@@ -60,11 +60,8 @@ impl TestServer {
     }
 
     pub async fn any(default_account: &str) -> TestServer {
-        let accounts = vec![Account {
-            access_key_id: "AKIDANYTHING".into(),
-            secret_access_key: "not checked".into(),
-            account_id: default_account.into(),
-        }];
+        let accounts =
+            vec![Account { access_key_id: "AKIDANYTHING".into(), secret_access_key: "not checked".into(), account_id: default_account.into() }];
         Self::start(AuthConfig::any(default_account), accounts, vedette_wire::DEFAULT_BODY_LIMIT).await
     }
 
@@ -201,8 +198,7 @@ impl Client {
             .unwrap()
             .into();
         let url = format!("http://{}{}", self.addr, req.uri());
-        let headers: Vec<(String, String)> =
-            req.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string())).collect();
+        let headers: Vec<(String, String)> = req.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string())).collect();
         let signable = SignableRequest::new(
             req.method().as_str(),
             &url,
