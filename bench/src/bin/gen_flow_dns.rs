@@ -442,7 +442,7 @@ fn office_sessions(env: &Env, a: usize, w: usize, t0: i64, out: &mut Vec<Flow>) 
     let (bastion, jump, desktop) = (env.role(Role::Bastion, 0), workers[workers.len() - 1], windows[windows.len() - 1]);
     let sessions: [(usize, u16); 7] = [(bastion, 22), (bastion, 22), (bastion, 22), (bastion, 22), (jump, 22), (jump, 22), (desktop, 3389)];
     let block = w / SESSION_WINDOWS;
-    let (opens, closes) = (w % SESSION_WINDOWS == 0, w % SESSION_WINDOWS == SESSION_WINDOWS - 1);
+    let (opens, closes) = (w.is_multiple_of(SESSION_WINDOWS), w % SESSION_WINDOWS == SESSION_WINDOWS - 1);
     for (user, (k, port)) in sessions.into_iter().enumerate() {
         let (local, cport) = (env.instances[k].ip, 50_000 + user as u16 * 100 + (block % 100) as u16);
         for minute in 0..5i64 {

@@ -175,7 +175,7 @@ async fn client(addr: SocketAddr, shared: Arc<Shared>, own: Vec<String>, seed: u
         let pick = |rng: &mut Rng, n: usize| -> Vec<String> {
             (0..n).map(|_| rng.pick(&own).clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect()
         };
-        let (path, body, write): (String, String, Option<(Vec<String>, Option<bool>, Option<String>)>) = match op {
+        let (path, body, write): (String, String, Option<Write>) = match op {
             0 => {
                 let mut ids = pick(&mut rng, 10);
                 while ids.len() < 50 {
@@ -233,19 +233,22 @@ async fn client(addr: SocketAddr, shared: Arc<Shared>, own: Vec<String>, seed: u
 }
 
 /// Every own finding in a GetFindings answer shows this client's acknowledged writes.
+/// An acknowledged write: the finding ids, and the archived state or feedback it set.
+type Write = (Vec<String>, Option<bool>, Option<String>);
+
 fn check_reads(bytes: &[u8], expected: &Expected, stale: &mut Vec<String>) {
     let Ok(answer) = serde_json::from_slice::<GetFindingsAnswer>(bytes) else {
         stale.push("GetFindings answer does not parse".into());
         return;
     };
     for f in answer.findings {
-        if let Some((archived, feedback)) = expected.get(&f.id) {
-            if archived.is_some_and(|a| a != f.service.archived) || (feedback.is_some() && feedback != &f.service.user_feedback) {
-                stale.push(format!(
-                    "{}: archived {} feedback {:?}, acknowledged {archived:?} {feedback:?}",
-                    f.id, f.service.archived, f.service.user_feedback
-                ));
-            }
+        if let Some((archived, feedback)) = expected.get(&f.id)
+            && (archived.is_some_and(|a| a != f.service.archived) || (feedback.is_some() && feedback != &f.service.user_feedback))
+        {
+            stale.push(format!(
+                "{}: archived {} feedback {:?}, acknowledged {archived:?} {feedback:?}",
+                f.id, f.service.archived, f.service.user_feedback
+            ));
         }
     }
 }

@@ -60,19 +60,6 @@ pub(crate) fn split_line(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_model_operation_has_its_request_shape() {
-        for op in model::OPERATIONS {
-            assert!(SHAPES.iter().any(|(name, _)| *name == op.name), "{} has no request shape in SHAPES", op.name);
-        }
-        assert_eq!(SHAPES.len(), model::OPERATIONS.len());
-    }
-}
-
 /// Binds labels and query members (and an empty body) into operation `name`'s input.
 fn bind_by_name(name: &str, labels: &[(&'static str, String)], query: &[(String, String)]) {
     macro_rules! bind_named {
@@ -86,4 +73,17 @@ fn bind_by_name(name: &str, labels: &[(&'static str, String)], query: &[(String,
         };
     }
     model::for_each_operation!(bind_named);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_operation_has_its_request_shape() {
+        for op in model::OPERATIONS {
+            assert!(SHAPES.iter().any(|(name, _)| *name == op.name), "{} has no request shape in SHAPES", op.name);
+        }
+        assert_eq!(SHAPES.len(), model::OPERATIONS.len());
+    }
 }

@@ -136,7 +136,7 @@ fn filter_rank(tx: &Connection, did: i64, name: &str) -> Result<u32> {
         .query_row(params![did, name], |r| r.get(0))
         .optional()
         .map_err(backend)?
-        .ok_or_else(|| StoreError::NotFound(Resource::Filter))
+        .ok_or(StoreError::NotFound(Resource::Filter))
 }
 
 fn out_of_bounds() -> StoreError {
