@@ -13,8 +13,6 @@ use vedette_domain::{Occurrence, aggregate};
 use vedette_store::{Progress, StoreError};
 
 use crate::discover;
-use crate::pipeline::ReadKind;
-use crate::pipeline::{Chunk, Message, Shared, SourceOutcome};
 use crate::progress::{
     self, COUNTER_BAD, COUNTER_BYTES, COUNTER_EVENTS, COUNTER_LINES, COUNTER_OCCURRENCES, Completed, DetectorPositions, SCOPE_COUNTER_PREFIX,
     detector_progress_key, scopes_seen,
@@ -22,7 +20,9 @@ use crate::progress::{
 use crate::reader::{self, Buffers, Flow, Item};
 use crate::router::{Router, Target};
 use crate::source::Identity;
-use crate::{IngestError, Problem, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR, flow};
+use crate::state::Dirty;
+use crate::work::{Chunk, Message, ReadKind, Shared, SourceOutcome};
+use crate::{IngestError, Problem, SKIP_DETECTOR_DISABLED, SKIP_NO_DETECTOR};
 
 /// Reads one source and sends its chunks. Returns false when the writer has gone away.
 pub(crate) fn analyze_source(
@@ -107,7 +107,7 @@ pub(crate) fn analyze_source(
         records_in_chunk: 0,
         last_position: start,
         writer_gone: false,
-        network_dirty: flow::Dirty::default(),
+        network_dirty: Dirty::default(),
         delivery_region: delivery_region.as_deref(),
     };
     let cancel = &shared.cancel;
@@ -197,7 +197,7 @@ pub(crate) struct Analyzer<'a, 's> {
     last_position: u64,
     writer_gone: bool,
     /// Flow / DNS detection state this source changed since its last chunk.
-    pub(crate) network_dirty: flow::Dirty,
+    pub(crate) network_dirty: Dirty,
     /// The Region a flow-log object's S3 delivery key names (`AWSLogs/<acct>/vpcflowlogs/<region>/`).
     pub(crate) delivery_region: Option<&'a str>,
 }

@@ -12,11 +12,10 @@ use std::time::Instant;
 use vedette_domain::{Occurrence, aggregate};
 use vedette_store::{Commit, Progress, StateEntry, Store, StoreError, UpsertStats};
 
-use crate::flow::Dirty;
 use crate::memory::release_freed_memory;
-use crate::pipeline::{Chunk, ReadKind, Shared, SourceOutcome};
 use crate::source::{Settled, Source};
-use crate::state::OrderedState;
+use crate::state::{Dirty, OrderedState};
+use crate::work::{Chunk, ReadKind, Shared, SourceOutcome};
 use crate::{IngestOptions, MAX_LISTED_PROBLEMS, Problem, Summary};
 
 /// Writes findings, progress and detection state in one transaction: all or nothing. Ingest's

@@ -7,7 +7,7 @@
 //! them to a detector of the wrong Region. A record with none of these is a bad record.
 //!
 //! State: brute-force counts, scan fan-out and probe lists ([`FlowState`]) and the DNS heuristics'
-//! windows ([`DnsHeuristics`]) are kept per detector in a [`StateCache`] each, and written back
+//! windows ([`DnsHeuristics`]) are kept per detector in a [`crate::state::StateCache`] each, and written back
 //! with the commits of the records that changed them: a day of logs as one file or many, or
 //! across a restart, meets the same state.
 //!
@@ -16,47 +16,12 @@ use std::sync::Arc;
 
 use vedette_domain::Scope;
 use vedette_domain::detect::Intel;
-use vedette_domain::dns::DnsHeuristics;
 use vedette_domain::flow::{self, FlowContext, FlowRecord, FlowState};
 
 use crate::IngestError;
 use crate::analyze::Analyzer;
 use crate::router::Router;
-use crate::state::{OrderedState, Persisted, StateCache};
-
-/// The detectors whose flow / DNS state records changed since it was last written. That state
-/// can weigh megabytes: it is serialized once per commit, as it stands then, not once per chunk.
-#[derive(Default)]
-pub(crate) struct Dirty {
-    flow: Vec<Arc<str>>,
-    dns: Vec<Arc<str>>,
-}
-
-impl Dirty {
-    /// Adds what `other` names.
-    pub(crate) fn absorb(&mut self, other: Dirty) {
-        for d in &other.flow {
-            mark(&mut self.flow, d);
-        }
-        for d in &other.dns {
-            mark(&mut self.dns, d);
-        }
-    }
-
-    /// The state entries to write for what this names (which it then forgets).
-    pub(crate) fn snapshots(&mut self, flow: &StateCache<FlowState>, dns: &StateCache<DnsHeuristics>) -> Vec<OrderedState> {
-        let mut out = Vec::new();
-        flow.snapshots(FlowState::PREFIX, &mut self.flow, &mut out);
-        dns.snapshots(DnsHeuristics::PREFIX, &mut self.dns, &mut out);
-        out
-    }
-}
-
-fn mark(list: &mut Vec<Arc<str>>, detector: &Arc<str>) {
-    if !list.iter().any(|d| d == detector) {
-        list.push(detector.clone());
-    }
-}
+use crate::state::{Persisted, mark};
 
 impl Analyzer<'_, '_> {
     /// Runs for every enabled detector whatever its configuration: flow logs are one of GuardDuty's

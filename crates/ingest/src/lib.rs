@@ -66,6 +66,7 @@ mod router;
 pub mod source;
 mod state;
 pub mod watch;
+mod work;
 
 pub use discover::{SourceInput, discover};
 pub use intel::{IntelConfig, Intelligence};

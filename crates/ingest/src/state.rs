@@ -154,6 +154,40 @@ impl<V: Persisted> Inner<V> {
     }
 }
 
+/// The detectors whose flow / DNS state records changed since it was last written. That state
+/// can weigh megabytes: it is serialized once per commit, as it stands then, not once per chunk.
+#[derive(Default)]
+pub(crate) struct Dirty {
+    pub(crate) flow: Vec<Arc<str>>,
+    pub(crate) dns: Vec<Arc<str>>,
+}
+
+impl Dirty {
+    /// Adds what `other` names.
+    pub(crate) fn absorb(&mut self, other: Dirty) {
+        for d in &other.flow {
+            mark(&mut self.flow, d);
+        }
+        for d in &other.dns {
+            mark(&mut self.dns, d);
+        }
+    }
+
+    /// The state entries to write for what this names (which it then forgets).
+    pub(crate) fn snapshots(&mut self, flow: &StateCache<FlowState>, dns: &StateCache<DnsHeuristics>) -> Vec<OrderedState> {
+        let mut out = Vec::new();
+        flow.snapshots(FlowState::PREFIX, &mut self.flow, &mut out);
+        dns.snapshots(DnsHeuristics::PREFIX, &mut self.dns, &mut out);
+        out
+    }
+}
+
+pub(crate) fn mark(list: &mut Vec<Arc<str>>, detector: &Arc<str>) {
+    if !list.iter().any(|d| d == detector) {
+        list.push(detector.clone());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use vedette_domain::{DetectorConfig, Scope};
