@@ -38,6 +38,11 @@ t=$SECONDS
 "$PYTHON" tools/check_refs.py
 elapsed "$t"
 
+stage "no module cycles (tools/check_cycles.py)"
+t=$SECONDS
+"$PYTHON" tools/check_cycles.py
+elapsed "$t"
+
 stage "generated model up to date (tools/gen_model.py --check)"
 t=$SECONDS
 # crates/model/src/generated.rs must be what the generator makes of the committed botocore model
