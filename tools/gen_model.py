@@ -364,6 +364,16 @@ def rel(path):
     return os.path.relpath(path, ROOT)
 
 
+def formatted(text):
+    """`text` as `cargo fmt` lays it out with the repository's rustfmt.toml, so that the generated
+    file passes the formatting check like every other source file."""
+    done = subprocess.run(["rustfmt", "--edition", "2024", "--config-path", ROOT, "--emit", "stdout"],
+                          input=text, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit("rustfmt failed on the generated code:\n" + done.stderr)
+    return done.stdout
+
+
 def main():
     ap = argparse.ArgumentParser(description="Generate %s from botocore's GuardDuty model." % rel(GENERATED))
     ap.add_argument("source", nargs="?",
@@ -378,7 +388,7 @@ def main():
     if args.check:
         if args.source:
             ap.error("--check compares against the committed model only")
-        want = generate(read_model_bytes(MODEL_JSON), open(MODEL_VERSION, encoding="utf-8").read().strip())
+        want = formatted(generate(read_model_bytes(MODEL_JSON), open(MODEL_VERSION, encoding="utf-8").read().strip()))
         have = open(GENERATED, encoding="utf-8").read() if os.path.exists(GENERATED) else ""
         if have != want:
             diff = list(difflib.unified_diff(have.splitlines(), want.splitlines(), rel(GENERATED), "regenerated",
@@ -408,7 +418,7 @@ def main():
             f.write(model_bytes)
         with open(MODEL_VERSION, "w", encoding="utf-8") as f:
             f.write(version + "\n")
-    text = generate(model_bytes, version)
+    text = formatted(generate(model_bytes, version))
     with open(GENERATED, "w", encoding="utf-8") as f:
         f.write(text)
     print("wrote %s (botocore %s, %d operations)" % (rel(GENERATED), version, len(json.loads(model_bytes)["operations"])))

@@ -2,11 +2,11 @@
 // (guardduty-2017-11-28, sha256 cf9db78d7ec93a32fe30be7a270fee13f24ddc249c312411deeac2843cb0e8c2).
 // Do not edit by hand: change the generator (or the model under tools/model) and run it again.
 #![allow(clippy::all, non_snake_case, unused_imports)]
-use std::collections::BTreeMap;
-use serde::{Deserialize, Serialize};
 use crate::bind::{self, BindError};
-use crate::validate::{join, Validate, Violations};
+use crate::validate::{Validate, Violations, join};
 use crate::{Operation, OperationSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The botocore release whose GuardDuty model this file was generated from.
 pub const BOTOCORE_VERSION: &str = "1.44.18";
@@ -18,81 +18,206 @@ pub const OPERATIONS: &[OperationSpec] = &[
     OperationSpec { name: "AcceptAdministratorInvitation", method: "POST", request_uri: "/detector/{DetectorId}/administrator", response_code: 200 },
     OperationSpec { name: "AcceptInvitation", method: "POST", request_uri: "/detector/{DetectorId}/master", response_code: 200 },
     OperationSpec { name: "ArchiveFindings", method: "POST", request_uri: "/detector/{DetectorId}/findings/archive", response_code: 200 },
-    OperationSpec { name: "CreateCustomDetectionRuleAssociation", method: "POST", request_uri: "/custom-detection-rule/association", response_code: 200 },
-    OperationSpec { name: "CreateCustomDetectionRuleOrgConfiguration", method: "POST", request_uri: "/custom-detection-rule/org-configuration", response_code: 200 },
+    OperationSpec {
+        name: "CreateCustomDetectionRuleAssociation",
+        method: "POST",
+        request_uri: "/custom-detection-rule/association",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "CreateCustomDetectionRuleOrgConfiguration",
+        method: "POST",
+        request_uri: "/custom-detection-rule/org-configuration",
+        response_code: 200,
+    },
     OperationSpec { name: "CreateDetector", method: "POST", request_uri: "/detector", response_code: 200 },
     OperationSpec { name: "CreateFilter", method: "POST", request_uri: "/detector/{DetectorId}/filter", response_code: 200 },
     OperationSpec { name: "CreateIPSet", method: "POST", request_uri: "/detector/{DetectorId}/ipset", response_code: 200 },
     OperationSpec { name: "CreateInvestigation", method: "POST", request_uri: "/detector/{DetectorId}/investigation", response_code: 202 },
     OperationSpec { name: "CreateMalwareProtectionPlan", method: "POST", request_uri: "/malware-protection-plan", response_code: 200 },
     OperationSpec { name: "CreateMembers", method: "POST", request_uri: "/detector/{DetectorId}/member", response_code: 200 },
-    OperationSpec { name: "CreatePublishingDestination", method: "POST", request_uri: "/detector/{DetectorId}/publishingDestination", response_code: 200 },
+    OperationSpec {
+        name: "CreatePublishingDestination",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/publishingDestination",
+        response_code: 200,
+    },
     OperationSpec { name: "CreateSampleFindings", method: "POST", request_uri: "/detector/{DetectorId}/findings/create", response_code: 200 },
     OperationSpec { name: "CreateThreatEntitySet", method: "POST", request_uri: "/detector/{DetectorId}/threatentityset", response_code: 200 },
     OperationSpec { name: "CreateThreatIntelSet", method: "POST", request_uri: "/detector/{DetectorId}/threatintelset", response_code: 200 },
     OperationSpec { name: "CreateTrustedEntitySet", method: "POST", request_uri: "/detector/{DetectorId}/trustedentityset", response_code: 200 },
     OperationSpec { name: "DeclineInvitations", method: "POST", request_uri: "/invitation/decline", response_code: 200 },
-    OperationSpec { name: "DeleteCustomDetectionRuleAssociation", method: "DELETE", request_uri: "/custom-detection-rule/rule/{RuleId}/association/{AssociationId}", response_code: 200 },
-    OperationSpec { name: "DeleteCustomDetectionRuleOrgConfiguration", method: "DELETE", request_uri: "/custom-detection-rule/org-configuration/{RuleId}", response_code: 200 },
+    OperationSpec {
+        name: "DeleteCustomDetectionRuleAssociation",
+        method: "DELETE",
+        request_uri: "/custom-detection-rule/rule/{RuleId}/association/{AssociationId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "DeleteCustomDetectionRuleOrgConfiguration",
+        method: "DELETE",
+        request_uri: "/custom-detection-rule/org-configuration/{RuleId}",
+        response_code: 200,
+    },
     OperationSpec { name: "DeleteDetector", method: "DELETE", request_uri: "/detector/{DetectorId}", response_code: 200 },
     OperationSpec { name: "DeleteFilter", method: "DELETE", request_uri: "/detector/{DetectorId}/filter/{FilterName}", response_code: 200 },
     OperationSpec { name: "DeleteIPSet", method: "DELETE", request_uri: "/detector/{DetectorId}/ipset/{IpSetId}", response_code: 200 },
     OperationSpec { name: "DeleteInvitations", method: "POST", request_uri: "/invitation/delete", response_code: 200 },
-    OperationSpec { name: "DeleteMalwareProtectionPlan", method: "DELETE", request_uri: "/malware-protection-plan/{MalwareProtectionPlanId}", response_code: 200 },
+    OperationSpec {
+        name: "DeleteMalwareProtectionPlan",
+        method: "DELETE",
+        request_uri: "/malware-protection-plan/{MalwareProtectionPlanId}",
+        response_code: 200,
+    },
     OperationSpec { name: "DeleteMembers", method: "POST", request_uri: "/detector/{DetectorId}/member/delete", response_code: 200 },
-    OperationSpec { name: "DeletePublishingDestination", method: "DELETE", request_uri: "/detector/{DetectorId}/publishingDestination/{DestinationId}", response_code: 200 },
-    OperationSpec { name: "DeleteThreatEntitySet", method: "DELETE", request_uri: "/detector/{DetectorId}/threatentityset/{ThreatEntitySetId}", response_code: 200 },
-    OperationSpec { name: "DeleteThreatIntelSet", method: "DELETE", request_uri: "/detector/{DetectorId}/threatintelset/{ThreatIntelSetId}", response_code: 200 },
-    OperationSpec { name: "DeleteTrustedEntitySet", method: "DELETE", request_uri: "/detector/{DetectorId}/trustedentityset/{TrustedEntitySetId}", response_code: 200 },
+    OperationSpec {
+        name: "DeletePublishingDestination",
+        method: "DELETE",
+        request_uri: "/detector/{DetectorId}/publishingDestination/{DestinationId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "DeleteThreatEntitySet",
+        method: "DELETE",
+        request_uri: "/detector/{DetectorId}/threatentityset/{ThreatEntitySetId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "DeleteThreatIntelSet",
+        method: "DELETE",
+        request_uri: "/detector/{DetectorId}/threatintelset/{ThreatIntelSetId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "DeleteTrustedEntitySet",
+        method: "DELETE",
+        request_uri: "/detector/{DetectorId}/trustedentityset/{TrustedEntitySetId}",
+        response_code: 200,
+    },
     OperationSpec { name: "DescribeMalwareScans", method: "POST", request_uri: "/detector/{DetectorId}/malware-scans", response_code: 200 },
     OperationSpec { name: "DescribeOrganizationConfiguration", method: "GET", request_uri: "/detector/{DetectorId}/admin", response_code: 200 },
-    OperationSpec { name: "DescribePublishingDestination", method: "GET", request_uri: "/detector/{DetectorId}/publishingDestination/{DestinationId}", response_code: 200 },
+    OperationSpec {
+        name: "DescribePublishingDestination",
+        method: "GET",
+        request_uri: "/detector/{DetectorId}/publishingDestination/{DestinationId}",
+        response_code: 200,
+    },
     OperationSpec { name: "DisableOrganizationAdminAccount", method: "POST", request_uri: "/admin/disable", response_code: 200 },
-    OperationSpec { name: "DisassociateFromAdministratorAccount", method: "POST", request_uri: "/detector/{DetectorId}/administrator/disassociate", response_code: 200 },
-    OperationSpec { name: "DisassociateFromMasterAccount", method: "POST", request_uri: "/detector/{DetectorId}/master/disassociate", response_code: 200 },
+    OperationSpec {
+        name: "DisassociateFromAdministratorAccount",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/administrator/disassociate",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "DisassociateFromMasterAccount",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/master/disassociate",
+        response_code: 200,
+    },
     OperationSpec { name: "DisassociateMembers", method: "POST", request_uri: "/detector/{DetectorId}/member/disassociate", response_code: 200 },
     OperationSpec { name: "EnableOrganizationAdminAccount", method: "POST", request_uri: "/admin/enable", response_code: 200 },
     OperationSpec { name: "GetAdministratorAccount", method: "GET", request_uri: "/detector/{DetectorId}/administrator", response_code: 200 },
     OperationSpec { name: "GetCoverageStatistics", method: "POST", request_uri: "/detector/{DetectorId}/coverage/statistics", response_code: 200 },
     OperationSpec { name: "GetCustomDetectionRule", method: "GET", request_uri: "/custom-detection-rule/rule/{RuleId}", response_code: 200 },
-    OperationSpec { name: "GetCustomDetectionRuleAssociation", method: "GET", request_uri: "/custom-detection-rule/rule/{RuleId}/association/{AssociationId}", response_code: 200 },
-    OperationSpec { name: "GetCustomDetectionRuleOrgConfiguration", method: "GET", request_uri: "/custom-detection-rule/org-configuration/{RuleId}", response_code: 200 },
+    OperationSpec {
+        name: "GetCustomDetectionRuleAssociation",
+        method: "GET",
+        request_uri: "/custom-detection-rule/rule/{RuleId}/association/{AssociationId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "GetCustomDetectionRuleOrgConfiguration",
+        method: "GET",
+        request_uri: "/custom-detection-rule/org-configuration/{RuleId}",
+        response_code: 200,
+    },
     OperationSpec { name: "GetDetector", method: "GET", request_uri: "/detector/{DetectorId}", response_code: 200 },
     OperationSpec { name: "GetFilter", method: "GET", request_uri: "/detector/{DetectorId}/filter/{FilterName}", response_code: 200 },
     OperationSpec { name: "GetFindings", method: "POST", request_uri: "/detector/{DetectorId}/findings/get", response_code: 200 },
     OperationSpec { name: "GetFindingsStatistics", method: "POST", request_uri: "/detector/{DetectorId}/findings/statistics", response_code: 200 },
     OperationSpec { name: "GetIPSet", method: "GET", request_uri: "/detector/{DetectorId}/ipset/{IpSetId}", response_code: 200 },
-    OperationSpec { name: "GetInvestigation", method: "GET", request_uri: "/detector/{DetectorId}/investigation/{InvestigationId}", response_code: 200 },
+    OperationSpec {
+        name: "GetInvestigation",
+        method: "GET",
+        request_uri: "/detector/{DetectorId}/investigation/{InvestigationId}",
+        response_code: 200,
+    },
     OperationSpec { name: "GetInvitationsCount", method: "GET", request_uri: "/invitation/count", response_code: 200 },
-    OperationSpec { name: "GetMalwareProtectionPlan", method: "GET", request_uri: "/malware-protection-plan/{MalwareProtectionPlanId}", response_code: 200 },
+    OperationSpec {
+        name: "GetMalwareProtectionPlan",
+        method: "GET",
+        request_uri: "/malware-protection-plan/{MalwareProtectionPlanId}",
+        response_code: 200,
+    },
     OperationSpec { name: "GetMalwareScan", method: "GET", request_uri: "/malware-scan/{ScanId}", response_code: 200 },
     OperationSpec { name: "GetMalwareScanSettings", method: "GET", request_uri: "/detector/{DetectorId}/malware-scan-settings", response_code: 200 },
     OperationSpec { name: "GetMasterAccount", method: "GET", request_uri: "/detector/{DetectorId}/master", response_code: 200 },
     OperationSpec { name: "GetMemberDetectors", method: "POST", request_uri: "/detector/{DetectorId}/member/detector/get", response_code: 200 },
     OperationSpec { name: "GetMembers", method: "POST", request_uri: "/detector/{DetectorId}/member/get", response_code: 200 },
     OperationSpec { name: "GetOrganizationStatistics", method: "GET", request_uri: "/organization/statistics", response_code: 200 },
-    OperationSpec { name: "GetRemainingFreeTrialDays", method: "POST", request_uri: "/detector/{DetectorId}/freeTrial/daysRemaining", response_code: 200 },
-    OperationSpec { name: "GetThreatEntitySet", method: "GET", request_uri: "/detector/{DetectorId}/threatentityset/{ThreatEntitySetId}", response_code: 200 },
-    OperationSpec { name: "GetThreatIntelSet", method: "GET", request_uri: "/detector/{DetectorId}/threatintelset/{ThreatIntelSetId}", response_code: 200 },
-    OperationSpec { name: "GetTrustedEntitySet", method: "GET", request_uri: "/detector/{DetectorId}/trustedentityset/{TrustedEntitySetId}", response_code: 200 },
+    OperationSpec {
+        name: "GetRemainingFreeTrialDays",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/freeTrial/daysRemaining",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "GetThreatEntitySet",
+        method: "GET",
+        request_uri: "/detector/{DetectorId}/threatentityset/{ThreatEntitySetId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "GetThreatIntelSet",
+        method: "GET",
+        request_uri: "/detector/{DetectorId}/threatintelset/{ThreatIntelSetId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "GetTrustedEntitySet",
+        method: "GET",
+        request_uri: "/detector/{DetectorId}/trustedentityset/{TrustedEntitySetId}",
+        response_code: 200,
+    },
     OperationSpec { name: "GetUsageStatistics", method: "POST", request_uri: "/detector/{DetectorId}/usage/statistics", response_code: 200 },
     OperationSpec { name: "InviteMembers", method: "POST", request_uri: "/detector/{DetectorId}/member/invite", response_code: 200 },
     OperationSpec { name: "ListCoverage", method: "POST", request_uri: "/detector/{DetectorId}/coverage", response_code: 200 },
-    OperationSpec { name: "ListCustomDetectionRuleAssociations", method: "GET", request_uri: "/custom-detection-rule/association", response_code: 200 },
-    OperationSpec { name: "ListCustomDetectionRuleOrgConfigurations", method: "GET", request_uri: "/custom-detection-rule/org-configuration", response_code: 200 },
+    OperationSpec {
+        name: "ListCustomDetectionRuleAssociations",
+        method: "GET",
+        request_uri: "/custom-detection-rule/association",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "ListCustomDetectionRuleOrgConfigurations",
+        method: "GET",
+        request_uri: "/custom-detection-rule/org-configuration",
+        response_code: 200,
+    },
     OperationSpec { name: "ListCustomDetectionRules", method: "POST", request_uri: "/custom-detection-rule/rule", response_code: 200 },
     OperationSpec { name: "ListDetectors", method: "GET", request_uri: "/detector", response_code: 200 },
     OperationSpec { name: "ListFilters", method: "GET", request_uri: "/detector/{DetectorId}/filter", response_code: 200 },
     OperationSpec { name: "ListFindings", method: "POST", request_uri: "/detector/{DetectorId}/findings", response_code: 200 },
     OperationSpec { name: "ListIPSets", method: "GET", request_uri: "/detector/{DetectorId}/ipset", response_code: 200 },
-    OperationSpec { name: "ListInvestigationRecords", method: "POST", request_uri: "/detector/{DetectorId}/investigation/records", response_code: 200 },
+    OperationSpec {
+        name: "ListInvestigationRecords",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/investigation/records",
+        response_code: 200,
+    },
     OperationSpec { name: "ListInvestigations", method: "POST", request_uri: "/detector/{DetectorId}/investigation/list", response_code: 200 },
     OperationSpec { name: "ListInvitations", method: "GET", request_uri: "/invitation", response_code: 200 },
     OperationSpec { name: "ListMalwareProtectionPlans", method: "GET", request_uri: "/malware-protection-plan", response_code: 200 },
     OperationSpec { name: "ListMalwareScans", method: "POST", request_uri: "/malware-scan", response_code: 200 },
     OperationSpec { name: "ListMembers", method: "GET", request_uri: "/detector/{DetectorId}/member", response_code: 200 },
     OperationSpec { name: "ListOrganizationAdminAccounts", method: "GET", request_uri: "/admin", response_code: 200 },
-    OperationSpec { name: "ListPublishingDestinations", method: "GET", request_uri: "/detector/{DetectorId}/publishingDestination", response_code: 200 },
+    OperationSpec {
+        name: "ListPublishingDestinations",
+        method: "GET",
+        request_uri: "/detector/{DetectorId}/publishingDestination",
+        response_code: 200,
+    },
     OperationSpec { name: "ListTagsForResource", method: "GET", request_uri: "/tags/{ResourceArn}", response_code: 200 },
     OperationSpec { name: "ListThreatEntitySets", method: "GET", request_uri: "/detector/{DetectorId}/threatentityset", response_code: 200 },
     OperationSpec { name: "ListThreatIntelSets", method: "GET", request_uri: "/detector/{DetectorId}/threatintelset", response_code: 200 },
@@ -104,20 +229,60 @@ pub const OPERATIONS: &[OperationSpec] = &[
     OperationSpec { name: "TagResource", method: "POST", request_uri: "/tags/{ResourceArn}", response_code: 204 },
     OperationSpec { name: "UnarchiveFindings", method: "POST", request_uri: "/detector/{DetectorId}/findings/unarchive", response_code: 200 },
     OperationSpec { name: "UntagResource", method: "DELETE", request_uri: "/tags/{ResourceArn}", response_code: 204 },
-    OperationSpec { name: "UpdateCustomDetectionRuleAssociation", method: "PUT", request_uri: "/custom-detection-rule/rule/{RuleId}/association/{AssociationId}", response_code: 200 },
-    OperationSpec { name: "UpdateCustomDetectionRuleOrgConfiguration", method: "PUT", request_uri: "/custom-detection-rule/org-configuration/{RuleId}", response_code: 200 },
+    OperationSpec {
+        name: "UpdateCustomDetectionRuleAssociation",
+        method: "PUT",
+        request_uri: "/custom-detection-rule/rule/{RuleId}/association/{AssociationId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "UpdateCustomDetectionRuleOrgConfiguration",
+        method: "PUT",
+        request_uri: "/custom-detection-rule/org-configuration/{RuleId}",
+        response_code: 200,
+    },
     OperationSpec { name: "UpdateDetector", method: "POST", request_uri: "/detector/{DetectorId}", response_code: 200 },
     OperationSpec { name: "UpdateFilter", method: "POST", request_uri: "/detector/{DetectorId}/filter/{FilterName}", response_code: 200 },
     OperationSpec { name: "UpdateFindingsFeedback", method: "POST", request_uri: "/detector/{DetectorId}/findings/feedback", response_code: 200 },
     OperationSpec { name: "UpdateIPSet", method: "POST", request_uri: "/detector/{DetectorId}/ipset/{IpSetId}", response_code: 200 },
-    OperationSpec { name: "UpdateMalwareProtectionPlan", method: "PATCH", request_uri: "/malware-protection-plan/{MalwareProtectionPlanId}", response_code: 200 },
-    OperationSpec { name: "UpdateMalwareScanSettings", method: "POST", request_uri: "/detector/{DetectorId}/malware-scan-settings", response_code: 200 },
+    OperationSpec {
+        name: "UpdateMalwareProtectionPlan",
+        method: "PATCH",
+        request_uri: "/malware-protection-plan/{MalwareProtectionPlanId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "UpdateMalwareScanSettings",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/malware-scan-settings",
+        response_code: 200,
+    },
     OperationSpec { name: "UpdateMemberDetectors", method: "POST", request_uri: "/detector/{DetectorId}/member/detector/update", response_code: 200 },
     OperationSpec { name: "UpdateOrganizationConfiguration", method: "POST", request_uri: "/detector/{DetectorId}/admin", response_code: 200 },
-    OperationSpec { name: "UpdatePublishingDestination", method: "POST", request_uri: "/detector/{DetectorId}/publishingDestination/{DestinationId}", response_code: 200 },
-    OperationSpec { name: "UpdateThreatEntitySet", method: "POST", request_uri: "/detector/{DetectorId}/threatentityset/{ThreatEntitySetId}", response_code: 200 },
-    OperationSpec { name: "UpdateThreatIntelSet", method: "POST", request_uri: "/detector/{DetectorId}/threatintelset/{ThreatIntelSetId}", response_code: 200 },
-    OperationSpec { name: "UpdateTrustedEntitySet", method: "POST", request_uri: "/detector/{DetectorId}/trustedentityset/{TrustedEntitySetId}", response_code: 200 },
+    OperationSpec {
+        name: "UpdatePublishingDestination",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/publishingDestination/{DestinationId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "UpdateThreatEntitySet",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/threatentityset/{ThreatEntitySetId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "UpdateThreatIntelSet",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/threatintelset/{ThreatIntelSetId}",
+        response_code: 200,
+    },
+    OperationSpec {
+        name: "UpdateTrustedEntitySet",
+        method: "POST",
+        request_uri: "/detector/{DetectorId}/trustedentityset/{TrustedEntitySetId}",
+        response_code: 200,
+    },
 ];
 
 /// Calls `$m!` with one `(Name, snake_name, InputType, OutputType)` per operation, in [`OPERATIONS`]'s
@@ -239,9 +404,35 @@ pub mod enums {
     pub const ACTION_PRIORITY: &[&str] = &["IMMEDIATE", "SHORT_TERM", "STRATEGIC"];
     pub const ACTIVITY_TYPE: &[&str] = &["API_CALL"];
     pub const ADMIN_STATUS: &[&str] = &["ENABLED", "DISABLE_IN_PROGRESS"];
-    pub const ANALYSIS_TYPE: &[&str] = &["REPUTATION", "THREAT_ASSESSMENT", "RDS_THREAT_ASSESSMENT", "KUBERNETES_POLICY_VIOLATION", "S3_EXPOSURE", "S3_ACTOR_CONTEXT", "S3_PEN_TEST", "PROCESS_LINEAGE", "TREND", "BASELINE"];
+    pub const ANALYSIS_TYPE: &[&str] = &[
+        "REPUTATION",
+        "THREAT_ASSESSMENT",
+        "RDS_THREAT_ASSESSMENT",
+        "KUBERNETES_POLICY_VIOLATION",
+        "S3_EXPOSURE",
+        "S3_ACTOR_CONTEXT",
+        "S3_PEN_TEST",
+        "PROCESS_LINEAGE",
+        "TREND",
+        "BASELINE",
+    ];
     pub const ASSOCIATION_MODE: &[&str] = &["LIVE", "DRY_RUN"];
-    pub const ATTACK_PHASE_NAME: &[&str] = &["Reconnaissance", "Resource Development", "Initial Access", "Execution", "Persistence", "Privilege Escalation", "Defense Evasion", "Credential Access", "Discovery", "Lateral Movement", "Collection", "Command and Control", "Exfiltration", "Impact"];
+    pub const ATTACK_PHASE_NAME: &[&str] = &[
+        "Reconnaissance",
+        "Resource Development",
+        "Initial Access",
+        "Execution",
+        "Persistence",
+        "Privilege Escalation",
+        "Defense Evasion",
+        "Credential Access",
+        "Discovery",
+        "Lateral Movement",
+        "Collection",
+        "Command and Control",
+        "Exfiltration",
+        "Impact",
+    ];
     pub const AUTO_ENABLE_MEMBERS: &[&str] = &["NEW", "ALL", "NONE"];
     pub const CLOUD_PROVIDER: &[&str] = &["AWS"];
     pub const CLUSTER_STATUS: &[&str] = &["CREATING", "ACTIVE", "DELETING", "FAILED", "UPDATING", "PENDING"];
@@ -250,11 +441,34 @@ pub mod enums {
     pub const CONTENT_POLICY_FILTER_ACTION: &[&str] = &["BLOCKED", "NONE"];
     pub const CONTENT_POLICY_FILTER_TYPE: &[&str] = &["PROMPT_ATTACK", "JAILBREAK", "HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT"];
     pub const CORRELATION_REASON: &[&str] = &["HIGH_SEVERITY", "SAME_RESOURCE", "SAME_BEHAVIOR"];
-    pub const COVERAGE_FILTER_CRITERION_KEY: &[&str] = &["ACCOUNT_ID", "RESOURCE_TYPE", "COVERAGE_STATUS", "ADDON_VERSION", "CLUSTER_NAME", "ECS_CLUSTER_NAME", "MANAGEMENT_TYPE", "EKS_CLUSTER_NAME", "AGENT_VERSION", "INSTANCE_ID", "CLUSTER_ARN"];
-    pub const COVERAGE_SORT_KEY: &[&str] = &["ACCOUNT_ID", "COVERAGE_STATUS", "ISSUE", "ADDON_VERSION", "UPDATED_AT", "CLUSTER_NAME", "EKS_CLUSTER_NAME", "ECS_CLUSTER_NAME", "INSTANCE_ID"];
+    pub const COVERAGE_FILTER_CRITERION_KEY: &[&str] = &[
+        "ACCOUNT_ID",
+        "RESOURCE_TYPE",
+        "COVERAGE_STATUS",
+        "ADDON_VERSION",
+        "CLUSTER_NAME",
+        "ECS_CLUSTER_NAME",
+        "MANAGEMENT_TYPE",
+        "EKS_CLUSTER_NAME",
+        "AGENT_VERSION",
+        "INSTANCE_ID",
+        "CLUSTER_ARN",
+    ];
+    pub const COVERAGE_SORT_KEY: &[&str] = &[
+        "ACCOUNT_ID",
+        "COVERAGE_STATUS",
+        "ISSUE",
+        "ADDON_VERSION",
+        "UPDATED_AT",
+        "CLUSTER_NAME",
+        "EKS_CLUSTER_NAME",
+        "ECS_CLUSTER_NAME",
+        "INSTANCE_ID",
+    ];
     pub const COVERAGE_STATISTICS_TYPE: &[&str] = &["COUNT_BY_RESOURCE_TYPE", "COUNT_BY_COVERAGE_STATUS"];
     pub const COVERAGE_STATUS: &[&str] = &["HEALTHY", "UNHEALTHY"];
-    pub const CRITERION_KEY: &[&str] = &["EC2_INSTANCE_ARN", "SCAN_ID", "ACCOUNT_ID", "GUARDDUTY_FINDING_ID", "SCAN_START_TIME", "SCAN_STATUS", "SCAN_TYPE"];
+    pub const CRITERION_KEY: &[&str] =
+        &["EC2_INSTANCE_ARN", "SCAN_ID", "ACCOUNT_ID", "GUARDDUTY_FINDING_ID", "SCAN_START_TIME", "SCAN_STATUS", "SCAN_TYPE"];
     pub const DATA_SOURCE: &[&str] = &["FLOW_LOGS", "CLOUD_TRAIL", "DNS_LOGS", "S3_LOGS", "KUBERNETES_AUDIT_LOGS", "EC2_MALWARE_SCAN"];
     pub const DATA_SOURCE_STATUS: &[&str] = &["ENABLED", "DISABLED"];
     pub const DEFENSE_TACTIC: &[&str] = &["Isolate", "Evict", "Restore", "Harden", "Detect"];
@@ -264,54 +478,208 @@ pub mod enums {
     pub const DETECTION_RULE_FILTER_CONDITION: &[&str] = &["EQUALS", "CONTAINS"];
     pub const DETECTION_RULE_SEVERITY: &[&str] = &["CRITICAL", "HIGH", "MEDIUM", "LOW"];
     pub const DETECTION_SOURCE: &[&str] = &["AMAZON", "BITDEFENDER"];
-    pub const DETECTOR_FEATURE: &[&str] = &["S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION", "AI_ANALYST"];
-    pub const DETECTOR_FEATURE_RESULT: &[&str] = &["FLOW_LOGS", "CLOUD_TRAIL", "DNS_LOGS", "S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION", "AI_ANALYST"];
+    pub const DETECTOR_FEATURE: &[&str] = &[
+        "S3_DATA_EVENTS",
+        "EKS_AUDIT_LOGS",
+        "EBS_MALWARE_PROTECTION",
+        "RDS_LOGIN_EVENTS",
+        "LAMBDA_NETWORK_LOGS",
+        "EKS_RUNTIME_MONITORING",
+        "RUNTIME_MONITORING",
+        "AI_PROTECTION",
+        "AI_ANALYST",
+    ];
+    pub const DETECTOR_FEATURE_RESULT: &[&str] = &[
+        "FLOW_LOGS",
+        "CLOUD_TRAIL",
+        "DNS_LOGS",
+        "S3_DATA_EVENTS",
+        "EKS_AUDIT_LOGS",
+        "EBS_MALWARE_PROTECTION",
+        "RDS_LOGIN_EVENTS",
+        "LAMBDA_NETWORK_LOGS",
+        "EKS_RUNTIME_MONITORING",
+        "RUNTIME_MONITORING",
+        "AI_PROTECTION",
+        "AI_ANALYST",
+    ];
     pub const DETECTOR_STATUS: &[&str] = &["ENABLED", "DISABLED"];
     pub const DISPOSITION: &[&str] = &["Isolated", "Blocked", "Deleted", "Access Revoked", "Logged"];
     pub const DISTRIBUTION_DIMENSION: &[&str] = &["SEVERITY", "TYPE", "RESOURCE", "ATTACK_VECTOR", "ARCHIVE"];
     pub const EBS_SNAPSHOT_PRESERVATION: &[&str] = &["NO_RETENTION", "RETENTION_WITH_FINDING"];
     pub const ECS_CLUSTER_STATUS: &[&str] = &["ACTIVE", "PROVISIONING", "DEPROVISIONING", "FAILED", "INACTIVE"];
     pub const ECS_LAUNCH_TYPE: &[&str] = &["FARGATE", "EC2"];
-    pub const FEATURE_ADDITIONAL_CONFIGURATION: &[&str] = &["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT", "RDS_DATA_RISK"];
+    pub const FEATURE_ADDITIONAL_CONFIGURATION: &[&str] =
+        &["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT", "RDS_DATA_RISK"];
     pub const FEATURE_STATUS: &[&str] = &["ENABLED", "DISABLED"];
     pub const FEEDBACK: &[&str] = &["USEFUL", "NOT_USEFUL"];
-    pub const FETCH_CRITERION_CONDITION: &[&str] = &["EQUALS", "NOT_EQUALS", "GREATER_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN", "LESS_THAN_OR_EQUAL"];
-    pub const FETCH_TYPE: &[&str] = &["FINDINGS", "DETECTOR", "REPUTATION", "FINDING_TYPE_DOCUMENTATION", "CLOUD_TRAIL_RAW_EVENTS", "RUNTIME_SIGNALS", "MEMBER_ACCOUNTS"];
+    pub const FETCH_CRITERION_CONDITION: &[&str] =
+        &["EQUALS", "NOT_EQUALS", "GREATER_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN", "LESS_THAN_OR_EQUAL"];
+    pub const FETCH_TYPE: &[&str] =
+        &["FINDINGS", "DETECTOR", "REPUTATION", "FINDING_TYPE_DOCUMENTATION", "CLOUD_TRAIL_RAW_EVENTS", "RUNTIME_SIGNALS", "MEMBER_ACCOUNTS"];
     pub const FETCH_VERDICT: &[&str] = &["THREAT", "BENIGN", "NEUTRAL"];
     pub const FILTER_ACTION: &[&str] = &["NOOP", "ARCHIVE"];
     pub const FILTER_FIELD_NAME: &[&str] = &["name", "description", "dataSource", "severity", "tactic", "technique", "service"];
     pub const FINDING_PUBLISHING_FREQUENCY: &[&str] = &["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"];
-    pub const FINDING_RESOURCE_TYPE: &[&str] = &["EC2_INSTANCE", "EC2_NETWORK_INTERFACE", "S3_BUCKET", "S3_OBJECT", "ACCESS_KEY", "EKS_CLUSTER", "KUBERNETES_WORKLOAD", "CONTAINER", "ECS_CLUSTER", "ECS_TASK", "AUTOSCALING_AUTO_SCALING_GROUP", "IAM_INSTANCE_PROFILE", "CLOUDFORMATION_STACK", "EC2_LAUNCH_TEMPLATE", "EC2_VPC", "EC2_IMAGE", "BEDROCK_CUSTOM_MODEL", "BEDROCK_IMPORTED_MODEL", "BEDROCK_PROVISIONED_MODEL", "BEDROCK_CUSTOM_MODEL_DEPLOYMENT", "BEDROCK_INFERENCE_PROFILE", "BEDROCK_APPLICATION_INFERENCE_PROFILE", "BEDROCK_PROMPT", "BEDROCK_PROMPT_ROUTER", "BEDROCK_GUARDRAIL", "SAGEMAKER_ENDPOINT"];
+    pub const FINDING_RESOURCE_TYPE: &[&str] = &[
+        "EC2_INSTANCE",
+        "EC2_NETWORK_INTERFACE",
+        "S3_BUCKET",
+        "S3_OBJECT",
+        "ACCESS_KEY",
+        "EKS_CLUSTER",
+        "KUBERNETES_WORKLOAD",
+        "CONTAINER",
+        "ECS_CLUSTER",
+        "ECS_TASK",
+        "AUTOSCALING_AUTO_SCALING_GROUP",
+        "IAM_INSTANCE_PROFILE",
+        "CLOUDFORMATION_STACK",
+        "EC2_LAUNCH_TEMPLATE",
+        "EC2_VPC",
+        "EC2_IMAGE",
+        "BEDROCK_CUSTOM_MODEL",
+        "BEDROCK_IMPORTED_MODEL",
+        "BEDROCK_PROVISIONED_MODEL",
+        "BEDROCK_CUSTOM_MODEL_DEPLOYMENT",
+        "BEDROCK_INFERENCE_PROFILE",
+        "BEDROCK_APPLICATION_INFERENCE_PROFILE",
+        "BEDROCK_PROMPT",
+        "BEDROCK_PROMPT_ROUTER",
+        "BEDROCK_GUARDRAIL",
+        "SAGEMAKER_ENDPOINT",
+    ];
     pub const FINDING_STATISTIC_TYPE: &[&str] = &["COUNT_BY_SEVERITY"];
-    pub const FREE_TRIAL_FEATURE_RESULT: &[&str] = &["FLOW_LOGS", "CLOUD_TRAIL", "DNS_LOGS", "S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "EC2_RUNTIME_MONITORING", "FARGATE_RUNTIME_MONITORING", "AI_PROTECTION"];
+    pub const FREE_TRIAL_FEATURE_RESULT: &[&str] = &[
+        "FLOW_LOGS",
+        "CLOUD_TRAIL",
+        "DNS_LOGS",
+        "S3_DATA_EVENTS",
+        "EKS_AUDIT_LOGS",
+        "EBS_MALWARE_PROTECTION",
+        "RDS_LOGIN_EVENTS",
+        "LAMBDA_NETWORK_LOGS",
+        "EKS_RUNTIME_MONITORING",
+        "EC2_RUNTIME_MONITORING",
+        "FARGATE_RUNTIME_MONITORING",
+        "AI_PROTECTION",
+    ];
     pub const GROUP_BY_TYPE: &[&str] = &["ACCOUNT", "DATE", "FINDING_TYPE", "RESOURCE", "SEVERITY"];
     pub const GUARDRAIL_ACTION: &[&str] = &["GUARDRAIL_INTERVENED", "NONE"];
     pub const GUARDRAIL_SOURCE: &[&str] = &["INPUT", "OUTPUT"];
-    pub const INDICATOR_TYPE: &[&str] = &["SUSPICIOUS_USER_AGENT", "SUSPICIOUS_NETWORK", "MALICIOUS_IP", "TOR_IP", "ATTACK_TACTIC", "HIGH_RISK_API", "ATTACK_TECHNIQUE", "UNUSUAL_API_FOR_ACCOUNT", "UNUSUAL_ASN_FOR_ACCOUNT", "UNUSUAL_ASN_FOR_USER", "SUSPICIOUS_PROCESS", "MALICIOUS_DOMAIN", "MALICIOUS_PROCESS", "CRYPTOMINING_IP", "CRYPTOMINING_DOMAIN", "CRYPTOMINING_PROCESS", "MALICIOUS_FILE", "VULNERABILITY", "MALICIOUS_PACKAGE", "MISCONFIGURATION", "REACHABILITY", "SENSITIVE_DATA"];
-    pub const INVESTIGATION_DETECTOR_FEATURE: &[&str] = &["CLOUD_TRAIL", "DNS_LOGS", "FLOW_LOGS", "S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "EKS_RUNTIME_MONITORING", "EKS_ADDON_MANAGEMENT", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"];
+    pub const INDICATOR_TYPE: &[&str] = &[
+        "SUSPICIOUS_USER_AGENT",
+        "SUSPICIOUS_NETWORK",
+        "MALICIOUS_IP",
+        "TOR_IP",
+        "ATTACK_TACTIC",
+        "HIGH_RISK_API",
+        "ATTACK_TECHNIQUE",
+        "UNUSUAL_API_FOR_ACCOUNT",
+        "UNUSUAL_ASN_FOR_ACCOUNT",
+        "UNUSUAL_ASN_FOR_USER",
+        "SUSPICIOUS_PROCESS",
+        "MALICIOUS_DOMAIN",
+        "MALICIOUS_PROCESS",
+        "CRYPTOMINING_IP",
+        "CRYPTOMINING_DOMAIN",
+        "CRYPTOMINING_PROCESS",
+        "MALICIOUS_FILE",
+        "VULNERABILITY",
+        "MALICIOUS_PACKAGE",
+        "MISCONFIGURATION",
+        "REACHABILITY",
+        "SENSITIVE_DATA",
+    ];
+    pub const INVESTIGATION_DETECTOR_FEATURE: &[&str] = &[
+        "CLOUD_TRAIL",
+        "DNS_LOGS",
+        "FLOW_LOGS",
+        "S3_DATA_EVENTS",
+        "EKS_AUDIT_LOGS",
+        "EBS_MALWARE_PROTECTION",
+        "RDS_LOGIN_EVENTS",
+        "EKS_RUNTIME_MONITORING",
+        "EKS_ADDON_MANAGEMENT",
+        "LAMBDA_NETWORK_LOGS",
+        "RUNTIME_MONITORING",
+        "ECS_FARGATE_AGENT_MANAGEMENT",
+        "EC2_AGENT_MANAGEMENT",
+    ];
     pub const INVESTIGATION_FILTER_CRITERION_KEY: &[&str] = &["STATUS", "RISK_LEVEL", "CONFIDENCE", "FINDING_ID", "INVESTIGATION_TYPE"];
     pub const INVESTIGATION_INDICATOR_TYPE: &[&str] = &["IP", "DOMAIN", "FILE"];
-    pub const INVESTIGATION_RESOURCE_TYPE: &[&str] = &["EC2_INSTANCE", "EBS_VOLUME", "S3_BUCKET", "IAM_ROLE", "IAM_USER", "IAM_ACCESS_KEY", "LAMBDA_FUNCTION", "EKS_CLUSTER", "ECS_CLUSTER", "KUBERNETES_WORKLOAD", "RDS_INSTANCE", "RDS_DB_USER", "EC2_SECURITY_GROUP"];
+    pub const INVESTIGATION_RESOURCE_TYPE: &[&str] = &[
+        "EC2_INSTANCE",
+        "EBS_VOLUME",
+        "S3_BUCKET",
+        "IAM_ROLE",
+        "IAM_USER",
+        "IAM_ACCESS_KEY",
+        "LAMBDA_FUNCTION",
+        "EKS_CLUSTER",
+        "ECS_CLUSTER",
+        "KUBERNETES_WORKLOAD",
+        "RDS_INSTANCE",
+        "RDS_DB_USER",
+        "EC2_SECURITY_GROUP",
+    ];
     pub const INVESTIGATION_SORT_FIELD: &[&str] = &["START_TIME", "END_TIME", "STATUS", "RISK_LEVEL", "CONFIDENCE"];
     pub const INVESTIGATION_STATUS: &[&str] = &["RUNNING", "COMPLETED", "FAILED"];
     pub const INVESTIGATION_TYPE: &[&str] = &["FINDING", "ACCOUNT", "ORGANIZATION"];
     pub const IP_SET_FORMAT: &[&str] = &["TXT", "STIX", "OTX_CSV", "ALIEN_VAULT", "PROOF_POINT", "FIRE_EYE"];
     pub const IP_SET_STATUS: &[&str] = &["INACTIVE", "ACTIVATING", "ACTIVE", "DEACTIVATING", "ERROR", "DELETE_PENDING", "DELETED"];
-    pub const KUBERNETES_RESOURCES_TYPES: &[&str] = &["PODS", "JOBS", "CRONJOBS", "DEPLOYMENTS", "DAEMONSETS", "STATEFULSETS", "REPLICASETS", "REPLICATIONCONTROLLERS"];
-    pub const LIST_MALWARE_SCANS_CRITERION_KEY: &[&str] = &["RESOURCE_ARN", "SCAN_ID", "ACCOUNT_ID", "GUARDDUTY_FINDING_ID", "RESOURCE_TYPE", "SCAN_START_TIME", "SCAN_STATUS", "SCAN_TYPE"];
+    pub const KUBERNETES_RESOURCES_TYPES: &[&str] =
+        &["PODS", "JOBS", "CRONJOBS", "DEPLOYMENTS", "DAEMONSETS", "STATEFULSETS", "REPLICASETS", "REPLICATIONCONTROLLERS"];
+    pub const LIST_MALWARE_SCANS_CRITERION_KEY: &[&str] =
+        &["RESOURCE_ARN", "SCAN_ID", "ACCOUNT_ID", "GUARDDUTY_FINDING_ID", "RESOURCE_TYPE", "SCAN_START_TIME", "SCAN_STATUS", "SCAN_TYPE"];
     pub const MALWARE_PROTECTION_PLAN_STATUS: &[&str] = &["ACTIVE", "WARNING", "ERROR"];
     pub const MALWARE_PROTECTION_PLAN_TAGGING_ACTION_STATUS: &[&str] = &["ENABLED", "DISABLED"];
-    pub const MALWARE_PROTECTION_RESOURCE_TYPE: &[&str] = &["EBS_RECOVERY_POINT", "EBS_SNAPSHOT", "EBS_VOLUME", "EC2_AMI", "EC2_INSTANCE", "EC2_RECOVERY_POINT", "S3_RECOVERY_POINT", "S3_BUCKET", "S3_POINT_IN_TIME_RECOVERY"];
+    pub const MALWARE_PROTECTION_RESOURCE_TYPE: &[&str] = &[
+        "EBS_RECOVERY_POINT",
+        "EBS_SNAPSHOT",
+        "EBS_VOLUME",
+        "EC2_AMI",
+        "EC2_INSTANCE",
+        "EC2_RECOVERY_POINT",
+        "S3_RECOVERY_POINT",
+        "S3_BUCKET",
+        "S3_POINT_IN_TIME_RECOVERY",
+    ];
     pub const MALWARE_PROTECTION_SCAN_STATUS: &[&str] = &["RUNNING", "COMPLETED", "COMPLETED_WITH_ISSUES", "FAILED", "SKIPPED"];
     pub const MALWARE_PROTECTION_SCAN_TYPE: &[&str] = &["BACKUP_INITIATED", "ON_DEMAND", "GUARDDUTY_INITIATED"];
     pub const MANAGED_BY: &[&str] = &["GUARDDUTY_POLICY"];
     pub const MANAGEMENT_TYPE: &[&str] = &["AUTO_MANAGED", "MANUAL", "DISABLED"];
     pub const MFA_STATUS: &[&str] = &["ENABLED", "DISABLED"];
     pub const NETWORK_DIRECTION: &[&str] = &["INBOUND", "OUTBOUND"];
-    pub const OBSERVATION_TYPE: &[&str] = &["FINDING_DETAIL", "RESOURCE", "NETWORK_ACTIVITY", "RDS_LOGIN_ACTIVITY", "S3_ACTIVITY", "KUBERNETES_ACTIVITY", "MALWARE_SCAN", "RELATED_FINDINGS", "DETECTION_COVERAGE", "ACCOUNT_OVERVIEW", "RECOMMENDATION", "RUNTIME_SIGNALS", "DISTRIBUTION", "REPRESENTATIVE_RESOURCE"];
+    pub const OBSERVATION_TYPE: &[&str] = &[
+        "FINDING_DETAIL",
+        "RESOURCE",
+        "NETWORK_ACTIVITY",
+        "RDS_LOGIN_ACTIVITY",
+        "S3_ACTIVITY",
+        "KUBERNETES_ACTIVITY",
+        "MALWARE_SCAN",
+        "RELATED_FINDINGS",
+        "DETECTION_COVERAGE",
+        "ACCOUNT_OVERVIEW",
+        "RECOMMENDATION",
+        "RUNTIME_SIGNALS",
+        "DISTRIBUTION",
+        "REPRESENTATIVE_RESOURCE",
+    ];
     pub const ORDER_BY: &[&str] = &["ASC", "DESC"];
-    pub const ORG_FEATURE: &[&str] = &["S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION"];
-    pub const ORG_FEATURE_ADDITIONAL_CONFIGURATION: &[&str] = &["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT", "RDS_DATA_RISK"];
+    pub const ORG_FEATURE: &[&str] = &[
+        "S3_DATA_EVENTS",
+        "EKS_AUDIT_LOGS",
+        "EBS_MALWARE_PROTECTION",
+        "RDS_LOGIN_EVENTS",
+        "LAMBDA_NETWORK_LOGS",
+        "EKS_RUNTIME_MONITORING",
+        "RUNTIME_MONITORING",
+        "AI_PROTECTION",
+    ];
+    pub const ORG_FEATURE_ADDITIONAL_CONFIGURATION: &[&str] =
+        &["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT", "RDS_DATA_RISK"];
     pub const ORG_FEATURE_STATUS: &[&str] = &["NEW", "NONE", "ALL"];
     pub const PROFILE_SUBTYPE: &[&str] = &["FREQUENT", "INFREQUENT", "UNSEEN", "RARE", "COUNT", "AVERAGE"];
     pub const PROFILE_TYPE: &[&str] = &["FREQUENCY", "VOLUME"];
@@ -330,7 +698,25 @@ pub mod enums {
     pub const SCAN_RESULT: &[&str] = &["CLEAN", "INFECTED"];
     pub const SCAN_RESULT_STATUS: &[&str] = &["NO_THREATS_FOUND", "THREATS_FOUND"];
     pub const SCAN_STATUS: &[&str] = &["RUNNING", "COMPLETED", "FAILED", "SKIPPED"];
-    pub const SCAN_STATUS_REASON: &[&str] = &["ACCESS_DENIED", "RESOURCE_NOT_FOUND", "SNAPSHOT_SIZE_LIMIT_EXCEEDED", "RESOURCE_UNAVAILABLE", "INCONSISTENT_SOURCE", "INCREMENTAL_NO_DIFFERENCE", "NO_EBS_VOLUMES_FOUND", "UNSUPPORTED_PRODUCT_CODE_TYPE", "AMI_SNAPSHOT_LIMIT_EXCEEDED", "UNRELATED_RESOURCES", "BASE_RESOURCE_NOT_SCANNED", "BASE_CREATED_AFTER_TARGET", "UNSUPPORTED_FOR_INCREMENTAL", "UNSUPPORTED_AMI", "UNSUPPORTED_SNAPSHOT", "UNSUPPORTED_COMPOSITE_RECOVERY_POINT", "ALL_FILES_SKIPPED_OR_FAILED"];
+    pub const SCAN_STATUS_REASON: &[&str] = &[
+        "ACCESS_DENIED",
+        "RESOURCE_NOT_FOUND",
+        "SNAPSHOT_SIZE_LIMIT_EXCEEDED",
+        "RESOURCE_UNAVAILABLE",
+        "INCONSISTENT_SOURCE",
+        "INCREMENTAL_NO_DIFFERENCE",
+        "NO_EBS_VOLUMES_FOUND",
+        "UNSUPPORTED_PRODUCT_CODE_TYPE",
+        "AMI_SNAPSHOT_LIMIT_EXCEEDED",
+        "UNRELATED_RESOURCES",
+        "BASE_RESOURCE_NOT_SCANNED",
+        "BASE_CREATED_AFTER_TARGET",
+        "UNSUPPORTED_FOR_INCREMENTAL",
+        "UNSUPPORTED_AMI",
+        "UNSUPPORTED_SNAPSHOT",
+        "UNSUPPORTED_COMPOSITE_RECOVERY_POINT",
+        "ALL_FILES_SKIPPED_OR_FAILED",
+    ];
     pub const SCAN_TYPE: &[&str] = &["GUARDDUTY_INITIATED", "ON_DEMAND"];
     pub const SIGNAL_TYPE: &[&str] = &["FINDING", "CLOUD_TRAIL", "S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "FLOW_LOGS", "DNS_LOGS", "RUNTIME_MONITORING"];
     pub const SUMMARY_FORMAT: &[&str] = &["STRING", "STRUCTURED"];
@@ -343,8 +729,28 @@ pub mod enums {
     pub const TRIGGER_TYPE: &[&str] = &["BACKUP", "GUARDDUTY"];
     pub const TRUSTED_ENTITY_SET_FORMAT: &[&str] = &["TXT", "STIX", "OTX_CSV", "ALIEN_VAULT", "PROOF_POINT", "FIRE_EYE"];
     pub const TRUSTED_ENTITY_SET_STATUS: &[&str] = &["INACTIVE", "ACTIVATING", "ACTIVE", "DEACTIVATING", "ERROR", "DELETE_PENDING", "DELETED"];
-    pub const USAGE_FEATURE: &[&str] = &["FLOW_LOGS", "CLOUD_TRAIL", "DNS_LOGS", "S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "EC2_RUNTIME_MONITORING", "FARGATE_RUNTIME_MONITORING", "RDS_DBI_PROTECTION_PROVISIONED", "RDS_DBI_PROTECTION_SERVERLESS", "RDS_DBI_PROTECTION_LIMITLESS", "RDS_DATA_ACTIVITY_DBI_PROTECTION_PROVISIONED", "RDS_DATA_ACTIVITY_DBI_PROTECTION_SERVERLESS", "RDS_DATA_ACTIVITY_DBI_PROTECTION_LIMITLESS", "AI_PROTECTION"];
-    pub const USAGE_STATISTIC_TYPE: &[&str] = &["SUM_BY_ACCOUNT", "SUM_BY_DATA_SOURCE", "SUM_BY_RESOURCE", "TOP_RESOURCES", "SUM_BY_FEATURES", "TOP_ACCOUNTS_BY_FEATURE"];
+    pub const USAGE_FEATURE: &[&str] = &[
+        "FLOW_LOGS",
+        "CLOUD_TRAIL",
+        "DNS_LOGS",
+        "S3_DATA_EVENTS",
+        "EKS_AUDIT_LOGS",
+        "EBS_MALWARE_PROTECTION",
+        "RDS_LOGIN_EVENTS",
+        "LAMBDA_NETWORK_LOGS",
+        "EKS_RUNTIME_MONITORING",
+        "EC2_RUNTIME_MONITORING",
+        "FARGATE_RUNTIME_MONITORING",
+        "RDS_DBI_PROTECTION_PROVISIONED",
+        "RDS_DBI_PROTECTION_SERVERLESS",
+        "RDS_DBI_PROTECTION_LIMITLESS",
+        "RDS_DATA_ACTIVITY_DBI_PROTECTION_PROVISIONED",
+        "RDS_DATA_ACTIVITY_DBI_PROTECTION_SERVERLESS",
+        "RDS_DATA_ACTIVITY_DBI_PROTECTION_LIMITLESS",
+        "AI_PROTECTION",
+    ];
+    pub const USAGE_STATISTIC_TYPE: &[&str] =
+        &["SUM_BY_ACCOUNT", "SUM_BY_DATA_SOURCE", "SUM_BY_RESOURCE", "TOP_RESOURCES", "SUM_BY_FEATURES", "TOP_ACCOUNTS_BY_FEATURE"];
 }
 
 /// Model shape `AcceptAdministratorInvitationRequest`.
@@ -362,17 +768,24 @@ pub struct AcceptAdministratorInvitationRequest {
 impl Validate for AcceptAdministratorInvitationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.administrator_id.is_none() { v.missing(&join(path, "administratorId")); }
-        if self.invitation_id.is_none() { v.missing(&join(path, "invitationId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.administrator_id.is_none() {
+            v.missing(&join(path, "administratorId"));
+        }
+        if self.invitation_id.is_none() {
+            v.missing(&join(path, "invitationId"));
+        }
     }
 }
 
 /// Model shape `AcceptAdministratorInvitationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AcceptAdministratorInvitationResponse {
-}
+pub struct AcceptAdministratorInvitationResponse {}
 
 /// Model shape `AcceptInvitationRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -389,17 +802,24 @@ pub struct AcceptInvitationRequest {
 impl Validate for AcceptInvitationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.master_id.is_none() { v.missing(&join(path, "masterId")); }
-        if self.invitation_id.is_none() { v.missing(&join(path, "invitationId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.master_id.is_none() {
+            v.missing(&join(path, "masterId"));
+        }
+        if self.invitation_id.is_none() {
+            v.missing(&join(path, "invitationId"));
+        }
     }
 }
 
 /// Model shape `AcceptInvitationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AcceptInvitationResponse {
-}
+pub struct AcceptInvitationResponse {}
 
 /// Model shape `AccessControlList`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -486,10 +906,18 @@ pub struct AccountDetail {
 impl Validate for AccountDetail {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.account_id.is_none() { v.missing(&join(path, "accountId")); }
-        if let Some(x) = &self.account_id { v.length(&join(path, "accountId"), x.chars().count(), Some(12), Some(12)); }
-        if self.email.is_none() { v.missing(&join(path, "email")); }
-        if let Some(x) = &self.email { v.length(&join(path, "email"), x.chars().count(), Some(1), Some(64)); }
+        if self.account_id.is_none() {
+            v.missing(&join(path, "accountId"));
+        }
+        if let Some(x) = &self.account_id {
+            v.length(&join(path, "accountId"), x.chars().count(), Some(12), Some(12));
+        }
+        if self.email.is_none() {
+            v.missing(&join(path, "email"));
+        }
+        if let Some(x) = &self.email {
+            v.length(&join(path, "email"), x.chars().count(), Some(1), Some(64));
+        }
     }
 }
 
@@ -764,17 +1192,27 @@ pub struct ArchiveFindingsRequest {
 impl Validate for ArchiveFindingsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.finding_ids.is_none() { v.missing(&join(path, "findingIds")); }
-        if let Some(x) = &self.finding_ids { v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.finding_ids.is_none() {
+            v.missing(&join(path, "findingIds"));
+        }
+        if let Some(x) = &self.finding_ids {
+            v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300));
+            }
+        }
     }
 }
 
 /// Model shape `ArchiveFindingsResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ArchiveFindingsResponse {
-}
+pub struct ArchiveFindingsResponse {}
 
 /// Model shape `AssociationDetail`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1037,8 +1475,18 @@ pub struct Condition {
 impl Validate for Condition {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.matches { v.length(&join(path, "matches"), x.len(), Some(0), Some(5)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "matches"), i), item.chars().count(), Some(1), Some(512)); } }
-        if let Some(x) = &self.not_matches { v.length(&join(path, "notMatches"), x.len(), Some(0), Some(5)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "notMatches"), i), item.chars().count(), Some(1), Some(512)); } }
+        if let Some(x) = &self.matches {
+            v.length(&join(path, "matches"), x.len(), Some(0), Some(5));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "matches"), i), item.chars().count(), Some(1), Some(512));
+            }
+        }
+        if let Some(x) = &self.not_matches {
+            v.length(&join(path, "notMatches"), x.len(), Some(0), Some(5));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "notMatches"), i), item.chars().count(), Some(1), Some(512));
+            }
+        }
     }
 }
 
@@ -1111,7 +1559,9 @@ pub struct ContinuousScanDetails {
 impl Validate for ContinuousScanDetails {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.end_time.is_none() { v.missing(&join(path, "endTime")); }
+        if self.end_time.is_none() {
+            v.missing(&join(path, "endTime"));
+        }
     }
 }
 
@@ -1243,7 +1693,12 @@ pub struct CoverageFilterCriteria {
 impl Validate for CoverageFilterCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.filter_criterion { v.length(&join(path, "filterCriterion"), x.len(), Some(0), Some(50)); for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "filterCriterion"), i), v); } }
+        if let Some(x) = &self.filter_criterion {
+            v.length(&join(path, "filterCriterion"), x.len(), Some(0), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "filterCriterion"), i), v);
+            }
+        }
     }
 }
 
@@ -1259,8 +1714,12 @@ pub struct CoverageFilterCriterion {
 impl Validate for CoverageFilterCriterion {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.criterion_key { v.one_of(&join(path, "criterionKey"), x, crate::generated::enums::COVERAGE_FILTER_CRITERION_KEY); }
-        if let Some(x) = &self.filter_condition { x.validate(&join(path, "filterCondition"), v); }
+        if let Some(x) = &self.criterion_key {
+            v.one_of(&join(path, "criterionKey"), x, crate::generated::enums::COVERAGE_FILTER_CRITERION_KEY);
+        }
+        if let Some(x) = &self.filter_condition {
+            x.validate(&join(path, "filterCondition"), v);
+        }
     }
 }
 
@@ -1308,8 +1767,12 @@ pub struct CoverageSortCriteria {
 impl Validate for CoverageSortCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.attribute_name { v.one_of(&join(path, "attributeName"), x, crate::generated::enums::COVERAGE_SORT_KEY); }
-        if let Some(x) = &self.order_by { v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY); }
+        if let Some(x) = &self.attribute_name {
+            v.one_of(&join(path, "attributeName"), x, crate::generated::enums::COVERAGE_SORT_KEY);
+        }
+        if let Some(x) = &self.order_by {
+            v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY);
+        }
     }
 }
 
@@ -1338,12 +1801,29 @@ pub struct CreateCustomDetectionRuleAssociationRequest {
 impl Validate for CreateCustomDetectionRuleAssociationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "ruleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "ruleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.mode.is_none() { v.missing(&join(path, "mode")); }
-        if let Some(x) = &self.mode { v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "ruleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "ruleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.mode.is_none() {
+            v.missing(&join(path, "mode"));
+        }
+        if let Some(x) = &self.mode {
+            v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE);
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
     }
 }
 
@@ -1372,20 +1852,39 @@ pub struct CreateCustomDetectionRuleOrgConfigurationRequest {
 impl Validate for CreateCustomDetectionRuleOrgConfigurationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "ruleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "ruleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.mode.is_none() { v.missing(&join(path, "mode")); }
-        if let Some(x) = &self.mode { v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE); }
-        if let Some(x) = &self.include_account_ids { v.length(&join(path, "includeAccountIds"), x.len(), Some(0), Some(50000)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "includeAccountIds"), i), item.chars().count(), Some(12), Some(12)); } }
-        if let Some(x) = &self.exclude_account_ids { v.length(&join(path, "excludeAccountIds"), x.len(), Some(0), Some(50000)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "excludeAccountIds"), i), item.chars().count(), Some(12), Some(12)); } }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "ruleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "ruleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.mode.is_none() {
+            v.missing(&join(path, "mode"));
+        }
+        if let Some(x) = &self.mode {
+            v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE);
+        }
+        if let Some(x) = &self.include_account_ids {
+            v.length(&join(path, "includeAccountIds"), x.len(), Some(0), Some(50000));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "includeAccountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
+        if let Some(x) = &self.exclude_account_ids {
+            v.length(&join(path, "excludeAccountIds"), x.len(), Some(0), Some(50000));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "excludeAccountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
     }
 }
 
 /// Model shape `CreateCustomDetectionRuleOrgConfigurationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CreateCustomDetectionRuleOrgConfigurationResponse {
-}
+pub struct CreateCustomDetectionRuleOrgConfigurationResponse {}
 
 /// Model shape `CreateDetectorRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1407,12 +1906,31 @@ pub struct CreateDetectorRequest {
 impl Validate for CreateDetectorRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.enable.is_none() { v.missing(&join(path, "enable")); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.finding_publishing_frequency { v.one_of(&join(path, "findingPublishingFrequency"), x, crate::generated::enums::FINDING_PUBLISHING_FREQUENCY); }
-        if let Some(x) = &self.data_sources { x.validate(&join(path, "dataSources"), v); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
-        if let Some(x) = &self.features { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "features"), i), v); } }
+        if self.enable.is_none() {
+            v.missing(&join(path, "enable"));
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.finding_publishing_frequency {
+            v.one_of(&join(path, "findingPublishingFrequency"), x, crate::generated::enums::FINDING_PUBLISHING_FREQUENCY);
+        }
+        if let Some(x) = &self.data_sources {
+            x.validate(&join(path, "dataSources"), v);
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
+        if let Some(x) = &self.features {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "features"), i), v);
+            }
+        }
     }
 }
 
@@ -1450,17 +1968,45 @@ pub struct CreateFilterRequest {
 impl Validate for CreateFilterRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.name.is_none() { v.missing(&join(path, "name")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(3), Some(64)); }
-        if let Some(x) = &self.description { v.length(&join(path, "description"), x.chars().count(), Some(0), Some(512)); }
-        if let Some(x) = &self.action { v.length(&join(path, "action"), x.chars().count(), Some(1), Some(300)); v.one_of(&join(path, "action"), x, crate::generated::enums::FILTER_ACTION); }
-        if let Some(x) = &self.rank { v.range(&join(path, "rank"), *x as i64, Some(1), Some(100)); }
-        if self.finding_criteria.is_none() { v.missing(&join(path, "findingCriteria")); }
-        if let Some(x) = &self.finding_criteria { x.validate(&join(path, "findingCriteria"), v); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.name.is_none() {
+            v.missing(&join(path, "name"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(3), Some(64));
+        }
+        if let Some(x) = &self.description {
+            v.length(&join(path, "description"), x.chars().count(), Some(0), Some(512));
+        }
+        if let Some(x) = &self.action {
+            v.length(&join(path, "action"), x.chars().count(), Some(1), Some(300));
+            v.one_of(&join(path, "action"), x, crate::generated::enums::FILTER_ACTION);
+        }
+        if let Some(x) = &self.rank {
+            v.range(&join(path, "rank"), *x as i64, Some(1), Some(100));
+        }
+        if self.finding_criteria.is_none() {
+            v.missing(&join(path, "findingCriteria"));
+        }
+        if let Some(x) = &self.finding_criteria {
+            x.validate(&join(path, "findingCriteria"), v);
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
     }
 }
 
@@ -1496,18 +2042,48 @@ pub struct CreateIPSetRequest {
 impl Validate for CreateIPSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.name.is_none() { v.missing(&join(path, "name")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if self.format.is_none() { v.missing(&join(path, "format")); }
-        if let Some(x) = &self.format { v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300)); v.one_of(&join(path, "format"), x, crate::generated::enums::IP_SET_FORMAT); }
-        if self.location.is_none() { v.missing(&join(path, "location")); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if self.activate.is_none() { v.missing(&join(path, "activate")); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.name.is_none() {
+            v.missing(&join(path, "name"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.format.is_none() {
+            v.missing(&join(path, "format"));
+        }
+        if let Some(x) = &self.format {
+            v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300));
+            v.one_of(&join(path, "format"), x, crate::generated::enums::IP_SET_FORMAT);
+        }
+        if self.location.is_none() {
+            v.missing(&join(path, "location"));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.activate.is_none() {
+            v.missing(&join(path, "activate"));
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
     }
 }
 
@@ -1533,11 +2109,21 @@ pub struct CreateInvestigationRequest {
 impl Validate for CreateInvestigationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.trigger_prompt.is_none() { v.missing(&join(path, "triggerPrompt")); }
-        if let Some(x) = &self.trigger_prompt { v.length(&join(path, "triggerPrompt"), x.chars().count(), Some(1), Some(2048)); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.trigger_prompt.is_none() {
+            v.missing(&join(path, "triggerPrompt"));
+        }
+        if let Some(x) = &self.trigger_prompt {
+            v.length(&join(path, "triggerPrompt"), x.chars().count(), Some(1), Some(2048));
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
     }
 }
 
@@ -1566,12 +2152,29 @@ pub struct CreateMalwareProtectionPlanRequest {
 impl Validate for CreateMalwareProtectionPlanRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if self.role.is_none() { v.missing(&join(path, "role")); }
-        if self.protected_resource.is_none() { v.missing(&join(path, "protectedResource")); }
-        if let Some(x) = &self.protected_resource { x.validate(&join(path, "protectedResource"), v); }
-        if let Some(x) = &self.actions { x.validate(&join(path, "actions"), v); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if self.role.is_none() {
+            v.missing(&join(path, "role"));
+        }
+        if self.protected_resource.is_none() {
+            v.missing(&join(path, "protectedResource"));
+        }
+        if let Some(x) = &self.protected_resource {
+            x.validate(&join(path, "protectedResource"), v);
+        }
+        if let Some(x) = &self.actions {
+            x.validate(&join(path, "actions"), v);
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
     }
 }
 
@@ -1595,10 +2198,21 @@ pub struct CreateMembersRequest {
 impl Validate for CreateMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_details.is_none() { v.missing(&join(path, "accountDetails")); }
-        if let Some(x) = &self.account_details { v.length(&join(path, "accountDetails"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "accountDetails"), i), v); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_details.is_none() {
+            v.missing(&join(path, "accountDetails"));
+        }
+        if let Some(x) = &self.account_details {
+            v.length(&join(path, "accountDetails"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "accountDetails"), i), v);
+            }
+        }
     }
 }
 
@@ -1619,7 +2233,9 @@ pub struct CreateProtectedResource {
 impl Validate for CreateProtectedResource {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.s3_bucket { x.validate(&join(path, "s3Bucket"), v); }
+        if let Some(x) = &self.s3_bucket {
+            x.validate(&join(path, "s3Bucket"), v);
+        }
     }
 }
 
@@ -1642,14 +2258,36 @@ pub struct CreatePublishingDestinationRequest {
 impl Validate for CreatePublishingDestinationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.destination_type.is_none() { v.missing(&join(path, "destinationType")); }
-        if let Some(x) = &self.destination_type { v.length(&join(path, "destinationType"), x.chars().count(), Some(1), Some(300)); v.one_of(&join(path, "destinationType"), x, crate::generated::enums::DESTINATION_TYPE); }
-        if self.destination_properties.is_none() { v.missing(&join(path, "destinationProperties")); }
-        if let Some(x) = &self.destination_properties { x.validate(&join(path, "destinationProperties"), v); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.destination_type.is_none() {
+            v.missing(&join(path, "destinationType"));
+        }
+        if let Some(x) = &self.destination_type {
+            v.length(&join(path, "destinationType"), x.chars().count(), Some(1), Some(300));
+            v.one_of(&join(path, "destinationType"), x, crate::generated::enums::DESTINATION_TYPE);
+        }
+        if self.destination_properties.is_none() {
+            v.missing(&join(path, "destinationProperties"));
+        }
+        if let Some(x) = &self.destination_properties {
+            x.validate(&join(path, "destinationProperties"), v);
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
     }
 }
 
@@ -1672,7 +2310,9 @@ pub struct CreateS3BucketResource {
 impl Validate for CreateS3BucketResource {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.object_prefixes { v.length(&join(path, "objectPrefixes"), x.len(), Some(0), Some(5)); }
+        if let Some(x) = &self.object_prefixes {
+            v.length(&join(path, "objectPrefixes"), x.len(), Some(0), Some(5));
+        }
     }
 }
 
@@ -1689,16 +2329,24 @@ pub struct CreateSampleFindingsRequest {
 impl Validate for CreateSampleFindingsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.finding_types { v.length(&join(path, "findingTypes"), x.len(), Some(0), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "findingTypes"), i), item.chars().count(), Some(1), Some(100)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.finding_types {
+            v.length(&join(path, "findingTypes"), x.len(), Some(0), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "findingTypes"), i), item.chars().count(), Some(1), Some(100));
+            }
+        }
     }
 }
 
 /// Model shape `CreateSampleFindingsResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CreateSampleFindingsResponse {
-}
+pub struct CreateSampleFindingsResponse {}
 
 /// Model shape `CreateThreatEntitySetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1725,18 +2373,48 @@ pub struct CreateThreatEntitySetRequest {
 impl Validate for CreateThreatEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.name.is_none() { v.missing(&join(path, "name")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if self.format.is_none() { v.missing(&join(path, "format")); }
-        if let Some(x) = &self.format { v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300)); v.one_of(&join(path, "format"), x, crate::generated::enums::THREAT_ENTITY_SET_FORMAT); }
-        if self.location.is_none() { v.missing(&join(path, "location")); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
-        if self.activate.is_none() { v.missing(&join(path, "activate")); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.name.is_none() {
+            v.missing(&join(path, "name"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.format.is_none() {
+            v.missing(&join(path, "format"));
+        }
+        if let Some(x) = &self.format {
+            v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300));
+            v.one_of(&join(path, "format"), x, crate::generated::enums::THREAT_ENTITY_SET_FORMAT);
+        }
+        if self.location.is_none() {
+            v.missing(&join(path, "location"));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
+        if self.activate.is_none() {
+            v.missing(&join(path, "activate"));
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
     }
 }
 
@@ -1772,18 +2450,48 @@ pub struct CreateThreatIntelSetRequest {
 impl Validate for CreateThreatIntelSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.name.is_none() { v.missing(&join(path, "name")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if self.format.is_none() { v.missing(&join(path, "format")); }
-        if let Some(x) = &self.format { v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300)); v.one_of(&join(path, "format"), x, crate::generated::enums::THREAT_INTEL_SET_FORMAT); }
-        if self.location.is_none() { v.missing(&join(path, "location")); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if self.activate.is_none() { v.missing(&join(path, "activate")); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.name.is_none() {
+            v.missing(&join(path, "name"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.format.is_none() {
+            v.missing(&join(path, "format"));
+        }
+        if let Some(x) = &self.format {
+            v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300));
+            v.one_of(&join(path, "format"), x, crate::generated::enums::THREAT_INTEL_SET_FORMAT);
+        }
+        if self.location.is_none() {
+            v.missing(&join(path, "location"));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.activate.is_none() {
+            v.missing(&join(path, "activate"));
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
     }
 }
 
@@ -1819,18 +2527,48 @@ pub struct CreateTrustedEntitySetRequest {
 impl Validate for CreateTrustedEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.name.is_none() { v.missing(&join(path, "name")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if self.format.is_none() { v.missing(&join(path, "format")); }
-        if let Some(x) = &self.format { v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300)); v.one_of(&join(path, "format"), x, crate::generated::enums::TRUSTED_ENTITY_SET_FORMAT); }
-        if self.location.is_none() { v.missing(&join(path, "location")); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
-        if self.activate.is_none() { v.missing(&join(path, "activate")); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.name.is_none() {
+            v.missing(&join(path, "name"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.format.is_none() {
+            v.missing(&join(path, "format"));
+        }
+        if let Some(x) = &self.format {
+            v.length(&join(path, "format"), x.chars().count(), Some(1), Some(300));
+            v.one_of(&join(path, "format"), x, crate::generated::enums::TRUSTED_ENTITY_SET_FORMAT);
+        }
+        if self.location.is_none() {
+            v.missing(&join(path, "location"));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
+        if self.activate.is_none() {
+            v.missing(&join(path, "activate"));
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
     }
 }
 
@@ -1862,9 +2600,15 @@ pub struct DataSourceConfigurations {
 impl Validate for DataSourceConfigurations {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.s3_logs { x.validate(&join(path, "s3Logs"), v); }
-        if let Some(x) = &self.kubernetes { x.validate(&join(path, "kubernetes"), v); }
-        if let Some(x) = &self.malware_protection { x.validate(&join(path, "malwareProtection"), v); }
+        if let Some(x) = &self.s3_logs {
+            x.validate(&join(path, "s3Logs"), v);
+        }
+        if let Some(x) = &self.kubernetes {
+            x.validate(&join(path, "kubernetes"), v);
+        }
+        if let Some(x) = &self.malware_protection {
+            x.validate(&join(path, "malwareProtection"), v);
+        }
     }
 }
 
@@ -1932,8 +2676,15 @@ pub struct DeclineInvitationsRequest {
 impl Validate for DeclineInvitationsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -1967,17 +2718,24 @@ pub struct DeleteCustomDetectionRuleAssociationRequest {
 impl Validate for DeleteCustomDetectionRuleAssociationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "RuleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.association_id.is_none() { v.missing(&join(path, "AssociationId")); }
-        if let Some(x) = &self.association_id { v.length(&join(path, "AssociationId"), x.chars().count(), Some(1), Some(64)); }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "RuleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.association_id.is_none() {
+            v.missing(&join(path, "AssociationId"));
+        }
+        if let Some(x) = &self.association_id {
+            v.length(&join(path, "AssociationId"), x.chars().count(), Some(1), Some(64));
+        }
     }
 }
 
 /// Model shape `DeleteCustomDetectionRuleAssociationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteCustomDetectionRuleAssociationResponse {
-}
+pub struct DeleteCustomDetectionRuleAssociationResponse {}
 
 /// Model shape `DeleteCustomDetectionRuleOrgConfigurationRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1993,17 +2751,24 @@ pub struct DeleteCustomDetectionRuleOrgConfigurationRequest {
 impl Validate for DeleteCustomDetectionRuleOrgConfigurationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "RuleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.mode.is_none() { v.missing(&join(path, "mode")); }
-        if let Some(x) = &self.mode { v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE); }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "RuleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.mode.is_none() {
+            v.missing(&join(path, "mode"));
+        }
+        if let Some(x) = &self.mode {
+            v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE);
+        }
     }
 }
 
 /// Model shape `DeleteCustomDetectionRuleOrgConfigurationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteCustomDetectionRuleOrgConfigurationResponse {
-}
+pub struct DeleteCustomDetectionRuleOrgConfigurationResponse {}
 
 /// Model shape `DeleteDetectorRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2016,15 +2781,18 @@ pub struct DeleteDetectorRequest {
 impl Validate for DeleteDetectorRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
     }
 }
 
 /// Model shape `DeleteDetectorResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteDetectorResponse {
-}
+pub struct DeleteDetectorResponse {}
 
 /// Model shape `DeleteFilterRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2040,16 +2808,21 @@ pub struct DeleteFilterRequest {
 impl Validate for DeleteFilterRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.filter_name.is_none() { v.missing(&join(path, "FilterName")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.filter_name.is_none() {
+            v.missing(&join(path, "FilterName"));
+        }
     }
 }
 
 /// Model shape `DeleteFilterResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteFilterResponse {
-}
+pub struct DeleteFilterResponse {}
 
 /// Model shape `DeleteIPSetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2065,16 +2838,21 @@ pub struct DeleteIPSetRequest {
 impl Validate for DeleteIPSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.ip_set_id.is_none() { v.missing(&join(path, "IpSetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.ip_set_id.is_none() {
+            v.missing(&join(path, "IpSetId"));
+        }
     }
 }
 
 /// Model shape `DeleteIPSetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteIPSetResponse {
-}
+pub struct DeleteIPSetResponse {}
 
 /// Model shape `DeleteInvitationsRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2086,8 +2864,15 @@ pub struct DeleteInvitationsRequest {
 impl Validate for DeleteInvitationsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -2109,7 +2894,9 @@ pub struct DeleteMalwareProtectionPlanRequest {
 impl Validate for DeleteMalwareProtectionPlanRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.malware_protection_plan_id.is_none() { v.missing(&join(path, "MalwareProtectionPlanId")); }
+        if self.malware_protection_plan_id.is_none() {
+            v.missing(&join(path, "MalwareProtectionPlanId"));
+        }
     }
 }
 
@@ -2126,10 +2913,21 @@ pub struct DeleteMembersRequest {
 impl Validate for DeleteMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -2154,16 +2952,21 @@ pub struct DeletePublishingDestinationRequest {
 impl Validate for DeletePublishingDestinationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.destination_id.is_none() { v.missing(&join(path, "DestinationId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.destination_id.is_none() {
+            v.missing(&join(path, "DestinationId"));
+        }
     }
 }
 
 /// Model shape `DeletePublishingDestinationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeletePublishingDestinationResponse {
-}
+pub struct DeletePublishingDestinationResponse {}
 
 /// Model shape `DeleteThreatEntitySetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2179,16 +2982,21 @@ pub struct DeleteThreatEntitySetRequest {
 impl Validate for DeleteThreatEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.threat_entity_set_id.is_none() { v.missing(&join(path, "ThreatEntitySetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.threat_entity_set_id.is_none() {
+            v.missing(&join(path, "ThreatEntitySetId"));
+        }
     }
 }
 
 /// Model shape `DeleteThreatEntitySetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteThreatEntitySetResponse {
-}
+pub struct DeleteThreatEntitySetResponse {}
 
 /// Model shape `DeleteThreatIntelSetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2204,16 +3012,21 @@ pub struct DeleteThreatIntelSetRequest {
 impl Validate for DeleteThreatIntelSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.threat_intel_set_id.is_none() { v.missing(&join(path, "ThreatIntelSetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.threat_intel_set_id.is_none() {
+            v.missing(&join(path, "ThreatIntelSetId"));
+        }
     }
 }
 
 /// Model shape `DeleteThreatIntelSetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteThreatIntelSetResponse {
-}
+pub struct DeleteThreatIntelSetResponse {}
 
 /// Model shape `DeleteTrustedEntitySetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2229,16 +3042,21 @@ pub struct DeleteTrustedEntitySetRequest {
 impl Validate for DeleteTrustedEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.trusted_entity_set_id.is_none() { v.missing(&join(path, "TrustedEntitySetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.trusted_entity_set_id.is_none() {
+            v.missing(&join(path, "TrustedEntitySetId"));
+        }
     }
 }
 
 /// Model shape `DeleteTrustedEntitySetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeleteTrustedEntitySetResponse {
-}
+pub struct DeleteTrustedEntitySetResponse {}
 
 /// Model shape `DescribeMalwareScansRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2259,11 +3077,21 @@ pub struct DescribeMalwareScansRequest {
 impl Validate for DescribeMalwareScansRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
-        if let Some(x) = &self.filter_criteria { x.validate(&join(path, "filterCriteria"), v); }
-        if let Some(x) = &self.sort_criteria { x.validate(&join(path, "sortCriteria"), v); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
+        if let Some(x) = &self.filter_criteria {
+            x.validate(&join(path, "filterCriteria"), v);
+        }
+        if let Some(x) = &self.sort_criteria {
+            x.validate(&join(path, "sortCriteria"), v);
+        }
     }
 }
 
@@ -2293,9 +3121,15 @@ pub struct DescribeOrganizationConfigurationRequest {
 impl Validate for DescribeOrganizationConfigurationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -2330,9 +3164,15 @@ pub struct DescribePublishingDestinationRequest {
 impl Validate for DescribePublishingDestinationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.destination_id.is_none() { v.missing(&join(path, "DestinationId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.destination_id.is_none() {
+            v.missing(&join(path, "DestinationId"));
+        }
     }
 }
 
@@ -2378,7 +3218,9 @@ pub struct DestinationProperties {
 impl Validate for DestinationProperties {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
     }
 }
 
@@ -2439,11 +3281,24 @@ pub struct DetectionRuleFilter {
 impl Validate for DetectionRuleFilter {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.name.is_none() { v.missing(&join(path, "name")); }
-        if let Some(x) = &self.name { v.one_of(&join(path, "name"), x, crate::generated::enums::FILTER_FIELD_NAME); }
-        if self.values.is_none() { v.missing(&join(path, "values")); }
-        if let Some(x) = &self.values { v.length(&join(path, "values"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "values"), i), item.chars().count(), Some(1), Some(255)); } }
-        if let Some(x) = &self.condition { v.one_of(&join(path, "condition"), x, crate::generated::enums::DETECTION_RULE_FILTER_CONDITION); }
+        if self.name.is_none() {
+            v.missing(&join(path, "name"));
+        }
+        if let Some(x) = &self.name {
+            v.one_of(&join(path, "name"), x, crate::generated::enums::FILTER_FIELD_NAME);
+        }
+        if self.values.is_none() {
+            v.missing(&join(path, "values"));
+        }
+        if let Some(x) = &self.values {
+            v.length(&join(path, "values"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "values"), i), item.chars().count(), Some(1), Some(255));
+            }
+        }
+        if let Some(x) = &self.condition {
+            v.one_of(&join(path, "condition"), x, crate::generated::enums::DETECTION_RULE_FILTER_CONDITION);
+        }
     }
 }
 
@@ -2519,8 +3374,12 @@ pub struct DetectorAdditionalConfiguration {
 impl Validate for DetectorAdditionalConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.name { v.one_of(&join(path, "name"), x, crate::generated::enums::FEATURE_ADDITIONAL_CONFIGURATION); }
-        if let Some(x) = &self.status { v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS); }
+        if let Some(x) = &self.name {
+            v.one_of(&join(path, "name"), x, crate::generated::enums::FEATURE_ADDITIONAL_CONFIGURATION);
+        }
+        if let Some(x) = &self.status {
+            v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS);
+        }
     }
 }
 
@@ -2551,9 +3410,17 @@ pub struct DetectorFeatureConfiguration {
 impl Validate for DetectorFeatureConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.name { v.one_of(&join(path, "name"), x, crate::generated::enums::DETECTOR_FEATURE); }
-        if let Some(x) = &self.status { v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS); }
-        if let Some(x) = &self.additional_configuration { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "additionalConfiguration"), i), v); } }
+        if let Some(x) = &self.name {
+            v.one_of(&join(path, "name"), x, crate::generated::enums::DETECTOR_FEATURE);
+        }
+        if let Some(x) = &self.status {
+            v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS);
+        }
+        if let Some(x) = &self.additional_configuration {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "additionalConfiguration"), i), v);
+            }
+        }
     }
 }
 
@@ -2582,14 +3449,15 @@ pub struct DisableOrganizationAdminAccountRequest {
 impl Validate for DisableOrganizationAdminAccountRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.admin_account_id.is_none() { v.missing(&join(path, "adminAccountId")); }
+        if self.admin_account_id.is_none() {
+            v.missing(&join(path, "adminAccountId"));
+        }
     }
 }
 
 /// Model shape `DisableOrganizationAdminAccountResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DisableOrganizationAdminAccountResponse {
-}
+pub struct DisableOrganizationAdminAccountResponse {}
 
 /// Model shape `DisassociateFromAdministratorAccountRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2602,15 +3470,18 @@ pub struct DisassociateFromAdministratorAccountRequest {
 impl Validate for DisassociateFromAdministratorAccountRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
     }
 }
 
 /// Model shape `DisassociateFromAdministratorAccountResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DisassociateFromAdministratorAccountResponse {
-}
+pub struct DisassociateFromAdministratorAccountResponse {}
 
 /// Model shape `DisassociateFromMasterAccountRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2623,15 +3494,18 @@ pub struct DisassociateFromMasterAccountRequest {
 impl Validate for DisassociateFromMasterAccountRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
     }
 }
 
 /// Model shape `DisassociateFromMasterAccountResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DisassociateFromMasterAccountResponse {
-}
+pub struct DisassociateFromMasterAccountResponse {}
 
 /// Model shape `DisassociateMembersRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2646,10 +3520,21 @@ pub struct DisassociateMembersRequest {
 impl Validate for DisassociateMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -2947,14 +3832,15 @@ pub struct EnableOrganizationAdminAccountRequest {
 impl Validate for EnableOrganizationAdminAccountRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.admin_account_id.is_none() { v.missing(&join(path, "adminAccountId")); }
+        if self.admin_account_id.is_none() {
+            v.missing(&join(path, "adminAccountId"));
+        }
     }
 }
 
 /// Model shape `EnableOrganizationAdminAccountResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EnableOrganizationAdminAccountResponse {
-}
+pub struct EnableOrganizationAdminAccountResponse {}
 
 /// Model shape `Enrichment`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -3066,7 +3952,9 @@ pub struct FilterCondition {
 impl Validate for FilterCondition {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.equals_value { v.length(&join(path, "equalsValue"), x.chars().count(), Some(1), Some(200)); }
+        if let Some(x) = &self.equals_value {
+            v.length(&join(path, "equalsValue"), x.chars().count(), Some(1), Some(200));
+        }
     }
 }
 
@@ -3080,7 +3968,12 @@ pub struct FilterCriteria {
 impl Validate for FilterCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.filter_criterion { v.length(&join(path, "filterCriterion"), x.len(), Some(0), Some(1)); for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "filterCriterion"), i), v); } }
+        if let Some(x) = &self.filter_criterion {
+            v.length(&join(path, "filterCriterion"), x.len(), Some(0), Some(1));
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "filterCriterion"), i), v);
+            }
+        }
     }
 }
 
@@ -3096,8 +3989,12 @@ pub struct FilterCriterion {
 impl Validate for FilterCriterion {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.criterion_key { v.one_of(&join(path, "criterionKey"), x, crate::generated::enums::CRITERION_KEY); }
-        if let Some(x) = &self.filter_condition { x.validate(&join(path, "filterCondition"), v); }
+        if let Some(x) = &self.criterion_key {
+            v.one_of(&join(path, "criterionKey"), x, crate::generated::enums::CRITERION_KEY);
+        }
+        if let Some(x) = &self.filter_condition {
+            x.validate(&join(path, "filterCondition"), v);
+        }
     }
 }
 
@@ -3150,7 +4047,12 @@ pub struct FindingCriteria {
 impl Validate for FindingCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.criterion { for (k, val) in x.iter() { let _ = (&k, &val);  val.validate(&format!("{}.{}", join(path, "criterion"), k), v); } }
+        if let Some(x) = &self.criterion {
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                val.validate(&format!("{}.{}", join(path, "criterion"), k), v);
+            }
+        }
     }
 }
 
@@ -3298,8 +4200,12 @@ pub struct GetAdministratorAccountRequest {
 impl Validate for GetAdministratorAccountRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
     }
 }
 
@@ -3325,11 +4231,23 @@ pub struct GetCoverageStatisticsRequest {
 impl Validate for GetCoverageStatisticsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.filter_criteria { x.validate(&join(path, "filterCriteria"), v); }
-        if self.statistics_type.is_none() { v.missing(&join(path, "statisticsType")); }
-        if let Some(x) = &self.statistics_type { for (i, item) in x.iter().enumerate() { v.one_of(&format!("{}[{}]", join(path, "statisticsType"), i), item, crate::generated::enums::COVERAGE_STATISTICS_TYPE); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.filter_criteria {
+            x.validate(&join(path, "filterCriteria"), v);
+        }
+        if self.statistics_type.is_none() {
+            v.missing(&join(path, "statisticsType"));
+        }
+        if let Some(x) = &self.statistics_type {
+            for (i, item) in x.iter().enumerate() {
+                v.one_of(&format!("{}[{}]", join(path, "statisticsType"), i), item, crate::generated::enums::COVERAGE_STATISTICS_TYPE);
+            }
+        }
     }
 }
 
@@ -3354,10 +4272,18 @@ pub struct GetCustomDetectionRuleAssociationRequest {
 impl Validate for GetCustomDetectionRuleAssociationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "RuleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.association_id.is_none() { v.missing(&join(path, "AssociationId")); }
-        if let Some(x) = &self.association_id { v.length(&join(path, "AssociationId"), x.chars().count(), Some(1), Some(64)); }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "RuleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.association_id.is_none() {
+            v.missing(&join(path, "AssociationId"));
+        }
+        if let Some(x) = &self.association_id {
+            v.length(&join(path, "AssociationId"), x.chars().count(), Some(1), Some(64));
+        }
     }
 }
 
@@ -3384,10 +4310,18 @@ pub struct GetCustomDetectionRuleOrgConfigurationRequest {
 impl Validate for GetCustomDetectionRuleOrgConfigurationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "RuleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.mode.is_none() { v.missing(&join(path, "mode")); }
-        if let Some(x) = &self.mode { v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE); }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "RuleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.mode.is_none() {
+            v.missing(&join(path, "mode"));
+        }
+        if let Some(x) = &self.mode {
+            v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE);
+        }
     }
 }
 
@@ -3409,8 +4343,12 @@ pub struct GetCustomDetectionRuleRequest {
 impl Validate for GetCustomDetectionRuleRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "RuleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100)); }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "RuleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100));
+        }
     }
 }
 
@@ -3432,8 +4370,12 @@ pub struct GetDetectorRequest {
 impl Validate for GetDetectorRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
     }
 }
 
@@ -3472,9 +4414,15 @@ pub struct GetFilterRequest {
 impl Validate for GetFilterRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.filter_name.is_none() { v.missing(&join(path, "FilterName")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.filter_name.is_none() {
+            v.missing(&join(path, "FilterName"));
+        }
     }
 }
 
@@ -3516,11 +4464,24 @@ pub struct GetFindingsRequest {
 impl Validate for GetFindingsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.finding_ids.is_none() { v.missing(&join(path, "findingIds")); }
-        if let Some(x) = &self.finding_ids { v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300)); } }
-        if let Some(x) = &self.sort_criteria { x.validate(&join(path, "sortCriteria"), v); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.finding_ids.is_none() {
+            v.missing(&join(path, "findingIds"));
+        }
+        if let Some(x) = &self.finding_ids {
+            v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300));
+            }
+        }
+        if let Some(x) = &self.sort_criteria {
+            x.validate(&join(path, "sortCriteria"), v);
+        }
     }
 }
 
@@ -3552,13 +4513,30 @@ pub struct GetFindingsStatisticsRequest {
 impl Validate for GetFindingsStatisticsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.finding_statistic_types { v.length(&join(path, "findingStatisticTypes"), x.len(), Some(0), Some(10)); for (i, item) in x.iter().enumerate() { v.one_of(&format!("{}[{}]", join(path, "findingStatisticTypes"), i), item, crate::generated::enums::FINDING_STATISTIC_TYPE); } }
-        if let Some(x) = &self.finding_criteria { x.validate(&join(path, "findingCriteria"), v); }
-        if let Some(x) = &self.group_by { v.one_of(&join(path, "groupBy"), x, crate::generated::enums::GROUP_BY_TYPE); }
-        if let Some(x) = &self.order_by { v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.finding_statistic_types {
+            v.length(&join(path, "findingStatisticTypes"), x.len(), Some(0), Some(10));
+            for (i, item) in x.iter().enumerate() {
+                v.one_of(&format!("{}[{}]", join(path, "findingStatisticTypes"), i), item, crate::generated::enums::FINDING_STATISTIC_TYPE);
+            }
+        }
+        if let Some(x) = &self.finding_criteria {
+            x.validate(&join(path, "findingCriteria"), v);
+        }
+        if let Some(x) = &self.group_by {
+            v.one_of(&join(path, "groupBy"), x, crate::generated::enums::GROUP_BY_TYPE);
+        }
+        if let Some(x) = &self.order_by {
+            v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY);
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100));
+        }
     }
 }
 
@@ -3585,9 +4563,15 @@ pub struct GetIPSetRequest {
 impl Validate for GetIPSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.ip_set_id.is_none() { v.missing(&join(path, "IpSetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.ip_set_id.is_none() {
+            v.missing(&join(path, "IpSetId"));
+        }
     }
 }
 
@@ -3625,11 +4609,21 @@ pub struct GetInvestigationRequest {
 impl Validate for GetInvestigationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.investigation_id.is_none() { v.missing(&join(path, "InvestigationId")); }
-        if let Some(x) = &self.investigation_id { v.length(&join(path, "InvestigationId"), x.chars().count(), Some(1), Some(64)); }
-        if let Some(x) = &self.summary_format { v.one_of(&join(path, "summaryFormat"), x, crate::generated::enums::SUMMARY_FORMAT); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.investigation_id.is_none() {
+            v.missing(&join(path, "InvestigationId"));
+        }
+        if let Some(x) = &self.investigation_id {
+            v.length(&join(path, "InvestigationId"), x.chars().count(), Some(1), Some(64));
+        }
+        if let Some(x) = &self.summary_format {
+            v.one_of(&join(path, "summaryFormat"), x, crate::generated::enums::SUMMARY_FORMAT);
+        }
     }
 }
 
@@ -3642,8 +4636,7 @@ pub struct GetInvestigationResponse {
 
 /// Model shape `GetInvitationsCountRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct GetInvitationsCountRequest {
-}
+pub struct GetInvitationsCountRequest {}
 
 impl Validate for GetInvitationsCountRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
@@ -3669,7 +4662,9 @@ pub struct GetMalwareProtectionPlanRequest {
 impl Validate for GetMalwareProtectionPlanRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.malware_protection_plan_id.is_none() { v.missing(&join(path, "MalwareProtectionPlanId")); }
+        if self.malware_protection_plan_id.is_none() {
+            v.missing(&join(path, "MalwareProtectionPlanId"));
+        }
     }
 }
 
@@ -3705,7 +4700,9 @@ pub struct GetMalwareScanRequest {
 impl Validate for GetMalwareScanRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.scan_id.is_none() { v.missing(&join(path, "ScanId")); }
+        if self.scan_id.is_none() {
+            v.missing(&join(path, "ScanId"));
+        }
     }
 }
 
@@ -3780,8 +4777,12 @@ pub struct GetMalwareScanSettingsRequest {
 impl Validate for GetMalwareScanSettingsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
     }
 }
 
@@ -3805,8 +4806,12 @@ pub struct GetMasterAccountRequest {
 impl Validate for GetMasterAccountRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
     }
 }
 
@@ -3830,10 +4835,21 @@ pub struct GetMemberDetectorsRequest {
 impl Validate for GetMemberDetectorsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -3859,10 +4875,21 @@ pub struct GetMembersRequest {
 impl Validate for GetMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -3895,10 +4922,21 @@ pub struct GetRemainingFreeTrialDaysRequest {
 impl Validate for GetRemainingFreeTrialDaysRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -3925,9 +4963,15 @@ pub struct GetThreatEntitySetRequest {
 impl Validate for GetThreatEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.threat_entity_set_id.is_none() { v.missing(&join(path, "ThreatEntitySetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.threat_entity_set_id.is_none() {
+            v.missing(&join(path, "ThreatEntitySetId"));
+        }
     }
 }
 
@@ -3968,9 +5012,15 @@ pub struct GetThreatIntelSetRequest {
 impl Validate for GetThreatIntelSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.threat_intel_set_id.is_none() { v.missing(&join(path, "ThreatIntelSetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.threat_intel_set_id.is_none() {
+            v.missing(&join(path, "ThreatIntelSetId"));
+        }
     }
 }
 
@@ -4005,9 +5055,15 @@ pub struct GetTrustedEntitySetRequest {
 impl Validate for GetTrustedEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.trusted_entity_set_id.is_none() { v.missing(&join(path, "TrustedEntitySetId")); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.trusted_entity_set_id.is_none() {
+            v.missing(&join(path, "TrustedEntitySetId"));
+        }
     }
 }
 
@@ -4055,13 +5111,27 @@ pub struct GetUsageStatisticsRequest {
 impl Validate for GetUsageStatisticsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.usage_statistic_type.is_none() { v.missing(&join(path, "usageStatisticsType")); }
-        if let Some(x) = &self.usage_statistic_type { v.one_of(&join(path, "usageStatisticsType"), x, crate::generated::enums::USAGE_STATISTIC_TYPE); }
-        if self.usage_criteria.is_none() { v.missing(&join(path, "usageCriteria")); }
-        if let Some(x) = &self.usage_criteria { x.validate(&join(path, "usageCriteria"), v); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.usage_statistic_type.is_none() {
+            v.missing(&join(path, "usageStatisticsType"));
+        }
+        if let Some(x) = &self.usage_statistic_type {
+            v.one_of(&join(path, "usageStatisticsType"), x, crate::generated::enums::USAGE_STATISTIC_TYPE);
+        }
+        if self.usage_criteria.is_none() {
+            v.missing(&join(path, "usageCriteria"));
+        }
+        if let Some(x) = &self.usage_criteria {
+            x.validate(&join(path, "usageCriteria"), v);
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -4127,8 +5197,12 @@ pub struct IncrementalScanDetails {
 impl Validate for IncrementalScanDetails {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.baseline_resource_arn.is_none() { v.missing(&join(path, "baselineResourceArn")); }
-        if let Some(x) = &self.baseline_resource_arn { v.length(&join(path, "baselineResourceArn"), x.chars().count(), Some(1), Some(200)); }
+        if self.baseline_resource_arn.is_none() {
+            v.missing(&join(path, "baselineResourceArn"));
+        }
+        if let Some(x) = &self.baseline_resource_arn {
+            v.length(&join(path, "baselineResourceArn"), x.chars().count(), Some(1), Some(200));
+        }
     }
 }
 
@@ -4327,7 +5401,13 @@ pub struct InvestigationFilterCriteria {
 impl Validate for InvestigationFilterCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.criterion { for (k, val) in x.iter() { let _ = (&k, &val); v.one_of(&format!("{}.key", join(path, "criterion")), k, crate::generated::enums::INVESTIGATION_FILTER_CRITERION_KEY); val.validate(&format!("{}.{}", join(path, "criterion"), k), v); } }
+        if let Some(x) = &self.criterion {
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.one_of(&format!("{}.key", join(path, "criterion")), k, crate::generated::enums::INVESTIGATION_FILTER_CRITERION_KEY);
+                val.validate(&format!("{}.{}", join(path, "criterion"), k), v);
+            }
+        }
     }
 }
 
@@ -4479,8 +5559,12 @@ pub struct InvestigationSortCriteria {
 impl Validate for InvestigationSortCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.attribute_name { v.one_of(&join(path, "attributeName"), x, crate::generated::enums::INVESTIGATION_SORT_FIELD); }
-        if let Some(x) = &self.order_by { v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY); }
+        if let Some(x) = &self.attribute_name {
+            v.one_of(&join(path, "attributeName"), x, crate::generated::enums::INVESTIGATION_SORT_FIELD);
+        }
+        if let Some(x) = &self.order_by {
+            v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY);
+        }
     }
 }
 
@@ -4583,10 +5667,21 @@ pub struct InviteMembersRequest {
 impl Validate for InviteMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -4724,7 +5819,9 @@ pub struct KubernetesAuditLogsConfiguration {
 impl Validate for KubernetesAuditLogsConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.enable.is_none() { v.missing(&join(path, "enable")); }
+        if self.enable.is_none() {
+            v.missing(&join(path, "enable"));
+        }
     }
 }
 
@@ -4745,8 +5842,12 @@ pub struct KubernetesConfiguration {
 impl Validate for KubernetesConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.audit_logs.is_none() { v.missing(&join(path, "auditLogs")); }
-        if let Some(x) = &self.audit_logs { x.validate(&join(path, "auditLogs"), v); }
+        if self.audit_logs.is_none() {
+            v.missing(&join(path, "auditLogs"));
+        }
+        if let Some(x) = &self.audit_logs {
+            x.validate(&join(path, "auditLogs"), v);
+        }
     }
 }
 
@@ -4966,11 +6067,21 @@ pub struct ListCoverageRequest {
 impl Validate for ListCoverageRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
-        if let Some(x) = &self.filter_criteria { x.validate(&join(path, "filterCriteria"), v); }
-        if let Some(x) = &self.sort_criteria { x.validate(&join(path, "sortCriteria"), v); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
+        if let Some(x) = &self.filter_criteria {
+            x.validate(&join(path, "filterCriteria"), v);
+        }
+        if let Some(x) = &self.sort_criteria {
+            x.validate(&join(path, "sortCriteria"), v);
+        }
     }
 }
 
@@ -5003,9 +6114,15 @@ pub struct ListCustomDetectionRuleAssociationsRequest {
 impl Validate for ListCustomDetectionRuleAssociationsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100)); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "ruleId"), x.chars().count(), Some(1), Some(100)); }
-        if let Some(x) = &self.mode { v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE); }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "ruleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if let Some(x) = &self.mode {
+            v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE);
+        }
     }
 }
 
@@ -5035,8 +6152,12 @@ pub struct ListCustomDetectionRuleOrgConfigurationsRequest {
 impl Validate for ListCustomDetectionRuleOrgConfigurationsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100)); }
-        if let Some(x) = &self.status { v.one_of(&join(path, "status"), x, crate::generated::enums::DETECTION_RULE_CONFIGURATION_STATUS); }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100));
+        }
+        if let Some(x) = &self.status {
+            v.one_of(&join(path, "status"), x, crate::generated::enums::DETECTION_RULE_CONFIGURATION_STATUS);
+        }
     }
 }
 
@@ -5063,8 +6184,15 @@ pub struct ListCustomDetectionRulesRequest {
 impl Validate for ListCustomDetectionRulesRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100)); }
-        if let Some(x) = &self.filters { v.length(&join(path, "filters"), x.len(), Some(0), Some(100)); for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "filters"), i), v); } }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(100));
+        }
+        if let Some(x) = &self.filters {
+            v.length(&join(path, "filters"), x.len(), Some(0), Some(100));
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "filters"), i), v);
+            }
+        }
     }
 }
 
@@ -5091,7 +6219,9 @@ pub struct ListDetectorsRequest {
 impl Validate for ListDetectorsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5121,9 +6251,15 @@ pub struct ListFiltersRequest {
 impl Validate for ListFiltersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5155,11 +6291,21 @@ pub struct ListFindingsRequest {
 impl Validate for ListFindingsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.finding_criteria { x.validate(&join(path, "findingCriteria"), v); }
-        if let Some(x) = &self.sort_criteria { x.validate(&join(path, "sortCriteria"), v); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.finding_criteria {
+            x.validate(&join(path, "findingCriteria"), v);
+        }
+        if let Some(x) = &self.sort_criteria {
+            x.validate(&join(path, "sortCriteria"), v);
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5189,9 +6335,15 @@ pub struct ListIPSetsRequest {
 impl Validate for ListIPSetsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5223,13 +6375,30 @@ pub struct ListInvestigationRecordsRequest {
 impl Validate for ListInvestigationRecordsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.investigation_id.is_none() { v.missing(&join(path, "investigationId")); }
-        if let Some(x) = &self.investigation_id { v.length(&join(path, "investigationId"), x.chars().count(), Some(1), Some(64)); }
-        if let Some(x) = &self.record_types { v.length(&join(path, "recordTypes"), x.len(), Some(1), Some(10)); for (i, item) in x.iter().enumerate() { v.one_of(&format!("{}[{}]", join(path, "recordTypes"), i), item, crate::generated::enums::RECORD_TYPE); } }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
-        if let Some(x) = &self.next_token { v.length(&join(path, "nextToken"), x.chars().count(), Some(1), Some(2048)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.investigation_id.is_none() {
+            v.missing(&join(path, "investigationId"));
+        }
+        if let Some(x) = &self.investigation_id {
+            v.length(&join(path, "investigationId"), x.chars().count(), Some(1), Some(64));
+        }
+        if let Some(x) = &self.record_types {
+            v.length(&join(path, "recordTypes"), x.len(), Some(1), Some(10));
+            for (i, item) in x.iter().enumerate() {
+                v.one_of(&format!("{}[{}]", join(path, "recordTypes"), i), item, crate::generated::enums::RECORD_TYPE);
+            }
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
+        if let Some(x) = &self.next_token {
+            v.length(&join(path, "nextToken"), x.chars().count(), Some(1), Some(2048));
+        }
     }
 }
 
@@ -5265,12 +6434,24 @@ pub struct ListInvestigationsRequest {
 impl Validate for ListInvestigationsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.filter_criteria { x.validate(&join(path, "filterCriteria"), v); }
-        if let Some(x) = &self.sort_criteria { x.validate(&join(path, "sortCriteria"), v); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
-        if let Some(x) = &self.next_token { v.length(&join(path, "nextToken"), x.chars().count(), Some(1), Some(2048)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.filter_criteria {
+            x.validate(&join(path, "filterCriteria"), v);
+        }
+        if let Some(x) = &self.sort_criteria {
+            x.validate(&join(path, "sortCriteria"), v);
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
+        if let Some(x) = &self.next_token {
+            v.length(&join(path, "nextToken"), x.chars().count(), Some(1), Some(2048));
+        }
     }
 }
 
@@ -5297,7 +6478,9 @@ pub struct ListInvitationsRequest {
 impl Validate for ListInvitationsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5343,7 +6526,12 @@ pub struct ListMalwareScansFilterCriteria {
 impl Validate for ListMalwareScansFilterCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.list_malware_scans_filter_criterion { v.length(&join(path, "filterCriterion"), x.len(), Some(0), Some(1)); for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "filterCriterion"), i), v); } }
+        if let Some(x) = &self.list_malware_scans_filter_criterion {
+            v.length(&join(path, "filterCriterion"), x.len(), Some(0), Some(1));
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "filterCriterion"), i), v);
+            }
+        }
     }
 }
 
@@ -5359,8 +6547,12 @@ pub struct ListMalwareScansFilterCriterion {
 impl Validate for ListMalwareScansFilterCriterion {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.list_malware_scans_criterion_key { v.one_of(&join(path, "criterionKey"), x, crate::generated::enums::LIST_MALWARE_SCANS_CRITERION_KEY); }
-        if let Some(x) = &self.filter_condition { x.validate(&join(path, "filterCondition"), v); }
+        if let Some(x) = &self.list_malware_scans_criterion_key {
+            v.one_of(&join(path, "criterionKey"), x, crate::generated::enums::LIST_MALWARE_SCANS_CRITERION_KEY);
+        }
+        if let Some(x) = &self.filter_condition {
+            x.validate(&join(path, "filterCondition"), v);
+        }
     }
 }
 
@@ -5382,9 +6574,15 @@ pub struct ListMalwareScansRequest {
 impl Validate for ListMalwareScansRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
-        if let Some(x) = &self.filter_criteria { x.validate(&join(path, "filterCriteria"), v); }
-        if let Some(x) = &self.sort_criteria { x.validate(&join(path, "sortCriteria"), v); }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
+        if let Some(x) = &self.filter_criteria {
+            x.validate(&join(path, "filterCriteria"), v);
+        }
+        if let Some(x) = &self.sort_criteria {
+            x.validate(&join(path, "sortCriteria"), v);
+        }
     }
 }
 
@@ -5417,9 +6615,15 @@ pub struct ListMembersRequest {
 impl Validate for ListMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5446,7 +6650,9 @@ pub struct ListOrganizationAdminAccountsRequest {
 impl Validate for ListOrganizationAdminAccountsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5476,9 +6682,15 @@ pub struct ListPublishingDestinationsRequest {
 impl Validate for ListPublishingDestinationsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5502,7 +6714,9 @@ pub struct ListTagsForResourceRequest {
 impl Validate for ListTagsForResourceRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.resource_arn.is_none() { v.missing(&join(path, "ResourceArn")); }
+        if self.resource_arn.is_none() {
+            v.missing(&join(path, "ResourceArn"));
+        }
     }
 }
 
@@ -5530,9 +6744,15 @@ pub struct ListThreatEntitySetsRequest {
 impl Validate for ListThreatEntitySetsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5562,9 +6782,15 @@ pub struct ListThreatIntelSetsRequest {
 impl Validate for ListThreatIntelSetsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5594,9 +6820,15 @@ pub struct ListTrustedEntitySetsRequest {
 impl Validate for ListTrustedEntitySetsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.max_results { v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.max_results {
+            v.range(&join(path, "maxResults"), *x as i64, Some(1), Some(50));
+        }
     }
 }
 
@@ -5650,7 +6882,9 @@ pub struct MalwareProtectionConfiguration {
 impl Validate for MalwareProtectionConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.scan_ec2_instance_with_findings { x.validate(&join(path, "scanEc2InstanceWithFindings"), v); }
+        if let Some(x) = &self.scan_ec2_instance_with_findings {
+            x.validate(&join(path, "scanEc2InstanceWithFindings"), v);
+        }
     }
 }
 
@@ -5689,7 +6923,9 @@ pub struct MalwareProtectionPlanActions {
 impl Validate for MalwareProtectionPlanActions {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.tagging { x.validate(&join(path, "tagging"), v); }
+        if let Some(x) = &self.tagging {
+            x.validate(&join(path, "tagging"), v);
+        }
     }
 }
 
@@ -5719,7 +6955,9 @@ pub struct MalwareProtectionPlanTaggingAction {
 impl Validate for MalwareProtectionPlanTaggingAction {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.status { v.one_of(&join(path, "status"), x, crate::generated::enums::MALWARE_PROTECTION_PLAN_TAGGING_ACTION_STATUS); }
+        if let Some(x) = &self.status {
+            v.one_of(&join(path, "status"), x, crate::generated::enums::MALWARE_PROTECTION_PLAN_TAGGING_ACTION_STATUS);
+        }
     }
 }
 
@@ -5835,8 +7073,12 @@ pub struct MemberAdditionalConfiguration {
 impl Validate for MemberAdditionalConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.name { v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE_ADDITIONAL_CONFIGURATION); }
-        if let Some(x) = &self.status { v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS); }
+        if let Some(x) = &self.name {
+            v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE_ADDITIONAL_CONFIGURATION);
+        }
+        if let Some(x) = &self.status {
+            v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS);
+        }
     }
 }
 
@@ -5878,9 +7120,17 @@ pub struct MemberFeaturesConfiguration {
 impl Validate for MemberFeaturesConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.name { v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE); }
-        if let Some(x) = &self.status { v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS); }
-        if let Some(x) = &self.additional_configuration { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "additionalConfiguration"), i), v); } }
+        if let Some(x) = &self.name {
+            v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE);
+        }
+        if let Some(x) = &self.status {
+            v.one_of(&join(path, "status"), x, crate::generated::enums::FEATURE_STATUS);
+        }
+        if let Some(x) = &self.additional_configuration {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "additionalConfiguration"), i), v);
+            }
+        }
     }
 }
 
@@ -6169,8 +7419,12 @@ pub struct OrganizationAdditionalConfiguration {
 impl Validate for OrganizationAdditionalConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.name { v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE_ADDITIONAL_CONFIGURATION); }
-        if let Some(x) = &self.auto_enable { v.one_of(&join(path, "autoEnable"), x, crate::generated::enums::ORG_FEATURE_STATUS); }
+        if let Some(x) = &self.name {
+            v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE_ADDITIONAL_CONFIGURATION);
+        }
+        if let Some(x) = &self.auto_enable {
+            v.one_of(&join(path, "autoEnable"), x, crate::generated::enums::ORG_FEATURE_STATUS);
+        }
     }
 }
 
@@ -6206,9 +7460,15 @@ pub struct OrganizationDataSourceConfigurations {
 impl Validate for OrganizationDataSourceConfigurations {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.s3_logs { x.validate(&join(path, "s3Logs"), v); }
-        if let Some(x) = &self.kubernetes { x.validate(&join(path, "kubernetes"), v); }
-        if let Some(x) = &self.malware_protection { x.validate(&join(path, "malwareProtection"), v); }
+        if let Some(x) = &self.s3_logs {
+            x.validate(&join(path, "s3Logs"), v);
+        }
+        if let Some(x) = &self.kubernetes {
+            x.validate(&join(path, "kubernetes"), v);
+        }
+        if let Some(x) = &self.malware_protection {
+            x.validate(&join(path, "malwareProtection"), v);
+        }
     }
 }
 
@@ -6266,9 +7526,17 @@ pub struct OrganizationFeatureConfiguration {
 impl Validate for OrganizationFeatureConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.name { v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE); }
-        if let Some(x) = &self.auto_enable { v.one_of(&join(path, "autoEnable"), x, crate::generated::enums::ORG_FEATURE_STATUS); }
-        if let Some(x) = &self.additional_configuration { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "additionalConfiguration"), i), v); } }
+        if let Some(x) = &self.name {
+            v.one_of(&join(path, "name"), x, crate::generated::enums::ORG_FEATURE);
+        }
+        if let Some(x) = &self.auto_enable {
+            v.one_of(&join(path, "autoEnable"), x, crate::generated::enums::ORG_FEATURE_STATUS);
+        }
+        if let Some(x) = &self.additional_configuration {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "additionalConfiguration"), i), v);
+            }
+        }
     }
 }
 
@@ -6330,7 +7598,9 @@ pub struct OrganizationKubernetesAuditLogsConfiguration {
 impl Validate for OrganizationKubernetesAuditLogsConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.auto_enable.is_none() { v.missing(&join(path, "autoEnable")); }
+        if self.auto_enable.is_none() {
+            v.missing(&join(path, "autoEnable"));
+        }
     }
 }
 
@@ -6351,8 +7621,12 @@ pub struct OrganizationKubernetesConfiguration {
 impl Validate for OrganizationKubernetesConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.audit_logs.is_none() { v.missing(&join(path, "auditLogs")); }
-        if let Some(x) = &self.audit_logs { x.validate(&join(path, "auditLogs"), v); }
+        if self.audit_logs.is_none() {
+            v.missing(&join(path, "auditLogs"));
+        }
+        if let Some(x) = &self.audit_logs {
+            x.validate(&join(path, "auditLogs"), v);
+        }
     }
 }
 
@@ -6373,7 +7647,9 @@ pub struct OrganizationMalwareProtectionConfiguration {
 impl Validate for OrganizationMalwareProtectionConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.scan_ec2_instance_with_findings { x.validate(&join(path, "scanEc2InstanceWithFindings"), v); }
+        if let Some(x) = &self.scan_ec2_instance_with_findings {
+            x.validate(&join(path, "scanEc2InstanceWithFindings"), v);
+        }
     }
 }
 
@@ -6394,7 +7670,9 @@ pub struct OrganizationS3LogsConfiguration {
 impl Validate for OrganizationS3LogsConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.auto_enable.is_none() { v.missing(&join(path, "autoEnable")); }
+        if self.auto_enable.is_none() {
+            v.missing(&join(path, "autoEnable"));
+        }
     }
 }
 
@@ -6415,7 +7693,9 @@ pub struct OrganizationScanEc2InstanceWithFindings {
 impl Validate for OrganizationScanEc2InstanceWithFindings {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.ebs_volumes { x.validate(&join(path, "ebsVolumes"), v); }
+        if let Some(x) = &self.ebs_volumes {
+            x.validate(&join(path, "ebsVolumes"), v);
+        }
     }
 }
 
@@ -6728,8 +8008,12 @@ pub struct RecoveryPoint {
 impl Validate for RecoveryPoint {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.backup_vault_name.is_none() { v.missing(&join(path, "backupVaultName")); }
-        if let Some(x) = &self.continuous_scan_details { x.validate(&join(path, "continuousScanDetails"), v); }
+        if self.backup_vault_name.is_none() {
+            v.missing(&join(path, "backupVaultName"));
+        }
+        if let Some(x) = &self.continuous_scan_details {
+            x.validate(&join(path, "continuousScanDetails"), v);
+        }
     }
 }
 
@@ -7227,7 +8511,9 @@ pub struct S3LogsConfiguration {
 impl Validate for S3LogsConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.enable.is_none() { v.missing(&join(path, "enable")); }
+        if self.enable.is_none() {
+            v.missing(&join(path, "enable"));
+        }
     }
 }
 
@@ -7326,8 +8612,14 @@ pub struct ScanCondition {
 impl Validate for ScanCondition {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.map_equals.is_none() { v.missing(&join(path, "mapEquals")); }
-        if let Some(x) = &self.map_equals { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "mapEquals"), i), v); } }
+        if self.map_equals.is_none() {
+            v.missing(&join(path, "mapEquals"));
+        }
+        if let Some(x) = &self.map_equals {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "mapEquals"), i), v);
+            }
+        }
     }
 }
 
@@ -7343,9 +8635,15 @@ pub struct ScanConditionPair {
 impl Validate for ScanConditionPair {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.key.is_none() { v.missing(&join(path, "key")); }
-        if let Some(x) = &self.key { v.length(&join(path, "key"), x.chars().count(), Some(1), Some(128)); }
-        if let Some(x) = &self.value { v.length(&join(path, "value"), x.chars().count(), Some(0), Some(256)); }
+        if self.key.is_none() {
+            v.missing(&join(path, "key"));
+        }
+        if let Some(x) = &self.key {
+            v.length(&join(path, "key"), x.chars().count(), Some(1), Some(128));
+        }
+        if let Some(x) = &self.value {
+            v.length(&join(path, "value"), x.chars().count(), Some(0), Some(256));
+        }
     }
 }
 
@@ -7438,8 +8736,20 @@ pub struct ScanResourceCriteria {
 impl Validate for ScanResourceCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.include { for (k, val) in x.iter() { let _ = (&k, &val); v.one_of(&format!("{}.key", join(path, "include")), k, crate::generated::enums::SCAN_CRITERION_KEY); val.validate(&format!("{}.{}", join(path, "include"), k), v); } }
-        if let Some(x) = &self.exclude { for (k, val) in x.iter() { let _ = (&k, &val); v.one_of(&format!("{}.key", join(path, "exclude")), k, crate::generated::enums::SCAN_CRITERION_KEY); val.validate(&format!("{}.{}", join(path, "exclude"), k), v); } }
+        if let Some(x) = &self.include {
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.one_of(&format!("{}.key", join(path, "include")), k, crate::generated::enums::SCAN_CRITERION_KEY);
+                val.validate(&format!("{}.{}", join(path, "include"), k), v);
+            }
+        }
+        if let Some(x) = &self.exclude {
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.one_of(&format!("{}.key", join(path, "exclude")), k, crate::generated::enums::SCAN_CRITERION_KEY);
+                val.validate(&format!("{}.{}", join(path, "exclude"), k), v);
+            }
+        }
     }
 }
 
@@ -7541,14 +8851,15 @@ pub struct SendObjectMalwareScanRequest {
 impl Validate for SendObjectMalwareScanRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.s3_object { x.validate(&join(path, "s3Object"), v); }
+        if let Some(x) = &self.s3_object {
+            x.validate(&join(path, "s3Object"), v);
+        }
     }
 }
 
 /// Model shape `SendObjectMalwareScanResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SendObjectMalwareScanResponse {
-}
+pub struct SendObjectMalwareScanResponse {}
 
 /// Model shape `Sequence`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -7732,7 +9043,9 @@ pub struct SortCriteria {
 impl Validate for SortCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.order_by { v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY); }
+        if let Some(x) = &self.order_by {
+            v.one_of(&join(path, "orderBy"), x, crate::generated::enums::ORDER_BY);
+        }
     }
 }
 
@@ -7750,10 +9063,18 @@ pub struct StartMalwareScanConfiguration {
 impl Validate for StartMalwareScanConfiguration {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.role.is_none() { v.missing(&join(path, "role")); }
-        if let Some(x) = &self.role { v.length(&join(path, "role"), x.chars().count(), Some(1), Some(200)); }
-        if let Some(x) = &self.incremental_scan_details { x.validate(&join(path, "incrementalScanDetails"), v); }
-        if let Some(x) = &self.recovery_point { x.validate(&join(path, "recoveryPoint"), v); }
+        if self.role.is_none() {
+            v.missing(&join(path, "role"));
+        }
+        if let Some(x) = &self.role {
+            v.length(&join(path, "role"), x.chars().count(), Some(1), Some(200));
+        }
+        if let Some(x) = &self.incremental_scan_details {
+            x.validate(&join(path, "incrementalScanDetails"), v);
+        }
+        if let Some(x) = &self.recovery_point {
+            x.validate(&join(path, "recoveryPoint"), v);
+        }
     }
 }
 
@@ -7771,9 +9092,15 @@ pub struct StartMalwareScanRequest {
 impl Validate for StartMalwareScanRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.resource_arn.is_none() { v.missing(&join(path, "resourceArn")); }
-        if let Some(x) = &self.client_token { v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64)); }
-        if let Some(x) = &self.scan_configuration { x.validate(&join(path, "scanConfiguration"), v); }
+        if self.resource_arn.is_none() {
+            v.missing(&join(path, "resourceArn"));
+        }
+        if let Some(x) = &self.client_token {
+            v.length(&join(path, "clientToken"), x.chars().count(), Some(0), Some(64));
+        }
+        if let Some(x) = &self.scan_configuration {
+            x.validate(&join(path, "scanConfiguration"), v);
+        }
     }
 }
 
@@ -7797,10 +9124,21 @@ pub struct StartMonitoringMembersRequest {
 impl Validate for StartMonitoringMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -7824,10 +9162,21 @@ pub struct StopMonitoringMembersRequest {
 impl Validate for StopMonitoringMembersRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
@@ -7886,16 +9235,26 @@ pub struct TagResourceRequest {
 impl Validate for TagResourceRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.resource_arn.is_none() { v.missing(&join(path, "ResourceArn")); }
-        if self.tags.is_none() { v.missing(&join(path, "tags")); }
-        if let Some(x) = &self.tags { v.length(&join(path, "tags"), x.len(), Some(1), Some(200)); for (k, val) in x.iter() { let _ = (&k, &val); v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128)); v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256)); } }
+        if self.resource_arn.is_none() {
+            v.missing(&join(path, "ResourceArn"));
+        }
+        if self.tags.is_none() {
+            v.missing(&join(path, "tags"));
+        }
+        if let Some(x) = &self.tags {
+            v.length(&join(path, "tags"), x.len(), Some(1), Some(200));
+            for (k, val) in x.iter() {
+                let _ = (&k, &val);
+                v.length(&format!("{}.key", join(path, "tags")), k.chars().count(), Some(1), Some(128));
+                v.length(&format!("{}.{}", join(path, "tags"), k), val.chars().count(), Some(0), Some(256));
+            }
+        }
     }
 }
 
 /// Model shape `TagResourceResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TagResourceResponse {
-}
+pub struct TagResourceResponse {}
 
 /// Model shape `TechniqueCoverage`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8046,17 +9405,27 @@ pub struct UnarchiveFindingsRequest {
 impl Validate for UnarchiveFindingsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.finding_ids.is_none() { v.missing(&join(path, "findingIds")); }
-        if let Some(x) = &self.finding_ids { v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300)); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.finding_ids.is_none() {
+            v.missing(&join(path, "findingIds"));
+        }
+        if let Some(x) = &self.finding_ids {
+            v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300));
+            }
+        }
     }
 }
 
 /// Model shape `UnarchiveFindingsResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UnarchiveFindingsResponse {
-}
+pub struct UnarchiveFindingsResponse {}
 
 /// Model shape `UnprocessedAccount`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8088,16 +9457,24 @@ pub struct UntagResourceRequest {
 impl Validate for UntagResourceRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.resource_arn.is_none() { v.missing(&join(path, "ResourceArn")); }
-        if self.tag_keys.is_none() { v.missing(&join(path, "tagKeys")); }
-        if let Some(x) = &self.tag_keys { v.length(&join(path, "tagKeys"), x.len(), Some(1), Some(200)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "tagKeys"), i), item.chars().count(), Some(1), Some(128)); } }
+        if self.resource_arn.is_none() {
+            v.missing(&join(path, "ResourceArn"));
+        }
+        if self.tag_keys.is_none() {
+            v.missing(&join(path, "tagKeys"));
+        }
+        if let Some(x) = &self.tag_keys {
+            v.length(&join(path, "tagKeys"), x.len(), Some(1), Some(200));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "tagKeys"), i), item.chars().count(), Some(1), Some(128));
+            }
+        }
     }
 }
 
 /// Model shape `UntagResourceResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UntagResourceResponse {
-}
+pub struct UntagResourceResponse {}
 
 /// Model shape `UpdateCustomDetectionRuleAssociationRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8115,19 +9492,30 @@ pub struct UpdateCustomDetectionRuleAssociationRequest {
 impl Validate for UpdateCustomDetectionRuleAssociationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "RuleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.association_id.is_none() { v.missing(&join(path, "AssociationId")); }
-        if let Some(x) = &self.association_id { v.length(&join(path, "AssociationId"), x.chars().count(), Some(1), Some(64)); }
-        if self.mode.is_none() { v.missing(&join(path, "mode")); }
-        if let Some(x) = &self.mode { v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE); }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "RuleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.association_id.is_none() {
+            v.missing(&join(path, "AssociationId"));
+        }
+        if let Some(x) = &self.association_id {
+            v.length(&join(path, "AssociationId"), x.chars().count(), Some(1), Some(64));
+        }
+        if self.mode.is_none() {
+            v.missing(&join(path, "mode"));
+        }
+        if let Some(x) = &self.mode {
+            v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE);
+        }
     }
 }
 
 /// Model shape `UpdateCustomDetectionRuleAssociationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateCustomDetectionRuleAssociationResponse {
-}
+pub struct UpdateCustomDetectionRuleAssociationResponse {}
 
 /// Model shape `UpdateCustomDetectionRuleOrgConfigurationRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8146,19 +9534,36 @@ pub struct UpdateCustomDetectionRuleOrgConfigurationRequest {
 impl Validate for UpdateCustomDetectionRuleOrgConfigurationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.rule_id.is_none() { v.missing(&join(path, "RuleId")); }
-        if let Some(x) = &self.rule_id { v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100)); }
-        if self.mode.is_none() { v.missing(&join(path, "mode")); }
-        if let Some(x) = &self.mode { v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE); }
-        if let Some(x) = &self.include_account_ids { v.length(&join(path, "includeAccountIds"), x.len(), Some(0), Some(50000)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "includeAccountIds"), i), item.chars().count(), Some(12), Some(12)); } }
-        if let Some(x) = &self.exclude_account_ids { v.length(&join(path, "excludeAccountIds"), x.len(), Some(0), Some(50000)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "excludeAccountIds"), i), item.chars().count(), Some(12), Some(12)); } }
+        if self.rule_id.is_none() {
+            v.missing(&join(path, "RuleId"));
+        }
+        if let Some(x) = &self.rule_id {
+            v.length(&join(path, "RuleId"), x.chars().count(), Some(1), Some(100));
+        }
+        if self.mode.is_none() {
+            v.missing(&join(path, "mode"));
+        }
+        if let Some(x) = &self.mode {
+            v.one_of(&join(path, "mode"), x, crate::generated::enums::ASSOCIATION_MODE);
+        }
+        if let Some(x) = &self.include_account_ids {
+            v.length(&join(path, "includeAccountIds"), x.len(), Some(0), Some(50000));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "includeAccountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
+        if let Some(x) = &self.exclude_account_ids {
+            v.length(&join(path, "excludeAccountIds"), x.len(), Some(0), Some(50000));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "excludeAccountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
     }
 }
 
 /// Model shape `UpdateCustomDetectionRuleOrgConfigurationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateCustomDetectionRuleOrgConfigurationResponse {
-}
+pub struct UpdateCustomDetectionRuleOrgConfigurationResponse {}
 
 /// Model shape `UpdateDetectorRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8179,18 +9584,29 @@ pub struct UpdateDetectorRequest {
 impl Validate for UpdateDetectorRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.finding_publishing_frequency { v.one_of(&join(path, "findingPublishingFrequency"), x, crate::generated::enums::FINDING_PUBLISHING_FREQUENCY); }
-        if let Some(x) = &self.data_sources { x.validate(&join(path, "dataSources"), v); }
-        if let Some(x) = &self.features { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "features"), i), v); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.finding_publishing_frequency {
+            v.one_of(&join(path, "findingPublishingFrequency"), x, crate::generated::enums::FINDING_PUBLISHING_FREQUENCY);
+        }
+        if let Some(x) = &self.data_sources {
+            x.validate(&join(path, "dataSources"), v);
+        }
+        if let Some(x) = &self.features {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "features"), i), v);
+            }
+        }
     }
 }
 
 /// Model shape `UpdateDetectorResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateDetectorResponse {
-}
+pub struct UpdateDetectorResponse {}
 
 /// Model shape `UpdateFilterRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8214,13 +9630,28 @@ pub struct UpdateFilterRequest {
 impl Validate for UpdateFilterRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.filter_name.is_none() { v.missing(&join(path, "FilterName")); }
-        if let Some(x) = &self.description { v.length(&join(path, "description"), x.chars().count(), Some(0), Some(512)); }
-        if let Some(x) = &self.action { v.length(&join(path, "action"), x.chars().count(), Some(1), Some(300)); v.one_of(&join(path, "action"), x, crate::generated::enums::FILTER_ACTION); }
-        if let Some(x) = &self.rank { v.range(&join(path, "rank"), *x as i64, Some(1), Some(100)); }
-        if let Some(x) = &self.finding_criteria { x.validate(&join(path, "findingCriteria"), v); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.filter_name.is_none() {
+            v.missing(&join(path, "FilterName"));
+        }
+        if let Some(x) = &self.description {
+            v.length(&join(path, "description"), x.chars().count(), Some(0), Some(512));
+        }
+        if let Some(x) = &self.action {
+            v.length(&join(path, "action"), x.chars().count(), Some(1), Some(300));
+            v.one_of(&join(path, "action"), x, crate::generated::enums::FILTER_ACTION);
+        }
+        if let Some(x) = &self.rank {
+            v.range(&join(path, "rank"), *x as i64, Some(1), Some(100));
+        }
+        if let Some(x) = &self.finding_criteria {
+            x.validate(&join(path, "findingCriteria"), v);
+        }
     }
 }
 
@@ -8248,19 +9679,33 @@ pub struct UpdateFindingsFeedbackRequest {
 impl Validate for UpdateFindingsFeedbackRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.finding_ids.is_none() { v.missing(&join(path, "findingIds")); }
-        if let Some(x) = &self.finding_ids { v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300)); } }
-        if self.feedback.is_none() { v.missing(&join(path, "feedback")); }
-        if let Some(x) = &self.feedback { v.one_of(&join(path, "feedback"), x, crate::generated::enums::FEEDBACK); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.finding_ids.is_none() {
+            v.missing(&join(path, "findingIds"));
+        }
+        if let Some(x) = &self.finding_ids {
+            v.length(&join(path, "findingIds"), x.len(), Some(0), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "findingIds"), i), item.chars().count(), Some(1), Some(300));
+            }
+        }
+        if self.feedback.is_none() {
+            v.missing(&join(path, "feedback"));
+        }
+        if let Some(x) = &self.feedback {
+            v.one_of(&join(path, "feedback"), x, crate::generated::enums::FEEDBACK);
+        }
     }
 }
 
 /// Model shape `UpdateFindingsFeedbackResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateFindingsFeedbackResponse {
-}
+pub struct UpdateFindingsFeedbackResponse {}
 
 /// Model shape `UpdateIPSetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8284,19 +9729,30 @@ pub struct UpdateIPSetRequest {
 impl Validate for UpdateIPSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.ip_set_id.is_none() { v.missing(&join(path, "IpSetId")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.ip_set_id.is_none() {
+            v.missing(&join(path, "IpSetId"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
     }
 }
 
 /// Model shape `UpdateIPSetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateIPSetResponse {
-}
+pub struct UpdateIPSetResponse {}
 
 /// Model shape `UpdateMalwareProtectionPlanRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8315,9 +9771,15 @@ pub struct UpdateMalwareProtectionPlanRequest {
 impl Validate for UpdateMalwareProtectionPlanRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.malware_protection_plan_id.is_none() { v.missing(&join(path, "MalwareProtectionPlanId")); }
-        if let Some(x) = &self.actions { x.validate(&join(path, "actions"), v); }
-        if let Some(x) = &self.protected_resource { x.validate(&join(path, "protectedResource"), v); }
+        if self.malware_protection_plan_id.is_none() {
+            v.missing(&join(path, "MalwareProtectionPlanId"));
+        }
+        if let Some(x) = &self.actions {
+            x.validate(&join(path, "actions"), v);
+        }
+        if let Some(x) = &self.protected_resource {
+            x.validate(&join(path, "protectedResource"), v);
+        }
     }
 }
 
@@ -8336,17 +9798,24 @@ pub struct UpdateMalwareScanSettingsRequest {
 impl Validate for UpdateMalwareScanSettingsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.scan_resource_criteria { x.validate(&join(path, "scanResourceCriteria"), v); }
-        if let Some(x) = &self.ebs_snapshot_preservation { v.one_of(&join(path, "ebsSnapshotPreservation"), x, crate::generated::enums::EBS_SNAPSHOT_PRESERVATION); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.scan_resource_criteria {
+            x.validate(&join(path, "scanResourceCriteria"), v);
+        }
+        if let Some(x) = &self.ebs_snapshot_preservation {
+            v.one_of(&join(path, "ebsSnapshotPreservation"), x, crate::generated::enums::EBS_SNAPSHOT_PRESERVATION);
+        }
     }
 }
 
 /// Model shape `UpdateMalwareScanSettingsResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateMalwareScanSettingsResponse {
-}
+pub struct UpdateMalwareScanSettingsResponse {}
 
 /// Model shape `UpdateMemberDetectorsRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8365,12 +9834,29 @@ pub struct UpdateMemberDetectorsRequest {
 impl Validate for UpdateMemberDetectorsRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.account_ids.is_none() { v.missing(&join(path, "accountIds")); }
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
-        if let Some(x) = &self.data_sources { x.validate(&join(path, "dataSources"), v); }
-        if let Some(x) = &self.features { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "features"), i), v); } }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.account_ids.is_none() {
+            v.missing(&join(path, "accountIds"));
+        }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
+        if let Some(x) = &self.data_sources {
+            x.validate(&join(path, "dataSources"), v);
+        }
+        if let Some(x) = &self.features {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "features"), i), v);
+            }
+        }
     }
 }
 
@@ -8400,18 +9886,29 @@ pub struct UpdateOrganizationConfigurationRequest {
 impl Validate for UpdateOrganizationConfigurationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.data_sources { x.validate(&join(path, "dataSources"), v); }
-        if let Some(x) = &self.features { for (i, item) in x.iter().enumerate() { item.validate(&format!("{}[{}]", join(path, "features"), i), v); } }
-        if let Some(x) = &self.auto_enable_organization_members { v.one_of(&join(path, "autoEnableOrganizationMembers"), x, crate::generated::enums::AUTO_ENABLE_MEMBERS); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.data_sources {
+            x.validate(&join(path, "dataSources"), v);
+        }
+        if let Some(x) = &self.features {
+            for (i, item) in x.iter().enumerate() {
+                item.validate(&format!("{}[{}]", join(path, "features"), i), v);
+            }
+        }
+        if let Some(x) = &self.auto_enable_organization_members {
+            v.one_of(&join(path, "autoEnableOrganizationMembers"), x, crate::generated::enums::AUTO_ENABLE_MEMBERS);
+        }
     }
 }
 
 /// Model shape `UpdateOrganizationConfigurationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateOrganizationConfigurationResponse {
-}
+pub struct UpdateOrganizationConfigurationResponse {}
 
 /// Model shape `UpdateProtectedResource`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8423,7 +9920,9 @@ pub struct UpdateProtectedResource {
 impl Validate for UpdateProtectedResource {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.s3_bucket { x.validate(&join(path, "s3Bucket"), v); }
+        if let Some(x) = &self.s3_bucket {
+            x.validate(&join(path, "s3Bucket"), v);
+        }
     }
 }
 
@@ -8443,17 +9942,24 @@ pub struct UpdatePublishingDestinationRequest {
 impl Validate for UpdatePublishingDestinationRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.destination_id.is_none() { v.missing(&join(path, "DestinationId")); }
-        if let Some(x) = &self.destination_properties { x.validate(&join(path, "destinationProperties"), v); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.destination_id.is_none() {
+            v.missing(&join(path, "DestinationId"));
+        }
+        if let Some(x) = &self.destination_properties {
+            x.validate(&join(path, "destinationProperties"), v);
+        }
     }
 }
 
 /// Model shape `UpdatePublishingDestinationResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdatePublishingDestinationResponse {
-}
+pub struct UpdatePublishingDestinationResponse {}
 
 /// Model shape `UpdateS3BucketResource`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8465,7 +9971,9 @@ pub struct UpdateS3BucketResource {
 impl Validate for UpdateS3BucketResource {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.object_prefixes { v.length(&join(path, "objectPrefixes"), x.len(), Some(0), Some(5)); }
+        if let Some(x) = &self.object_prefixes {
+            v.length(&join(path, "objectPrefixes"), x.len(), Some(0), Some(5));
+        }
     }
 }
 
@@ -8491,19 +9999,30 @@ pub struct UpdateThreatEntitySetRequest {
 impl Validate for UpdateThreatEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.threat_entity_set_id.is_none() { v.missing(&join(path, "ThreatEntitySetId")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.threat_entity_set_id.is_none() {
+            v.missing(&join(path, "ThreatEntitySetId"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
     }
 }
 
 /// Model shape `UpdateThreatEntitySetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateThreatEntitySetResponse {
-}
+pub struct UpdateThreatEntitySetResponse {}
 
 /// Model shape `UpdateThreatIntelSetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8527,19 +10046,30 @@ pub struct UpdateThreatIntelSetRequest {
 impl Validate for UpdateThreatIntelSetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.threat_intel_set_id.is_none() { v.missing(&join(path, "ThreatIntelSetId")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.threat_intel_set_id.is_none() {
+            v.missing(&join(path, "ThreatIntelSetId"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
     }
 }
 
 /// Model shape `UpdateThreatIntelSetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateThreatIntelSetResponse {
-}
+pub struct UpdateThreatIntelSetResponse {}
 
 /// Model shape `UpdateTrustedEntitySetRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8563,19 +10093,30 @@ pub struct UpdateTrustedEntitySetRequest {
 impl Validate for UpdateTrustedEntitySetRequest {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if self.detector_id.is_none() { v.missing(&join(path, "DetectorId")); }
-        if let Some(x) = &self.detector_id { v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300)); }
-        if self.trusted_entity_set_id.is_none() { v.missing(&join(path, "TrustedEntitySetId")); }
-        if let Some(x) = &self.name { v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.location { v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300)); }
-        if let Some(x) = &self.expected_bucket_owner { v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12)); }
+        if self.detector_id.is_none() {
+            v.missing(&join(path, "DetectorId"));
+        }
+        if let Some(x) = &self.detector_id {
+            v.length(&join(path, "DetectorId"), x.chars().count(), Some(1), Some(300));
+        }
+        if self.trusted_entity_set_id.is_none() {
+            v.missing(&join(path, "TrustedEntitySetId"));
+        }
+        if let Some(x) = &self.name {
+            v.length(&join(path, "name"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.location {
+            v.length(&join(path, "location"), x.chars().count(), Some(1), Some(300));
+        }
+        if let Some(x) = &self.expected_bucket_owner {
+            v.length(&join(path, "expectedBucketOwner"), x.chars().count(), Some(12), Some(12));
+        }
     }
 }
 
 /// Model shape `UpdateTrustedEntitySetResponse`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateTrustedEntitySetResponse {
-}
+pub struct UpdateTrustedEntitySetResponse {}
 
 /// Model shape `UsageAccountResult`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -8602,9 +10143,22 @@ pub struct UsageCriteria {
 impl Validate for UsageCriteria {
     fn validate(&self, path: &str, v: &mut Violations) {
         let _ = (path, &v);
-        if let Some(x) = &self.account_ids { v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50)); for (i, item) in x.iter().enumerate() { v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12)); } }
-        if let Some(x) = &self.data_sources { for (i, item) in x.iter().enumerate() { v.one_of(&format!("{}[{}]", join(path, "dataSources"), i), item, crate::generated::enums::DATA_SOURCE); } }
-        if let Some(x) = &self.features { for (i, item) in x.iter().enumerate() { v.one_of(&format!("{}[{}]", join(path, "features"), i), item, crate::generated::enums::USAGE_FEATURE); } }
+        if let Some(x) = &self.account_ids {
+            v.length(&join(path, "accountIds"), x.len(), Some(1), Some(50));
+            for (i, item) in x.iter().enumerate() {
+                v.length(&format!("{}[{}]", join(path, "accountIds"), i), item.chars().count(), Some(12), Some(12));
+            }
+        }
+        if let Some(x) = &self.data_sources {
+            for (i, item) in x.iter().enumerate() {
+                v.one_of(&format!("{}[{}]", join(path, "dataSources"), i), item, crate::generated::enums::DATA_SOURCE);
+            }
+        }
+        if let Some(x) = &self.features {
+            for (i, item) in x.iter().enumerate() {
+                v.one_of(&format!("{}[{}]", join(path, "features"), i), item, crate::generated::enums::USAGE_FEATURE);
+            }
+        }
     }
 }
 
@@ -8921,10 +10475,7 @@ impl Operation for DeleteCustomDetectionRuleOrgConfigurationRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[18];
     type Output = DeleteCustomDetectionRuleOrgConfigurationResponse;
     fn bind(labels: &[(&str, String)], query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(DeleteCustomDetectionRuleOrgConfigurationRequest {
-            rule_id: bind::label(labels, "RuleId"),
-            mode: bind::query_string(query, "mode"),
-        })
+        Ok(DeleteCustomDetectionRuleOrgConfigurationRequest { rule_id: bind::label(labels, "RuleId"), mode: bind::query_string(query, "mode") })
     }
 }
 
@@ -8932,9 +10483,7 @@ impl Operation for DeleteDetectorRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[19];
     type Output = DeleteDetectorResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(DeleteDetectorRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-        })
+        Ok(DeleteDetectorRequest { detector_id: bind::label(labels, "DetectorId") })
     }
 }
 
@@ -8942,10 +10491,7 @@ impl Operation for DeleteFilterRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[20];
     type Output = DeleteFilterResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(DeleteFilterRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-            filter_name: bind::label(labels, "FilterName"),
-        })
+        Ok(DeleteFilterRequest { detector_id: bind::label(labels, "DetectorId"), filter_name: bind::label(labels, "FilterName") })
     }
 }
 
@@ -8953,10 +10499,7 @@ impl Operation for DeleteIPSetRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[21];
     type Output = DeleteIPSetResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(DeleteIPSetRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-            ip_set_id: bind::label(labels, "IpSetId"),
-        })
+        Ok(DeleteIPSetRequest { detector_id: bind::label(labels, "DetectorId"), ip_set_id: bind::label(labels, "IpSetId") })
     }
 }
 
@@ -8973,9 +10516,7 @@ impl Operation for DeleteMalwareProtectionPlanRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[23];
     type Output = ();
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(DeleteMalwareProtectionPlanRequest {
-            malware_protection_plan_id: bind::label(labels, "MalwareProtectionPlanId"),
-        })
+        Ok(DeleteMalwareProtectionPlanRequest { malware_protection_plan_id: bind::label(labels, "MalwareProtectionPlanId") })
     }
 }
 
@@ -9079,9 +10620,7 @@ impl Operation for DisassociateFromAdministratorAccountRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[33];
     type Output = DisassociateFromAdministratorAccountResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(DisassociateFromAdministratorAccountRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-        })
+        Ok(DisassociateFromAdministratorAccountRequest { detector_id: bind::label(labels, "DetectorId") })
     }
 }
 
@@ -9089,9 +10628,7 @@ impl Operation for DisassociateFromMasterAccountRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[34];
     type Output = DisassociateFromMasterAccountResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(DisassociateFromMasterAccountRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-        })
+        Ok(DisassociateFromMasterAccountRequest { detector_id: bind::label(labels, "DetectorId") })
     }
 }
 
@@ -9118,9 +10655,7 @@ impl Operation for GetAdministratorAccountRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[37];
     type Output = GetAdministratorAccountResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetAdministratorAccountRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-        })
+        Ok(GetAdministratorAccountRequest { detector_id: bind::label(labels, "DetectorId") })
     }
 }
 
@@ -9138,9 +10673,7 @@ impl Operation for GetCustomDetectionRuleRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[39];
     type Output = GetCustomDetectionRuleResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetCustomDetectionRuleRequest {
-            rule_id: bind::label(labels, "RuleId"),
-        })
+        Ok(GetCustomDetectionRuleRequest { rule_id: bind::label(labels, "RuleId") })
     }
 }
 
@@ -9148,10 +10681,7 @@ impl Operation for GetCustomDetectionRuleAssociationRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[40];
     type Output = GetCustomDetectionRuleAssociationResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetCustomDetectionRuleAssociationRequest {
-            rule_id: bind::label(labels, "RuleId"),
-            association_id: bind::label(labels, "AssociationId"),
-        })
+        Ok(GetCustomDetectionRuleAssociationRequest { rule_id: bind::label(labels, "RuleId"), association_id: bind::label(labels, "AssociationId") })
     }
 }
 
@@ -9159,10 +10689,7 @@ impl Operation for GetCustomDetectionRuleOrgConfigurationRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[41];
     type Output = GetCustomDetectionRuleOrgConfigurationResponse;
     fn bind(labels: &[(&str, String)], query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetCustomDetectionRuleOrgConfigurationRequest {
-            rule_id: bind::label(labels, "RuleId"),
-            mode: bind::query_string(query, "mode"),
-        })
+        Ok(GetCustomDetectionRuleOrgConfigurationRequest { rule_id: bind::label(labels, "RuleId"), mode: bind::query_string(query, "mode") })
     }
 }
 
@@ -9170,9 +10697,7 @@ impl Operation for GetDetectorRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[42];
     type Output = GetDetectorResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetDetectorRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-        })
+        Ok(GetDetectorRequest { detector_id: bind::label(labels, "DetectorId") })
     }
 }
 
@@ -9180,10 +10705,7 @@ impl Operation for GetFilterRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[43];
     type Output = GetFilterResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetFilterRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-            filter_name: bind::label(labels, "FilterName"),
-        })
+        Ok(GetFilterRequest { detector_id: bind::label(labels, "DetectorId"), filter_name: bind::label(labels, "FilterName") })
     }
 }
 
@@ -9211,10 +10733,7 @@ impl Operation for GetIPSetRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[46];
     type Output = GetIPSetResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetIPSetRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-            ip_set_id: bind::label(labels, "IpSetId"),
-        })
+        Ok(GetIPSetRequest { detector_id: bind::label(labels, "DetectorId"), ip_set_id: bind::label(labels, "IpSetId") })
     }
 }
 
@@ -9242,9 +10761,7 @@ impl Operation for GetMalwareProtectionPlanRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[49];
     type Output = GetMalwareProtectionPlanResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetMalwareProtectionPlanRequest {
-            malware_protection_plan_id: bind::label(labels, "MalwareProtectionPlanId"),
-        })
+        Ok(GetMalwareProtectionPlanRequest { malware_protection_plan_id: bind::label(labels, "MalwareProtectionPlanId") })
     }
 }
 
@@ -9252,9 +10769,7 @@ impl Operation for GetMalwareScanRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[50];
     type Output = GetMalwareScanResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetMalwareScanRequest {
-            scan_id: bind::label(labels, "ScanId"),
-        })
+        Ok(GetMalwareScanRequest { scan_id: bind::label(labels, "ScanId") })
     }
 }
 
@@ -9262,9 +10777,7 @@ impl Operation for GetMalwareScanSettingsRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[51];
     type Output = GetMalwareScanSettingsResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetMalwareScanSettingsRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-        })
+        Ok(GetMalwareScanSettingsRequest { detector_id: bind::label(labels, "DetectorId") })
     }
 }
 
@@ -9272,9 +10785,7 @@ impl Operation for GetMasterAccountRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[52];
     type Output = GetMasterAccountResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetMasterAccountRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-        })
+        Ok(GetMasterAccountRequest { detector_id: bind::label(labels, "DetectorId") })
     }
 }
 
@@ -9331,10 +10842,7 @@ impl Operation for GetThreatIntelSetRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[58];
     type Output = GetThreatIntelSetResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(GetThreatIntelSetRequest {
-            detector_id: bind::label(labels, "DetectorId"),
-            threat_intel_set_id: bind::label(labels, "ThreatIntelSetId"),
-        })
+        Ok(GetThreatIntelSetRequest { detector_id: bind::label(labels, "DetectorId"), threat_intel_set_id: bind::label(labels, "ThreatIntelSetId") })
     }
 }
 
@@ -9417,10 +10925,7 @@ impl Operation for ListDetectorsRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[66];
     type Output = ListDetectorsResponse;
     fn bind(_labels: &[(&str, String)], query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(ListDetectorsRequest {
-            max_results: bind::query_i32(query, "maxResults")?,
-            next_token: bind::query_string(query, "nextToken"),
-        })
+        Ok(ListDetectorsRequest { max_results: bind::query_i32(query, "maxResults")?, next_token: bind::query_string(query, "nextToken") })
     }
 }
 
@@ -9482,10 +10987,7 @@ impl Operation for ListInvitationsRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[72];
     type Output = ListInvitationsResponse;
     fn bind(_labels: &[(&str, String)], query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(ListInvitationsRequest {
-            max_results: bind::query_i32(query, "maxResults")?,
-            next_token: bind::query_string(query, "nextToken"),
-        })
+        Ok(ListInvitationsRequest { max_results: bind::query_i32(query, "maxResults")?, next_token: bind::query_string(query, "nextToken") })
     }
 }
 
@@ -9493,9 +10995,7 @@ impl Operation for ListMalwareProtectionPlansRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[73];
     type Output = ListMalwareProtectionPlansResponse;
     fn bind(_labels: &[(&str, String)], query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(ListMalwareProtectionPlansRequest {
-            next_token: bind::query_string(query, "nextToken"),
-        })
+        Ok(ListMalwareProtectionPlansRequest { next_token: bind::query_string(query, "nextToken") })
     }
 }
 
@@ -9550,9 +11050,7 @@ impl Operation for ListTagsForResourceRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[78];
     type Output = ListTagsForResourceResponse;
     fn bind(labels: &[(&str, String)], _query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(ListTagsForResourceRequest {
-            resource_arn: bind::label(labels, "ResourceArn"),
-        })
+        Ok(ListTagsForResourceRequest { resource_arn: bind::label(labels, "ResourceArn") })
     }
 }
 
@@ -9654,10 +11152,7 @@ impl Operation for UntagResourceRequest {
     const SPEC: &'static OperationSpec = &OPERATIONS[88];
     type Output = UntagResourceResponse;
     fn bind(labels: &[(&str, String)], query: &[(String, String)], _body: &[u8]) -> Result<Self, BindError> {
-        Ok(UntagResourceRequest {
-            resource_arn: bind::label(labels, "ResourceArn"),
-            tag_keys: bind::query_strings(query, "tagKeys"),
-        })
+        Ok(UntagResourceRequest { resource_arn: bind::label(labels, "ResourceArn"), tag_keys: bind::query_strings(query, "tagKeys") })
     }
 }
 
@@ -9807,4 +11302,3 @@ impl Operation for UpdateTrustedEntitySetRequest {
         Ok(input)
     }
 }
-

@@ -18,8 +18,6 @@
 //! ```
 
 pub mod bind;
-// Generated code keeps the generator's layout: `tools/gen_model.py --check` compares it byte for byte.
-#[rustfmt::skip]
 mod generated;
 pub mod validate;
 
