@@ -3,7 +3,6 @@
 //! `__type` (what the real service sends) and `type` (the current model's wire name).
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use vedette_model::Violations;
 use vedette_service::{ErrorCode, ServiceError};
 
 /// Response header naming the error code.
@@ -36,17 +35,8 @@ impl ApiError {
         ServiceError::bad_request(message).into()
     }
 
-    /// Unknown detector and another account's detector alike: GuardDuty never says 404 here.
-    pub fn detector_not_owned() -> Self {
-        ServiceError::detector_not_owned().into()
-    }
-
     pub fn invalid_parameter(name: &str) -> Self {
         ServiceError::invalid_parameter(name).into()
-    }
-
-    pub fn detector_exists() -> Self {
-        ServiceError::detector_exists().into()
     }
 
     pub fn malformed_json() -> Self {
@@ -56,14 +46,6 @@ impl ApiError {
     /// `...an invalid or out-of-range value is specified as an input parameter[: detail]`.
     pub fn invalid_value(detail: Option<&str>) -> Self {
         ServiceError::invalid_value(detail).into()
-    }
-
-    pub fn violations(v: &Violations) -> Self {
-        ServiceError::violations(v).into()
-    }
-
-    pub fn unsupported_operation(name: &str) -> Self {
-        ServiceError::unsupported_operation(name).into()
     }
 
     /// A path/method that is no GuardDuty operation at all.

@@ -3,7 +3,6 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::Serialize;
 
 use crate::error::ApiError;
 
@@ -39,15 +38,6 @@ pub fn parse_query(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError>
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
-
-/// 200 with the output shape as JSON (absent members omitted by the model's serde attributes).
-pub fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
-    let body = serde_json::to_vec(value).map_err(|e| {
-        tracing::error!(error = %e, "response serialization failed");
-        ApiError::internal()
-    })?;
-    Ok(json_bytes(body))
-}
 
 /// 200 with an already serialized JSON body.
 pub fn json_bytes(body: Vec<u8>) -> Response {
